@@ -1,0 +1,528 @@
+/*
+ * json.c - JSON writer and recursive-descent parser.
+ *
+ * Invariant: the parser never reads past len and frees everything it built
+ * when it fails; the writer always produces valid JSON when calls are made
+ * in document order.
+ */
+#include "common/json.h"
+
+#include "common/error.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSON_MAX_DEPTH 64
+
+void
+json_writer_init(JsonWriter *w, Buf *out, bool pretty)
+{
+	memset(w, 0, sizeof(*w));
+	w->out = out;
+	w->pretty = pretty;
+}
+
+static void
+newline(JsonWriter *w)
+{
+	if (!w->pretty)
+		return;
+	buf_putc(w->out, '\n');
+	for (int i = 0; i < w->depth; i++)
+		buf_puts(w->out, "  ");
+}
+
+static void
+before_value(JsonWriter *w)
+{
+	if (w->after_key) {
+		w->after_key = false;
+		return;
+	}
+	if (w->depth > 0) {
+		if (w->need_comma[w->depth])
+			buf_putc(w->out, ',');
+		w->need_comma[w->depth] = true;
+		newline(w);
+	}
+}
+
+static void
+open_container(JsonWriter *w, char c)
+{
+	before_value(w);
+	buf_putc(w->out, c);
+	ASSERT(w->depth + 1 < JSON_MAX_DEPTH);
+	w->depth++;
+	w->need_comma[w->depth] = false;
+}
+
+static void
+close_container(JsonWriter *w, char c)
+{
+	bool had = w->need_comma[w->depth];
+
+	ASSERT(w->depth > 0);
+	w->depth--;
+	if (had)
+		newline(w);
+	buf_putc(w->out, c);
+}
+
+void json_object_begin(JsonWriter *w) { open_container(w, '{'); }
+void json_object_end(JsonWriter *w) { close_container(w, '}'); }
+void json_array_begin(JsonWriter *w) { open_container(w, '['); }
+void json_array_end(JsonWriter *w) { close_container(w, ']'); }
+
+void
+json_escape(Buf *out, const char *s)
+{
+	buf_putc(out, '"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"': buf_puts(out, "\\\""); break;
+		case '\\': buf_puts(out, "\\\\"); break;
+		case '\n': buf_puts(out, "\\n"); break;
+		case '\r': buf_puts(out, "\\r"); break;
+		case '\t': buf_puts(out, "\\t"); break;
+		default:
+			if (*p < 0x20)
+				buf_printf(out, "\\u%04x", *p);
+			else
+				buf_putc(out, (char)*p);
+		}
+	}
+	buf_putc(out, '"');
+}
+
+void
+json_key(JsonWriter *w, const char *key)
+{
+	before_value(w);
+	json_escape(w->out, key);
+	buf_puts(w->out, w->pretty ? ": " : ":");
+	w->after_key = true;
+}
+
+void
+json_string(JsonWriter *w, const char *s)
+{
+	before_value(w);
+	if (s == NULL)
+		buf_puts(w->out, "null");
+	else
+		json_escape(w->out, s);
+}
+
+void
+json_int(JsonWriter *w, int64_t v)
+{
+	before_value(w);
+	buf_printf(w->out, "%" PRId64, v);
+}
+
+void
+json_uint(JsonWriter *w, uint64_t v)
+{
+	before_value(w);
+	buf_printf(w->out, "%" PRIu64, v);
+}
+
+void
+json_bool(JsonWriter *w, bool v)
+{
+	before_value(w);
+	buf_puts(w->out, v ? "true" : "false");
+}
+
+void
+json_null(JsonWriter *w)
+{
+	before_value(w);
+	buf_puts(w->out, "null");
+}
+
+void json_kv_string(JsonWriter *w, const char *k, const char *s) { json_key(w, k); json_string(w, s); }
+void json_kv_int(JsonWriter *w, const char *k, int64_t v) { json_key(w, k); json_int(w, v); }
+void json_kv_uint(JsonWriter *w, const char *k, uint64_t v) { json_key(w, k); json_uint(w, v); }
+void json_kv_bool(JsonWriter *w, const char *k, bool v) { json_key(w, k); json_bool(w, v); }
+
+/* ---- parser ---- */
+
+typedef struct Parser {
+	const char *s;
+	size_t len;
+	size_t pos;
+} Parser;
+
+static int parse_value(Parser *p, JsonValue **out, int depth);
+
+static int
+fail(Parser *p, const char *what)
+{
+	return err_set(ERR_INVALID, "invalid JSON at byte %zu: %s", p->pos, what);
+}
+
+static void
+skip_ws(Parser *p)
+{
+	while (p->pos < p->len && strchr(" \t\r\n", p->s[p->pos]) && p->s[p->pos])
+		p->pos++;
+}
+
+static JsonValue *
+value_new(JsonType t)
+{
+	JsonValue *v = xcalloc(1, sizeof(*v));
+
+	v->type = t;
+	return v;
+}
+
+void
+json_free(JsonValue *v)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < v->count; i++)
+		json_free(v->items[i]);
+	free(v->items);
+	free(v->string);
+	free(v->key);
+	free(v);
+}
+
+static void
+put_utf8(Buf *b, uint32_t cp)
+{
+	if (cp < 0x80) {
+		buf_putc(b, (char)cp);
+	} else if (cp < 0x800) {
+		buf_putc(b, (char)(0xC0 | (cp >> 6)));
+		buf_putc(b, (char)(0x80 | (cp & 0x3F)));
+	} else if (cp < 0x10000) {
+		buf_putc(b, (char)(0xE0 | (cp >> 12)));
+		buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+		buf_putc(b, (char)(0x80 | (cp & 0x3F)));
+	} else {
+		buf_putc(b, (char)(0xF0 | (cp >> 18)));
+		buf_putc(b, (char)(0x80 | ((cp >> 12) & 0x3F)));
+		buf_putc(b, (char)(0x80 | ((cp >> 6) & 0x3F)));
+		buf_putc(b, (char)(0x80 | (cp & 0x3F)));
+	}
+}
+
+static int
+parse_hex4(Parser *p, uint32_t *out)
+{
+	uint32_t v = 0;
+
+	if (p->len - p->pos < 4)
+		return fail(p, "short \\u escape");
+	for (int i = 0; i < 4; i++) {
+		char c = p->s[p->pos++];
+		v <<= 4;
+		if (c >= '0' && c <= '9') v |= (uint32_t)(c - '0');
+		else if (c >= 'a' && c <= 'f') v |= (uint32_t)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F') v |= (uint32_t)(c - 'A' + 10);
+		else return fail(p, "bad \\u escape");
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_string(Parser *p, char **out)
+{
+	Buf b = BUF_INIT;
+	int rc = 0;
+
+	p->pos++; /* opening quote */
+	for (;;) {
+		if (p->pos >= p->len) {
+			rc = fail(p, "unterminated string");
+			goto out;
+		}
+		unsigned char c = (unsigned char)p->s[p->pos++];
+		if (c == '"')
+			break;
+		if (c < 0x20) {
+			rc = fail(p, "control character in string");
+			goto out;
+		}
+		if (c != '\\') {
+			buf_putc(&b, (char)c);
+			continue;
+		}
+		if (p->pos >= p->len) {
+			rc = fail(p, "unterminated escape");
+			goto out;
+		}
+		c = (unsigned char)p->s[p->pos++];
+		switch (c) {
+		case '"': buf_putc(&b, '"'); break;
+		case '\\': buf_putc(&b, '\\'); break;
+		case '/': buf_putc(&b, '/'); break;
+		case 'b': buf_putc(&b, '\b'); break;
+		case 'f': buf_putc(&b, '\f'); break;
+		case 'n': buf_putc(&b, '\n'); break;
+		case 'r': buf_putc(&b, '\r'); break;
+		case 't': buf_putc(&b, '\t'); break;
+		case 'u': {
+			uint32_t cp, lo;
+			if ((rc = parse_hex4(p, &cp)) < 0)
+				goto out;
+			if (cp >= 0xD800 && cp < 0xDC00) {
+				if (p->len - p->pos < 2 || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u') {
+					rc = fail(p, "lone surrogate");
+					goto out;
+				}
+				p->pos += 2;
+				if ((rc = parse_hex4(p, &lo)) < 0)
+					goto out;
+				if (lo < 0xDC00 || lo > 0xDFFF) {
+					rc = fail(p, "bad surrogate pair");
+					goto out;
+				}
+				cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+			}
+			if (cp == 0) {
+				rc = fail(p, "\\u0000 in string");
+				goto out;
+			}
+			put_utf8(&b, cp);
+			break;
+		}
+		default:
+			rc = fail(p, "bad escape");
+			goto out;
+		}
+	}
+	*out = buf_steal(&b);
+out:
+	if (rc < 0)
+		buf_free(&b);
+	return rc;
+}
+
+static void
+push_item(JsonValue *v, JsonValue *item)
+{
+	if ((v->count & (v->count - 1)) == 0) /* grow at powers of two */
+		v->items = xrealloc(v->items, (v->count ? v->count * 2 : 1) * sizeof(*v->items));
+	v->items[v->count++] = item;
+}
+
+static int
+parse_container(Parser *p, JsonValue **out, int depth, bool object)
+{
+	JsonValue *v = value_new(object ? JSON_OBJECT : JSON_ARRAY);
+	char close = object ? '}' : ']';
+	int rc = 0;
+
+	p->pos++;
+	skip_ws(p);
+	if (p->pos < p->len && p->s[p->pos] == close) {
+		p->pos++;
+		*out = v;
+		return 0;
+	}
+	for (;;) {
+		char *key = NULL;
+		JsonValue *item = NULL;
+
+		skip_ws(p);
+		if (object) {
+			if (p->pos >= p->len || p->s[p->pos] != '"') {
+				rc = fail(p, "expected member name");
+				goto out;
+			}
+			if ((rc = parse_string(p, &key)) < 0)
+				goto out;
+			skip_ws(p);
+			if (p->pos >= p->len || p->s[p->pos] != ':') {
+				free(key);
+				rc = fail(p, "expected ':'");
+				goto out;
+			}
+			p->pos++;
+		}
+		if ((rc = parse_value(p, &item, depth + 1)) < 0) {
+			free(key);
+			goto out;
+		}
+		item->key = key;
+		push_item(v, item);
+		skip_ws(p);
+		if (p->pos < p->len && p->s[p->pos] == ',') {
+			p->pos++;
+			continue;
+		}
+		if (p->pos < p->len && p->s[p->pos] == close) {
+			p->pos++;
+			break;
+		}
+		rc = fail(p, object ? "expected ',' or '}'" : "expected ',' or ']'");
+		goto out;
+	}
+	*out = v;
+	v = NULL;
+out:
+	json_free(v);
+	return rc;
+}
+
+static int
+parse_number(Parser *p, JsonValue **out)
+{
+	size_t start = p->pos;
+
+	if (p->pos < p->len && p->s[p->pos] == '-')
+		p->pos++;
+	if (p->pos >= p->len || !strchr("0123456789", p->s[p->pos]) || !p->s[p->pos])
+		return fail(p, "bad number");
+	while (p->pos < p->len && p->s[p->pos] && strchr("0123456789.eE+-", p->s[p->pos]))
+		p->pos++;
+	JsonValue *v = value_new(JSON_NUMBER);
+	v->string = xmalloc(p->pos - start + 1);
+	memcpy(v->string, p->s + start, p->pos - start);
+	v->string[p->pos - start] = '\0';
+	*out = v;
+	return 0;
+}
+
+static bool
+match(Parser *p, const char *word)
+{
+	size_t n = strlen(word);
+
+	if (p->len - p->pos >= n && memcmp(p->s + p->pos, word, n) == 0) {
+		p->pos += n;
+		return true;
+	}
+	return false;
+}
+
+static int
+parse_value(Parser *p, JsonValue **out, int depth)
+{
+	if (depth >= JSON_MAX_DEPTH)
+		return fail(p, "nesting too deep");
+	skip_ws(p);
+	if (p->pos >= p->len)
+		return fail(p, "unexpected end");
+	switch (p->s[p->pos]) {
+	case '{':
+		return parse_container(p, out, depth, true);
+	case '[':
+		return parse_container(p, out, depth, false);
+	case '"': {
+		char *s;
+		int rc = parse_string(p, &s);
+		if (rc < 0)
+			return rc;
+		*out = value_new(JSON_STRING);
+		(*out)->string = s;
+		return 0;
+	}
+	default:
+		if (match(p, "true") || match(p, "false")) {
+			*out = value_new(JSON_BOOL);
+			(*out)->boolean = p->s[p->pos - 1] == 'e' && p->s[p->pos - 2] == 'u';
+			return 0;
+		}
+		if (match(p, "null")) {
+			*out = value_new(JSON_NULL);
+			return 0;
+		}
+		return parse_number(p, out);
+	}
+}
+
+int
+json_parse(JsonValue **out, const char *text, size_t len)
+{
+	Parser p = {text, len, 0};
+	JsonValue *v = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = parse_value(&p, &v, 0)) < 0)
+		return rc;
+	skip_ws(&p);
+	if (p.pos != len) {
+		json_free(v);
+		return fail(&p, "trailing data");
+	}
+	*out = v;
+	return 0;
+}
+
+const JsonValue *
+json_get(const JsonValue *obj, const char *key)
+{
+	if (obj == NULL || obj->type != JSON_OBJECT)
+		return NULL;
+	for (size_t i = 0; i < obj->count; i++)
+		if (strcmp(obj->items[i]->key, key) == 0)
+			return obj->items[i];
+	return NULL;
+}
+
+const char *
+json_get_string(const JsonValue *obj, const char *key)
+{
+	const JsonValue *v = json_get(obj, key);
+
+	return v && v->type == JSON_STRING ? v->string : NULL;
+}
+
+int64_t
+json_get_int(const JsonValue *obj, const char *key, bool *ok)
+{
+	const JsonValue *v = json_get(obj, key);
+	char *end;
+	long long n;
+
+	if (ok)
+		*ok = false;
+	if (v == NULL || v->type != JSON_NUMBER)
+		return 0;
+	errno = 0;
+	n = strtoll(v->string, &end, 10);
+	if (errno || *end)
+		return 0;
+	if (ok)
+		*ok = true;
+	return n;
+}
+
+uint64_t
+json_get_uint(const JsonValue *obj, const char *key, bool *ok)
+{
+	const JsonValue *v = json_get(obj, key);
+	char *end;
+	unsigned long long n;
+
+	if (ok)
+		*ok = false;
+	if (v == NULL || v->type != JSON_NUMBER || v->string[0] == '-')
+		return 0;
+	errno = 0;
+	n = strtoull(v->string, &end, 10);
+	if (errno || *end)
+		return 0;
+	if (ok)
+		*ok = true;
+	return n;
+}
+
+bool
+json_get_bool(const JsonValue *obj, const char *key, bool dflt)
+{
+	const JsonValue *v = json_get(obj, key);
+
+	return v && v->type == JSON_BOOL ? v->boolean : dflt;
+}

@@ -1,0 +1,131 @@
+/*
+ * io.h - read and write streams, and filters stacked on them.
+ *
+ * A stream is a small object with an ops table.  Filters (compression,
+ * checksum, the tenback container) wrap another stream and own it: freeing
+ * the outer stream frees the whole stack.  Data are pushed through in
+ * caller-sized chunks; every filter uses bounded memory (a few hundred KiB
+ * at most) whatever the stream's length.
+ *
+ * Errors: functions return 0 / a byte count, or a negative ErrCode with the
+ * thread's error record set (common/error.h).
+ *
+ * Writers: io_writer_close() flushes and finishes the whole stack (trailers,
+ * compression end marks, the sink's atomic commit) and must succeed for the
+ * data to count; io_writer_free() without a successful close abandons the
+ * stream (a storage sink then leaves nothing visible).
+ *
+ * Readers: io_reader_read() returns >0 bytes, 0 at the end, <0 on error.
+ * A filter that verifies (container) reports a mismatch as ERR_CORRUPT from
+ * the read that reaches the end, never later.
+ *
+ * Thread safety: a stream belongs to one thread at a time.
+ */
+#ifndef TENBACK_IO_IO_H
+#define TENBACK_IO_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct IoWriter IoWriter;
+typedef struct IoReader IoReader;
+
+typedef struct IoWriterOps {
+	int (*write)(void *impl, const void *buf, size_t len);
+	int (*close)(void *impl);   /* finish; called at most once */
+	void (*free)(void *impl);   /* release impl (and any stream it wraps) */
+} IoWriterOps;
+
+typedef struct IoReaderOps {
+	ssize_t (*read)(void *impl, void *buf, size_t cap);
+	void (*free)(void *impl);
+} IoReaderOps;
+
+/* Wrap an implementation; the IoWriter owns impl from then on. */
+IoWriter *io_writer_new(const IoWriterOps *ops, void *impl);
+int io_writer_write(IoWriter *w, const void *buf, size_t len);
+int io_writer_close(IoWriter *w);
+/* Frees the stack; NULL is accepted.  Abandons the stream if not closed. */
+void io_writer_free(IoWriter *w);
+
+IoReader *io_reader_new(const IoReaderOps *ops, void *impl);
+ssize_t io_reader_read(IoReader *r, void *buf, size_t cap);
+/* Read exactly len bytes unless the end comes first; returns bytes read or <0. */
+ssize_t io_reader_read_full(IoReader *r, void *buf, size_t len);
+void io_reader_free(IoReader *r);
+
+/* Plain streams over memory and file descriptors (tests and local use). */
+/* A writer that appends to a growable memory buffer; get it with io_mem_writer_data
+ * (borrowed until the writer is freed). */
+IoWriter *io_mem_writer_new(void);
+const uint8_t *io_mem_writer_data(IoWriter *w, size_t *out_len);
+/* A reader over a copy of buf. */
+IoReader *io_mem_reader_new(const void *buf, size_t len);
+/* fd streams: the stream does not close fd unless own_fd. */
+IoWriter *io_fd_writer_new(int fd, int own_fd);
+IoReader *io_fd_reader_new(int fd, int own_fd);
+
+/* Compression. */
+typedef enum IoCompress {
+	IO_COMPRESS_NONE = 0,
+	IO_COMPRESS_LZ4 = 1,
+	IO_COMPRESS_ZSTD = 2,
+} IoCompress;
+
+/* "none", "lz4", "zstd" -> 0 and *out; anything else ERR_INVALID with a hint. */
+int io_compress_parse(IoCompress *out, const char *name);
+const char *io_compress_name(IoCompress c);
+int io_compress_default_level(IoCompress c);  /* zstd 3, lz4 0 (fast), none 0 */
+
+/* Compress what is written into next (owned).  level 0 = default. */
+int io_compress_writer_new(IoWriter **out, IoWriter *next, IoCompress c, int level);
+/* Decompress what is read from next (owned).  Corrupt input -> ERR_CORRUPT. */
+int io_decompress_reader_new(IoReader **out, IoReader *next, IoCompress c);
+
+/* SHA-256 (OpenSSL EVP). */
+#define IO_SHA256_LEN 32
+typedef struct IoSha256 IoSha256;
+IoSha256 *io_sha256_new(void);
+void io_sha256_update(IoSha256 *h, const void *buf, size_t len);
+void io_sha256_final(IoSha256 *h, uint8_t out[IO_SHA256_LEN]);
+void io_sha256_free(IoSha256 *h);
+/* 64 lowercase hex chars + NUL. */
+void io_hex(char *out, const uint8_t *bytes, size_t len);
+/* Parse hex of exactly 2*len chars; ERR_INVALID otherwise. */
+int io_unhex(uint8_t *out, const char *hex, size_t len);
+
+/*
+ * The tenback container: every data object tenback stores (a relation file
+ * in a backup set, an archived WAL segment) is one container, self-checking:
+ *
+ *   header  (8 bytes):  "TBK1" | format u8 = 1 | compression u8 | 2 reserved zero bytes
+ *   body:               the content, compressed by the header's method
+ *   trailer (44 bytes): raw size u64 little-endian | SHA-256 of the raw content (32)
+ *                       | "TBKE"
+ *
+ * The writer wraps a sink (owned), compresses and hashes what is written, and
+ * writes the trailer on close.  The reader wraps a source (owned), returns
+ * the raw content, and at the end checks the trailer against what it
+ * decompressed: a bad magic, truncation, a size or checksum mismatch is
+ * ERR_CORRUPT ("container checksum mismatch" etc.).
+ */
+typedef struct IoContainerInfo {
+	uint64_t raw_size;
+	uint64_t stored_size;        /* header + body + trailer */
+	uint8_t sha256[IO_SHA256_LEN];
+	IoCompress compress;
+} IoContainerInfo;
+
+int io_container_writer_new(IoWriter **out, IoWriter *sink, IoCompress c, int level);
+/* After a successful close: what was written. */
+void io_container_writer_info(IoWriter *w, IoContainerInfo *out);
+int io_container_reader_new(IoReader **out, IoReader *source);
+/* After the reader returned 0 (end, verified): what was read. */
+void io_container_reader_info(IoReader *r, IoContainerInfo *out);
+
+/* Access to the impl behind a stream, for filters' info functions. */
+void *io_writer_impl(IoWriter *w);
+void *io_reader_impl(IoReader *r);
+
+#endif

@@ -1,0 +1,491 @@
+/*
+ * meta.c - SQLite metadata store with numbered migrations.
+ *
+ * Invariant: schema_version holds the number of the last migration applied;
+ * migrations run in one transaction each, in order, and never change.
+ */
+#include "meta/meta.h"
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/strutil.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct Meta {
+	sqlite3 *db;
+	char *path;
+};
+
+static const char *const migrations[] = {
+	/* 1 */
+	"CREATE TABLE cluster ("
+	"  name TEXT PRIMARY KEY,"
+	"  conninfo TEXT NOT NULL,"
+	"  pgdata TEXT NOT NULL,"
+	"  storage TEXT NOT NULL,"
+	"  compress TEXT NOT NULL,"
+	"  system_id TEXT NOT NULL,"
+	"  pg_version INTEGER NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT 'NORMAL',"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE backup_set ("
+	"  cluster TEXT NOT NULL REFERENCES cluster(name) ON DELETE CASCADE,"
+	"  tenant TEXT NOT NULL,"
+	"  id TEXT NOT NULL,"
+	"  type TEXT NOT NULL,"
+	"  method TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  pid INTEGER,"
+	"  storage_path TEXT NOT NULL,"
+	"  start_time TEXT, stop_time TEXT, start_lsn TEXT, stop_lsn TEXT,"
+	"  timeline INTEGER, system_id TEXT,"
+	"  size_bytes INTEGER, stored_bytes INTEGER, file_count INTEGER,"
+	"  error TEXT,"
+	"  PRIMARY KEY (cluster, tenant, id));",
+};
+#define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+static int
+db_error(Meta *m, const char *what)
+{
+	int code = sqlite3_errcode(m->db);
+	int ec = ERR_IO;
+
+	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
+		ec = ERR_BUSY;
+	else if (code == SQLITE_CONSTRAINT)
+		ec = ERR_EXISTS;
+	else if (code == SQLITE_FULL)
+		ec = ERR_NO_SPACE;
+	else if (code == SQLITE_READONLY || code == SQLITE_PERM || code == SQLITE_CANTOPEN)
+		ec = ERR_PERMISSION;
+	return err_set(ec, "metadata %s failed: %s", what, sqlite3_errmsg(m->db));
+}
+
+static int
+exec_sql(Meta *m, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(m->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		int rc = err_set(ERR_IO, "metadata statement failed: %s", msg ? msg : "?");
+		sqlite3_free(msg);
+		return rc;
+	}
+	return 0;
+}
+
+int
+meta_schema_version(Meta *m)
+{
+	sqlite3_stmt *st;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(m->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return v;
+}
+
+static int
+migrate(Meta *m)
+{
+	int v = meta_schema_version(m);
+	int rc;
+
+	if (v < 0)
+		return db_error(m, "read of the schema version");
+	if (v > N_MIGRATIONS) {
+		rc = err_set(ERR_UNSUPPORTED, "metadata \"%s\" has schema version %d, newer than this tenback (%d)",
+		             m->path, v, N_MIGRATIONS);
+		err_hint("Upgrade tenback.");
+		return rc;
+	}
+	for (; v < N_MIGRATIONS; v++) {
+		char pragma[64];
+
+		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
+		if ((rc = exec_sql(m, "BEGIN IMMEDIATE")) < 0)
+			return rc;
+		if ((rc = exec_sql(m, migrations[v])) < 0 || (rc = exec_sql(m, pragma)) < 0) {
+			exec_sql(m, "ROLLBACK");
+			err_prefix("migration %d", v + 1);
+			return rc;
+		}
+		if ((rc = exec_sql(m, "COMMIT")) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+meta_open(Meta **out, const char *home)
+{
+	Meta *m = xcalloc(1, sizeof(*m));
+	int rc;
+
+	*out = NULL;
+	if (mkdir(home, 0700) < 0 && errno != EEXIST) {
+		rc = err_errno(errno, "could not create tenback home \"%s\"", home);
+		err_hint("Pass --home DIR or set TENBACK_HOME to a directory you can write.");
+		goto fail;
+	}
+	m->path = path_join(home, "metadata.db");
+	if (sqlite3_open_v2(m->path, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+	                    NULL) != SQLITE_OK) {
+		rc = err_set(ERR_PERMISSION, "could not open metadata \"%s\": %s", m->path,
+		             m->db ? sqlite3_errmsg(m->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(m->db, 30000);
+	if ((rc = exec_sql(m, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL")) < 0) {
+		err_prefix("could not open metadata \"%s\"", m->path);
+		goto fail;
+	}
+	if ((rc = migrate(m)) < 0)
+		goto fail;
+	*out = m;
+	return 0;
+fail:
+	meta_free(m);
+	return rc;
+}
+
+void
+meta_free(Meta *m)
+{
+	if (m == NULL)
+		return;
+	sqlite3_close(m->db);
+	free(m->path);
+	free(m);
+}
+
+/* ---- statements with positional text/int binding ---- */
+
+static int
+prepare(Meta *m, sqlite3_stmt **st, const char *sql)
+{
+	if (sqlite3_prepare_v2(m->db, sql, -1, st, NULL) != SQLITE_OK)
+		return db_error(m, "prepare");
+	return 0;
+}
+
+static void
+bind_text(sqlite3_stmt *st, int idx, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, idx);
+}
+
+static char *
+col_text(sqlite3_stmt *st, int idx)
+{
+	const unsigned char *t = sqlite3_column_text(st, idx);
+
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static int
+step_done(Meta *m, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(m, what);
+
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---- clusters ---- */
+
+#define CLUSTER_COLS "name, conninfo, pgdata, storage, compress, system_id, pg_version, status, created_at"
+
+static void
+read_cluster(sqlite3_stmt *st, MetaCluster *c)
+{
+	c->name = col_text(st, 0);
+	c->conninfo = col_text(st, 1);
+	c->pgdata = col_text(st, 2);
+	c->storage = col_text(st, 3);
+	c->compress = col_text(st, 4);
+	c->system_id = col_text(st, 5);
+	c->pg_version = sqlite3_column_int(st, 6);
+	c->status = col_text(st, 7);
+	c->created_at = col_text(st, 8);
+}
+
+int
+meta_cluster_add(Meta *m, const MetaCluster *c)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = prepare(m, &st, "INSERT INTO cluster (" CLUSTER_COLS ") VALUES (?,?,?,?,?,?,?,?,?)")) < 0)
+		return rc;
+	bind_text(st, 1, c->name);
+	bind_text(st, 2, c->conninfo);
+	bind_text(st, 3, c->pgdata);
+	bind_text(st, 4, c->storage);
+	bind_text(st, 5, c->compress);
+	bind_text(st, 6, c->system_id);
+	sqlite3_bind_int(st, 7, c->pg_version);
+	bind_text(st, 8, c->status ? c->status : "NORMAL");
+	bind_text(st, 9, c->created_at);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_CONSTRAINT)
+		return err_set(ERR_EXISTS, "cluster \"%s\" already exists", c->name);
+	if (rc != SQLITE_DONE)
+		return db_error(m, "insert of a cluster");
+	return 0;
+}
+
+int
+meta_cluster_get(Meta *m, const char *name, MetaCluster *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = prepare(m, &st, "SELECT " CLUSTER_COLS " FROM cluster WHERE name = ?")) < 0)
+		return rc;
+	bind_text(st, 1, name);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		read_cluster(st, out);
+		rc = 0;
+	} else if (rc == SQLITE_DONE) {
+		rc = err_set(ERR_NOT_FOUND, "cluster \"%s\" does not exist", name);
+		err_hint("Register it with \"tenback cluster add\"; \"tenback cluster list\" shows the registered ones.");
+	} else {
+		rc = db_error(m, "read of a cluster");
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int
+meta_cluster_list(Meta *m, MetaCluster **out, size_t *out_count)
+{
+	sqlite3_stmt *st;
+	MetaCluster *a = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	*out_count = 0;
+	if ((rc = prepare(m, &st, "SELECT " CLUSTER_COLS " FROM cluster ORDER BY name")) < 0)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		a = xrealloc(a, (n + 1) * sizeof(*a));
+		memset(&a[n], 0, sizeof(*a));
+		read_cluster(st, &a[n++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		meta_cluster_array_free(a, n);
+		return db_error(m, "list of clusters");
+	}
+	*out = a;
+	*out_count = n;
+	return 0;
+}
+
+int
+meta_cluster_remove(Meta *m, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = prepare(m, &st, "DELETE FROM cluster WHERE name = ?")) < 0)
+		return rc;
+	bind_text(st, 1, name);
+	if ((rc = step_done(m, st, "removal of a cluster")) < 0)
+		return rc;
+	if (sqlite3_changes(m->db) == 0)
+		return err_set(ERR_NOT_FOUND, "cluster \"%s\" does not exist", name);
+	return 0;
+}
+
+void
+meta_cluster_clear(MetaCluster *c)
+{
+	if (c == NULL)
+		return;
+	free(c->name);
+	free(c->conninfo);
+	free(c->pgdata);
+	free(c->storage);
+	free(c->compress);
+	free(c->system_id);
+	free(c->status);
+	free(c->created_at);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+meta_cluster_array_free(MetaCluster *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		meta_cluster_clear(&a[i]);
+	free(a);
+}
+
+/* ---- backup sets ---- */
+
+#define SET_COLS "cluster, tenant, id, type, method, status, pid, storage_path, start_time, stop_time, " \
+	"start_lsn, stop_lsn, timeline, system_id, size_bytes, stored_bytes, file_count, error"
+
+static void
+bind_set(sqlite3_stmt *st, const MetaSet *s)
+{
+	bind_text(st, 1, s->cluster);
+	bind_text(st, 2, s->tenant);
+	bind_text(st, 3, s->id);
+	bind_text(st, 4, s->type);
+	bind_text(st, 5, s->method);
+	bind_text(st, 6, s->status);
+	sqlite3_bind_int64(st, 7, s->pid);
+	bind_text(st, 8, s->storage_path);
+	bind_text(st, 9, s->start_time);
+	bind_text(st, 10, s->stop_time);
+	bind_text(st, 11, s->start_lsn);
+	bind_text(st, 12, s->stop_lsn);
+	sqlite3_bind_int64(st, 13, s->timeline);
+	bind_text(st, 14, s->system_id);
+	sqlite3_bind_int64(st, 15, s->size_bytes);
+	sqlite3_bind_int64(st, 16, s->stored_bytes);
+	sqlite3_bind_int64(st, 17, s->file_count);
+	bind_text(st, 18, s->error);
+}
+
+static void
+read_set(sqlite3_stmt *st, MetaSet *s)
+{
+	s->cluster = col_text(st, 0);
+	s->tenant = col_text(st, 1);
+	s->id = col_text(st, 2);
+	s->type = col_text(st, 3);
+	s->method = col_text(st, 4);
+	s->status = col_text(st, 5);
+	s->pid = sqlite3_column_int64(st, 6);
+	s->storage_path = col_text(st, 7);
+	s->start_time = col_text(st, 8);
+	s->stop_time = col_text(st, 9);
+	s->start_lsn = col_text(st, 10);
+	s->stop_lsn = col_text(st, 11);
+	s->timeline = sqlite3_column_int64(st, 12);
+	s->system_id = col_text(st, 13);
+	s->size_bytes = sqlite3_column_int64(st, 14);
+	s->stored_bytes = sqlite3_column_int64(st, 15);
+	s->file_count = sqlite3_column_int64(st, 16);
+	s->error = col_text(st, 17);
+}
+
+int
+meta_set_insert(Meta *m, const MetaSet *s)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+		return rc;
+	bind_set(st, s);
+	return step_done(m, st, "insert of a backup set");
+}
+
+int
+meta_set_update(Meta *m, const MetaSet *s)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+		return rc;
+	bind_set(st, s);
+	return step_done(m, st, "update of a backup set");
+}
+
+int
+meta_set_delete(Meta *m, const char *cluster, const char *tenant, const char *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = prepare(m, &st, "DELETE FROM backup_set WHERE cluster = ? AND tenant = ? AND id = ?")) < 0)
+		return rc;
+	bind_text(st, 1, cluster);
+	bind_text(st, 2, tenant);
+	bind_text(st, 3, id);
+	return step_done(m, st, "removal of a backup set");
+}
+
+int
+meta_set_list(Meta *m, const char *cluster, const char *tenant, const char *status, MetaSet **out, size_t *out_count)
+{
+	sqlite3_stmt *st;
+	MetaSet *a = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	*out_count = 0;
+	if ((rc = prepare(m, &st, "SELECT " SET_COLS " FROM backup_set WHERE cluster = ?1"
+	                          " AND (?2 IS NULL OR tenant = ?2) AND (?3 IS NULL OR status = ?3)"
+	                          " ORDER BY id, tenant")) < 0)
+		return rc;
+	bind_text(st, 1, cluster);
+	bind_text(st, 2, tenant);
+	bind_text(st, 3, status);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		a = xrealloc(a, (n + 1) * sizeof(*a));
+		memset(&a[n], 0, sizeof(*a));
+		read_set(st, &a[n++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		meta_set_array_free(a, n);
+		return db_error(m, "list of backup sets");
+	}
+	*out = a;
+	*out_count = n;
+	return 0;
+}
+
+void
+meta_set_clear(MetaSet *s)
+{
+	if (s == NULL)
+		return;
+	free(s->cluster);
+	free(s->tenant);
+	free(s->id);
+	free(s->type);
+	free(s->method);
+	free(s->status);
+	free(s->storage_path);
+	free(s->start_time);
+	free(s->stop_time);
+	free(s->start_lsn);
+	free(s->stop_lsn);
+	free(s->system_id);
+	free(s->error);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+meta_set_array_free(MetaSet *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		meta_set_clear(&a[i]);
+	free(a);
+}

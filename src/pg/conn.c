@@ -1,0 +1,142 @@
+/*
+ * conn.c - libpq wrapper.
+ *
+ * Server notices are collected at DEBUG level, never printed raw: a
+ * pg_backup_stop warning must not surprise scripts that read stderr.
+ */
+#include "pg/conn.h"
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct PgConn {
+	PGconn *conn;
+};
+
+static void
+notice_cb(void *arg, const char *message)
+{
+	(void)arg;
+	log_debug("server: %.*s", (int)strcspn(message, "\n"), message);
+}
+
+int
+pg_conn_open(PgConn **out, const char *conninfo)
+{
+	PgConn *c;
+	PGconn *conn;
+
+	*out = NULL;
+	conn = PQconnectdb(conninfo);
+	if (conn == NULL)
+		return err_set(ERR_INTERNAL, "out of memory connecting to PostgreSQL");
+	if (PQstatus(conn) != CONNECTION_OK) {
+		const char *msg = PQerrorMessage(conn);
+		int rc = err_set(ERR_NETWORK, "could not connect to PostgreSQL");
+		err_detail("%.*s", (int)strcspn(msg, "\n"), msg);
+		err_hint("Check that the server is running and that --conninfo \"%s\" reaches it.", conninfo);
+		PQfinish(conn);
+		return rc;
+	}
+	PQsetNoticeProcessor(conn, notice_cb, NULL);
+	c = xcalloc(1, sizeof(*c));
+	c->conn = conn;
+	*out = c;
+	return 0;
+}
+
+void
+pg_conn_free(PgConn *c)
+{
+	if (c == NULL)
+		return;
+	PQfinish(c->conn);
+	free(c);
+}
+
+static int
+result_error(PgConn *c, PGresult *res, const char *sql)
+{
+	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
+	int code = ERR_PG;
+	int rc;
+
+	if (PQstatus(c->conn) != CONNECTION_OK)
+		code = ERR_NETWORK;
+	else if (state && strcmp(state, "42501") == 0)
+		code = ERR_PERMISSION;
+	if (msg == NULL) {
+		msg = PQerrorMessage(c->conn);
+		rc = err_set(code, "%.*s", (int)strcspn(msg, "\n"), msg);
+	} else {
+		rc = err_set(code, "%s", msg);
+	}
+	err_detail("SQLSTATE %s in: %.200s", state ? state : "?", sql);
+	if (hint)
+		err_hint("%s", hint);
+	return rc;
+}
+
+int
+pg_conn_query(PgConn *c, PGresult **out, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *res = PQexecParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	int rc;
+
+	*out = NULL;
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		rc = result_error(c, res, sql);
+		PQclear(res);
+		return rc;
+	}
+	*out = res;
+	return 0;
+}
+
+int
+pg_conn_exec(PgConn *c, const char *sql)
+{
+	PGresult *res;
+	int rc = pg_conn_query(c, &res, sql, 0, NULL);
+
+	PQclear(res);
+	return rc;
+}
+
+int
+pg_conn_query_value(PgConn *c, char **out, const char *sql, int nparams, const char *const *params)
+{
+	PGresult *res;
+	int rc;
+
+	*out = NULL;
+	if ((rc = pg_conn_query(c, &res, sql, nparams, params)) < 0)
+		return rc;
+	if (PQntuples(res) < 1 || PQnfields(res) < 1) {
+		PQclear(res);
+		return err_set(ERR_NOT_FOUND, "query returned no rows");
+	}
+	if (!PQgetisnull(res, 0, 0))
+		*out = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+int
+pg_conn_server_version(PgConn *c)
+{
+	return PQserverVersion(c->conn);
+}
+
+PGconn *
+pg_conn_raw(PgConn *c)
+{
+	return c->conn;
+}

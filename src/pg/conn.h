@@ -1,0 +1,29 @@
+/*
+ * conn.h - a thin libpq wrapper: connect, run SQL, map failures to the
+ * error record (message from the server, SQLSTATE in the detail).
+ *
+ * A PgConn owns its PGconn; results come back as PGresult the caller clears.
+ * Not thread-safe: one connection per thread.
+ */
+#ifndef TENBACK_PG_CONN_H
+#define TENBACK_PG_CONN_H
+
+#include <libpq-fe.h>
+
+typedef struct PgConn PgConn;
+
+/* ERR_NETWORK "could not connect to PostgreSQL" with libpq's reason in the detail. */
+int pg_conn_open(PgConn **out, const char *conninfo);
+void pg_conn_free(PgConn *c);
+/* Run a statement, discard rows. */
+int pg_conn_exec(PgConn *c, const char *sql);
+/* Run a query with text parameters; *out is the caller's (PQclear). */
+int pg_conn_query(PgConn *c, PGresult **out, const char *sql, int nparams, const char *const *params);
+/* First column of the only row as a malloc'd string (NULL for SQL NULL);
+ * ERR_NOT_FOUND when no row. */
+int pg_conn_query_value(PgConn *c, char **out, const char *sql, int nparams, const char *const *params);
+int pg_conn_server_version(PgConn *c);
+/* Borrowed, for the connection's life. */
+PGconn *pg_conn_raw(PgConn *c);
+
+#endif

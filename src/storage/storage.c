@@ -1,0 +1,255 @@
+/*
+ * storage.c - the storage wrappers: URI parsing, path checks, dispatch.
+ *
+ * Invariant: no path reaches a driver unless it is relative and free of
+ * "." and ".." components.
+ */
+#include "storage/storage.h"
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/strutil.h"
+#include "storage/driver.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct Storage {
+	const StorageDriver *driver;
+	void *drv;
+	char *uri;
+};
+
+int
+storage_open(Storage **out, const char *uri)
+{
+	Storage *s = NULL;
+	void *drv = NULL;
+	int rc;
+
+	*out = NULL;
+	if (str_starts_with(uri, "file://")) {
+		const char *path = uri + strlen("file://");
+		if (path[0] != '/') {
+			rc = err_set(ERR_INVALID, "invalid storage URI \"%s\"", uri);
+			err_hint("A file storage needs an absolute path: file:///var/lib/tenback/backups.");
+			return rc;
+		}
+		if ((rc = storage_posix_new(&drv, path)) < 0)
+			return rc;
+		s = xcalloc(1, sizeof(*s));
+		s->driver = &storage_posix_driver;
+	} else {
+		const char *colon = strstr(uri, "://");
+		if (colon)
+			rc = err_set(ERR_UNSUPPORTED, "storage type \"%.*s\" is not supported", (int)(colon - uri), uri);
+		else
+			rc = err_set(ERR_INVALID, "invalid storage URI \"%s\"", uri);
+		err_hint("Use file:///absolute/path.");
+		return rc;
+	}
+	s->drv = drv;
+	s->uri = xstrdup(uri);
+	*out = s;
+	return 0;
+}
+
+void
+storage_free(Storage *s)
+{
+	if (s == NULL)
+		return;
+	s->driver->free(s->drv);
+	free(s->uri);
+	free(s);
+}
+
+const char *
+storage_uri(const Storage *s)
+{
+	return s->uri;
+}
+
+static int
+check_path(const char *path)
+{
+	const char *p = path;
+
+	if (*path == '/' )
+		goto bad;
+	while (*p) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			goto bad;
+		if (!slash)
+			break;
+		p = slash + 1;
+	}
+	return 0;
+bad:
+	return err_set(ERR_INTERNAL, "invalid storage path \"%s\"", path);
+}
+
+int
+storage_write_open(Storage *s, IoWriter **out, const char *path, const StorageWriteOpts *opts)
+{
+	StorageWriteOpts none = {0};
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_path(path)) < 0)
+		return rc;
+	return s->driver->write_open(s->drv, out, path, opts ? opts : &none);
+}
+
+int
+storage_read_open(Storage *s, IoReader **out, const char *path)
+{
+	int rc;
+
+	*out = NULL;
+	if ((rc = check_path(path)) < 0)
+		return rc;
+	return s->driver->read_open(s->drv, out, path);
+}
+
+int
+storage_info(Storage *s, const char *path, StorageInfo *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = check_path(path)) < 0)
+		return rc;
+	return s->driver->info(s->drv, path, out);
+}
+
+int
+storage_list(Storage *s, const char *path, StorageListCb cb, void *payload)
+{
+	int rc;
+
+	if ((rc = check_path(path)) < 0)
+		return rc;
+	return s->driver->list(s->drv, path, cb, payload);
+}
+
+int
+storage_remove(Storage *s, const char *path)
+{
+	int rc;
+
+	if ((rc = check_path(path)) < 0)
+		return rc;
+	return s->driver->remove(s->drv, path);
+}
+
+int
+storage_remove_tree(Storage *s, const char *path)
+{
+	int rc;
+
+	if ((rc = check_path(path)) < 0)
+		return rc;
+	return s->driver->remove_tree(s->drv, path);
+}
+
+int
+storage_sync(Storage *s, const char *path)
+{
+	int rc;
+
+	if ((rc = check_path(path)) < 0)
+		return rc;
+	return s->driver->sync ? s->driver->sync(s->drv, path) : 0;
+}
+
+int
+storage_copy(Storage *s, const char *from, const char *to, const StorageWriteOpts *opts)
+{
+	IoReader *r = NULL;
+	IoWriter *w = NULL;
+	char *chunk = xmalloc(256 * 1024);
+	ssize_t n;
+	int rc;
+
+	if ((rc = storage_read_open(s, &r, from)) < 0)
+		goto out;
+	if ((rc = storage_write_open(s, &w, to, opts)) < 0)
+		goto out;
+	while ((n = io_reader_read(r, chunk, 256 * 1024)) > 0)
+		if ((rc = io_writer_write(w, chunk, (size_t)n)) < 0)
+			goto out;
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
+	}
+	rc = io_writer_close(w);
+out:
+	io_writer_free(w);
+	io_reader_free(r);
+	free(chunk);
+	return rc;
+}
+
+typedef struct ProbeList {
+	const char *name;
+	bool found;
+} ProbeList;
+
+static int
+probe_list_cb(const char *name, const StorageInfo *info, void *payload)
+{
+	ProbeList *pl = payload;
+
+	(void)info;
+	if (strcmp(name, pl->name) == 0)
+		pl->found = true;
+	return 0;
+}
+
+int
+storage_probe(Storage *s, const char *dir)
+{
+	static const char content[] = "tenback storage probe\n";
+	char name[64], got[64];
+	char *path = NULL;
+	IoWriter *w = NULL;
+	IoReader *r = NULL;
+	ProbeList pl;
+	ssize_t n;
+	int rc;
+
+	snprintf(name, sizeof(name), ".probe-%ld", (long)getpid());
+	path = path_join(dir, name);
+	if ((rc = storage_write_open(s, &w, path, NULL)) < 0 ||
+	    (rc = io_writer_write(w, content, sizeof(content) - 1)) < 0 ||
+	    (rc = io_writer_close(w)) < 0) {
+		err_prefix("storage \"%s\" is not writable", s->uri);
+		goto out;
+	}
+	if ((rc = storage_read_open(s, &r, path)) < 0)
+		goto out;
+	n = io_reader_read_full(r, got, sizeof(got));
+	if (n != (ssize_t)(sizeof(content) - 1) || memcmp(got, content, (size_t)n) != 0) {
+		rc = n < 0 ? (int)n : err_set(ERR_CORRUPT, "storage \"%s\" returned other data than written", s->uri);
+		goto out;
+	}
+	pl.name = name;
+	pl.found = false;
+	if ((rc = storage_list(s, dir, probe_list_cb, &pl)) < 0)
+		goto out;
+	if (!pl.found) {
+		rc = err_set(ERR_IO, "storage \"%s\" does not list an object just written", s->uri);
+		goto out;
+	}
+	rc = storage_remove(s, path);
+out:
+	io_writer_free(w);
+	io_reader_free(r);
+	free(path);
+	return rc;
+}

@@ -1,0 +1,64 @@
+/*
+ * storage.h - where backups live: one interface, one driver per kind of store.
+ *
+ * Paths are relative to the storage root, '/'-separated, never starting with
+ * '/' or containing "..".  Callers use only these wrappers.
+ *
+ * The atomic-write contract: an object written through storage_write_open
+ * becomes visible under its name only when io_writer_close() succeeds; a
+ * writer freed without a successful close leaves nothing visible (posix:
+ * a temporary file in the same directory, removed; fsync of the file and of
+ * the directory before the rename unless no_sync).
+ *
+ * Thread safety: a Storage may be used from several threads at once; each
+ * IoReader/IoWriter it returns belongs to one thread.
+ */
+#ifndef TENBACK_STORAGE_STORAGE_H
+#define TENBACK_STORAGE_STORAGE_H
+
+#include "io/io.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct Storage Storage;
+
+/* file:///absolute/path; anything else ERR_INVALID / ERR_UNSUPPORTED with a hint. */
+int storage_open(Storage **out, const char *uri);
+void storage_free(Storage *s);
+/* Borrowed for the Storage's life. */
+const char *storage_uri(const Storage *s);
+
+typedef struct StorageWriteOpts {
+	bool no_sync;        /* skip fsync: the caller syncs with storage_sync() later */
+} StorageWriteOpts;
+
+typedef struct StorageInfo {
+	bool exists;
+	bool is_dir;
+	uint64_t size;
+	int64_t mtime;
+} StorageInfo;
+
+typedef int (*StorageListCb)(const char *name, const StorageInfo *info, void *payload);
+
+/* opts may be NULL. */
+int storage_write_open(Storage *s, IoWriter **out, const char *path, const StorageWriteOpts *opts);
+/* ERR_NOT_FOUND (message names the path) when the object does not exist. */
+int storage_read_open(Storage *s, IoReader **out, const char *path);
+int storage_info(Storage *s, const char *path, StorageInfo *out);
+/* Direct children of path (a "directory" prefix), in no particular order;
+ * a missing path lists nothing.  A callback returning <0 stops the walk with that code. */
+int storage_list(Storage *s, const char *path, StorageListCb cb, void *payload);
+/* Remove one object; a missing one is not an error. */
+int storage_remove(Storage *s, const char *path);
+/* Remove everything under path. */
+int storage_remove_tree(Storage *s, const char *path);
+/* Make everything written under path durable (after no_sync writes). */
+int storage_sync(Storage *s, const char *path);
+/* Copy an object as is (no decompression). */
+int storage_copy(Storage *s, const char *from, const char *to, const StorageWriteOpts *opts);
+/* Write, read back, list and remove a small probe object under path. */
+int storage_probe(Storage *s, const char *path);
+
+#endif
