@@ -127,8 +127,6 @@ zstd_writer_free(void *impl)
 {
 	ZstdWriter *z = impl;
 
-	if (z == NULL)
-		return;
 	io_writer_free(z->next);
 	ZSTD_freeCCtx(z->cctx);
 	free(z->out);
@@ -144,32 +142,24 @@ static const IoWriterOps zstd_writer_ops = {
 static int
 zstd_writer_new(IoWriter **out, IoWriter *next, int level)
 {
-	ZstdWriter *z = NULL;
-	int rc = 0;
+	ZstdWriter *z;
+	size_t r1, r2;
 
 	if (level < 1 || level > ZSTD_LEVEL_MAX) {
-		rc = level_invalid(IO_COMPRESS_ZSTD, level, ZSTD_LEVEL_MAX);
-		goto out;
+		io_writer_free(next);
+		return level_invalid(IO_COMPRESS_ZSTD, level, ZSTD_LEVEL_MAX);
 	}
-	z = xcalloc(1, sizeof(*z));
+	z = xmalloc(sizeof(*z));
 	z->next = next;
-	next = NULL;
 	z->cctx = ZSTD_createCCtx();
 	ASSERT(z->cctx != NULL);
-	if (ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level)) ||
-		ZSTD_isError(ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, 1))) {
-		rc = err_set(ERR_INTERNAL, "could not set zstd compression parameters");
-		goto out;
-	}
+	r1 = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, level);
+	r2 = ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_checksumFlag, 1);
+	ASSERT(!ZSTD_isError(r1) && !ZSTD_isError(r2));
 	z->out_cap = ZSTD_CStreamOutSize();
 	z->out = xmalloc(z->out_cap);
 	*out = io_writer_new(&zstd_writer_ops, z);
-	z = NULL;
-
-out:
-	io_writer_free(next);
-	zstd_writer_free(z);
-	return rc;
+	return 0;
 }
 
 /* lz4 writer: the frame header is produced with the first block or at close. */
@@ -185,9 +175,9 @@ typedef struct Lz4Writer {
 } Lz4Writer;
 
 static int
-lz4_error(const char *what, size_t r)
+lz4_compress_error(size_t r)
 {
-	return err_set(ERR_INTERNAL, "could not %s lz4 stream: %s", what, LZ4F_getErrorName(r));
+	return err_set(ERR_INTERNAL, "could not compress lz4 stream: %s", LZ4F_getErrorName(r));
 }
 
 static int
@@ -199,7 +189,7 @@ lz4_begin(Lz4Writer *z)
 		return 0;
 	r = LZ4F_compressBegin(z->cctx, z->out, z->out_cap, &z->prefs);
 	if (LZ4F_isError(r))
-		return lz4_error("compress", r);
+		return lz4_compress_error(r);
 	z->out_len = r;
 	z->begun = 1;
 	return 0;
@@ -227,7 +217,7 @@ lz4_write(void *impl, const void *buf, size_t len)
 			p, chunk, NULL);
 
 		if (LZ4F_isError(r))
-			return lz4_error("compress", r);
+			return lz4_compress_error(r);
 		z->out_len += r;
 		p += chunk;
 		len -= chunk;
@@ -247,7 +237,7 @@ lz4_close(void *impl)
 		return rc;
 	r = LZ4F_compressEnd(z->cctx, z->out + z->out_len, z->out_cap - z->out_len, NULL);
 	if (LZ4F_isError(r))
-		return lz4_error("compress", r);
+		return lz4_compress_error(r);
 	z->out_len += r;
 	rc = lz4_flush(z);
 	if (rc < 0)
@@ -260,8 +250,6 @@ lz4_writer_free(void *impl)
 {
 	Lz4Writer *z = impl;
 
-	if (z == NULL)
-		return;
 	io_writer_free(z->next);
 	LZ4F_freeCompressionContext(z->cctx);
 	free(z->out);
@@ -277,22 +265,17 @@ static const IoWriterOps lz4_writer_ops = {
 static int
 lz4_writer_new(IoWriter **out, IoWriter *next, int level)
 {
-	Lz4Writer *z = NULL;
+	Lz4Writer *z;
 	size_t r;
-	int rc = 0;
 
 	if (level < 0 || level > LZ4F_compressionLevel_max()) {
-		rc = level_invalid(IO_COMPRESS_LZ4, level, LZ4F_compressionLevel_max());
-		goto out;
+		io_writer_free(next);
+		return level_invalid(IO_COMPRESS_LZ4, level, LZ4F_compressionLevel_max());
 	}
 	z = xcalloc(1, sizeof(*z));
 	z->next = next;
-	next = NULL;
 	r = LZ4F_createCompressionContext(&z->cctx, LZ4F_VERSION);
-	if (LZ4F_isError(r)) {
-		rc = lz4_error("create", r);
-		goto out;
-	}
+	ASSERT(!LZ4F_isError(r));
 	z->prefs.compressionLevel = level;
 	z->prefs.frameInfo.blockSizeID = LZ4F_max64KB;
 	z->prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
@@ -300,12 +283,7 @@ lz4_writer_new(IoWriter **out, IoWriter *next, int level)
 	z->out_cap = LZ4F_HEADER_SIZE_MAX + LZ4F_compressBound(LZ4_CHUNK_BYTES, &z->prefs);
 	z->out = xmalloc(z->out_cap);
 	*out = io_writer_new(&lz4_writer_ops, z);
-	z = NULL;
-
-out:
-	io_writer_free(next);
-	lz4_writer_free(z);
-	return rc;
+	return 0;
 }
 
 int
@@ -432,6 +410,7 @@ int
 io_decompress_reader_new(IoReader **out, IoReader *next, IoCompress c)
 {
 	Decompressor *d;
+	size_t r;
 
 	if (c == IO_COMPRESS_NONE) {
 		*out = next;
@@ -450,11 +429,11 @@ io_decompress_reader_new(IoReader **out, IoReader *next, IoCompress c)
 		d->zstd = ZSTD_createDCtx();
 		ASSERT(d->zstd != NULL);
 		/* Refuse frames that would need more than the bounded window. */
-		ASSERT(!ZSTD_isError(ZSTD_DCtx_setParameter(d->zstd, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX)));
+		r = ZSTD_DCtx_setParameter(d->zstd, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX);
+		ASSERT(!ZSTD_isError(r));
 		d->in_cap = ZSTD_DStreamInSize();
 	} else {
-		size_t r = LZ4F_createDecompressionContext(&d->lz4, LZ4F_VERSION);
-
+		r = LZ4F_createDecompressionContext(&d->lz4, LZ4F_VERSION);
 		ASSERT(!LZ4F_isError(r));
 		d->in_cap = LZ4_CHUNK_BYTES;
 	}

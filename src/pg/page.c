@@ -87,13 +87,16 @@ checksum_mix(uint32_t sum, uint32_t value)
 	return tmp * FNV_PRIME ^ (tmp >> 17);
 }
 
-/* The page word at word_idx, with pd_checksum read as zero. */
-static uint32_t
-checksum_word(const uint8_t *page, size_t word_idx)
+/* Mix one row of N_SUMS words into the sums; mask_word_idx's word is ANDed
+ * with mask (how pd_checksum is read as zero without touching the page). */
+static void
+checksum_row(uint32_t sums[N_SUMS], const uint8_t *row, size_t mask_word_idx, uint32_t mask)
 {
-	uint32_t word = get_u32(page + word_idx * 4);
+	for (size_t j = 0; j < N_SUMS; j++) {
+		uint32_t word = get_u32(row + j * 4);
 
-	return word_idx == CHECKSUM_WORD_IDX ? word & CHECKSUM_WORD_MASK : word;
+		sums[j] = checksum_mix(sums[j], j == mask_word_idx ? word & mask : word);
+	}
 }
 
 /* pg_checksum_block(): the block-number-independent part. */
@@ -105,10 +108,10 @@ checksum_block(const uint8_t *page)
 
 	for (size_t j = 0; j < N_SUMS; j++)
 		sums[j] = checksum_base_offsets[j];
-	for (size_t row = 0; row < PAGE_WORDS / N_SUMS; row++) {
-		for (size_t j = 0; j < N_SUMS; j++)
-			sums[j] = checksum_mix(sums[j], checksum_word(page, row * N_SUMS + j));
-	}
+	/* pd_checksum lies in the first row; the other rows are mixed as they are. */
+	checksum_row(sums, page, CHECKSUM_WORD_IDX, CHECKSUM_WORD_MASK);
+	for (size_t row = 1; row < PAGE_WORDS / N_SUMS; row++)
+		checksum_row(sums, page + row * N_SUMS * 4, 0, UINT32_MAX);
 	/* Two rounds of zeros so every input bit reaches every output bit. */
 	for (int round = 0; round < 2; round++) {
 		for (size_t j = 0; j < N_SUMS; j++)

@@ -147,37 +147,47 @@ is_upper_hex(const char *s, size_t len)
 	return parse_hex32(&ignored, s, len, true);
 }
 
-/* name starts with 24 uppercase hex digits; what follows is not looked at.
- * Safe on shorter strings: the terminating NUL is not a hex digit. */
+/*
+ * name starts with 24 uppercase hex digits: timeline, xlogid, segment in
+ * xlogid; what follows is not looked at.  Safe on shorter strings: the
+ * terminating NUL is not a hex digit.
+ */
+static bool
+parse_name_fields(uint32_t out_fields[3], const char *name)
+{
+	for (size_t i = 0; i < 3; i++) {
+		if (!parse_hex32(&out_fields[i], name + i * 8, 8, true))
+			return false;
+	}
+	return true;
+}
+
 static bool
 starts_with_segment_name(const char *name)
 {
-	return is_upper_hex(name, 8) && is_upper_hex(name + 8, 8) && is_upper_hex(name + 16, 8);
+	uint32_t fields[3];
+
+	return parse_name_fields(fields, name);
 }
 
 int
 pg_wal_name_parse(uint32_t *out_timeline, uint64_t *out_segno, const char *name, uint32_t seg_size)
 {
 	uint32_t per_id = segs_per_xlogid(seg_size);
-	uint32_t timeline;
-	uint32_t xlogid;
-	uint32_t seg_in_id;
+	uint32_t fields[3] = {0, 0, 0};
 
-	if (strlen(name) != PG_WAL_NAME_LEN || !starts_with_segment_name(name)) {
+	if (strlen(name) != PG_WAL_NAME_LEN || !parse_name_fields(fields, name)) {
 		err_set(ERR_INVALID, "invalid WAL segment name \"%s\"", name);
 		err_detail("A WAL segment name is 24 uppercase hexadecimal digits.");
 		return ERR_INVALID;
 	}
-	parse_hex32(&timeline, name, 8, true);
-	parse_hex32(&xlogid, name + 8, 8, true);
-	parse_hex32(&seg_in_id, name + 16, 8, true);
-	if (seg_in_id >= per_id) {
+	if (fields[2] >= per_id) {
 		err_set(ERR_INVALID, "invalid WAL segment name \"%s\"", name);
 		err_detail("With %u-byte segments the last 8 digits must be below %08X.", seg_size, per_id);
 		return ERR_INVALID;
 	}
-	*out_timeline = timeline;
-	*out_segno = (uint64_t) xlogid * per_id + seg_in_id;
+	*out_timeline = fields[0];
+	*out_segno = (uint64_t) fields[1] * per_id + fields[2];
 	return 0;
 }
 

@@ -87,7 +87,7 @@ _cleanup() {
 	trap - EXIT INT TERM
 	set +e
 	if [[ $rc -ne 0 && -n $_ERR_LINE ]]; then
-		printf 'not ok - %s aborted at line %s: %s (exit %s)\n' "$TEST_NAME" "$_ERR_LINE" "$_ERR_CMD" "$rc"
+		printf 'not ok - %s aborted at %s: %s (exit %s)\n' "$TEST_NAME" "$_ERR_LINE" "$_ERR_CMD" "$rc"
 		N_FAIL=$((N_FAIL + 1))
 	elif [[ $rc -ne 0 ]]; then
 		printf 'not ok - %s exited with status %s\n' "$TEST_NAME" "$rc"
@@ -121,7 +121,15 @@ _cleanup() {
 	if [[ $N_FAIL -gt 0 ]]; then exit 1; fi
 	exit 0
 }
-trap '_ERR_LINE=$LINENO; _ERR_CMD=$BASH_COMMAND' ERR
+_on_err() {
+	_ERR_CMD=$BASH_COMMAND
+	_ERR_LINE=""
+	local i
+	for ((i = 1; i < ${#FUNCNAME[@]}; i++)); do
+		_ERR_LINE+="${FUNCNAME[i]}@$(basename "${BASH_SOURCE[i]}"):${BASH_LINENO[i - 1]} "
+	done
+}
+trap _on_err ERR
 trap _cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
@@ -156,6 +164,11 @@ assert_not_contains() {
 	if printf '%s' "$2" | grep -qiF -- "$3"; then
 		not_ok "$1" "did not expect: $3" "in: $(printf '%s' "$2" | head -c 3000)"
 	else ok "$1"; fi
+}
+
+# assert_match DESC STRING ERE
+assert_match() {
+	if [[ $2 =~ $3 ]]; then ok "$1"; else not_ok "$1" "expected to match: $3" "got: $2"; fi
 }
 
 # assert_ok DESC CMD...: CMD must exit 0
@@ -384,6 +397,14 @@ tenant_fingerprint() {
 	done
 }
 
+# wait_no_sessions PORT DB: wait until nobody is connected to DB
+wait_no_sessions() {
+	wait_for "no sessions in $2" "$WAIT_TIMEOUT" _no_sessions "$1" "$2"
+}
+_no_sessions() {
+	[[ $(psql_at "$1" postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = '$2'") == 0 ]]
+}
+
 # databases PORT: sorted list of connectable non-template databases
 databases() {
 	psql_at "$1" postgres "SELECT datname FROM pg_database WHERE NOT datistemplate ORDER BY 1"
@@ -430,18 +451,31 @@ pgbench_invariant() {
 pg_checksums_check() { as_pg "$PGBIN/pg_checksums" --check -D "$1"; }
 
 # ---------------------------------------------------------------- tenback output helpers
-# set_count CLUSTER [TENANT]: number of completed sets listed (json)
-set_count() {
+# set_json CLUSTER [TENANT]: the json set list, or "ERROR: ..." when tenback or jq fails
+set_json() {
 	local -a args=(set list --cluster "$1" --output json)
 	[[ -n ${2:-} ]] && args+=(--tenant "$2")
-	tb "${args[@]}" 2>/dev/null | jq 'length'
+	local out rc=0
+	out=$(tb "${args[@]}" 2>&1) || rc=$?
+	if [[ $rc -ne 0 ]] || ! printf '%s' "$out" | jq -e 'type == "array"' >/dev/null 2>&1; then
+		echo "ERROR: set list failed (exit $rc): $out"
+		return 0
+	fi
+	printf '%s\n' "$out"
 }
 
-# set_ids CLUSTER [TENANT]
+# set_count CLUSTER [TENANT]: number of completed sets listed, or an error text
+set_count() {
+	local j
+	j=$(set_json "$@")
+	if [[ $j == ERROR:* ]]; then echo "$j"; else printf '%s' "$j" | jq 'length'; fi
+}
+
+# set_ids CLUSTER [TENANT]: ids of the completed sets, one per line
 set_ids() {
-	local -a args=(set list --cluster "$1" --output json)
-	[[ -n ${2:-} ]] && args+=(--tenant "$2")
-	tb "${args[@]}" 2>/dev/null | jq -r '.[].id'
+	local j
+	j=$(set_json "$@")
+	if [[ $j == ERROR:* ]]; then echo "$j"; else printf '%s' "$j" | jq -r '.[].id'; fi
 }
 
 # last_line TEXT: the last non-empty line (tenback backup prints the set id)
@@ -454,4 +488,39 @@ flip_byte() {
 		seek($f, $ARGV[1], 0); print $f chr(ord($b) ^ 0xff); close($f) or die' "$1" "$2"
 }
 
-# restore_and_check_tenant etc. live in the tests; the harness stays generic.
+# tb_restore_start CLUSTER TENANT SET DIR PORT [more restore options...]:
+# restore into DIR and start it on PORT (socket dir $SOCK); asserts success and the
+# "ready" line. Returns 1 (after a not-ok) when it failed, so callers can skip checks.
+tb_restore_start() {
+	local cluster=$1 tenant=$2 set=$3 dir=$4 port=$5; shift 5
+	tb_ok "restore $tenant set $set to $(basename "$dir") on port $port $*" \
+		restore --cluster "$cluster" --tenant "$tenant" --set "$set" --to "$dir" \
+		--port "$port" --socket-dir "$SOCK" --start "$@" || return 1
+	assert_contains "restore reports the tenant ready on port $port" "$TB_ALL" \
+		"tenant \"$tenant\" is ready on port $port"
+	if ! psql_at "$port" postgres "SELECT 1" >/dev/null 2>&1; then
+		not_ok "restored instance answers on port $port"
+		return 1
+	fi
+}
+
+# compare_tenant DESC SRC_PORT DST_PORT DB: every table of DB equal on both instances
+compare_tenant() {
+	local desc=$1 a b
+	a=$(tenant_fingerprint "$2" "$SOCK" "$4")
+	b=$(tenant_fingerprint "$3" "$SOCK" "$4") || true
+	if [[ -z $a ]]; then not_ok "$desc: source has tables in $4"; return 0; fi
+	assert_eq "$desc" "$a" "$b"
+}
+
+# check_restored_tenant PORT DB: amcheck clean, and the pgbench invariant when it is a pgbench db
+check_amcheck() {
+	local out
+	if out=$(amcheck_all "$1" "$2" 2>&1); then ok "amcheck clean in $2 on port $1"
+	else not_ok "amcheck clean in $2 on port $1" "$out"; fi
+}
+check_invariant() {
+	local out
+	if out=$(pgbench_invariant "$1" "$2" 2>&1); then ok "pgbench invariant holds in $2 on port $1 ($out)"
+	else not_ok "pgbench invariant holds in $2 on port $1" "$out"; fi
+}

@@ -1,0 +1,450 @@
+/*
+ * manifest.c - manifest serialization, parsing and storage.
+ *
+ * Invariant: manifest_parse accepts only text whose trailing checksum
+ * matches, so every field read from storage was written by tenback.
+ */
+#include "backup/manifest.h"
+
+#include "common/error.h"
+#include "common/json.h"
+#include "common/strutil.h"
+#include "io/io.h"
+#include "pg/wal.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHECKSUM_KEY "\"manifest_checksum\""
+
+static const char *const kind_names[] = {"file", "sparse", "dir", "link"};
+
+Manifest *
+manifest_new(void)
+{
+	Manifest *m = xcalloc(1, sizeof(*m));
+
+	m->format = MANIFEST_FORMAT;
+	return m;
+}
+
+void
+manifest_free(Manifest *m)
+{
+	if (m == NULL)
+		return;
+	free(m->set_id);
+	free(m->cluster);
+	free(m->tenant);
+	free(m->type);
+	free(m->method);
+	free(m->tenback_version);
+	free(m->system_id);
+	free(m->start_time);
+	free(m->stop_time);
+	free(m->compress);
+	free(m->superuser);
+	free(m->backup_label);
+	for (size_t i = 0; i < m->n_dbs; i++)
+		free(m->dbs[i].name);
+	free(m->dbs);
+	for (size_t i = 0; i < m->n_tablespaces; i++) {
+		free(m->tablespaces[i].name);
+		free(m->tablespaces[i].location);
+	}
+	free(m->tablespaces);
+	for (size_t i = 0; i < m->n_files; i++) {
+		free(m->files[i].path);
+		free(m->files[i].link_target);
+	}
+	free(m->files);
+	for (size_t i = 0; i < m->n_wal; i++)
+		free(m->wal[i].name);
+	free(m->wal);
+	free(m);
+}
+
+ManifestFile *
+manifest_add_file(Manifest *m, const char *path, ManifestKind kind)
+{
+	ManifestFile *f;
+
+	if (m->n_files == m->cap_files) {
+		m->cap_files = m->cap_files ? m->cap_files * 2 : 256;
+		m->files = xrealloc(m->files, m->cap_files * sizeof(*m->files));
+	}
+	f = &m->files[m->n_files++];
+	memset(f, 0, sizeof(*f));
+	f->path = xstrdup(path);
+	f->kind = kind;
+	return f;
+}
+
+void
+manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size, const char *sha256)
+{
+	m->wal = xrealloc(m->wal, (m->n_wal + 1) * sizeof(*m->wal));
+	ManifestWal *w = &m->wal[m->n_wal++];
+	w->name = xstrdup(name);
+	w->size = size;
+	w->stored_size = stored_size;
+	snprintf(w->sha256, sizeof(w->sha256), "%s", sha256);
+}
+
+void
+manifest_add_db(Manifest *m, uint32_t oid, const char *name, bool included)
+{
+	m->dbs = xrealloc(m->dbs, (m->n_dbs + 1) * sizeof(*m->dbs));
+	m->dbs[m->n_dbs].oid = oid;
+	m->dbs[m->n_dbs].name = xstrdup(name);
+	m->dbs[m->n_dbs].included = included;
+	m->n_dbs++;
+}
+
+void
+manifest_add_tablespace(Manifest *m, uint32_t oid, const char *name, const char *location)
+{
+	m->tablespaces = xrealloc(m->tablespaces, (m->n_tablespaces + 1) * sizeof(*m->tablespaces));
+	m->tablespaces[m->n_tablespaces].oid = oid;
+	m->tablespaces[m->n_tablespaces].name = xstrdup(name);
+	m->tablespaces[m->n_tablespaces].location = xstrdup(location);
+	m->n_tablespaces++;
+}
+
+bool
+manifest_db_included(const Manifest *m, uint32_t oid)
+{
+	for (size_t i = 0; i < m->n_dbs; i++)
+		if (m->dbs[i].oid == oid)
+			return m->dbs[i].included;
+	return false;
+}
+
+void
+manifest_to_json(const Manifest *m, Buf *out)
+{
+	JsonWriter w;
+	char lsn[32];
+	uint8_t sum[IO_SHA256_LEN];
+	char hex[65];
+	IoSha256 *h;
+
+	json_writer_init(&w, out, true);
+	json_object_begin(&w);
+	json_kv_int(&w, "format", m->format);
+	json_kv_string(&w, "set_id", m->set_id);
+	json_kv_string(&w, "cluster", m->cluster);
+	json_kv_string(&w, "tenant", m->tenant);
+	json_kv_string(&w, "type", m->type);
+	json_kv_string(&w, "method", m->method);
+	json_kv_string(&w, "tenback_version", m->tenback_version);
+	json_kv_uint(&w, "pg_version", m->pg_version);
+	json_kv_string(&w, "system_id", m->system_id);
+	json_kv_uint(&w, "timeline", m->timeline);
+	pg_lsn_format(lsn, m->start_lsn);
+	json_kv_string(&w, "start_lsn", lsn);
+	pg_lsn_format(lsn, m->stop_lsn);
+	json_kv_string(&w, "stop_lsn", lsn);
+	json_kv_string(&w, "start_time", m->start_time);
+	json_kv_string(&w, "stop_time", m->stop_time);
+	json_kv_string(&w, "compress", m->compress);
+	json_kv_uint(&w, "data_checksums", m->data_checksums);
+	json_kv_uint(&w, "wal_seg_size", m->wal_seg_size);
+	json_kv_string(&w, "superuser", m->superuser);
+	json_kv_string(&w, "backup_label", m->backup_label);
+	json_kv_uint(&w, "size_bytes", m->size_bytes);
+	json_kv_uint(&w, "stored_bytes", m->stored_bytes);
+
+	json_key(&w, "databases");
+	json_array_begin(&w);
+	for (size_t i = 0; i < m->n_dbs; i++) {
+		json_object_begin(&w);
+		json_kv_uint(&w, "oid", m->dbs[i].oid);
+		json_kv_string(&w, "name", m->dbs[i].name);
+		json_kv_bool(&w, "included", m->dbs[i].included);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+
+	json_key(&w, "tablespaces");
+	json_array_begin(&w);
+	for (size_t i = 0; i < m->n_tablespaces; i++) {
+		json_object_begin(&w);
+		json_kv_uint(&w, "oid", m->tablespaces[i].oid);
+		json_kv_string(&w, "name", m->tablespaces[i].name);
+		json_kv_string(&w, "location", m->tablespaces[i].location);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+
+	w.pretty = false; /* one line per file keeps big manifests compact */
+	json_key(&w, "files");
+	json_array_begin(&w);
+	for (size_t i = 0; i < m->n_files; i++) {
+		const ManifestFile *f = &m->files[i];
+		buf_puts(out, i ? "\n" : "\n");
+		json_object_begin(&w);
+		json_kv_string(&w, "path", f->path);
+		json_kv_string(&w, "kind", kind_names[f->kind]);
+		json_kv_uint(&w, "mode", f->mode);
+		if (f->kind == MF_FILE || f->kind == MF_SPARSE) {
+			json_kv_uint(&w, "size", f->size);
+			json_kv_int(&w, "mtime", f->mtime);
+		}
+		if (f->kind == MF_FILE) {
+			json_kv_uint(&w, "stored_size", f->stored_size);
+			json_kv_string(&w, "sha256", f->sha256);
+			if (f->page_errors)
+				json_kv_uint(&w, "page_errors", f->page_errors);
+		}
+		if (f->kind == MF_LINK)
+			json_kv_string(&w, "target", f->link_target);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+	json_key(&w, "wal");
+	json_array_begin(&w);
+	for (size_t i = 0; i < m->n_wal; i++) {
+		buf_puts(out, "\n");
+		json_object_begin(&w);
+		json_kv_string(&w, "name", m->wal[i].name);
+		json_kv_uint(&w, "size", m->wal[i].size);
+		json_kv_uint(&w, "stored_size", m->wal[i].stored_size);
+		json_kv_string(&w, "sha256", m->wal[i].sha256);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+	buf_puts(out, ",\n");
+
+	h = io_sha256_new();
+	io_sha256_update(h, out->data, out->len);
+	io_sha256_final(h, sum);
+	io_sha256_free(h);
+	io_hex(hex, sum, sizeof(sum));
+	buf_printf(out, CHECKSUM_KEY ": \"%s\"\n}\n", hex);
+}
+
+static char *
+dup_str(const JsonValue *o, const char *key)
+{
+	return xstrdup(json_get_string(o, key));
+}
+
+static int
+parse_lsn_member(uint64_t *out, const JsonValue *o, const char *key)
+{
+	const char *s = json_get_string(o, key);
+
+	if (s == NULL || pg_lsn_parse(out, s) < 0)
+		return err_set(ERR_CORRUPT, "manifest has no valid \"%s\"", key);
+	return 0;
+}
+
+static int
+parse_files(Manifest *m, const JsonValue *arr)
+{
+	for (size_t i = 0; arr && i < arr->count; i++) {
+		const JsonValue *o = arr->items[i];
+		const char *path = json_get_string(o, "path");
+		const char *kind = json_get_string(o, "kind");
+		const char *sha = json_get_string(o, "sha256");
+		int k = -1;
+
+		for (int j = 0; kind && j < 4; j++)
+			if (strcmp(kind, kind_names[j]) == 0)
+				k = j;
+		if (path == NULL || k < 0)
+			return err_set(ERR_CORRUPT, "manifest file entry %zu is invalid", i);
+		ManifestFile *f = manifest_add_file(m, path, (ManifestKind)k);
+		f->mode = (uint32_t)json_get_uint(o, "mode", NULL);
+		f->size = json_get_uint(o, "size", NULL);
+		f->mtime = json_get_int(o, "mtime", NULL);
+		f->stored_size = json_get_uint(o, "stored_size", NULL);
+		f->page_errors = (uint32_t)json_get_uint(o, "page_errors", NULL);
+		if (k == MF_FILE) {
+			if (sha == NULL || strlen(sha) != 64)
+				return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", path);
+			memcpy(f->sha256, sha, 65);
+		}
+		if (k == MF_LINK) {
+			const char *t = json_get_string(o, "target");
+			if (t == NULL)
+				return err_set(ERR_CORRUPT, "manifest link \"%s\" has no target", path);
+			f->link_target = xstrdup(t);
+		}
+	}
+	return 0;
+}
+
+int
+manifest_parse(Manifest **out, const char *text, size_t len)
+{
+	JsonValue *root = NULL;
+	Manifest *m = NULL;
+	const char *key = NULL;
+	uint8_t sum[IO_SHA256_LEN];
+	char hex[65];
+	const char *want;
+	IoSha256 *h;
+	int rc;
+
+	*out = NULL;
+	/* The checksum covers everything before its key. */
+	for (const char *p = text; (p = memmem(p, len - (size_t)(p - text), CHECKSUM_KEY, strlen(CHECKSUM_KEY))); p++)
+		key = p;
+	if (key == NULL)
+		return err_set(ERR_CORRUPT, "manifest has no checksum");
+	if ((rc = json_parse(&root, text, len)) < 0) {
+		err_prefix("manifest is not valid JSON");
+		rc = ERR_CORRUPT;
+		goto out;
+	}
+	h = io_sha256_new();
+	io_sha256_update(h, text, (size_t)(key - text));
+	io_sha256_final(h, sum);
+	io_sha256_free(h);
+	io_hex(hex, sum, sizeof(sum));
+	want = json_get_string(root, "manifest_checksum");
+	if (want == NULL || strcmp(want, hex) != 0) {
+		rc = err_set(ERR_CORRUPT, "manifest checksum mismatch");
+		goto out;
+	}
+	m = manifest_new();
+	m->format = (int)json_get_int(root, "format", NULL);
+	if (m->format != MANIFEST_FORMAT) {
+		rc = err_set(ERR_UNSUPPORTED, "manifest format %d is not supported", m->format);
+		goto out;
+	}
+	m->set_id = dup_str(root, "set_id");
+	m->cluster = dup_str(root, "cluster");
+	m->tenant = dup_str(root, "tenant");
+	m->type = dup_str(root, "type");
+	m->method = dup_str(root, "method");
+	m->tenback_version = dup_str(root, "tenback_version");
+	m->pg_version = (uint32_t)json_get_uint(root, "pg_version", NULL);
+	m->system_id = dup_str(root, "system_id");
+	m->timeline = (uint32_t)json_get_uint(root, "timeline", NULL);
+	m->start_time = dup_str(root, "start_time");
+	m->stop_time = dup_str(root, "stop_time");
+	m->compress = dup_str(root, "compress");
+	m->data_checksums = (uint32_t)json_get_uint(root, "data_checksums", NULL);
+	m->wal_seg_size = (uint32_t)json_get_uint(root, "wal_seg_size", NULL);
+	m->superuser = dup_str(root, "superuser");
+	m->backup_label = dup_str(root, "backup_label");
+	m->size_bytes = json_get_uint(root, "size_bytes", NULL);
+	m->stored_bytes = json_get_uint(root, "stored_bytes", NULL);
+	if (m->set_id == NULL || m->tenant == NULL || m->system_id == NULL || m->backup_label == NULL ||
+	    m->superuser == NULL || m->wal_seg_size == 0) {
+		rc = err_set(ERR_CORRUPT, "manifest lacks required fields");
+		goto out;
+	}
+	if ((rc = parse_lsn_member(&m->start_lsn, root, "start_lsn")) < 0 ||
+	    (rc = parse_lsn_member(&m->stop_lsn, root, "stop_lsn")) < 0)
+		goto out;
+	const JsonValue *dbs = json_get(root, "databases");
+	for (size_t i = 0; dbs && i < dbs->count; i++) {
+		const char *name = json_get_string(dbs->items[i], "name");
+		if (name == NULL) {
+			rc = err_set(ERR_CORRUPT, "manifest database entry %zu is invalid", i);
+			goto out;
+		}
+		manifest_add_db(m, (uint32_t)json_get_uint(dbs->items[i], "oid", NULL), name,
+		                json_get_bool(dbs->items[i], "included", false));
+	}
+	const JsonValue *tss = json_get(root, "tablespaces");
+	for (size_t i = 0; tss && i < tss->count; i++) {
+		const char *name = json_get_string(tss->items[i], "name");
+		const char *loc = json_get_string(tss->items[i], "location");
+		if (name == NULL || loc == NULL) {
+			rc = err_set(ERR_CORRUPT, "manifest tablespace entry %zu is invalid", i);
+			goto out;
+		}
+		manifest_add_tablespace(m, (uint32_t)json_get_uint(tss->items[i], "oid", NULL), name, loc);
+	}
+	if ((rc = parse_files(m, json_get(root, "files"))) < 0)
+		goto out;
+	const JsonValue *wal = json_get(root, "wal");
+	for (size_t i = 0; wal && i < wal->count; i++) {
+		const JsonValue *o = wal->items[i];
+		const char *name = json_get_string(o, "name");
+		const char *sha = json_get_string(o, "sha256");
+		if (name == NULL || sha == NULL || strlen(sha) != 64) {
+			rc = err_set(ERR_CORRUPT, "manifest WAL entry %zu is invalid", i);
+			goto out;
+		}
+		manifest_add_wal(m, name, json_get_uint(o, "size", NULL), json_get_uint(o, "stored_size", NULL), sha);
+	}
+	*out = m;
+	m = NULL;
+	rc = 0;
+out:
+	json_free(root);
+	manifest_free(m);
+	return rc;
+}
+
+char *
+manifest_set_dir(const char *system_id, const char *tenant, const char *set_id)
+{
+	char *enc = str_path_encode(tenant);
+	char *p = xasprintf("tenback/%s/%s/%s", system_id, enc, set_id);
+
+	free(enc);
+	return p;
+}
+
+char *
+manifest_archive_path(const char *system_id, const char *wal_name)
+{
+	return xasprintf("tenback/%s/archive/%.8s/%s", system_id, wal_name, wal_name);
+}
+
+int
+manifest_load(Manifest **out, Storage *s, const char *set_dir)
+{
+	char *path = path_join(set_dir, "manifest");
+	IoReader *r = NULL;
+	Buf text = BUF_INIT;
+	char chunk[65536];
+	ssize_t n;
+	int rc;
+
+	*out = NULL;
+	if ((rc = storage_read_open(s, &r, path)) < 0)
+		goto out;
+	while ((n = io_reader_read(r, chunk, sizeof(chunk))) > 0)
+		buf_append(&text, chunk, (size_t)n);
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
+	}
+	rc = manifest_parse(out, text.data ? text.data : "", text.len);
+	if (rc < 0)
+		err_prefix("could not read manifest \"%s\"", path);
+out:
+	io_reader_free(r);
+	buf_free(&text);
+	free(path);
+	return rc;
+}
+
+int
+manifest_store(const Manifest *m, Storage *s, const char *set_dir)
+{
+	char *path = path_join(set_dir, "manifest");
+	IoWriter *w = NULL;
+	Buf text = BUF_INIT;
+	int rc;
+
+	manifest_to_json(m, &text);
+	if ((rc = storage_write_open(s, &w, path, NULL)) < 0 ||
+	    (rc = io_writer_write(w, text.data, text.len)) < 0 ||
+	    (rc = io_writer_close(w)) < 0)
+		err_prefix("could not write manifest \"%s\"", path);
+	io_writer_free(w);
+	buf_free(&text);
+	free(path);
+	return rc;
+}

@@ -1,0 +1,116 @@
+/*
+ * manifest.h - the manifest of a backup set: what the set is and every file
+ * in it.  Stored as JSON at <set>/manifest, written last: a set directory
+ * without a manifest is garbage, never a backup.
+ *
+ * The text ends with a "manifest_checksum" member holding the SHA-256 (hex)
+ * of every byte before that member's key, so a manifest checks itself.
+ * The format is described in doc/repository.md.
+ */
+#ifndef TENBACK_BACKUP_MANIFEST_H
+#define TENBACK_BACKUP_MANIFEST_H
+
+#include "common/buf.h"
+#include "storage/storage.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MANIFEST_FORMAT 1
+
+typedef enum ManifestKind {
+	MF_FILE,     /* content stored at data/<path> as a container */
+	MF_SPARSE,   /* another tenant's relation file: name and size only */
+	MF_DIR,
+	MF_LINK,     /* pg_tblspc/<oid> -> tablespace location */
+} ManifestKind;
+
+typedef struct ManifestFile {
+	char *path;          /* relative to the data directory */
+	ManifestKind kind;
+	uint64_t size;       /* raw bytes */
+	uint64_t stored_size;
+	int64_t mtime;
+	uint32_t mode;
+	char sha256[65];     /* of the raw content, MF_FILE only */
+	char *link_target;   /* MF_LINK */
+	uint32_t page_errors;/* pages that failed their checksum and were not rewritten during the backup */
+} ManifestFile;
+
+typedef struct ManifestWal {
+	char *name;
+	uint64_t size;
+	uint64_t stored_size;
+	char sha256[65];
+} ManifestWal;
+
+typedef struct ManifestDb {
+	uint32_t oid;
+	char *name;
+	bool included;
+} ManifestDb;
+
+typedef struct ManifestTablespace {
+	uint32_t oid;
+	char *name;
+	char *location;
+} ManifestTablespace;
+
+typedef struct Manifest {
+	int format;
+	char *set_id;
+	char *cluster;
+	char *tenant;            /* database name, or "*" for the whole instance */
+	char *type;              /* "full" */
+	char *method;            /* "physical" */
+	char *tenback_version;
+	uint32_t pg_version;     /* server_version_num */
+	char *system_id;
+	uint32_t timeline;
+	uint64_t start_lsn;
+	uint64_t stop_lsn;
+	char *start_time;
+	char *stop_time;
+	char *compress;
+	uint32_t data_checksums; /* data_checksum_version */
+	uint32_t wal_seg_size;
+	char *superuser;         /* bootstrap superuser (role oid 10) */
+	char *backup_label;      /* from pg_backup_stop */
+	uint64_t size_bytes;     /* raw bytes of stored files */
+	uint64_t stored_bytes;
+
+	ManifestDb *dbs;
+	size_t n_dbs;
+	ManifestTablespace *tablespaces;
+	size_t n_tablespaces;
+	ManifestFile *files;
+	size_t n_files;
+	size_t cap_files;
+	ManifestWal *wal;
+	size_t n_wal;
+} Manifest;
+
+Manifest *manifest_new(void);
+void manifest_free(Manifest *m);
+/* Append a file entry (copies path/link_target); returns it, borrowed until the next add. */
+ManifestFile *manifest_add_file(Manifest *m, const char *path, ManifestKind kind);
+void manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size, const char *sha256);
+void manifest_add_db(Manifest *m, uint32_t oid, const char *name, bool included);
+void manifest_add_tablespace(Manifest *m, uint32_t oid, const char *name, const char *location);
+bool manifest_db_included(const Manifest *m, uint32_t oid);
+
+/* Serialize with the trailing checksum. */
+void manifest_to_json(const Manifest *m, Buf *out);
+/* Parse and check the checksum: ERR_CORRUPT "manifest checksum mismatch". */
+int manifest_parse(Manifest **out, const char *text, size_t len);
+
+/* Storage paths of a set: tenback/<sysid>/<encoded tenant>/<set id>; malloc'd. */
+char *manifest_set_dir(const char *system_id, const char *tenant, const char *set_id);
+char *manifest_archive_path(const char *system_id, const char *wal_name);
+
+/* Read <set_dir>/manifest from storage. */
+int manifest_load(Manifest **out, Storage *s, const char *set_dir);
+/* Write <set_dir>/manifest atomically (fsync'd). */
+int manifest_store(const Manifest *m, Storage *s, const char *set_dir);
+
+#endif
