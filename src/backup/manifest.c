@@ -184,7 +184,9 @@ manifest_to_json(const Manifest *m, Buf *out)
 	json_array_begin(&w);
 	for (size_t i = 0; i < m->n_files; i++) {
 		const ManifestFile *f = &m->files[i];
-		buf_puts(out, i ? "\n" : "\n");
+		if (f->vanished)
+			continue;
+		buf_puts(out, "\n");
 		json_object_begin(&w);
 		json_kv_string(&w, "path", f->path);
 		json_kv_string(&w, "kind", kind_names[f->kind]);

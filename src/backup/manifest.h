@@ -35,6 +35,7 @@ typedef struct ManifestFile {
 	char sha256[65];     /* of the raw content, MF_FILE only */
 	char *link_target;   /* MF_LINK */
 	uint32_t page_errors;/* pages that failed their checksum and were not rewritten during the backup */
+	bool vanished;       /* removed from the source while the backup ran: not serialized */
 } ManifestFile;
 
 typedef struct ManifestWal {

@@ -361,7 +361,7 @@ io_container_reader_new(IoReader **out, IoReader *source)
 {
 	ContainerReader *cr;
 	Lookbehind *tail;
-	IoCompress c;
+	IoCompress c = IO_COMPRESS_NONE;
 	int rc = container_read_header(&c, source);
 
 	if (rc < 0) {

@@ -39,9 +39,19 @@ if ! id "$PG_USER" >/dev/null 2>&1; then
 fi
 
 # ---------------------------------------------------------------- temp root
-T=$(mktemp -d "/tmp/tb-${TEST_NAME#t_}.XXXXXX")
+umask 022
+# TB_RUN_ID (set by scripts/test.sh) lets the runner find and clean up after a test
+# it had to kill.
+T=$(mktemp -d "/tmp/tb-${TEST_NAME#t_}${TB_RUN_ID:+-$TB_RUN_ID}.XXXXXX")
 chmod 755 "$T"
 chown "$PG_USER:" "$T"
+# postgres must be able to run the binary (archive_command runs it too); a checkout
+# under a private directory (/root/...) is not reachable, so use a copy then.
+if [[ -x $TENBACK ]] && ! runuser -u "$PG_USER" -- test -x "$TENBACK"; then
+	install -d -m 755 "$T/bin"
+	install -m 755 "$TENBACK" "$T/bin/tenback"
+	TENBACK="$T/bin/tenback"
+fi
 SOCK="$T/s"                 # unix socket directory of every instance of this test
 TB_HOME="$T/home"           # tenback --home
 install -d -o "$PG_USER" -m 700 "$SOCK" "$TB_HOME" "$T/log"
@@ -118,6 +128,7 @@ _cleanup() {
 		N_FAIL=1
 	fi
 	echo "# $TEST_NAME: $N_OK ok, $N_FAIL not ok"
+	if declare -F it_summary_hook >/dev/null; then it_summary_hook "$N_OK" "$N_FAIL"; fi
 	if [[ $N_FAIL -gt 0 ]]; then exit 1; fi
 	exit 0
 }

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# scripts/setup.sh: everything tenback needs on a fresh Debian 12, as root; idempotent.
+# Installs the build and test dependencies by package name (apt-get update only when
+# something is missing), then configures and builds into build/. Quiet unless
+# something fails, in which case it shows the log of the failing step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+umask 022
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "setup.sh: run as root (sudo ./scripts/setup.sh): it installs packages" >&2
+	exit 1
+fi
+
+PACKAGES=(
+	build-essential meson ninja-build pkg-config
+	libzstd-dev liblz4-dev libssl-dev libsqlite3-dev libpq-dev libcmocka-dev
+	postgresql-15 postgresql-contrib     # server, pgbench, pg_checksums, amcheck
+	jq perl util-linux procps coreutils findutils diffutils   # used by the tests
+)
+
+LOG=$(mktemp /tmp/tenback-setup.XXXXXX.log)
+trap 'rm -f "$LOG"' EXIT
+
+run() {  # run DESC CMD...: quiet; on failure show the output and stop
+	local desc=$1; shift
+	if ! "$@" >>"$LOG" 2>&1; then
+		echo "setup.sh: $desc failed: $*" >&2
+		tail -n 60 "$LOG" >&2
+		exit 1
+	fi
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+if ((${#missing[@]})); then
+	echo "setup.sh: installing ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	run "apt-get update" apt-get update -q
+	# "policy-rc.d denied execution of start" from postgresql-15 in containers is harmless
+	run "apt-get install" apt-get install -y -q "${missing[@]}"
+fi
+
+if [[ -f build/build.ninja ]]; then
+	run "meson setup --reconfigure" meson setup --reconfigure build
+else
+	run "meson setup" meson setup build
+fi
+run "build" ninja -C build
+echo "setup.sh: built $(pwd)/build/tenback"

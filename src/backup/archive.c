@@ -1,0 +1,275 @@
+/*
+ * archive.c - archive-push and archive-get, PostgreSQL's archive_command
+ * and restore_command.
+ *
+ * Invariants: a pushed file is visible in the archive only complete (the
+ * storage's atomic write); a name already archived is accepted again only
+ * with identical content (PostgreSQL retries after a crash), and refused
+ * with a non-zero exit otherwise, so a segment of another timeline or
+ * system never overwrites a good one.
+ */
+#include "backup/backup.h"
+#include "backup/backup_int.h"
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/strutil.h"
+#include "pg/wal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* SHA-256 of a local file; *out_size its length. */
+static int
+hash_file(int fd, const char *path, uint8_t out[IO_SHA256_LEN], uint64_t *out_size)
+{
+	IoSha256 *h = io_sha256_new();
+	uint8_t *buf = xmalloc(COPY_BUF_SIZE);
+	uint64_t total = 0;
+	ssize_t n;
+	int rc = 0;
+
+	while ((n = pread(fd, buf, COPY_BUF_SIZE, (off_t)total)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = err_errno(errno, "could not read file \"%s\"", path);
+			goto out;
+		}
+		io_sha256_update(h, buf, (size_t)n);
+		total += (uint64_t)n;
+	}
+	io_sha256_final(h, out);
+	*out_size = total;
+out:
+	io_sha256_free(h);
+	free(buf);
+	return rc;
+}
+
+/* SHA-256 of the raw content of an archived object (verifying it). */
+static int
+hash_object(Storage *s, const char *object, uint8_t out[IO_SHA256_LEN], uint64_t *out_size)
+{
+	IoReader *src = NULL, *r = NULL;
+	IoContainerInfo info;
+	uint8_t *buf = xmalloc(COPY_BUF_SIZE);
+	ssize_t n;
+	int rc;
+
+	if ((rc = storage_read_open(s, &src, object)) < 0)
+		goto out;
+	rc = io_container_reader_new(&r, src);
+	src = NULL;
+	if (rc < 0)
+		goto out;
+	while ((n = io_reader_read(r, buf, COPY_BUF_SIZE)) > 0)
+		;
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
+	}
+	io_container_reader_info(r, &info);
+	memcpy(out, info.sha256, IO_SHA256_LEN);
+	*out_size = info.raw_size;
+out:
+	io_reader_free(r);
+	io_reader_free(src);
+	free(buf);
+	return rc;
+}
+
+int
+archive_push(Meta *meta, const char *cluster, const char *path)
+{
+	MetaCluster c = {0};
+	Storage *s = NULL;
+	IoWriter *sink = NULL, *w = NULL;
+	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	char *object = NULL;
+	uint8_t *buf = NULL;
+	uint8_t local_sum[IO_SHA256_LEN], stored_sum[IO_SHA256_LEN];
+	uint64_t local_size = 0, stored_size = 0;
+	IoCompress comp;
+	StorageInfo info;
+	PgWalFileKind kind;
+	int fd = -1;
+	ssize_t n;
+	int rc;
+
+	kind = pg_wal_file_kind(name, NULL);
+	if (kind == PG_WAL_FILE_UNKNOWN) {
+		rc = err_set(ERR_INVALID, "\"%s\" is not a WAL file name", name);
+		err_hint("archive_command must pass %%p: archive-push --cluster NAME %%p.");
+		return rc;
+	}
+	if ((rc = meta_cluster_get(meta, cluster, &c)) < 0)
+		goto out;
+	if ((rc = io_compress_parse(&comp, c.compress)) < 0)
+		goto out;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = err_errno(errno, "could not open WAL file \"%s\"", path);
+		goto out;
+	}
+	buf = xmalloc(COPY_BUF_SIZE);
+	if (kind == PG_WAL_FILE_SEGMENT || kind == PG_WAL_FILE_PARTIAL) {
+		PgWalLongHeader hdr;
+		char sysid[32];
+
+		n = pread(fd, buf, 64, 0);
+		if (n < 0) {
+			rc = err_errno(errno, "could not read WAL file \"%s\"", path);
+			goto out;
+		}
+		if ((rc = pg_wal_long_header_parse(&hdr, buf, (size_t)n)) < 0) {
+			err_prefix("WAL file \"%s\"", path);
+			goto out;
+		}
+		snprintf(sysid, sizeof(sysid), "%" PRIu64, hdr.system_identifier);
+		if (strcmp(sysid, c.system_id) != 0) {
+			rc = err_set(ERR_INVALID, "WAL file \"%s\" belongs to another system", name);
+			err_detail("Its system identifier is %s; cluster \"%s\" has %s.", sysid, cluster, c.system_id);
+			err_hint("Check --cluster in archive_command.");
+			goto out;
+		}
+	}
+	if ((rc = storage_open(&s, c.storage)) < 0)
+		goto out;
+	object = manifest_archive_path(c.system_id, name);
+	if ((rc = storage_info(s, object, &info)) < 0)
+		goto out;
+	if (info.exists) {
+		if ((rc = hash_file(fd, path, local_sum, &local_size)) < 0)
+			goto out;
+		if ((rc = hash_object(s, object, stored_sum, &stored_size)) < 0) {
+			err_prefix("WAL file \"%s\" is already archived but unreadable", name);
+			goto out;
+		}
+		if (local_size == stored_size && memcmp(local_sum, stored_sum, IO_SHA256_LEN) == 0) {
+			log_info("WAL file \"%s\" is already archived with the same content", name);
+			goto out;
+		}
+		rc = err_set(ERR_EXISTS, "WAL file \"%s\" is already archived with different content", name);
+		err_detail("Archived: %" PRIu64 " bytes; this file: %" PRIu64 " bytes, other checksum.", stored_size, local_size);
+		err_hint("Another server may be archiving into the same storage with the same system identifier; "
+		         "stop it before archiving continues.");
+		goto out;
+	}
+	if ((rc = storage_write_open(s, &sink, object, NULL)) < 0)
+		goto out;
+	rc = io_container_writer_new(&w, sink, comp, io_compress_default_level(comp));
+	sink = NULL;
+	if (rc < 0)
+		goto out;
+	while ((n = read(fd, buf, COPY_BUF_SIZE)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = err_errno(errno, "could not read WAL file \"%s\"", path);
+			goto out;
+		}
+		if ((rc = io_writer_write(w, buf, (size_t)n)) < 0)
+			goto out;
+	}
+	rc = io_writer_close(w);
+out:
+	if (rc < 0)
+		err_prefix("could not archive \"%s\"", name);
+	io_writer_free(w);
+	io_writer_free(sink);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(object);
+	storage_free(s);
+	meta_cluster_clear(&c);
+	return rc;
+}
+
+int
+archive_get(Meta *meta, const char *cluster, const char *name, const char *dest)
+{
+	MetaCluster c = {0};
+	Storage *s = NULL;
+	char *object = NULL;
+	char *tmp = NULL;
+	IoReader *src = NULL, *r = NULL;
+	uint8_t *buf = NULL;
+	StorageInfo info;
+	ssize_t n;
+	int fd = -1;
+	int rc;
+
+	if (pg_wal_file_kind(name, NULL) == PG_WAL_FILE_UNKNOWN)
+		return err_set(ERR_INVALID, "\"%s\" is not a WAL file name", name);
+	if ((rc = meta_cluster_get(meta, cluster, &c)) < 0)
+		goto out;
+	if ((rc = storage_open(&s, c.storage)) < 0)
+		goto out;
+	object = manifest_archive_path(c.system_id, name);
+	if ((rc = storage_info(s, object, &info)) < 0)
+		goto out;
+	if (!info.exists) {
+		rc = err_set(ERR_NOT_FOUND, "WAL file \"%s\" is not in the archive", name);
+		goto out;
+	}
+	if ((rc = storage_read_open(s, &src, object)) < 0)
+		goto out;
+	rc = io_container_reader_new(&r, src);
+	src = NULL;
+	if (rc < 0)
+		goto out;
+	/* Write beside dest and rename: recovery never sees half a segment. */
+	tmp = xasprintf("%s.tenback.tmp", dest);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		rc = err_errno(errno, "could not create file \"%s\"", tmp);
+		goto out;
+	}
+	buf = xmalloc(COPY_BUF_SIZE);
+	while ((n = io_reader_read(r, buf, COPY_BUF_SIZE)) > 0) {
+		for (ssize_t off = 0; off < n;) {
+			ssize_t w = write(fd, buf + off, (size_t)(n - off));
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				rc = err_errno(errno, "could not write file \"%s\"", tmp);
+				goto out;
+			}
+			off += w;
+		}
+	}
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		rc = err_errno(errno, "could not close file \"%s\"", tmp);
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, dest) < 0)
+		rc = err_errno(errno, "could not rename \"%s\" to \"%s\"", tmp, dest);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0 && tmp)
+		unlink(tmp);
+	io_reader_free(r);
+	io_reader_free(src);
+	free(buf);
+	free(tmp);
+	free(object);
+	storage_free(s);
+	meta_cluster_clear(&c);
+	return rc;
+}

@@ -1,0 +1,551 @@
+/*
+ * backup.c - a full physical backup of one tenant (or the whole instance).
+ *
+ * The steps follow doc/tasks.md: check, checkpoint (inside pg_backup_start,
+ * fast), copy data, stop and collect the WAL from start to stop into the
+ * set, write the manifest last.  Invariant: the set becomes visible as a
+ * backup only when its manifest is durable; every failure before that
+ * removes the set's directory and records the attempt as failed.  A
+ * process killed mid-way leaves a "running" row and a directory without
+ * manifest; the next backup of the tenant (holding the tenant's lock)
+ * removes both.
+ */
+#include "backup/backup.h"
+#include "backup/backup_int.h"
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/strutil.h"
+#include "pg/control.h"
+#include "pg/wal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef TENBACK_VERSION
+#define TENBACK_VERSION "dev"
+#endif
+
+typedef struct Job {
+	const BackupOpts *o;
+	Meta *meta;
+	MetaCluster cluster;
+	Storage *storage;
+	PgConn *conn;
+	Manifest *m;
+	MetaSet row;
+	char *set_dir;
+	bool row_inserted;
+	bool started;             /* pg_backup_start done */
+	IoCompress compress;
+	int level;
+} Job;
+
+static char *
+make_set_id(time_t t)
+{
+	struct tm tm;
+	char id[32];
+
+	gmtime_r(&t, &tm);
+	strftime(id, sizeof(id), "%Y%m%d-%H%M%SF", &tm);
+	return xstrdup(id);
+}
+
+/* A set id unique for the tenant: the second must not have been used. */
+static int
+new_set_id(Job *j, char **out)
+{
+	for (;;) {
+		MetaSet *sets = NULL;
+		size_t n = 0;
+		bool taken = false;
+		char *id = make_set_id(time(NULL));
+		int rc = meta_set_list(j->meta, j->cluster.name, j->o->tenant, NULL, &sets, &n);
+
+		if (rc < 0) {
+			free(id);
+			return rc;
+		}
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(sets[i].id, id) == 0)
+				taken = true;
+		meta_set_array_free(sets, n);
+		if (!taken) {
+			*out = id;
+			return 0;
+		}
+		free(id);
+		sleep(1);
+	}
+}
+
+typedef struct Leftovers {
+	Job *j;
+	StrList dirs;
+} Leftovers;
+
+static int
+collect_set_dirs(const char *name, const StorageInfo *info, void *payload)
+{
+	Leftovers *l = payload;
+
+	if (info->is_dir)
+		strlist_add(&l->dirs, name);
+	return 0;
+}
+
+/*
+ * With the tenant's lock held nobody else writes its sets: every set
+ * directory without a manifest is what a killed or failed backup left.
+ * Remove it and mark its row failed.
+ */
+static int
+clean_leftovers(Job *j)
+{
+	char *enc = str_path_encode(j->o->tenant);
+	char *tenant_dir = xasprintf("tenback/%s/%s", j->cluster.system_id, enc);
+	Leftovers l = {j, {0}};
+	MetaSet *sets = NULL;
+	size_t n = 0;
+	int rc;
+
+	if ((rc = storage_list(j->storage, tenant_dir, collect_set_dirs, &l)) < 0)
+		goto out;
+	for (size_t i = 0; i < l.dirs.count; i++) {
+		char *dir = path_join(tenant_dir, l.dirs.items[i]);
+		char *man = path_join(dir, "manifest");
+		StorageInfo info;
+
+		if ((rc = storage_info(j->storage, man, &info)) == 0 && !info.exists) {
+			log_info("removing incomplete backup set \"%s\" left by an interrupted backup", l.dirs.items[i]);
+			rc = storage_remove_tree(j->storage, dir);
+		}
+		free(dir);
+		free(man);
+		if (rc < 0)
+			goto out;
+	}
+	if ((rc = meta_set_list(j->meta, j->cluster.name, j->o->tenant, "running", &sets, &n)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		free(sets[i].status);
+		sets[i].status = xstrdup("failed");
+		free(sets[i].error);
+		sets[i].error = xstrdup("the backup process was interrupted");
+		if ((rc = meta_set_update(j->meta, &sets[i])) < 0)
+			goto out;
+	}
+out:
+	meta_set_array_free(sets, n);
+	strlist_free(&l.dirs);
+	free(tenant_dir);
+	free(enc);
+	return rc;
+}
+
+static int
+check_archiving(Job *j)
+{
+	char *mode = NULL, *cmd = NULL;
+	int rc;
+
+	if ((rc = pg_conn_query_value(j->conn, &mode, "SELECT current_setting('archive_mode')", 0, NULL)) < 0 ||
+	    (rc = pg_conn_query_value(j->conn, &cmd, "SELECT current_setting('archive_command')", 0, NULL)) < 0)
+		goto out;
+	if (strcmp(mode, "off") == 0 || strstr(cmd, "archive-push") == NULL) {
+		rc = err_set(ERR_INVALID, "WAL archiving of cluster \"%s\" does not go through tenback", j->cluster.name);
+		err_detail("archive_mode is \"%s\", archive_command is \"%s\".", mode, cmd);
+		err_hint("Set in postgresql.conf: archive_mode = on and archive_command = "
+		         "'tenback --home HOME archive-push --cluster %s %%p', then restart the server.",
+		         j->cluster.name);
+	}
+out:
+	free(mode);
+	free(cmd);
+	return rc;
+}
+
+/* Which databases the set holds whole: the tenant, templates and postgres. */
+static int
+load_databases(Job *j)
+{
+	PGresult *res = NULL;
+	bool whole = strcmp(j->o->tenant, "*") == 0;
+	bool found = whole;
+	int rc;
+
+	if ((rc = pg_conn_query(j->conn, &res, "SELECT oid, datname FROM pg_database ORDER BY oid", 0, NULL)) < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++) {
+		const char *name = PQgetvalue(res, i, 1);
+		bool is_tenant = !whole && strcmp(name, j->o->tenant) == 0;
+		bool inc = whole || is_tenant || strcmp(name, "template0") == 0 || strcmp(name, "template1") == 0 ||
+		           strcmp(name, "postgres") == 0;
+
+		found = found || is_tenant;
+		manifest_add_db(j->m, (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10), name, inc);
+	}
+	PQclear(res);
+	if (!found) {
+		rc = err_set(ERR_NOT_FOUND, "tenant \"%s\" does not exist in cluster \"%s\"", j->o->tenant, j->cluster.name);
+		err_hint("\"tenback tenant list --cluster %s\" shows the tenants.", j->cluster.name);
+		return rc;
+	}
+	if ((rc = pg_conn_query(j->conn, &res,
+	                        "SELECT oid, spcname, pg_tablespace_location(oid) FROM pg_tablespace "
+	                        "WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid", 0, NULL)) < 0)
+		return rc;
+	for (int i = 0; i < PQntuples(res); i++)
+		manifest_add_tablespace(j->m, (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1),
+		                        PQgetvalue(res, i, 2));
+	PQclear(res);
+	return pg_conn_query_value(j->conn, &j->m->superuser, "SELECT rolname FROM pg_roles WHERE oid = 10", 0, NULL);
+}
+
+static int
+start_backup(Job *j)
+{
+	const char *params[1];
+	char *label = xasprintf("tenback %s", j->row.id);
+	PGresult *res = NULL;
+	char *ts = NULL;
+	int rc;
+
+	params[0] = label;
+	if ((rc = pg_conn_query(j->conn, &res,
+	                        "SELECT lsn::text, substr(pg_walfile_name(lsn), 1, 8) "
+	                        "FROM pg_backup_start($1, true) AS lsn", 1, params)) < 0) {
+		err_prefix("could not start the backup");
+		goto out;
+	}
+	j->started = true;
+	if ((rc = pg_lsn_parse(&j->m->start_lsn, PQgetvalue(res, 0, 0))) < 0)
+		goto out;
+	j->m->timeline = (uint32_t)strtoul(PQgetvalue(res, 0, 1), NULL, 16);
+	free(j->row.start_lsn);
+	j->row.start_lsn = xstrdup(PQgetvalue(res, 0, 0));
+	j->row.timeline = j->m->timeline;
+	if ((rc = pg_conn_query_value(j->conn, &ts, "SELECT current_setting('data_checksums')", 0, NULL)) < 0)
+		goto out;
+	j->m->data_checksums = strcmp(ts, "on") == 0;
+out:
+	PQclear(res);
+	free(label);
+	free(ts);
+	return rc;
+}
+
+static int
+copy_data(Job *j)
+{
+	CopyCtx ctx = {0};
+	ScanOpts so = {j->cluster.pgdata, strcmp(j->o->tenant, "*") == 0};
+	size_t n_copied = 0;
+	int64_t t0 = time_now_ms(), last = t0;
+	int rc;
+
+	if ((rc = files_scan(j->m, &so)) < 0)
+		return rc;
+	ctx.storage = j->storage;
+	ctx.set_dir = j->set_dir;
+	ctx.pgdata = j->cluster.pgdata;
+	ctx.compress = j->compress;
+	ctx.level = j->level;
+	ctx.start_lsn = j->m->start_lsn;
+	ctx.verify_checksums = j->m->data_checksums != 0;
+	ctx.buf = xmalloc(COPY_BUF_SIZE);
+	for (size_t i = 0; i < j->m->n_files; i++) {
+		ManifestFile *f = &j->m->files[i];
+		if (f->kind != MF_FILE)
+			continue;
+		if ((rc = files_copy(&ctx, f)) < 0)
+			break;
+		if (!f->vanished) {
+			j->m->size_bytes += f->size;
+			j->m->stored_bytes += f->stored_size;
+			n_copied++;
+		}
+		if (j->o->progress && time_now_ms() - last >= 2000) {
+			last = time_now_ms();
+			log_info("backup %s: %zu files, %.1f MiB copied", j->row.id, n_copied,
+			         (double)ctx.bytes_done / (1024.0 * 1024.0));
+		}
+	}
+	if (rc == 0 && ctx.pages_bad)
+		log_warning("%" PRIu64 " pages failed their checksum; they are listed in the manifest", ctx.pages_bad);
+	if (rc == 0)
+		log_info("data: %zu files, %.1f MiB read, %.1f MiB stored in %.1f s", n_copied,
+		         (double)j->m->size_bytes / 1048576.0, (double)j->m->stored_bytes / 1048576.0,
+		         (double)(time_now_ms() - t0) / 1000.0);
+	free(ctx.buf);
+	return rc;
+}
+
+static int
+stop_backup(Job *j)
+{
+	PGresult *res = NULL;
+	int rc;
+
+	if ((rc = pg_conn_query(j->conn, &res, "SELECT lsn::text, labelfile FROM pg_backup_stop(false)", 0, NULL)) < 0) {
+		err_prefix("could not stop the backup");
+		return rc;
+	}
+	j->started = false;
+	rc = pg_lsn_parse(&j->m->stop_lsn, PQgetvalue(res, 0, 0));
+	j->m->backup_label = xstrdup(PQgetvalue(res, 0, 1));
+	free(j->row.stop_lsn);
+	j->row.stop_lsn = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return rc;
+}
+
+/* Wait for each segment from start to stop in the archive, then copy it
+ * into the set so that the set restores on its own. */
+static int
+collect_wal(Job *j)
+{
+	uint32_t seg_size = j->m->wal_seg_size;
+	uint64_t first = pg_wal_segno(j->m->start_lsn, seg_size);
+	uint64_t last = pg_wal_segno(j->m->stop_lsn - 1, seg_size);
+	int timeout_s = j->o->archive_timeout_s > 0 ? j->o->archive_timeout_s : 60;
+	int rc = 0;
+
+	for (uint64_t seg = first; seg <= last; seg++) {
+		char name[32];
+		char *src, *dst;
+		int64_t deadline = time_now_ms() + (int64_t)timeout_s * 1000;
+		StorageInfo info;
+
+		pg_wal_name(name, j->m->timeline, seg, seg_size);
+		src = manifest_archive_path(j->cluster.system_id, name);
+		dst = xasprintf("%s/wal/%s", j->set_dir, name);
+		for (;;) {
+			if ((rc = storage_info(j->storage, src, &info)) < 0 || info.exists)
+				break;
+			if (time_now_ms() > deadline) {
+				rc = err_set(ERR_TIMEOUT, "WAL segment \"%s\" was not archived within %d seconds", name, timeout_s);
+				err_hint("Check archive_command and pg_stat_archiver of cluster \"%s\"; raise --archive-timeout "
+				         "when archiving is slow.", j->cluster.name);
+				break;
+			}
+			usleep(100 * 1000);
+		}
+		if (rc == 0)
+			rc = storage_copy(j->storage, src, dst, &(StorageWriteOpts){.no_sync = true});
+		if (rc == 0) {
+			/* Read it back through the container to record what the set holds. */
+			IoReader *r = NULL, *cr = NULL;
+			IoContainerInfo ci;
+			char hex[65];
+			char chunk[65536];
+			ssize_t n;
+
+			if ((rc = storage_read_open(j->storage, &r, dst)) == 0 && (rc = io_container_reader_new(&cr, r)) == 0) {
+				r = NULL;
+				while ((n = io_reader_read(cr, chunk, sizeof(chunk))) > 0)
+					;
+				if (n < 0) {
+					rc = (int)n;
+				} else {
+					io_container_reader_info(cr, &ci);
+					io_hex(hex, ci.sha256, IO_SHA256_LEN);
+					manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, hex);
+				}
+			}
+			io_reader_free(cr);
+			io_reader_free(r);
+		}
+		free(src);
+		free(dst);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+fail_job(Job *j)
+{
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", err_message());
+	if (j->set_dir && j->storage && storage_remove_tree(j->storage, j->set_dir) < 0)
+		log_warning("could not remove incomplete set \"%s\"", j->set_dir);
+	if (j->row_inserted) {
+		free(j->row.status);
+		j->row.status = xstrdup("failed");
+		free(j->row.error);
+		j->row.error = xstrdup(msg);
+		if (meta_set_update(j->meta, &j->row) < 0)
+			log_warning("could not record the failed backup in the metadata");
+	}
+}
+
+int
+backup_run(Meta *meta, const BackupOpts *o, char **out_set_id)
+{
+	Job job = {0};
+	Job *j = &job;
+	PgControl ctl;
+	char now[40];
+	char *lock_name = NULL, *what = NULL;
+	int lock_fd = -1;
+	int rc;
+
+	*out_set_id = NULL;
+	j->o = o;
+	j->meta = meta;
+	if (o->mode && strcmp(o->mode, "full") != 0) {
+		if (strcmp(o->mode, "incremental") == 0) {
+			rc = err_set(ERR_UNSUPPORTED, "incremental backup is not available yet");
+			err_hint("Take a full backup: --mode full.");
+		} else {
+			rc = err_set(ERR_INVALID, "invalid backup mode \"%s\"", o->mode);
+			err_hint("Use --mode full.");
+		}
+		return rc;
+	}
+	if ((rc = meta_cluster_get(meta, o->cluster, &j->cluster)) < 0)
+		return rc;
+	if ((rc = io_compress_parse(&j->compress, o->compress ? o->compress : j->cluster.compress)) < 0)
+		goto out;
+	j->level = io_compress_default_level(j->compress);
+	lock_name = xasprintf("backup-%s-%s", o->cluster, o->tenant);
+	what = xasprintf("a backup of tenant \"%s\" of cluster \"%s\"", o->tenant, o->cluster);
+	if ((rc = lock_acquire(&lock_fd, o->home, lock_name, what)) < 0)
+		goto out;
+
+	/* Check if ready to data backup */
+	if ((rc = storage_open(&j->storage, j->cluster.storage)) < 0)
+		goto out;
+	if ((rc = cluster_connect(&j->cluster, &j->conn)) < 0)
+		goto out;
+	if ((rc = check_archiving(j)) < 0)
+		goto out;
+	j->m = manifest_new();
+	if ((rc = load_databases(j)) < 0)
+		goto out;
+	if ((rc = storage_probe(j->storage, "tenback")) < 0)
+		goto out;
+	if ((rc = clean_leftovers(j)) < 0)
+		goto out;
+	if ((rc = pg_control_read(&ctl, j->cluster.pgdata)) < 0)
+		goto out;
+
+	j->row.cluster = xstrdup(o->cluster);
+	j->row.tenant = xstrdup(o->tenant);
+	if ((rc = new_set_id(j, &j->row.id)) < 0)
+		goto out;
+	j->set_dir = manifest_set_dir(j->cluster.system_id, o->tenant, j->row.id);
+	time_format_utc(now, sizeof(now), time(NULL));
+	j->row.type = xstrdup("full");
+	j->row.method = xstrdup("physical");
+	j->row.status = xstrdup("running");
+	j->row.pid = getpid();
+	j->row.storage_path = xstrdup(j->set_dir);
+	j->row.start_time = xstrdup(now);
+	j->row.system_id = xstrdup(j->cluster.system_id);
+	if ((rc = meta_set_insert(meta, &j->row)) < 0)
+		goto out;
+	j->row_inserted = true;
+
+	j->m->set_id = xstrdup(j->row.id);
+	j->m->cluster = xstrdup(o->cluster);
+	j->m->tenant = xstrdup(o->tenant);
+	j->m->type = xstrdup("full");
+	j->m->method = xstrdup("physical");
+	j->m->tenback_version = xstrdup(TENBACK_VERSION);
+	j->m->pg_version = (uint32_t)pg_conn_server_version(j->conn);
+	j->m->system_id = xstrdup(j->cluster.system_id);
+	j->m->start_time = xstrdup(now);
+	j->m->compress = xstrdup(io_compress_name(j->compress));
+	j->m->wal_seg_size = ctl.xlog_seg_size;
+
+	/* Start cluster compact if necessary: pg_backup_start's fast checkpoint. */
+	log_info("backup %s of tenant \"%s\": starting (checkpoint)", j->row.id, o->tenant);
+	if ((rc = start_backup(j)) < 0)
+		goto out;
+	/* Back up data */
+	if ((rc = copy_data(j)) < 0)
+		goto out;
+	/* Back up logs */
+	if ((rc = stop_backup(j)) < 0)
+		goto out;
+	if ((rc = collect_wal(j)) < 0)
+		goto out;
+	/* Finish: everything durable, then the manifest, then the row. */
+	time_format_utc(now, sizeof(now), time(NULL));
+	j->m->stop_time = xstrdup(now);
+	if ((rc = storage_sync(j->storage, j->set_dir)) < 0)
+		goto out;
+	if ((rc = manifest_store(j->m, j->storage, j->set_dir)) < 0)
+		goto out;
+	free(j->row.status);
+	j->row.status = xstrdup("completed");
+	j->row.stop_time = xstrdup(now);
+	j->row.pid = 0;
+	j->row.size_bytes = (int64_t)j->m->size_bytes;
+	j->row.stored_bytes = (int64_t)j->m->stored_bytes;
+	for (size_t i = 0; i < j->m->n_files; i++)
+		j->row.file_count += j->m->files[i].kind == MF_FILE && !j->m->files[i].vanished;
+	if ((rc = meta_set_update(meta, &j->row)) < 0)
+		goto out;
+	*out_set_id = xstrdup(j->row.id);
+out:
+	if (rc < 0) {
+		/* Closing the connection aborts a started backup on the server. */
+		if (j->row_inserted || j->set_dir)
+			fail_job(j);
+	}
+	pg_conn_free(j->conn);
+	storage_free(j->storage);
+	manifest_free(j->m);
+	meta_set_clear(&j->row);
+	meta_cluster_clear(&j->cluster);
+	free(j->set_dir);
+	lock_release(lock_fd);
+	free(lock_name);
+	free(what);
+	return rc;
+}
+
+int
+backup_find_set(Meta *meta, const char *cluster, const char *tenant, const char *set, MetaSet *out)
+{
+	MetaSet *sets = NULL;
+	size_t n = 0;
+	MetaCluster c = {0};
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = meta_cluster_get(meta, cluster, &c)) < 0)
+		return rc;
+	meta_cluster_clear(&c);
+	if ((rc = meta_set_list(meta, cluster, tenant, "completed", &sets, &n)) < 0)
+		return rc;
+	for (size_t i = n; i-- > 0;) {
+		if (strcmp(set, "latest") == 0 || strcmp(set, sets[i].id) == 0) {
+			*out = sets[i];
+			memset(&sets[i], 0, sizeof(sets[i]));
+			goto out;
+		}
+	}
+	if (strcmp(set, "latest") == 0) {
+		rc = err_set(ERR_NOT_FOUND, "tenant \"%s\" of cluster \"%s\" has no backup set", tenant, cluster);
+		err_hint("Take one with \"tenback backup --cluster %s --tenant %s\".", cluster, tenant);
+	} else {
+		rc = err_set(ERR_NOT_FOUND, "backup set \"%s\" of tenant \"%s\" does not exist", set, tenant);
+		err_hint("\"tenback set list --cluster %s --tenant %s\" shows the sets.", cluster, tenant);
+	}
+out:
+	meta_set_array_free(sets, n);
+	return rc;
+}

@@ -1,0 +1,75 @@
+/*
+ * backup_int.h - what the parts of the backup module share (not for callers).
+ */
+#ifndef TENBACK_BACKUP_BACKUP_INT_H
+#define TENBACK_BACKUP_BACKUP_INT_H
+
+#include "backup/manifest.h"
+#include "io/io.h"
+#include "storage/storage.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* What a data-directory scan decides about a set: which databases are whole. */
+typedef struct ScanOpts {
+	const char *pgdata;
+	bool whole_instance;
+} ScanOpts;
+
+/*
+ * Walk the data directory (and tablespaces through pg_tblspc links) and add
+ * an entry per directory, link and file to m, applying PostgreSQL's base
+ * backup exclusions, keeping only the init fork of unlogged relations, and
+ * recording relation files of excluded databases as MF_SPARSE.
+ * global/pg_control is added last.
+ */
+int files_scan(Manifest *m, const ScanOpts *o);
+
+typedef struct CopyCtx {
+	Storage *storage;
+	const char *set_dir;
+	const char *pgdata;
+	IoCompress compress;
+	int level;
+	uint64_t start_lsn;
+	bool verify_checksums;
+	uint8_t *buf;            /* COPY_BUF_SIZE bytes */
+	uint64_t bytes_done;
+	uint64_t pages_bad;
+} CopyCtx;
+
+#define COPY_BUF_SIZE (1024 * 1024)
+
+/* Copy one MF_FILE entry into <set_dir>/data/<path>, filling size, mtime,
+ * sha256 and stored_size.  A file gone from the source is marked vanished. */
+int files_copy(CopyCtx *ctx, ManifestFile *f);
+
+/* Is name a relation file ("16384", "16384_vm", "16384.2", "16384_init.1")? */
+bool files_relation_name(const char *name, uint32_t *out_relfilenode, int *out_fork, uint32_t *out_segno);
+#define FORK_MAIN 0
+#define FORK_FSM 1
+#define FORK_VM 2
+#define FORK_INIT 3
+
+/* Restore one stored container to an open fd, checking size and checksum
+ * against the manifest entry; ERR_CORRUPT names the stored object. */
+int files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_path,
+                        uint64_t want_size, const char *want_sha256);
+
+#include "meta/meta.h"
+#include "pg/conn.h"
+
+/*
+ * Connect to a registered cluster and check what every operation needs:
+ * PostgreSQL 15 or later, not in recovery, and the server's system
+ * identifier equal to the registered one and to pgdata's pg_control.
+ */
+int cluster_connect(const MetaCluster *c, PgConn **out);
+
+/* Lock file HOME/locks/<name>.lock, held (flock) until lock_release. A
+ * process killed with it held releases it with its descriptors. */
+int lock_acquire(int *out_fd, const char *home, const char *name, const char *what);
+void lock_release(int fd);
+
+#endif

@@ -1,0 +1,493 @@
+/*
+ * files.c - what goes into a physical backup set and how each file is copied.
+ *
+ * The exclusions follow PostgreSQL 15's own base backup (basebackup.c):
+ * runtime directories keep only their entry, postmaster and temporary files
+ * are skipped, unlogged relations keep only their init fork.  Pages are
+ * verified against their checksums as they are read; a page that fails is
+ * read again (it may be torn by a concurrent write) and, if it still fails,
+ * accepted only when its LSN is at or after the backup's start, since WAL
+ * replay will then overwrite it from a full-page image.
+ */
+#include "backup/backup_int.h"
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/strutil.h"
+#include "pg/page.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Directories whose contents are not backed up (their entry is). */
+static const char *const excluded_dir_contents[] = {
+	"pg_notify", "pg_serial", "pg_snapshots", "pg_stat_tmp", "pg_subtrans",
+	"pg_replslot", "pg_dynshmem", "pg_wal", NULL,
+};
+
+/* Files never backed up, at any level. */
+static const char *const excluded_files[] = {
+	"postmaster.pid", "postmaster.opts", "backup_label", "tablespace_map",
+	"backup_manifest", "postgresql.auto.conf.tmp", "current_logfiles.tmp",
+	"backup_label.old", NULL,
+};
+
+static bool
+in_list(const char *const *list, const char *name)
+{
+	for (; *list; list++)
+		if (strcmp(*list, name) == 0)
+			return true;
+	return false;
+}
+
+bool
+files_relation_name(const char *name, uint32_t *out_relfilenode, int *out_fork, uint32_t *out_segno)
+{
+	const char *p = name;
+	uint64_t rel = 0, seg = 0;
+	int fork = FORK_MAIN;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	while (*p >= '0' && *p <= '9') {
+		rel = rel * 10 + (uint64_t)(*p++ - '0');
+		if (rel > UINT32_MAX)
+			return false;
+	}
+	if (*p == '_') {
+		if (strncmp(p, "_fsm", 4) == 0) {
+			fork = FORK_FSM;
+			p += 4;
+		} else if (strncmp(p, "_vm", 3) == 0) {
+			fork = FORK_VM;
+			p += 3;
+		} else if (strncmp(p, "_init", 5) == 0) {
+			fork = FORK_INIT;
+			p += 5;
+		} else {
+			return false;
+		}
+	}
+	if (*p == '.') {
+		p++;
+		if (*p < '0' || *p > '9')
+			return false;
+		while (*p >= '0' && *p <= '9') {
+			seg = seg * 10 + (uint64_t)(*p++ - '0');
+			if (seg > 1000000)
+				return false;
+		}
+	}
+	if (*p != '\0')
+		return false;
+	if (out_relfilenode)
+		*out_relfilenode = (uint32_t)rel;
+	if (out_fork)
+		*out_fork = fork;
+	if (out_segno)
+		*out_segno = (uint32_t)seg;
+	return true;
+}
+
+/* Sorted names of a directory (without . and ..). */
+static int
+list_dir(StrList *out, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (d == NULL)
+		return err_errno(errno, "could not open directory \"%s\"", dir);
+	while ((errno = 0, de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			strlist_add(out, de->d_name);
+	if (errno) {
+		int rc = err_errno(errno, "could not read directory \"%s\"", dir);
+		closedir(d);
+		return rc;
+	}
+	closedir(d);
+	strlist_sort(out);
+	return 0;
+}
+
+static bool
+is_temp_name(const char *name)
+{
+	/* pgsql_tmp files and directories; temporary relations t<backend>_<relfilenode> */
+	if (str_starts_with(name, "pgsql_tmp"))
+		return true;
+	if (name[0] == 't' && name[1] >= '0' && name[1] <= '9') {
+		const char *u = strchr(name, '_');
+		return u != NULL && files_relation_name(u + 1, NULL, NULL, NULL);
+	}
+	return false;
+}
+
+static void
+add_entry(Manifest *m, const char *rel, ManifestKind kind, const struct stat *st)
+{
+	ManifestFile *f = manifest_add_file(m, rel, kind);
+
+	f->mode = st->st_mode & 07777;
+	f->mtime = st->st_mtime;
+	if (kind == MF_FILE || kind == MF_SPARSE)
+		f->size = (uint64_t)st->st_size;
+}
+
+/* A database directory: base/<oid> or pg_tblspc/<spc>/<version>/<oid>. */
+static int
+scan_db_dir(Manifest *m, const char *full, const char *rel, bool included)
+{
+	StrList names = {0};
+	StrList unlogged = {0};
+	int rc;
+
+	if ((rc = list_dir(&names, full)) < 0)
+		return rc;
+	for (size_t i = 0; i < names.count; i++) {
+		uint32_t relnode;
+		int fork;
+		if (files_relation_name(names.items[i], &relnode, &fork, NULL) && fork == FORK_INIT) {
+			char key[16];
+			snprintf(key, sizeof(key), "%u", relnode);
+			strlist_add(&unlogged, key);
+		}
+	}
+	for (size_t i = 0; i < names.count; i++) {
+		const char *name = names.items[i];
+		char *cfull = path_join(full, name);
+		char *crel = path_join(rel, name);
+		struct stat st;
+		uint32_t relnode;
+		int fork;
+
+		if (in_list(excluded_files, name) || is_temp_name(name) || str_starts_with(name, "pg_internal.init"))
+			goto next;
+		if (lstat(cfull, &st) < 0) {
+			if (errno != ENOENT)
+				rc = err_errno(errno, "could not stat file \"%s\"", cfull);
+			goto next;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			add_entry(m, crel, MF_DIR, &st);
+			goto next;
+		}
+		if (!S_ISREG(st.st_mode))
+			goto next;
+		if (files_relation_name(name, &relnode, &fork, NULL)) {
+			char key[16];
+			snprintf(key, sizeof(key), "%u", relnode);
+			if (fork != FORK_INIT && strlist_contains(&unlogged, key))
+				goto next;
+			add_entry(m, crel, included ? MF_FILE : MF_SPARSE, &st);
+		} else {
+			add_entry(m, crel, MF_FILE, &st);
+		}
+next:
+		free(cfull);
+		free(crel);
+		if (rc < 0)
+			break;
+	}
+	strlist_free(&names);
+	strlist_free(&unlogged);
+	return rc;
+}
+
+static bool
+parse_oid(const char *s, uint32_t *out)
+{
+	uint32_t node;
+	int fork;
+	uint32_t seg;
+
+	if (!files_relation_name(s, &node, &fork, &seg) || fork != FORK_MAIN || strchr(s, '.'))
+		return false;
+	*out = node;
+	return true;
+}
+
+/*
+ * Generic directory walk.  depth_to_db: how many levels below this directory
+ * the database directories are (1 under base/, 2 under a tablespace), or -1
+ * when none are.
+ */
+static int
+scan_dir(Manifest *m, const ScanOpts *o, const char *full, const char *rel, int depth_to_db, bool top)
+{
+	StrList names = {0};
+	int rc;
+
+	if ((rc = list_dir(&names, full)) < 0)
+		return rc;
+	for (size_t i = 0; i < names.count && rc == 0; i++) {
+		const char *name = names.items[i];
+		char *cfull = path_join(full, name);
+		char *crel = rel[0] ? path_join(rel, name) : xstrdup(name);
+		struct stat st;
+		uint32_t oid;
+
+		if (in_list(excluded_files, name) || is_temp_name(name) || str_starts_with(name, "pg_internal.init") ||
+		    (top && strcmp(crel, "global/pg_control") == 0))
+			goto next;
+		if (lstat(cfull, &st) < 0) {
+			if (errno != ENOENT)
+				rc = err_errno(errno, "could not stat file \"%s\"", cfull);
+			goto next;
+		}
+		if (S_ISLNK(st.st_mode) && strcmp(rel, "pg_tblspc") == 0) {
+			char target[4096];
+			ssize_t n = readlink(cfull, target, sizeof(target) - 1);
+			if (n < 0) {
+				rc = err_errno(errno, "could not read symbolic link \"%s\"", cfull);
+				goto next;
+			}
+			target[n] = '\0';
+			if (stat(cfull, &st) < 0) {
+				rc = err_errno(errno, "could not stat tablespace \"%s\"", target);
+				goto next;
+			}
+			ManifestFile *f = manifest_add_file(m, crel, MF_LINK);
+			f->link_target = xstrdup(target);
+			f->mode = st.st_mode & 07777; /* the location's own mode, applied on restore */
+			rc = scan_dir(m, o, cfull, crel, 2, false);
+			goto next;
+		}
+		if (S_ISLNK(st.st_mode) && stat(cfull, &st) < 0) {
+			log_warning("skipping dangling symbolic link \"%s\"", cfull);
+			goto next;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			add_entry(m, crel, MF_DIR, &st);
+			if (top && in_list(excluded_dir_contents, name)) {
+				if (strcmp(name, "pg_wal") == 0) {
+					char *as = path_join(cfull, "archive_status");
+					struct stat ast;
+					if (stat(as, &ast) == 0)
+						add_entry(m, "pg_wal/archive_status", MF_DIR, &ast);
+					free(as);
+				}
+				goto next;
+			}
+			if (depth_to_db == 1 && parse_oid(name, &oid))
+				rc = scan_db_dir(m, cfull, crel, o->whole_instance || manifest_db_included(m, oid));
+			else
+				rc = scan_dir(m, o, cfull, crel,
+				              top && strcmp(name, "base") == 0 ? 1 : (depth_to_db > 1 ? depth_to_db - 1 : -1),
+				              false);
+			goto next;
+		}
+		if (S_ISREG(st.st_mode))
+			add_entry(m, crel, MF_FILE, &st);
+next:
+		free(cfull);
+		free(crel);
+	}
+	strlist_free(&names);
+	return rc;
+}
+
+int
+files_scan(Manifest *m, const ScanOpts *o)
+{
+	char *ctl = path_join(o->pgdata, "global/pg_control");
+	struct stat st;
+	int rc;
+
+	if ((rc = scan_dir(m, o, o->pgdata, "", -1, true)) < 0)
+		goto out;
+	if (stat(ctl, &st) < 0) {
+		rc = err_errno(errno, "could not stat file \"%s\"", ctl);
+		goto out;
+	}
+	add_entry(m, "global/pg_control", MF_FILE, &st);
+out:
+	free(ctl);
+	return rc;
+}
+
+static ssize_t
+read_at(int fd, uint8_t *buf, size_t len, off_t off)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(fd, buf + done, len - done, off + (off_t)done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/* Check the pages of a chunk, re-reading failing ones; counts the pages
+ * that stay bad and predate the backup. */
+static uint32_t
+check_pages(CopyCtx *ctx, int fd, const char *path, uint8_t *chunk, size_t len, off_t off, uint32_t first_blk)
+{
+	uint32_t bad = 0;
+
+	for (size_t p = 0; p + PG_PAGE_SIZE <= len; p += PG_PAGE_SIZE) {
+		uint8_t *page = chunk + p;
+		uint32_t blk = first_blk + (uint32_t)(p / PG_PAGE_SIZE);
+
+		if (pg_page_verify(page, blk))
+			continue;
+		/* Torn by a concurrent write? Read it again a few times. */
+		for (int attempt = 0; attempt < 5 && !pg_page_verify(page, blk); attempt++) {
+			usleep(1000 * (useconds_t)attempt);
+			if (read_at(fd, page, PG_PAGE_SIZE, off + (off_t)p) != PG_PAGE_SIZE)
+				break;
+		}
+		if (pg_page_verify(page, blk) || pg_page_lsn(page) >= ctx->start_lsn)
+			continue;
+		log_warning("invalid page checksum in file \"%s\", block %u", path, blk);
+		bad++;
+	}
+	return bad;
+}
+
+int
+files_copy(CopyCtx *ctx, ManifestFile *f)
+{
+	char *full = path_join(ctx->pgdata, f->path);
+	char *object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
+	const char *base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
+	IoWriter *sink = NULL, *w = NULL;
+	IoContainerInfo info;
+	StorageWriteOpts wopts = {.no_sync = true};
+	struct stat st;
+	uint32_t relnode, segno = 0;
+	int fork;
+	bool check;
+	uint64_t limit, done = 0;
+	int fd = -1;
+	int rc = 0;
+
+	fd = open(full, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			f->vanished = true;
+			goto out;
+		}
+		rc = err_errno(errno, "could not open file \"%s\"", full);
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = err_errno(errno, "could not stat file \"%s\"", full);
+		goto out;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	limit = (uint64_t)st.st_size;
+	f->mtime = st.st_mtime;
+	f->mode = st.st_mode & 07777;
+	check = ctx->verify_checksums && strncmp(f->path, "global/pg_control", 17) != 0 &&
+	        (str_starts_with(f->path, "base/") || str_starts_with(f->path, "global/") ||
+	         str_starts_with(f->path, "pg_tblspc/")) &&
+	        files_relation_name(base, &relnode, &fork, &segno);
+
+	if ((rc = storage_write_open(ctx->storage, &sink, object, &wopts)) < 0)
+		goto out;
+	if ((rc = io_container_writer_new(&w, sink, ctx->compress, ctx->level)) < 0) {
+		sink = NULL; /* owned by the container even on failure */
+		goto out;
+	}
+	sink = NULL;
+	while (done < limit) {
+		size_t want = limit - done < COPY_BUF_SIZE ? (size_t)(limit - done) : COPY_BUF_SIZE;
+		ssize_t n = read_at(fd, ctx->buf, want, (off_t)done);
+		if (n < 0) {
+			rc = err_errno(errno, "could not read file \"%s\"", full);
+			goto out;
+		}
+		if (n == 0)
+			break; /* truncated meanwhile: WAL replay restores what is needed */
+		if (check)
+			f->page_errors += check_pages(ctx, fd, full, ctx->buf, (size_t)n, (off_t)done,
+			                              segno * PG_RELSEG_BLOCKS + (uint32_t)(done / PG_PAGE_SIZE));
+		if ((rc = io_writer_write(w, ctx->buf, (size_t)n)) < 0)
+			goto out;
+		done += (uint64_t)n;
+		ctx->bytes_done += (uint64_t)n;
+	}
+	if ((rc = io_writer_close(w)) < 0)
+		goto out;
+	io_container_writer_info(w, &info);
+	f->size = info.raw_size;
+	f->stored_size = info.stored_size;
+	io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
+	ctx->pages_bad += f->page_errors;
+out:
+	if (rc < 0)
+		err_prefix("while backing up \"%s\"", f->path);
+	io_writer_free(w);
+	io_writer_free(sink);
+	if (fd >= 0)
+		close(fd);
+	free(full);
+	free(object);
+	return rc;
+}
+
+int
+files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_path,
+                    uint64_t want_size, const char *want_sha256)
+{
+	IoReader *src = NULL, *r = NULL;
+	IoContainerInfo info;
+	char hex[65];
+	uint8_t *buf = xmalloc(COPY_BUF_SIZE);
+	ssize_t n;
+	int rc;
+
+	if ((rc = storage_read_open(s, &src, object)) < 0)
+		goto out;
+	rc = io_container_reader_new(&r, src);
+	src = NULL;
+	if (rc < 0)
+		goto out;
+	while ((n = io_reader_read(r, buf, COPY_BUF_SIZE)) > 0) {
+		const uint8_t *p = buf;
+		size_t left = (size_t)n;
+		while (left > 0) {
+			ssize_t w = write(fd, p, left);
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				rc = err_errno(errno, "could not write file \"%s\"", dest_path);
+				goto out;
+			}
+			p += w;
+			left -= (size_t)w;
+		}
+	}
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
+	}
+	io_container_reader_info(r, &info);
+	io_hex(hex, info.sha256, IO_SHA256_LEN);
+	if (info.raw_size != want_size || strcmp(hex, want_sha256) != 0)
+		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
+out:
+	if (rc == ERR_CORRUPT || (rc < 0 && err_code() == ERR_CORRUPT))
+		err_prefix("stored file \"%s\" is damaged", object);
+	io_reader_free(r);
+	io_reader_free(src);
+	free(buf);
+	return rc;
+}

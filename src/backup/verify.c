@@ -1,0 +1,106 @@
+/*
+ * verify.c - re-read every stored object of a backup set and check it
+ * against its container trailer and the manifest.
+ */
+#include "backup/backup.h"
+#include "backup/backup_int.h"
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/strutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Read one object through the container and compare with the manifest. */
+static int
+verify_object(Storage *s, const char *object, uint64_t want_size, const char *want_sha, uint64_t *bytes)
+{
+	IoReader *src = NULL, *r = NULL;
+	IoContainerInfo info;
+	uint8_t *buf = xmalloc(COPY_BUF_SIZE);
+	char hex[65];
+	ssize_t n;
+	int rc;
+
+	if ((rc = storage_read_open(s, &src, object)) < 0)
+		goto out;
+	rc = io_container_reader_new(&r, src);
+	src = NULL;
+	if (rc < 0)
+		goto out;
+	while ((n = io_reader_read(r, buf, COPY_BUF_SIZE)) > 0)
+		;
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
+	}
+	io_container_reader_info(r, &info);
+	io_hex(hex, info.sha256, IO_SHA256_LEN);
+	if (info.raw_size != want_size || strcmp(hex, want_sha) != 0)
+		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
+	*bytes += info.raw_size;
+out:
+	io_reader_free(r);
+	io_reader_free(src);
+	free(buf);
+	return rc;
+}
+
+int
+backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *set, VerifyReport *out)
+{
+	MetaCluster c = {0};
+	MetaSet row = {0};
+	Storage *s = NULL;
+	Manifest *m = NULL;
+	char first_bad[1024] = "";
+	size_t n_bad = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = meta_cluster_get(meta, cluster, &c)) < 0)
+		goto out;
+	if ((rc = backup_find_set(meta, cluster, tenant, set, &row)) < 0)
+		goto out;
+	if ((rc = storage_open(&s, c.storage)) < 0)
+		goto out;
+	if ((rc = manifest_load(&m, s, row.storage_path)) < 0)
+		goto out;
+	for (size_t i = 0; i < m->n_files + m->n_wal; i++) {
+		bool is_wal = i >= m->n_files;
+		char *object;
+		int vrc;
+
+		if (!is_wal && m->files[i].kind != MF_FILE)
+			continue;
+		object = is_wal ? xasprintf("%s/wal/%s", row.storage_path, m->wal[i - m->n_files].name)
+		                : xasprintf("%s/data/%s", row.storage_path, m->files[i].path);
+		vrc = is_wal ? verify_object(s, object, m->wal[i - m->n_files].size, m->wal[i - m->n_files].sha256,
+		                             &out->bytes_checked)
+		             : verify_object(s, object, m->files[i].size, m->files[i].sha256, &out->bytes_checked);
+		if (vrc < 0) {
+			log_error("stored file \"%s\" is damaged: %s", object, err_message());
+			if (n_bad++ == 0)
+				snprintf(first_bad, sizeof(first_bad), "%s: %s", object, err_message());
+		}
+		if (is_wal)
+			out->wal_checked++;
+		else
+			out->files_checked++;
+		free(object);
+	}
+	if (n_bad > 0) {
+		rc = err_set(ERR_CORRUPT, "backup set \"%s\" is damaged: stored file %s", row.id, first_bad);
+		err_detail("%zu of %zu stored files failed verification.", n_bad, out->files_checked + out->wal_checked);
+		err_hint("Do not restore this set; take a new backup.");
+	}
+out:
+	manifest_free(m);
+	storage_free(s);
+	meta_set_clear(&row);
+	meta_cluster_clear(&c);
+	return rc;
+}

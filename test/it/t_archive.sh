@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# WAL archive: archive_command works (nothing failed); archive-push is idempotent for
+# identical content and refuses a different file under an existing name; archive-get
+# returns the same bytes, and fails for a missing segment or history file.
+source "$(dirname "$0")/lib.sh"
+require_tenback
+
+P=26480
+
+pg_create src $P checksums=on
+cluster_add src
+psql_q postgres "CREATE TABLE t AS SELECT g FROM generate_series(1, 200000) g"
+for _ in 1 2 3; do wal_switch_and_wait $P; done
+assert_eq "archiver reports no failure" 0 "$(psql_q postgres "SELECT failed_count FROM pg_stat_archiver")"
+pg_stop src   # pg_wal is stable from here on; every finished segment was archived
+
+wal="${PG_DATA[src]}/pg_wal"
+seg=$(cd "$wal/archive_status" && ls -1 *.done | sed 's/\.done$//' | grep -E '^[0-9A-F]{24}$' | sort | tail -n 1)
+assert_match "found an archived segment in pg_wal" "$seg" '^[0-9A-F]{24}$'
+stored=$(find "$T/storage/tenback" -path '*/archive/*' -name "$seg*" -type f | head -n 1)
+assert_contains "segment stored under tenback/<sysid>/archive/<timeline>/" "$stored" "/archive/"
+log "stored as $stored ($(stat -c %s "$stored") bytes of $(stat -c %s "$wal/$seg"))"
+before=$(md5sum "$stored" | cut -d' ' -f1)
+
+# identical content again: success, stored file unchanged
+install -d -o "$PG_USER" "$T/w"
+cp "$wal/$seg" "$T/w/$seg"; chown "$PG_USER:" "$T/w/$seg"
+tb_ok "archive-push of the same segment again succeeds" archive-push --cluster src "$T/w/$seg"
+assert_eq "stored file unchanged by the repeated push" "$before" "$(md5sum "$stored" | cut -d' ' -f1)"
+
+# different content under the same name: refused
+install -d -o "$PG_USER" "$T/bad"
+cp "$wal/$seg" "$T/bad/$seg"; chown "$PG_USER:" "$T/bad/$seg"
+flip_byte "$T/bad/$seg" 1000000
+tb_fails "archive-push of different content under an existing name fails" nz archive-push --cluster src "$T/bad/$seg"
+assert_contains "the error names the segment" "$TB_ALL" "$seg"
+assert_contains "stderr has ERROR:" "$TB_ERR" "ERROR:"
+assert_eq "stored file unchanged by the refused push" "$before" "$(md5sum "$stored" | cut -d' ' -f1)"
+
+# archive-get: same bytes
+tb_ok "archive-get of an archived segment" archive-get --cluster src "$seg" "$T/w/got"
+assert_ok "archive-get returns the same bytes" cmp "$wal/$seg" "$T/w/got"
+
+# missing segment / history file: non-zero, no file left
+tb_fails "archive-get of a missing segment fails" nz archive-get --cluster src 0000000100000000000000FE "$T/w/missing"
+assert_true "no file created for the missing segment" test ! -e "$T/w/missing"
+tb_fails "archive-get of a missing history file fails" nz archive-get --cluster src 00000009.history "$T/w/missing.history"
+assert_true "no file created for the missing history file" test ! -e "$T/w/missing.history"
+
+# archive-push of a path that does not exist
+tb_fails "archive-push of a missing file fails" nz archive-push --cluster src "$T/w/000000010000000000000077"
+assert_contains "it names the missing file" "$TB_ALL" "000000010000000000000077"
+
+# unknown cluster
+tb_fails "archive-push to an unknown cluster fails" nz archive-push --cluster nope "$T/w/$seg"
+
+# archiving still works after a restart
+pg_start src
+wal_switch_and_wait $P
+assert_eq "archiver still reports no failure" 0 "$(psql_q postgres "SELECT failed_count FROM pg_stat_archiver")"

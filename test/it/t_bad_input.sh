@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Bad input gets a clear error (exit 1, "ERROR: ..." naming the problem) and leaves
+# nothing half-done (no set listed): unknown cluster, unknown tenant, PostgreSQL not
+# running, wrong --pgdata (another instance: system identifier mismatch), storage
+# not writable; usage errors exit 2; a non-empty restore target is refused without
+# --force.
+source "$(dirname "$0")/lib.sh"
+require_tenback
+
+P=26450; P2=26451
+
+pg_create src $P checksums=on
+pg_create other $P2 checksums=on
+pg_use src
+cluster_add src
+psql_q postgres "CREATE DATABASE shop"
+psql_q postgres "CREATE DATABASE crm"
+pgbench_init $P shop 1
+
+# expect_error DESC NEEDLE-ERE ARGS...: exit 1, "ERROR:" on stderr, NEEDLE in the output
+expect_error() {
+	local desc=$1 needle=$2; shift 2
+	tb_fails "$desc: exit 1" 1 "$@"
+	assert_contains "$desc: stderr has ERROR:" "$TB_ERR" "ERROR:"
+	assert_contains "$desc: message" "$TB_ALL" "$needle" -E
+}
+
+# --- usage errors
+tb_fails "no command is a usage error" 2
+tb_fails "unknown command is a usage error" 2 frobnicate
+tb_fails "backup without --cluster is a usage error" 2 backup --tenant shop
+tb_fails "unknown option is a usage error" 2 backup --cluster src --tenant shop --no-such-option
+tb_fails "bad --compress value is a usage error" 2 backup --cluster src --tenant shop --compress rot13
+
+# --- unknown cluster
+expect_error "unknown cluster" '"nope"' backup --cluster nope --tenant shop
+expect_error "set list of unknown cluster" '"nope"' set list --cluster nope
+
+# --- unknown tenant
+expect_error "unknown tenant" '"nosuch"' backup --cluster src --tenant nosuch
+assert_eq "no set listed after unknown tenant" 0 "$(set_count src)"
+
+# --- unknown set
+expect_error "verify of an unknown set" 'set|not found|no such' verify --cluster src --tenant shop --set 20000101-000000F
+
+# --- PostgreSQL not running
+pg_stop src
+expect_error "PostgreSQL not running" 'connect|not running|refused|no such file' \
+	backup --cluster src --tenant shop
+pg_start src
+assert_eq "no set listed after backup of a stopped instance" 0 "$(set_count src)"
+
+# --- wrong --pgdata: conninfo of src, data directory of other
+install -d -o "$PG_USER" -m 700 "$T/storage2"
+tb_run cluster add wrongdir --conninfo "$(conninfo src)" --pgdata "${PG_DATA[other]}" --storage "file://$T/storage2"
+if [[ $TB_RC -ne 0 ]]; then
+	assert_eq "cluster add with wrong pgdata: exit 1" 1 "$TB_RC"
+	assert_contains "cluster add with wrong pgdata names the system identifier" "$TB_ALL" "system identifier"
+else
+	expect_error "backup with wrong pgdata" 'system identifier' backup --cluster wrongdir --tenant shop
+	assert_eq "no set listed for the wrong-pgdata cluster" 0 "$(set_count wrongdir)"
+fi
+assert_eq "no file written to the wrong-pgdata storage's sets" "" \
+	"$(find "$T/storage2" -path '*/shop/*' -type f 2>/dev/null)"
+
+# --- pgdata that is not a data directory at all
+tb_run cluster add nodir --conninfo "$(conninfo src)" --pgdata "$T/does-not-exist" --storage "file://$T/storage2"
+if [[ $TB_RC -ne 0 ]]; then
+	assert_eq "cluster add with missing pgdata: exit 1" 1 "$TB_RC"
+	assert_contains "cluster add with missing pgdata names it" "$TB_ALL" "$T/does-not-exist"
+else
+	expect_error "backup with missing pgdata" "does-not-exist" backup --cluster nodir --tenant shop
+fi
+
+# --- storage not writable (a root-owned directory)
+install -d -o root -m 755 "$T/ro"
+tb_run cluster add rostore --conninfo "$(conninfo src)" --pgdata "${PG_DATA[src]}" --storage "file://$T/ro"
+if [[ $TB_RC -ne 0 ]]; then
+	assert_eq "cluster add with unwritable storage: exit 1" 1 "$TB_RC"
+	assert_contains "cluster add with unwritable storage says why" "$TB_ALL" 'permission denied|not writable' -E
+else
+	expect_error "backup to unwritable storage" 'permission denied|not writable' \
+		backup --cluster rostore --tenant shop
+	assert_eq "no set listed for the unwritable storage" 0 "$(set_count rostore)"
+fi
+assert_eq "nothing written under the unwritable storage" "" "$(ls -A "$T/ro")"
+
+# --- a good backup, then a non-empty restore target
+tb_ok "a valid backup still works" backup --cluster src --tenant shop
+set_id=$(last_line "$TB_OUT")
+assert_eq "exactly one set listed" 1 "$(set_count src)"
+install -d -o "$PG_USER" "$T/target"
+echo precious >"$T/target/keep.txt"
+chown "$PG_USER:" "$T/target/keep.txt"
+expect_error "restore into a non-empty directory" 'not empty|non-empty|--force' \
+	restore --cluster src --tenant shop --set "$set_id" --to "$T/target" --port 26452 --socket-dir "$SOCK"
+assert_eq "the non-empty target is untouched" "keep.txt" "$(ls -A "$T/target")"
+assert_eq "its file is intact" precious "$(cat "$T/target/keep.txt")"
+tb_ok "restore into the non-empty directory with --force" \
+	restore --cluster src --tenant shop --set "$set_id" --to "$T/target" --port 26452 --socket-dir "$SOCK" --force
+assert_true "forced restore laid down PG_VERSION" test -f "$T/target/PG_VERSION"
+
+# --- an unknown tenant on restore
+expect_error "restore of an unknown tenant" '"nosuch"' \
+	restore --cluster src --tenant nosuch --set latest --to "$T/t2" --port 26453 --socket-dir "$SOCK"
+assert_true "no directory created for the failed restore" test ! -e "$T/t2"

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A flipped byte in a stored data file: verify fails naming the file, restore refuses
+# naming it and leaves the target absent or empty. Checked for a zstd-compressed set
+# (the default) and an uncompressed one; an intact lz4 set still verifies.
+source "$(dirname "$0")/lib.sh"
+require_tenback
+
+P=26440
+
+pg_create src $P checksums=on
+cluster_add src
+psql_q postgres "CREATE DATABASE shop"
+psql_q postgres "CREATE DATABASE crm"
+pgbench_init $P shop 3
+pgbench_init $P crm 1
+
+# corrupt_largest SET_ID: flip a byte in the middle of the set's largest stored data
+# file; prints that file's path relative to data/, without a compression suffix
+corrupt_largest() {
+	local setdir f size rel
+	setdir=$(find "$T/storage/tenback" -mindepth 3 -maxdepth 3 -type d -name "$1" | head -n 1)
+	[[ -n $setdir && -d $setdir/data ]] || { echo "no data dir for set $1 under $T/storage" >&2; return 1; }
+	f=$(find "$setdir/data" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)
+	size=$(stat -c %s "$f")
+	flip_byte "$f" $((size / 2))
+	rel=${f#"$setdir/data/"}
+	rel=${rel%.zst}; rel=${rel%.lz4}; rel=${rel%.gz}
+	echo "$rel"
+}
+
+# --- set 1: zstd (default)
+tb_ok "backup 1 (zstd)" backup --cluster src --tenant shop
+set1=$(last_line "$TB_OUT")
+tb_ok "verify intact set 1" verify --cluster src --tenant shop --set "$set1"
+
+# --- set 2: lz4, stays intact
+sleep 1
+tb_ok "backup 2 (lz4)" backup --cluster src --tenant shop --compress lz4
+set2=$(last_line "$TB_OUT")
+
+# --- set 3: uncompressed
+sleep 1
+tb_ok "backup 3 (none)" backup --cluster src --tenant shop --compress none
+set3=$(last_line "$TB_OUT")
+assert_eq "three sets listed" 3 "$(set_count src shop)"
+
+for s in "$set1" "$set3"; do
+	bad=$(corrupt_largest "$s")
+	log "set $s: flipped a byte in $bad"
+	assert_match "corrupted file is a relation file of a database" "$bad" '^base/[0-9]+/[0-9]+'
+	tb_fails "verify of corrupted set $s fails" 1 verify --cluster src --tenant shop --set "$s"
+	assert_contains "verify names the corrupted file" "$TB_ALL" "$bad"
+	assert_contains "verify error starts with ERROR:" "$TB_ERR" "ERROR:"
+	tb_fails "restore of corrupted set $s refuses" 1 restore --cluster src --tenant shop --set "$s" \
+		--to "$T/r_$s" --port 26441 --socket-dir "$SOCK" --start
+	assert_contains "restore names the corrupted file" "$TB_ALL" "$bad"
+	assert_eq "restore target left absent or empty" "" "$(ls -A "$T/r_$s" 2>/dev/null)"
+	assert_eq "nothing listening on the restore port" 1 \
+		"$(psql_at 26441 postgres 'SELECT 1' >/dev/null 2>&1; echo $?)"
+done
+
+tb_ok "verify intact lz4 set 2" verify --cluster src --tenant shop --set "$set2"
+tb_ok "restore of the intact set 2 (no start)" restore --cluster src --tenant shop --set "$set2" \
+	--to "$T/r_good" --port 26442 --socket-dir "$SOCK"
+assert_true "restored directory has PG_VERSION" test -f "$T/r_good/PG_VERSION"
