@@ -225,13 +225,19 @@ tb_run() {
 	{ echo "  exit $TB_RC"; sed 's/^/  out: /' "$T/log/tb.out"; sed 's/^/  err: /' "$T/log/tb.err"; } >>"$T/log/tenback-commands.txt"
 }
 
-# tb_ok DESC ARGS...: tenback must succeed (assertion); output in TB_OUT/TB_ERR
+# tb_ok DESC ARGS...: tenback must succeed (an assertion; the test goes on either way,
+# the return status tells). Output in TB_OUT/TB_ERR/TB_ALL.
 tb_ok() {
 	local desc=$1; shift
 	tb_run "$@"
 	if [[ $TB_RC -eq 0 ]]; then ok "$desc"; return 0; fi
 	not_ok "$desc" "command: tenback $*" "exit $TB_RC" "stdout: $(printf '%s' "$TB_OUT" | tail -n 20)" "stderr: $(printf '%s' "$TB_ERR" | tail -n 40)"
 	return 1
+}
+
+# tb_must DESC ARGS...: like tb_ok, but the test cannot go on without it: stop there
+tb_must() {
+	tb_ok "$@" || { log "cannot go on without: $1"; exit 1; }
 }
 
 # tb_fails DESC EXPECTED_RC ARGS...: tenback must exit with EXPECTED_RC ("nz" = any non-zero)
@@ -332,7 +338,7 @@ conninfo() { echo "host=$SOCK port=${PG_PORT[$1]} user=$PG_USER dbname=postgres"
 cluster_add() {
 	local name=$1; shift
 	install -d -o "$PG_USER" -m 700 "$T/storage"
-	tb_ok "cluster add $name" cluster add "$name" --conninfo "$(conninfo "$name")" \
+	tb_must "cluster add $name" cluster add "$name" --conninfo "$(conninfo "$name")" \
 		--pgdata "${PG_DATA[$name]}" --storage "file://$T/storage" "$@"
 }
 

@@ -86,7 +86,7 @@ fi
 assert_eq "nothing written under the unwritable storage" "" "$(ls -A "$T/ro")"
 
 # --- a good backup, then a non-empty restore target
-tb_ok "a valid backup still works" backup --cluster src --tenant shop
+tb_must "a valid backup still works" backup --cluster src --tenant shop
 set_id=$(last_line "$TB_OUT")
 assert_eq "exactly one set listed" 1 "$(set_count src)"
 install -d -o "$PG_USER" "$T/target"
@@ -97,7 +97,7 @@ expect_error "restore into a non-empty directory" 'not empty|non-empty|--force' 
 assert_eq "the non-empty target is untouched" "keep.txt" "$(ls -A "$T/target")"
 assert_eq "its file is intact" precious "$(cat "$T/target/keep.txt")"
 tb_ok "restore into the non-empty directory with --force" \
-	restore --cluster src --tenant shop --set "$set_id" --to "$T/target" --port 26452 --socket-dir "$SOCK" --force
+	restore --cluster src --tenant shop --set "$set_id" --to "$T/target" --port 26452 --socket-dir "$SOCK" --force || true
 assert_true "forced restore laid down PG_VERSION" test -f "$T/target/PG_VERSION"
 
 # --- an unknown tenant on restore

@@ -47,7 +47,7 @@ bg bash -c crm_loop >>"$T/log/crm-loop.txt" 2>&1
 workload_start shop 900
 sleep 5
 t0=$SECONDS
-tb_ok "full backup of shop while crm churns" backup --cluster src --tenant shop
+tb_must "full backup of shop while crm churns" backup --cluster src --tenant shop
 set_id=$(last_line "$TB_OUT")
 log "backup took $((SECONDS - t0)) s, set $set_id"
 sleep 3

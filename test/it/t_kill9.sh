@@ -47,7 +47,7 @@ no_other_clients() {
 assert_true "the killed backup's session ends (server not left in backup mode)" \
 	wait_for "killed session gone" 30 no_other_clients
 
-tb_ok "the next backup succeeds" backup --cluster src --tenant shop
+tb_must "the next backup succeeds" backup --cluster src --tenant shop
 set_id=$(last_line "$TB_OUT")
 assert_eq "one set listed" 1 "$(set_count src shop)"
 assert_eq "it is the new set" "$set_id" "$(set_ids src shop)"
@@ -58,7 +58,7 @@ for d in $leftovers; do
 done
 assert_eq "only the new set's directory is left for shop" "$set_id" \
 	"$(find "$T/storage/tenback" -mindepth 3 -maxdepth 3 -path '*/shop/*' -type d -printf '%f\n')"
-tb_ok "verify the new set" verify --cluster src --tenant shop --set "$set_id"
+tb_ok "verify the new set" verify --cluster src --tenant shop --set "$set_id" || true
 wal_switch_and_wait $P
 if tb_restore_start src shop "$set_id" "$T/r" $R; then
 	compare_tenant "every shop table equals the source" $P $R shop

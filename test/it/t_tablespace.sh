@@ -25,7 +25,7 @@ psql_q crm "INSERT INTO crm_far SELECT generate_series(1, 10000)"
 far_node=$(psql_q shop "SELECT pg_relation_filepath('far')")
 log "far is at $far_node"
 
-tb_ok "backup of shop" backup --cluster src --tenant shop
+tb_must "backup of shop" backup --cluster src --tenant shop
 set_id=$(last_line "$TB_OUT")
 psql_q shop "INSERT INTO far SELECT g, 'after' FROM generate_series(50001, 50100) g"
 wal_switch_and_wait $P

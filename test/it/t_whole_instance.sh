@@ -22,7 +22,7 @@ CREATE INDEX kv_v ON kv USING gin (v)"
 workload_start shop 900
 workload_start crm 900
 sleep 3
-tb_ok "backup of the whole instance" backup --cluster src --tenant '*'
+tb_must "backup of the whole instance" backup --cluster src --tenant '*'
 set_id=$(last_line "$TB_OUT")
 assert_match "backup prints a set id" "$set_id" '^[0-9]{8}-[0-9]{6}F$'
 sleep 2
@@ -30,7 +30,7 @@ workload_stop
 wal_switch_and_wait $P
 
 assert_eq "one set listed for '*'" 1 "$(set_count src '*')"
-tb_ok "verify" verify --cluster src --tenant '*' --set "$set_id"
+tb_ok "verify" verify --cluster src --tenant '*' --set "$set_id" || true
 
 if tb_restore_start src '*' "$set_id" "$T/r" $R; then
 	assert_eq "same databases" "$(databases $P | xargs)" "$(databases $R | xargs)"

@@ -1,0 +1,37 @@
+/*
+ * cli.h - what main.c hands each command: global options and the
+ * metadata store.  Commands parse their own options, call the engine and
+ * print; no business logic lives here.
+ */
+#ifndef TENBACK_CLI_CLI_H
+#define TENBACK_CLI_CLI_H
+
+#include "meta/meta.h"
+
+#include <stdbool.h>
+
+/* A command returns 0, a negative ErrCode (exit 1), CLI_USAGE (exit 2) or CLI_QUIET_FAIL (exit 1). */
+#define CLI_USAGE 2
+/* Exit 1 without an ERROR line (archive-get of a missing file: normal). */
+#define CLI_QUIET_FAIL 3
+
+typedef struct Cli {
+	const char *home;
+	Meta *meta;     /* opened by main before the command runs */
+} Cli;
+
+int cmd_cluster(Cli *cli, int argc, char **argv);
+int cmd_tenant(Cli *cli, int argc, char **argv);
+int cmd_backup(Cli *cli, int argc, char **argv);
+int cmd_set(Cli *cli, int argc, char **argv);
+int cmd_verify(Cli *cli, int argc, char **argv);
+int cmd_restore(Cli *cli, int argc, char **argv);
+int cmd_archive_push(Cli *cli, int argc, char **argv);
+int cmd_archive_get(Cli *cli, int argc, char **argv);
+
+/* "text" or "json"; ERR_INVALID otherwise. */
+int cli_output_json(bool *out, const char *output);
+/* Report a usage error (message set) and return CLI_USAGE. */
+int cli_usage_error(const char *usage);
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * main.c - tenback's entry point: global options, the home directory,
+ * command dispatch and exit codes (0 success, 1 error, 2 usage).
+ */
+#include "cli/cli.h"
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/strutil.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#ifndef TENBACK_VERSION
+#define TENBACK_VERSION "dev"
+#endif
+
+static const char usage_text[] =
+	"Usage: tenback [--home DIR] [--log-level error|warning|info|debug] COMMAND [OPTIONS]\n"
+	"\n"
+	"Backup and recovery for PostgreSQL tenants.\n"
+	"\n"
+	"Commands:\n"
+	"  cluster add NAME --conninfo CONNINFO --pgdata DIR --storage URI [--compress zstd|lz4|none]\n"
+	"  cluster list [--output text|json]\n"
+	"  cluster remove NAME\n"
+	"  tenant list --cluster NAME [--output text|json]\n"
+	"  backup --cluster NAME --tenant DB|'*' [--mode full] [--compress zstd|lz4|none] [--archive-timeout SEC]\n"
+	"  set list --cluster NAME [--tenant DB] [--all] [--output text|json]\n"
+	"  verify --cluster NAME --tenant DB --set ID|latest\n"
+	"  restore --cluster NAME --tenant DB --set ID|latest --to DIR [--port N] [--start] [--force]\n"
+	"          [--target latest|immediate] [--tablespace-map OLD=NEW]... [--socket-dir DIR]\n"
+	"          [--run-as USER] [--pg-bin DIR] [--timeout SEC]\n"
+	"  archive-push --cluster NAME PATH       (archive_command, with %p)\n"
+	"  archive-get --cluster NAME FILE PATH   (restore_command, with %f %p)\n"
+	"  version\n"
+	"\n"
+	"--home defaults to $TENBACK_HOME, then ~/.local/share/tenback.\n";
+
+static char *
+default_home(void)
+{
+	const char *env = getenv("TENBACK_HOME");
+	const char *xdg = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
+
+	if (env && *env)
+		return xstrdup(env);
+	if (xdg && *xdg)
+		return path_join(xdg, "tenback");
+	if (home && *home)
+		return xasprintf("%s/.local/share/tenback", home);
+	return xstrdup("/var/lib/tenback");
+}
+
+/* ~/.local/share may not exist yet: create the parents of the default home. */
+static void
+mkdir_parents(const char *path)
+{
+	char *p = xstrdup(path);
+
+	for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+		*s = '\0';
+		mkdir(p, 0700);
+		*s = '/';
+	}
+	free(p);
+}
+
+typedef struct Command {
+	const char *name;
+	int (*fn)(Cli *, int, char **);
+} Command;
+
+static const Command commands[] = {
+	{"cluster", cmd_cluster},
+	{"tenant", cmd_tenant},
+	{"backup", cmd_backup},
+	{"set", cmd_set},
+	{"verify", cmd_verify},
+	{"restore", cmd_restore},
+	{"archive-push", cmd_archive_push},
+	{"archive-get", cmd_archive_get},
+	{NULL, NULL},
+};
+
+int
+main(int argc, char **argv)
+{
+	Cli cli = {0};
+	char *home = NULL;
+	const char *home_opt = NULL;
+	const Command *cmd = NULL;
+	int i, rc;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--home") == 0 && i + 1 < argc) {
+			home_opt = argv[++i];
+		} else if (strncmp(a, "--home=", 7) == 0) {
+			home_opt = a + 7;
+		} else if ((strcmp(a, "--log-level") == 0 && i + 1 < argc) || strncmp(a, "--log-level=", 12) == 0) {
+			const char *v = a[11] == '=' ? a + 12 : argv[++i];
+			static const char *const levels[] = {"error", "warning", "info", "debug"};
+			int found = -1;
+			for (int k = 0; k < 4; k++)
+				if (strcmp(v, levels[k]) == 0)
+					found = k;
+			if (found < 0) {
+				fprintf(stderr, "ERROR: invalid log level \"%s\"\nHINT: Use error, warning, info or debug.\n", v);
+				return 2;
+			}
+			log_set_level((LogLevel)found);
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (strcmp(a, "--version") == 0 || strcmp(a, "version") == 0) {
+			printf("tenback %s\n", TENBACK_VERSION);
+			return 0;
+		} else {
+			break;
+		}
+	}
+	if (i >= argc) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	for (const Command *c = commands; c->name; c++)
+		if (strcmp(argv[i], c->name) == 0)
+			cmd = c;
+	if (cmd == NULL) {
+		fprintf(stderr, "ERROR: unknown command \"%s\"\nHINT: Run \"tenback --help\" for the commands.\n", argv[i]);
+		return 2;
+	}
+	home = home_opt ? xstrdup(home_opt) : default_home();
+	if (home_opt == NULL)
+		mkdir_parents(home);
+	cli.home = home;
+	if ((rc = meta_open(&cli.meta, home)) < 0)
+		goto out;
+	rc = cmd->fn(&cli, argc - i - 1, argv + i + 1);
+out:
+	if (rc < 0)
+		log_error_record();
+	meta_free(cli.meta);
+	free(home);
+	if (rc == CLI_USAGE)
+		return 2;
+	if (rc == CLI_QUIET_FAIL)
+		return 1;
+	return rc < 0 ? 1 : 0;
+}
+
+int
+cli_output_json(bool *out, const char *output)
+{
+	if (output == NULL || strcmp(output, "text") == 0) {
+		*out = false;
+		return 0;
+	}
+	if (strcmp(output, "json") == 0) {
+		*out = true;
+		return 0;
+	}
+	err_set(ERR_INVALID, "invalid output format \"%s\"", output);
+	err_hint("Use --output text or --output json.");
+	return CLI_USAGE;
+}
+
+int
+cli_usage_error(const char *usage)
+{
+	log_error_record();
+	fprintf(stderr, "Usage: %s\n", usage);
+	return CLI_USAGE;
+}
