@@ -237,7 +237,7 @@ scan_dir(Manifest *m, const ScanOpts *o, const char *full, const char *rel, int 
 		uint32_t oid;
 
 		if (in_list(excluded_files, name) || is_temp_name(name) || str_starts_with(name, "pg_internal.init") ||
-		    (top && strcmp(crel, "global/pg_control") == 0))
+		    strcmp(crel, "global/pg_control") == 0)
 			goto next;
 		if (lstat(cfull, &st) < 0) {
 			if (errno != ENOENT)
