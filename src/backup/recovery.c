@@ -239,17 +239,16 @@ relpath_db(const char *path)
 	return 0;
 }
 
-/* Every invalid-page report must name an excluded database. */
-static int
-check_invalid_pages(Instance *in)
+int
+recovery_check_log(const char *log_path, const Manifest *m)
 {
-	FILE *f = fopen(in->log_path, "r");
+	FILE *f = fopen(log_path, "r");
 	char line[2048];
 	size_t n_excluded = 0;
 	int rc = 0;
 
 	if (f == NULL)
-		return err_errno(errno, "could not read \"%s\"", in->log_path);
+		return err_errno(errno, "could not read \"%s\"", log_path);
 	while (fgets(line, sizeof(line), f)) {
 		const char *p = strstr(line, " of relation ");
 		char path[1024];
@@ -261,14 +260,14 @@ check_invalid_pages(Instance *in)
 		if (sscanf(p, " of relation %1023s", path) != 1)
 			continue;
 		db = relpath_db(path);
-		if (db != 0 && !manifest_db_included(in->ctx->m, db)) {
+		if (db != 0 && !manifest_db_included(m, db)) {
 			n_excluded++;
 			continue;
 		}
 		rc = err_set(ERR_CORRUPT, "recovery found pages missing from the backup in relation \"%s\"", path);
 		err_detail("PostgreSQL reported: %.*s", (int)strcspn(line, "\n"), line);
 		err_hint("The backup set does not hold a consistent copy of tenant \"%s\"; take a new backup.",
-		         in->ctx->m->tenant);
+		         m->tenant);
 		break;
 	}
 	fclose(f);
@@ -381,7 +380,7 @@ recovery_run(const RecoveryCtx *ctx)
 	if ((rc = wait_ready(&in)) < 0)
 		goto out;
 	if (ctx->tenant_only) {
-		if ((rc = check_invalid_pages(&in)) < 0)
+		if ((rc = recovery_check_log(in.log_path, ctx->m)) < 0)
 			goto out;
 		if ((rc = drop_other_databases(&in)) < 0)
 			goto out;

@@ -29,6 +29,12 @@ typedef struct RecoveryCtx {
  * check its log, drop the databases outside the set, shut it down.
  */
 int recovery_run(const RecoveryCtx *ctx);
+/*
+ * Read the first recovery's log: every "page N of relation R is
+ * uninitialized / does not exist" report must name a relation of a database
+ * outside the set; any other is ERR_CORRUPT naming the relation.
+ */
+int recovery_check_log(const char *log_path, const Manifest *m);
 /* Start it for the user with pg_ctl, configuration as written. */
 int recovery_start_final(const RecoveryCtx *ctx);
 

@@ -5,7 +5,7 @@
  * checksum, the tenback container) wrap another stream and own it: freeing
  * the outer stream frees the whole stack.  Data are pushed through in
  * caller-sized chunks; every filter uses bounded memory (a few hundred KiB
- * at most) whatever the stream's length.
+ * of buffers, plus zstd's window: at most 8 MiB) whatever the stream's length.
  *
  * Errors: functions return 0 / a byte count, or a negative ErrCode with the
  * thread's error record set (common/error.h).
@@ -15,9 +15,17 @@
  * data to count; io_writer_free() without a successful close abandons the
  * stream (a storage sink then leaves nothing visible).
  *
- * Readers: io_reader_read() returns >0 bytes, 0 at the end, <0 on error.
+ * Readers: io_reader_read() returns >0 bytes, 0 at the end, <0 on error;
+ * cap must be > 0, and reading again after the end returns 0.
  * A filter that verifies (container) reports a mismatch as ERR_CORRUPT from
  * the read that reaches the end, never later.
+ *
+ * Once a write, close or read has failed, the stream refuses further use
+ * (ERR_INTERNAL): a half-written stack is never closed into something that
+ * looks complete.  io_writer_close() a second time is ERR_INTERNAL too.
+ *
+ * Constructors that take a stream to wrap own it from the call on, even when
+ * they fail: on error they free it, so callers never free it themselves.
  *
  * Thread safety: a stream belongs to one thread at a time.
  */
@@ -78,9 +86,14 @@ int io_compress_parse(IoCompress *out, const char *name);
 const char *io_compress_name(IoCompress c);
 int io_compress_default_level(IoCompress c);  /* zstd 3, lz4 0 (fast), none 0 */
 
-/* Compress what is written into next (owned).  level 0 = default. */
+/*
+ * Compress what is written into next (owned).  level 0 = default; zstd takes
+ * 1..19 (higher levels need windows over the readers' 8 MiB limit), lz4 0..12;
+ * anything else is ERR_INVALID.  IO_COMPRESS_NONE gives next back as *out.
+ */
 int io_compress_writer_new(IoWriter **out, IoWriter *next, IoCompress c, int level);
-/* Decompress what is read from next (owned).  Corrupt input -> ERR_CORRUPT. */
+/* Decompress what is read from next (owned).  Corrupt or truncated input, or
+ * an empty source, -> ERR_CORRUPT.  IO_COMPRESS_NONE gives next back as *out. */
 int io_decompress_reader_new(IoReader **out, IoReader *next, IoCompress c);
 
 /* SHA-256 (OpenSSL EVP). */
@@ -92,7 +105,7 @@ void io_sha256_final(IoSha256 *h, uint8_t out[IO_SHA256_LEN]);
 void io_sha256_free(IoSha256 *h);
 /* 64 lowercase hex chars + NUL. */
 void io_hex(char *out, const uint8_t *bytes, size_t len);
-/* Parse hex of exactly 2*len chars; ERR_INVALID otherwise. */
+/* Parse hex (either case) of exactly 2*len chars; ERR_INVALID otherwise. */
 int io_unhex(uint8_t *out, const char *hex, size_t len);
 
 /*
@@ -108,7 +121,9 @@ int io_unhex(uint8_t *out, const char *hex, size_t len);
  * writes the trailer on close.  The reader wraps a source (owned), returns
  * the raw content, and at the end checks the trailer against what it
  * decompressed: a bad magic, truncation, a size or checksum mismatch is
- * ERR_CORRUPT ("container checksum mismatch" etc.).
+ * ERR_CORRUPT ("not a tenback container", "truncated container", "size
+ * mismatch in container", "checksum mismatch in container", or the
+ * decompressor's "could not decompress ... stream").
  */
 typedef struct IoContainerInfo {
 	uint64_t raw_size;
@@ -120,6 +135,7 @@ typedef struct IoContainerInfo {
 int io_container_writer_new(IoWriter **out, IoWriter *sink, IoCompress c, int level);
 /* After a successful close: what was written. */
 void io_container_writer_info(IoWriter *w, IoContainerInfo *out);
+/* Reads and checks the header before returning: ERR_CORRUPT if it is bad. */
 int io_container_reader_new(IoReader **out, IoReader *source);
 /* After the reader returned 0 (end, verified): what was read. */
 void io_container_reader_info(IoReader *r, IoContainerInfo *out);
