@@ -23,6 +23,8 @@ typedef struct ErrRecord {
 
 static _Thread_local ErrRecord rec;
 
+static void vformat(char *dst, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
 static void
 vformat(char *dst, const char *fmt, va_list ap)
 {
