@@ -274,6 +274,10 @@ parse_string(Parser *p, char **out)
 			uint32_t cp, lo;
 			if ((rc = parse_hex4(p, &cp)) < 0)
 				goto out;
+			if (cp >= 0xDC00 && cp <= 0xDFFF) {
+				rc = fail(p, "lone surrogate");
+				goto out;
+			}
 			if (cp >= 0xD800 && cp < 0xDC00) {
 				if (p->len - p->pos < 2 || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u') {
 					rc = fail(p, "lone surrogate");
@@ -374,6 +378,13 @@ out:
 	return rc;
 }
 
+static bool
+digit_at(const Parser *p)
+{
+	return p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9';
+}
+
+/* RFC 8259: -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)? */
 static int
 parse_number(Parser *p, JsonValue **out)
 {
@@ -381,10 +392,29 @@ parse_number(Parser *p, JsonValue **out)
 
 	if (p->pos < p->len && p->s[p->pos] == '-')
 		p->pos++;
-	if (p->pos >= p->len || !strchr("0123456789", p->s[p->pos]) || !p->s[p->pos])
+	if (!digit_at(p))
 		return fail(p, "bad number");
-	while (p->pos < p->len && p->s[p->pos] && strchr("0123456789.eE+-", p->s[p->pos]))
+	if (p->s[p->pos] == '0')
 		p->pos++;
+	else
+		while (digit_at(p))
+			p->pos++;
+	if (p->pos < p->len && p->s[p->pos] == '.') {
+		p->pos++;
+		if (!digit_at(p))
+			return fail(p, "bad number");
+		while (digit_at(p))
+			p->pos++;
+	}
+	if (p->pos < p->len && (p->s[p->pos] == 'e' || p->s[p->pos] == 'E')) {
+		p->pos++;
+		if (p->pos < p->len && (p->s[p->pos] == '+' || p->s[p->pos] == '-'))
+			p->pos++;
+		if (!digit_at(p))
+			return fail(p, "bad number");
+		while (digit_at(p))
+			p->pos++;
+	}
 	JsonValue *v = value_new(JSON_NUMBER);
 	v->string = xmalloc(p->pos - start + 1);
 	memcpy(v->string, p->s + start, p->pos - start);

@@ -98,7 +98,7 @@ str_to_u64(uint64_t *out, const char *s, const char *what)
 	unsigned long long v;
 
 	errno = 0;
-	if (s == NULL || *s == '\0' || *s == '-')
+	if (s == NULL || *s < '0' || *s > '9')
 		goto bad;
 	v = strtoull(s, &end, 10);
 	if (errno || *end)

@@ -55,12 +55,15 @@ static int
 db_error(Meta *m, const char *what)
 {
 	int code = sqlite3_errcode(m->db);
+	int ext = sqlite3_extended_errcode(m->db);
 	int ec = ERR_IO;
 
 	if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
 		ec = ERR_BUSY;
-	else if (code == SQLITE_CONSTRAINT)
+	else if (ext == SQLITE_CONSTRAINT_PRIMARYKEY || ext == SQLITE_CONSTRAINT_UNIQUE)
 		ec = ERR_EXISTS;
+	else if (code == SQLITE_CONSTRAINT)
+		ec = ERR_INVALID;
 	else if (code == SQLITE_FULL)
 		ec = ERR_NO_SPACE;
 	else if (code == SQLITE_READONLY || code == SQLITE_PERM || code == SQLITE_CANTOPEN)
@@ -242,7 +245,8 @@ meta_cluster_add(Meta *m, const MetaCluster *c)
 	bind_text(st, 9, c->created_at);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
-	if (rc == SQLITE_CONSTRAINT)
+	if (rc != SQLITE_DONE && (sqlite3_extended_errcode(m->db) == SQLITE_CONSTRAINT_PRIMARYKEY ||
+	                          sqlite3_extended_errcode(m->db) == SQLITE_CONSTRAINT_UNIQUE))
 		return err_set(ERR_EXISTS, "cluster \"%s\" already exists", c->name);
 	if (rc != SQLITE_DONE)
 		return db_error(m, "insert of a cluster");

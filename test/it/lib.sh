@@ -273,10 +273,19 @@ wait_for() {
 }
 
 # ---------------------------------------------------------------- PostgreSQL instances
-# pg_create NAME PORT [checksums=on|off]: initdb as postgres, configure, start. Sets CUR_PORT.
+# pg_create NAME PORT [checksums=on|off] [archive=on|off]: initdb as postgres,
+# configure, start. Sets CUR_PORT. archive=off starts with archive_mode=off (the
+# archive_command is set all the same); pg_archive_on turns it on later.
 pg_create() {
-	local name=$1 port=$2 checksums=on
-	[[ ${3:-} == checksums=off ]] && checksums=off
+	local name=$1 port=$2 checksums=on archive=on opt
+	shift 2
+	for opt in "$@"; do
+		case $opt in
+		checksums=on | checksums=off) checksums=${opt#*=} ;;
+		archive=on | archive=off) archive=${opt#*=} ;;
+		*) echo "pg_create: unknown option $opt" >&2; return 1 ;;
+		esac
+	done
 	local data="$T/$name"
 	local -a kflag=()
 	[[ $checksums == on ]] && kflag=(-k)
@@ -290,7 +299,7 @@ pg_create() {
 	listen_addresses = ''
 	unix_socket_directories = '$SOCK'
 	wal_level = replica
-	archive_mode = on
+	archive_mode = $archive
 	archive_command = '$TENBACK --home $TB_HOME archive-push --cluster $name %p'
 	max_wal_size = 64MB
 	min_wal_size = 32MB
@@ -304,6 +313,13 @@ pg_create() {
 	PG_PORT[$name]=$port
 	CUR_PORT=$port
 	pg_start "$name"
+}
+
+# pg_archive_on NAME: archive_mode = on, restart
+pg_archive_on() {
+	echo "archive_mode = on" >>"${PG_DATA[$1]}/postgresql.conf"
+	pg_stop "$1"
+	pg_start "$1"
 }
 
 pg_start() {

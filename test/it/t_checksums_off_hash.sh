@@ -26,8 +26,8 @@ SELECT g, md5(g::text), ARRAY[g % 100, g % 7, g], point(g % 1000, g / 1000),
 CREATE INDEX docs_tag_hash ON docs USING hash (tag);
 CREATE INDEX docs_arr_gin ON docs USING gin (arr);
 CREATE INDEX docs_body_gin ON docs USING gin (body);
-CREATE INDEX docs_pt_gist ON docs USING gist (pt);
-VACUUM ANALYZE docs"
+CREATE INDEX docs_pt_gist ON docs USING gist (pt)"
+psql_q crm "VACUUM ANALYZE docs"
 
 # crm churn: update, delete, re-insert, vacuum, in a loop (hash index vacuum included)
 crm_loop() {

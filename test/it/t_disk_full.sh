@@ -13,13 +13,18 @@ mount -t tmpfs -o size=20m,mode=0700 tmpfs "$SMALL"
 _MOUNTS+=("$SMALL")
 chown "$PG_USER:" "$SMALL"
 
-pg_create src $P checksums=on
+# Load the data before archiving starts, so the WAL of the load never lands on the
+# small file system: only the backup should fill it.
+pg_create src $P checksums=on archive=off
 tb_must "cluster add with storage on the small tmpfs" cluster add src --conninfo "$(conninfo src)" \
 	--pgdata "${PG_DATA[src]}" --storage "file://$SMALL"
 psql_q postgres "CREATE DATABASE shop"
 psql_q postgres "CREATE DATABASE crm"
 pgbench_init $P shop 3       # about 45 MB of relation files, more than 20 MiB uncompressed
+psql_q postgres "CHECKPOINT"
+pg_archive_on src
 wal_switch_and_wait $P
+log "tmpfs use before the backup: $(df -k --output=used "$SMALL" | tail -n 1 | xargs) KiB"
 
 tb_fails "uncompressed backup onto a full file system fails" 1 backup --cluster src --tenant shop --compress none
 assert_contains "the error says there is no space" "$TB_ALL" 'no space|space left|disk full|file system full' -E

@@ -731,6 +731,32 @@ posix_nothing_outside_root(void **state)
 	free(outside);
 }
 
+/* "" names the root itself (list, info, remove_tree), never an object: a
+ * writer for it must not be opened, and above all must not create its
+ * temporary file next to the root, outside the storage. */
+static void
+posix_empty_path_not_an_object(void **state)
+{
+	Fixture *fx = *state;
+	IoWriter *w = NULL;
+	int entries = -1;
+	char *cmd = xasprintf("ls -A '%s' | wc -l", fx->dir);
+	FILE *p;
+	int rc;
+
+	rc = storage_write_open(fx->storage, &w, "", NULL);
+	/* only the root may be in the temp directory, whatever happened */
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%d", &entries), 1);
+	pclose(p);
+	io_writer_free(w);
+	free(cmd);
+	assert_int_equal(entries, 1);
+	assert_true(rc < 0);
+	assert_null(w);
+}
+
 static void
 posix_probe_read_only(void **state)
 {
@@ -798,6 +824,7 @@ main(void)
 		CONF(posix_open_creates_root),
 		CONF(posix_open_below_file_fails),
 		CONF(posix_nothing_outside_root),
+		CONF(posix_empty_path_not_an_object),
 		CONF(posix_probe_read_only),
 		CONF(posix_abandoned_leaves_no_file),
 	};

@@ -1,0 +1,670 @@
+/*
+ * test_backup.c - unit tests for src/backup: the manifest (serialization,
+ * self-checking parse, set and archive paths, store and load through a
+ * storage) and the relation file name parser.
+ *
+ * Invariants under test: a manifest read back equals the one written, field
+ * for field; a manifest that is damaged in any way (a flipped bit anywhere,
+ * a cut, a missing or wrong checksum) is never accepted; a set lives at
+ * tenback/<sysid>/<encoded tenant>/<set id>.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "backup/backup_int.h"
+#include "backup/manifest.h"
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/strutil.h"
+#include "io/io.h"
+#include "storage/storage.h"
+
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define SHA_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+#define SHA_B "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define SHA_C "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+
+static const char backup_label[] =
+	"START WAL LOCATION: 16/B374D848 (file 0000000100000016000000B3)\n"
+	"CHECKPOINT LOCATION: 16/B374D880\n"
+	"BACKUP METHOD: streamed\n"
+	"BACKUP FROM: primary\n"
+	"START TIME: 2026-11-26 15:08:50 UTC\n"
+	"LABEL: tenback \"shop\" \\ 20261126-150850F\ttab\n"
+	"START TIMELINE: 1\n";
+
+/* A manifest with something of everything. */
+static Manifest *
+sample_manifest(void)
+{
+	Manifest *m = manifest_new();
+	ManifestFile *f;
+
+	m->set_id = xstrdup("20261126-150850F");
+	m->cluster = xstrdup("main");
+	m->tenant = xstrdup("*");
+	m->type = xstrdup("full");
+	m->method = xstrdup("physical");
+	m->tenback_version = xstrdup("0.1.0");
+	m->pg_version = 170002;
+	m->system_id = xstrdup("7441234567890123456");
+	m->timeline = 3;
+	m->start_lsn = 0x16B374D848ULL;
+	m->stop_lsn = UINT64_MAX;
+	m->start_time = xstrdup("2026-11-26 15:08:50+00");
+	m->stop_time = xstrdup("2026-11-26 15:09:12+00");
+	m->compress = xstrdup("zstd");
+	m->data_checksums = 1;
+	m->wal_seg_size = 16 * 1024 * 1024;
+	m->superuser = xstrdup("postgres \"the\" admin");
+	m->backup_label = xstrdup(backup_label);
+	m->size_bytes = UINT64_MAX - 1;
+	m->stored_bytes = 123456789012ULL;
+
+	manifest_add_db(m, 1, "template1", true);
+	manifest_add_db(m, 5, "postgres", false);
+	manifest_add_db(m, 16384, "shop \"eu\"/\\x", true);
+	/* the checksum member's name as a value before it */
+	manifest_add_db(m, 16385, "manifest_checksum", false);
+	manifest_add_tablespace(m, 16400, "fast", "/srv/ts/fast \"ssd\"");
+	manifest_add_tablespace(m, 16401, "slow\ttab", "/srv/ts/slow");
+
+	f = manifest_add_file(m, "base", MF_DIR);
+	f->mode = 0700;
+	f = manifest_add_file(m, "base/16384/16385", MF_FILE);
+	f->mode = 0600;
+	f->size = 8192 * 131072ULL;
+	f->stored_size = 12345;
+	f->mtime = 1795705730;
+	memcpy(f->sha256, SHA_A, 65);
+	f = manifest_add_file(m, "base/16384/16385_vm", MF_FILE);
+	f->mode = 0640;
+	f->size = 8192;
+	f->stored_size = 52;
+	f->mtime = -1; /* before 1970: still round-trips */
+	f->page_errors = 2;
+	memcpy(f->sha256, SHA_B, 65);
+	f = manifest_add_file(m, "base/5/2619", MF_SPARSE);
+	f->mode = 0600;
+	f->size = 40960;
+	f->mtime = 1795705000;
+	f = manifest_add_file(m, "pg_tblspc/16400", MF_LINK);
+	f->mode = 0777;
+	f->link_target = xstrdup("/srv/ts/fast \"ssd\"");
+	f = manifest_add_file(m, "base/16384/gone", MF_FILE);
+	f->vanished = true;
+	memcpy(f->sha256, SHA_C, 65);
+	f = manifest_add_file(m, "odd name \"q\" \\ \xc3\xa9\n", MF_FILE);
+	f->mode = 0600;
+	f->size = 0;
+	f->stored_size = 52;
+	memcpy(f->sha256, SHA_B, 65);
+	f = manifest_add_file(m, "global/pg_control", MF_FILE);
+	f->mode = 0600;
+	f->size = 8192;
+	f->stored_size = 300;
+	f->mtime = 1795705731;
+	memcpy(f->sha256, SHA_C, 65);
+
+	manifest_add_wal(m, "0000000300000016000000B3", 16 * 1024 * 1024, 1000, SHA_A);
+	manifest_add_wal(m, "0000000300000016000000B4", 16 * 1024 * 1024, 2000, SHA_C);
+	return m;
+}
+
+static void
+assert_str_eq_or_null(const char *got, const char *want)
+{
+	if (want == NULL)
+		assert_null(got);
+	else
+		assert_string_equal(got, want);
+}
+
+/* got (parsed) equals want (built) minus the vanished files. */
+static void
+assert_manifest_equal(const Manifest *got, const Manifest *want)
+{
+	size_t got_idx = 0;
+
+	assert_int_equal(got->format, want->format);
+	assert_string_equal(got->set_id, want->set_id);
+	assert_str_eq_or_null(got->cluster, want->cluster);
+	assert_string_equal(got->tenant, want->tenant);
+	assert_str_eq_or_null(got->type, want->type);
+	assert_str_eq_or_null(got->method, want->method);
+	assert_str_eq_or_null(got->tenback_version, want->tenback_version);
+	assert_int_equal(got->pg_version, want->pg_version);
+	assert_string_equal(got->system_id, want->system_id);
+	assert_int_equal(got->timeline, want->timeline);
+	assert_true(got->start_lsn == want->start_lsn);
+	assert_true(got->stop_lsn == want->stop_lsn);
+	assert_str_eq_or_null(got->start_time, want->start_time);
+	assert_str_eq_or_null(got->stop_time, want->stop_time);
+	assert_str_eq_or_null(got->compress, want->compress);
+	assert_int_equal(got->data_checksums, want->data_checksums);
+	assert_int_equal(got->wal_seg_size, want->wal_seg_size);
+	assert_string_equal(got->superuser, want->superuser);
+	assert_string_equal(got->backup_label, want->backup_label);
+	assert_true(got->size_bytes == want->size_bytes);
+	assert_true(got->stored_bytes == want->stored_bytes);
+
+	assert_int_equal(got->n_dbs, want->n_dbs);
+	for (size_t db_idx = 0; db_idx < want->n_dbs; db_idx++) {
+		assert_int_equal(got->dbs[db_idx].oid, want->dbs[db_idx].oid);
+		assert_string_equal(got->dbs[db_idx].name, want->dbs[db_idx].name);
+		assert_int_equal(got->dbs[db_idx].included, want->dbs[db_idx].included);
+	}
+	assert_int_equal(got->n_tablespaces, want->n_tablespaces);
+	for (size_t ts_idx = 0; ts_idx < want->n_tablespaces; ts_idx++) {
+		assert_int_equal(got->tablespaces[ts_idx].oid, want->tablespaces[ts_idx].oid);
+		assert_string_equal(got->tablespaces[ts_idx].name, want->tablespaces[ts_idx].name);
+		assert_string_equal(got->tablespaces[ts_idx].location, want->tablespaces[ts_idx].location);
+	}
+
+	for (size_t want_idx = 0; want_idx < want->n_files; want_idx++) {
+		const ManifestFile *w = &want->files[want_idx];
+		const ManifestFile *g;
+
+		if (w->vanished)
+			continue;
+		assert_true(got_idx < got->n_files);
+		g = &got->files[got_idx++];
+		assert_string_equal(g->path, w->path);
+		assert_int_equal(g->kind, w->kind);
+		assert_int_equal(g->mode, w->mode);
+		assert_false(g->vanished);
+		if (w->kind == MF_FILE || w->kind == MF_SPARSE) {
+			assert_true(g->size == w->size);
+			assert_true(g->mtime == w->mtime);
+		}
+		if (w->kind == MF_FILE) {
+			assert_true(g->stored_size == w->stored_size);
+			assert_string_equal(g->sha256, w->sha256);
+			assert_int_equal(g->page_errors, w->page_errors);
+		}
+		if (w->kind == MF_LINK)
+			assert_string_equal(g->link_target, w->link_target);
+		else
+			assert_null(g->link_target);
+	}
+	assert_int_equal(got->n_files, got_idx);
+
+	assert_int_equal(got->n_wal, want->n_wal);
+	for (size_t wal_idx = 0; wal_idx < want->n_wal; wal_idx++) {
+		assert_string_equal(got->wal[wal_idx].name, want->wal[wal_idx].name);
+		assert_true(got->wal[wal_idx].size == want->wal[wal_idx].size);
+		assert_true(got->wal[wal_idx].stored_size == want->wal[wal_idx].stored_size);
+		assert_string_equal(got->wal[wal_idx].sha256, want->wal[wal_idx].sha256);
+	}
+}
+
+/* Parse must fail with ERR_CORRUPT and leave *out NULL. */
+static void
+assert_corrupt(const char *text, size_t len, const char *what)
+{
+	Manifest *m = (Manifest *)(uintptr_t)1;
+	int rc = manifest_parse(&m, text, len);
+
+	if (rc != ERR_CORRUPT) {
+		if (rc == 0)
+			manifest_free(m);
+		fail_msg("%s: manifest_parse returned %d (%s), want ERR_CORRUPT", what, rc, rc ? err_message() : "ok");
+	}
+	assert_null(m);
+}
+
+/* Like assert_corrupt, and the thread's error record says so too. */
+static void
+assert_corrupt_record(const char *text, size_t len, const char *what)
+{
+	assert_corrupt(text, len, what);
+	if (err_code() != ERR_CORRUPT)
+		fail_msg("%s: returned ERR_CORRUPT but err_code() is %s (\"%s\")", what, err_code_name(err_code()),
+		         err_message());
+}
+
+/* ---- tests ---- */
+
+static void
+test_manifest_round_trip(void **state)
+{
+	Manifest *m = sample_manifest();
+	Manifest *back = NULL;
+	Buf text = BUF_INIT;
+	Buf again = BUF_INIT;
+
+	(void)state;
+	manifest_to_json(m, &text);
+	if (manifest_parse(&back, text.data, text.len) != 0)
+		fail_msg("manifest_parse: %s", err_message());
+	assert_manifest_equal(back, m);
+
+	/* the text ends with the checksum member */
+	assert_non_null(strstr(text.data, "\"manifest_checksum\": \""));
+	assert_true(str_ends_with(text.data, "\"\n}\n"));
+	/* serializing what was parsed gives the same bytes */
+	manifest_to_json(back, &again);
+	assert_int_equal(again.len, text.len);
+	assert_memory_equal(again.data, text.data, text.len);
+
+	assert_true(manifest_db_included(back, 16384));
+	assert_false(manifest_db_included(back, 5));
+	assert_false(manifest_db_included(back, 99999));
+
+	manifest_free(back);
+	manifest_free(m);
+	manifest_free(NULL);
+	buf_free(&text);
+	buf_free(&again);
+}
+
+static void
+test_manifest_empty_lists(void **state)
+{
+	Manifest *m = manifest_new();
+	Manifest *back = NULL;
+	Buf text = BUF_INIT;
+
+	(void)state;
+	m->set_id = xstrdup("20261126-000000F");
+	m->tenant = xstrdup("shop");
+	m->system_id = xstrdup("1");
+	m->superuser = xstrdup("postgres");
+	m->backup_label = xstrdup("");
+	m->wal_seg_size = 1024 * 1024;
+	manifest_to_json(m, &text);
+	assert_int_equal(manifest_parse(&back, text.data, text.len), 0);
+	assert_manifest_equal(back, m);
+	assert_int_equal(back->n_files, 0);
+	assert_int_equal(back->n_wal, 0);
+	assert_int_equal(back->n_dbs, 0);
+	manifest_free(back);
+	manifest_free(m);
+	buf_free(&text);
+}
+
+static void
+test_manifest_vanished_not_serialized(void **state)
+{
+	Manifest *m = sample_manifest();
+	Manifest *back = NULL;
+	Buf text = BUF_INIT;
+
+	(void)state;
+	manifest_to_json(m, &text);
+	assert_null(strstr(text.data, "base/16384/gone"));
+	assert_null(strstr(text.data, "vanished"));
+	assert_int_equal(manifest_parse(&back, text.data, text.len), 0);
+	assert_int_equal(back->n_files, m->n_files - 1);
+	for (size_t file_idx = 0; file_idx < back->n_files; file_idx++)
+		assert_string_not_equal(back->files[file_idx].path, "base/16384/gone");
+	manifest_free(back);
+	manifest_free(m);
+	buf_free(&text);
+}
+
+static void
+test_manifest_flipped_bits(void **state)
+{
+	Manifest *m = sample_manifest();
+	Buf text = BUF_INIT;
+	char *copy;
+	char what[64];
+
+	(void)state;
+	manifest_to_json(m, &text);
+	copy = xmalloc(text.len);
+	/* every bit of every byte, the checksum member included */
+	for (size_t byte_idx = 0; byte_idx < text.len; byte_idx++) {
+		for (int bit = 0; bit < 8; bit++) {
+			memcpy(copy, text.data, text.len);
+			copy[byte_idx] ^= (char)(1 << bit);
+			snprintf(what, sizeof(what), "byte %zu bit %d", byte_idx, bit);
+			assert_corrupt(copy, text.len, what);
+		}
+	}
+	free(copy);
+	manifest_free(m);
+	buf_free(&text);
+}
+
+static void
+test_manifest_truncated(void **state)
+{
+	Manifest *m = sample_manifest();
+	Buf text = BUF_INIT;
+	char what[64];
+	size_t complete;
+
+	(void)state;
+	manifest_to_json(m, &text);
+	/* cutting only the trailing newline leaves a complete document */
+	complete = text.len;
+	while (complete > 0 && text.data[complete - 1] == '\n')
+		complete--;
+	for (size_t cut = 0; cut < complete; cut++) {
+		char *copy = xmalloc(cut ? cut : 1);
+		memcpy(copy, text.data, cut);
+		snprintf(what, sizeof(what), "cut to %zu of %zu bytes", cut, text.len);
+		assert_corrupt(copy, cut, what);
+		free(copy);
+	}
+	manifest_free(m);
+	buf_free(&text);
+}
+
+static void
+test_manifest_checksum_missing_or_wrong(void **state)
+{
+	Manifest *m = sample_manifest();
+	Buf text = BUF_INIT;
+	Buf edit = BUF_INIT;
+	const char *key;
+
+	(void)state;
+	manifest_to_json(m, &text);
+	key = strstr(text.data, "\"manifest_checksum\"");
+	assert_non_null(key);
+
+	/* no checksum member at all, otherwise valid JSON */
+	buf_append(&edit, text.data, (size_t)(key - text.data));
+	assert_true(str_ends_with(edit.data, ",\n"));
+	edit.len -= 2;
+	buf_puts(&edit, "\n}\n");
+	assert_corrupt_record(edit.data, edit.len, "no checksum");
+	assert_string_equal(err_message(), "manifest has no checksum");
+
+	/* a checksum of other content */
+	buf_reset(&edit);
+	buf_append(&edit, text.data, (size_t)(key - text.data));
+	buf_puts(&edit, "\"manifest_checksum\": \"" SHA_A "\"\n}\n");
+	assert_corrupt_record(edit.data, edit.len, "wrong checksum");
+	assert_string_equal(err_message(), "manifest checksum mismatch");
+
+	/* a checksum that is not a string */
+	buf_reset(&edit);
+	buf_append(&edit, text.data, (size_t)(key - text.data));
+	buf_puts(&edit, "\"manifest_checksum\": 12\n}\n");
+	assert_corrupt_record(edit.data, edit.len, "numeric checksum");
+
+	/* an empty text, and a text that is not JSON */
+	assert_corrupt_record("", 0, "empty");
+	assert_corrupt_record("\"manifest_checksum\"", 19, "bare key");
+
+	/* a member edited before the checksum */
+	buf_reset(&edit);
+	buf_append(&edit, text.data, text.len);
+	char *tl = strstr(edit.data, "\"timeline\": 3");
+	assert_non_null(tl);
+	tl[12] = '4';
+	assert_corrupt_record(edit.data, edit.len, "edited timeline");
+	assert_string_equal(err_message(), "manifest checksum mismatch");
+
+	manifest_free(m);
+	buf_free(&text);
+	buf_free(&edit);
+}
+
+static void
+test_manifest_bad_content_with_valid_checksum(void **state)
+{
+	Manifest *m = sample_manifest();
+	Manifest *back = (Manifest *)(uintptr_t)1;
+	Buf text = BUF_INIT;
+
+	(void)state;
+	/* a file entry without its content checksum */
+	m->files[1].sha256[0] = '\0';
+	manifest_to_json(m, &text);
+	assert_corrupt_record(text.data, text.len, "file without sha256");
+	assert_string_equal(err_message(), "manifest entry \"base/16384/16385\" has no checksum");
+	memcpy(m->files[1].sha256, SHA_A, 65);
+
+	/* a required field missing */
+	free(m->superuser);
+	m->superuser = NULL;
+	buf_reset(&text);
+	manifest_to_json(m, &text);
+	assert_corrupt_record(text.data, text.len, "no superuser");
+	m->superuser = xstrdup("postgres");
+
+	/* a link without its target */
+	free(m->files[4].link_target);
+	m->files[4].link_target = NULL;
+	buf_reset(&text);
+	manifest_to_json(m, &text);
+	assert_corrupt_record(text.data, text.len, "link without target");
+	m->files[4].link_target = xstrdup("/x");
+
+	/* a future format: unsupported, not corrupt */
+	m->format = MANIFEST_FORMAT + 1;
+	buf_reset(&text);
+	manifest_to_json(m, &text);
+	assert_int_equal(manifest_parse(&back, text.data, text.len), ERR_UNSUPPORTED);
+	assert_null(back);
+	assert_string_equal(err_message(), "manifest format 2 is not supported");
+
+	manifest_free(m);
+	buf_free(&text);
+}
+
+/* A manifest that is not valid JSON: the error record agrees with the
+ * returned code, so a caller reading err_code() (the API's status mapping)
+ * sees "corrupt", not "invalid". */
+static void
+test_manifest_invalid_json_error_record(void **state)
+{
+	Manifest *m = sample_manifest();
+	Buf text = BUF_INIT;
+
+	(void)state;
+	manifest_to_json(m, &text);
+	text.data[0] = '[';
+	assert_corrupt_record(text.data, text.len, "'[' instead of '{'");
+	assert_true(str_starts_with(err_message(), "manifest is not valid JSON: "));
+	assert_corrupt_record(text.data, text.len - 3, "cut inside the checksum");
+	manifest_free(m);
+	buf_free(&text);
+}
+
+static void
+test_manifest_paths(void **state)
+{
+	char *p;
+
+	(void)state;
+	p = manifest_set_dir("123", "*", "20261126-000000F");
+	assert_string_equal(p, "tenback/123/%2A/20261126-000000F");
+	free(p);
+	p = manifest_set_dir("7441234567890123456", "shop", "20261126-150850F");
+	assert_string_equal(p, "tenback/7441234567890123456/shop/20261126-150850F");
+	free(p);
+	/* a tenant name never adds or climbs a directory level */
+	p = manifest_set_dir("1", "a/b", "S");
+	assert_string_equal(p, "tenback/1/a%2Fb/S");
+	free(p);
+	p = manifest_set_dir("1", "..", "S");
+	assert_string_not_equal(p, "tenback/1/../S");
+	assert_true(str_starts_with(p, "tenback/1/"));
+	assert_null(strstr(p, "/../"));
+	free(p);
+
+	p = manifest_archive_path("123", "000000010000000000000002");
+	assert_string_equal(p, "tenback/123/archive/00000001/000000010000000000000002");
+	free(p);
+	p = manifest_archive_path("123", "00000002.history");
+	assert_string_equal(p, "tenback/123/archive/00000002/00000002.history");
+	free(p);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+collect_cb(const char *name, const StorageInfo *info, void *payload)
+{
+	(void)info;
+	strlist_add(payload, name);
+	return 0;
+}
+
+static void
+test_manifest_store_load(void **state)
+{
+	char tmpl[] = "/tmp/tenback-test-backup-XXXXXX";
+	Manifest *m = sample_manifest();
+	Manifest *back = NULL;
+	Storage *s = NULL;
+	StrList names = {0};
+	IoWriter *w = NULL;
+	Buf text = BUF_INIT;
+	char *uri;
+	char *set_dir;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	uri = xasprintf("file://%s", tmpl);
+	assert_int_equal(storage_open(&s, uri), 0);
+	set_dir = manifest_set_dir(m->system_id, m->tenant, m->set_id);
+
+	/* nothing stored yet */
+	assert_int_equal(manifest_load(&back, s, set_dir), ERR_NOT_FOUND);
+	assert_null(back);
+
+	if (manifest_store(m, s, set_dir) != 0)
+		fail_msg("manifest_store: %s", err_message());
+	assert_int_equal(storage_list(s, set_dir, collect_cb, &names), 0);
+	assert_int_equal(names.count, 1);
+	assert_string_equal(names.items[0], "manifest");
+	strlist_free(&names);
+
+	if (manifest_load(&back, s, set_dir) != 0)
+		fail_msg("manifest_load: %s", err_message());
+	assert_manifest_equal(back, m);
+	manifest_free(back);
+	back = NULL;
+
+	/* a damaged stored manifest: ERR_CORRUPT naming the object */
+	manifest_to_json(m, &text);
+	text.data[text.len / 2] ^= 0x04;
+	char *path = path_join(set_dir, "manifest");
+	assert_int_equal(storage_write_open(s, &w, path, NULL), 0);
+	assert_int_equal(io_writer_write(w, text.data, text.len), 0);
+	assert_int_equal(io_writer_close(w), 0);
+	io_writer_free(w);
+	assert_int_equal(manifest_load(&back, s, set_dir), ERR_CORRUPT);
+	assert_null(back);
+	assert_non_null(strstr(err_message(), "could not read manifest"));
+	assert_non_null(strstr(err_message(), path));
+
+	/* an empty stored manifest */
+	assert_int_equal(storage_write_open(s, &w, path, NULL), 0);
+	assert_int_equal(io_writer_close(w), 0);
+	io_writer_free(w);
+	assert_int_equal(manifest_load(&back, s, set_dir), ERR_CORRUPT);
+	assert_null(back);
+
+	free(path);
+	buf_free(&text);
+	free(set_dir);
+	storage_free(s);
+	free(uri);
+	manifest_free(m);
+	nftw(tmpl, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+check_rel(const char *name, uint32_t want_rel, int want_fork, uint32_t want_seg)
+{
+	uint32_t rel = 0, seg = 0;
+	int fork = -1;
+
+	if (!files_relation_name(name, &rel, &fork, &seg))
+		fail_msg("files_relation_name rejected \"%s\"", name);
+	assert_int_equal(rel, want_rel);
+	assert_int_equal(fork, want_fork);
+	assert_int_equal(seg, want_seg);
+	/* outputs are optional */
+	assert_true(files_relation_name(name, NULL, NULL, NULL));
+}
+
+static void
+check_not_rel(const char *name)
+{
+	uint32_t rel = 77, seg = 77;
+	int fork = 77;
+
+	if (files_relation_name(name, &rel, &fork, &seg))
+		fail_msg("files_relation_name accepted \"%s\"", name);
+	assert_int_equal(rel, 77);
+	assert_int_equal(fork, 77);
+	assert_int_equal(seg, 77);
+}
+
+static void
+test_files_relation_name(void **state)
+{
+	(void)state;
+	check_rel("16384", 16384, FORK_MAIN, 0);
+	check_rel("16384_fsm", 16384, FORK_FSM, 0);
+	check_rel("16384_vm", 16384, FORK_VM, 0);
+	check_rel("16384_vm.3", 16384, FORK_VM, 3);
+	check_rel("16384_init", 16384, FORK_INIT, 0);
+	check_rel("16384_init.1", 16384, FORK_INIT, 1);
+	check_rel("16384.2", 16384, FORK_MAIN, 2);
+	check_rel("1.12", 1, FORK_MAIN, 12);
+	check_rel("4294967295", 4294967295u, FORK_MAIN, 0);
+
+	check_not_rel("pg_filenode.map");
+	check_not_rel("16384_foo");
+	check_not_rel("16384_fsmx");
+	check_not_rel("16384_");
+	check_not_rel("16384.");
+	check_not_rel("16384.x");
+	check_not_rel("16384.2.3");
+	check_not_rel("16384_vm_fsm");
+	check_not_rel("16384 ");
+	check_not_rel("t3_16384");
+	check_not_rel("PG_VERSION");
+	check_not_rel("pg_internal.init");
+	check_not_rel("");
+	check_not_rel("_vm");
+	check_not_rel(".1");
+	check_not_rel("-1");
+	check_not_rel("4294967296");
+	check_not_rel("99999999999999999999");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_manifest_round_trip),
+		cmocka_unit_test(test_manifest_empty_lists),
+		cmocka_unit_test(test_manifest_vanished_not_serialized),
+		cmocka_unit_test(test_manifest_flipped_bits),
+		cmocka_unit_test(test_manifest_truncated),
+		cmocka_unit_test(test_manifest_checksum_missing_or_wrong),
+		cmocka_unit_test(test_manifest_bad_content_with_valid_checksum),
+		cmocka_unit_test(test_manifest_invalid_json_error_record),
+		cmocka_unit_test(test_manifest_paths),
+		cmocka_unit_test(test_manifest_store_load),
+		cmocka_unit_test(test_files_relation_name),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
