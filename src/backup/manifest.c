@@ -298,9 +298,8 @@ manifest_parse(Manifest **out, const char *text, size_t len)
 		key = p;
 	if (key == NULL)
 		return err_set(ERR_CORRUPT, "manifest has no checksum");
-	if ((rc = json_parse(&root, text, len)) < 0) {
-		err_prefix("manifest is not valid JSON");
-		rc = ERR_CORRUPT;
+	if (json_parse(&root, text, len) < 0) {
+		rc = err_set(ERR_CORRUPT, "manifest is not valid JSON: %s", err_message());
 		goto out;
 	}
 	h = io_sha256_new();

@@ -90,12 +90,16 @@ buf_vprintf(Buf *b, const char *fmt, va_list ap)
 	va_list ap2;
 	int n;
 
+	/* Try the free space first; grow once when the text is longer. */
+	buf_reserve(b, 128);
 	va_copy(ap2, ap);
-	n = vsnprintf(NULL, 0, fmt, ap2);
+	n = vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap2);
 	va_end(ap2);
 	ASSERT(n >= 0);
-	buf_reserve(b, (size_t)n);
-	vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	if ((size_t)n >= b->cap - b->len) {
+		buf_reserve(b, (size_t)n);
+		vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	}
 	b->len += (size_t)n;
 }
 

@@ -11,6 +11,7 @@
 #include "common/strutil.h"
 #include "storage/driver.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,17 @@ storage_uri(const Storage *s)
 	return s->uri;
 }
 
+static int check_path(const char *path);
+
+/* An object needs a name: "" (the root) is only for list, info, sync, remove_tree. */
+static int
+check_object_path(const char *path)
+{
+	if (path[0] == '\0' || path[strlen(path) - 1] == '/')
+		return err_set(ERR_INTERNAL, "invalid storage path \"%s\": an object needs a name", path);
+	return check_path(path);
+}
+
 static int
 check_path(const char *path)
 {
@@ -100,7 +112,7 @@ storage_write_open(Storage *s, IoWriter **out, const char *path, const StorageWr
 	int rc;
 
 	*out = NULL;
-	if ((rc = check_path(path)) < 0)
+	if ((rc = check_object_path(path)) < 0)
 		return rc;
 	return s->driver->write_open(s->drv, out, path, opts ? opts : &none);
 }
@@ -111,7 +123,7 @@ storage_read_open(Storage *s, IoReader **out, const char *path)
 	int rc;
 
 	*out = NULL;
-	if ((rc = check_path(path)) < 0)
+	if ((rc = check_object_path(path)) < 0)
 		return rc;
 	return s->driver->read_open(s->drv, out, path);
 }
@@ -142,7 +154,7 @@ storage_remove(Storage *s, const char *path)
 {
 	int rc;
 
-	if ((rc = check_path(path)) < 0)
+	if ((rc = check_object_path(path)) < 0)
 		return rc;
 	return s->driver->remove(s->drv, path);
 }
@@ -195,6 +207,8 @@ out:
 	return rc;
 }
 
+static atomic_uint probe_counter;
+
 typedef struct ProbeList {
 	const char *name;
 	bool found;
@@ -223,7 +237,7 @@ storage_probe(Storage *s, const char *dir)
 	ssize_t n;
 	int rc;
 
-	snprintf(name, sizeof(name), ".probe-%ld", (long)getpid());
+	snprintf(name, sizeof(name), ".probe-%ld-%u", (long)getpid(), atomic_fetch_add(&probe_counter, 1));
 	path = path_join(dir, name);
 	if ((rc = storage_write_open(s, &w, path, NULL)) < 0 ||
 	    (rc = io_writer_write(w, content, sizeof(content) - 1)) < 0 ||

@@ -112,10 +112,11 @@ _cleanup() {
 	if [[ $N_FAIL -gt 0 || $rc -ne 0 ]]; then
 		# Show the end of each server log: the first thing one wants after a failure.
 		local f
-		for f in "$T"/log/*.log; do
+		for f in "$T"/log/*.log "$T"/*/tenback_*.log; do
 			[[ -f $f ]] || continue
 			echo "# ---- tail of $f"
-			tail -n 25 "$f" | sed 's/^/#   /'
+			grep -vE 'Broken pipe|connection to client lost|Connection reset by peer|unexpected EOF on client' "$f" \
+				| tail -n 25 | sed 's/^/#   /'
 		done
 	fi
 	if [[ ${KEEP:-0} == 1 ]]; then
@@ -240,7 +241,8 @@ tb_must() {
 	tb_ok "$@" || { log "cannot go on without: $1"; exit 1; }
 }
 
-# tb_fails DESC EXPECTED_RC ARGS...: tenback must exit with EXPECTED_RC ("nz" = any non-zero)
+# tb_fails DESC EXPECTED_RC ARGS...: tenback must exit with EXPECTED_RC ("nz" = any non-zero);
+# output in TB_OUT/TB_ERR/TB_ALL
 tb_fails() {
 	local desc=$1 want=$2; shift 2
 	tb_run "$@"
@@ -248,7 +250,7 @@ tb_fails() {
 		ok "$desc (exit $TB_RC)"; return 0
 	fi
 	not_ok "$desc" "command: tenback $*" "expected exit $want, got $TB_RC" "stdout: $(printf '%s' "$TB_OUT" | tail -n 10)" "stderr: $(printf '%s' "$TB_ERR" | tail -n 20)"
-	return 1
+	return 0   # an assertion: the test goes on
 }
 
 # check that the tenback binary exists; a test cannot do anything without it
@@ -526,9 +528,17 @@ flip_byte() {
 # "ready" line. Returns 1 (after a not-ok) when it failed, so callers can skip checks.
 tb_restore_start() {
 	local cluster=$1 tenant=$2 set=$3 dir=$4 port=$5; shift 5
-	tb_ok "restore $tenant set $set to $(basename "$dir") on port $port $*" \
+	if ! tb_ok "restore $tenant set $set to $(basename "$dir") on port $port $*" \
 		restore --cluster "$cluster" --tenant "$tenant" --set "$set" --to "$dir" \
-		--port "$port" --socket-dir "$SOCK" --start "$@" || return 1
+		--port "$port" --socket-dir "$SOCK" --start "$@"; then
+		local f
+		for f in "$dir"/tenback_*.log "$dir"/log/*; do
+			[[ -f $f ]] || continue
+			echo "#   ---- tail of $f"
+			tail -n 40 "$f" | sed 's/^/#     /'
+		done
+		return 1
+	fi
 	assert_contains "restore reports the tenant ready on port $port" "$TB_ALL" \
 		"tenant \"$tenant\" is ready on port $port"
 	if ! psql_at "$port" postgres "SELECT 1" >/dev/null 2>&1; then

@@ -85,6 +85,19 @@ else
 fi
 assert_eq "nothing written under the unwritable storage" "" "$(ls -A "$T/ro")"
 
+# --- storage that stops being writable after registration (the other instance)
+install -d -o "$PG_USER" -m 700 "$T/st3"
+tb_must "cluster add other" cluster add other --conninfo "$(conninfo other)" \
+	--pgdata "${PG_DATA[other]}" --storage "file://$T/st3"
+psql_at $P2 postgres "CREATE DATABASE acct"
+wal_switch_and_wait $P2
+chown -R root: "$T/st3"
+chmod -R go-w "$T/st3"
+expect_error "backup to storage that became unwritable" 'permission denied|not writable' \
+	backup --cluster other --tenant acct
+chown -R "$PG_USER:" "$T/st3"
+assert_eq "no set listed for the unwritable storage" 0 "$(set_count other)"
+
 # --- a good backup, then a non-empty restore target
 tb_must "a valid backup still works" backup --cluster src --tenant shop
 set_id=$(last_line "$TB_OUT")
