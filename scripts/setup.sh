@@ -16,7 +16,7 @@ PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	libzstd-dev liblz4-dev libssl-dev libsqlite3-dev libpq-dev libcmocka-dev
 	postgresql-15 postgresql-contrib     # server, pgbench, pg_checksums, amcheck
-	jq perl util-linux procps coreutils findutils diffutils   # used by the tests
+	jq perl time util-linux procps coreutils findutils diffutils   # used by the tests
 )
 
 LOG=$(mktemp /tmp/tenback-setup.XXXXXX.log)

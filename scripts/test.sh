@@ -8,7 +8,7 @@
 #   KEEP=1 ...                              # keep each integration test's temp directory
 #   IT_TIMEOUT=600                          # seconds one integration test may take
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 umask 022
 started=$SECONDS
 passed=0

@@ -34,10 +34,12 @@ cmd_backup(Cli *cli, int argc, char **argv)
 	};
 	char *id = NULL;
 	uint64_t t = 0;
+	IoCompress comp;
 	int rc;
 
 	if (args_parse(argc, argv, specs, &pos) < 0 || pos.count ||
-	    (timeout && str_to_u64(&t, timeout, "--archive-timeout") < 0)) {
+	    (timeout && str_to_u64(&t, timeout, "--archive-timeout") < 0) ||
+	    (o.compress && io_compress_parse(&comp, o.compress) < 0)) {
 		if (pos.count)
 			err_set(ERR_INVALID, "unexpected argument \"%s\"", pos.items[0]);
 		strlist_free(&pos);

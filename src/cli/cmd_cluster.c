@@ -30,7 +30,10 @@ cluster_add_cmd(Cli *cli, int argc, char **argv)
 	};
 	int rc;
 
-	if ((rc = args_parse(argc, argv, specs, &pos)) < 0 || pos.count != 1) {
+	IoCompress comp;
+
+	if ((rc = args_parse(argc, argv, specs, &pos)) < 0 || pos.count != 1 ||
+	    (o.compress && (rc = io_compress_parse(&comp, o.compress)) < 0)) {
 		if (rc == 0)
 			err_set(ERR_INVALID, "cluster add needs exactly one NAME");
 		strlist_free(&pos);

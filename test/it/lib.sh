@@ -212,7 +212,10 @@ as_pg() { (cd "$T" && runuser -u "$PG_USER" -- "$@"); }
 # tb ARGS...: run build/tenback as postgres with this test's --home; exit status passes through.
 tb() {
 	echo "\$ tenback $*" >>"$T/log/tenback-commands.txt"
-	(cd "$T" && runuser -u "$PG_USER" -- timeout -k 10 "$TB_TIMEOUT" "$TENBACK" --home "$TB_HOME" "$@")
+	# TB_RSS_FILE=FILE: record tenback's peak resident set size (KiB) there
+	local -a pre=()
+	[[ -n ${TB_RSS_FILE:-} ]] && pre=(/usr/bin/time -o "$TB_RSS_FILE" -f %M)
+	(cd "$T" && runuser -u "$PG_USER" -- "${pre[@]}" timeout -k 10 "$TB_TIMEOUT" "$TENBACK" --home "$TB_HOME" "$@")
 }
 
 # tb_run ARGS...: run tb, never fail; sets TB_RC, TB_OUT (stdout), TB_ERR (stderr), TB_ALL (both).

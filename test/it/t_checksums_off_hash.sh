@@ -54,7 +54,6 @@ sleep 3
 workload_stop
 wal_switch_and_wait $P
 
-src_fp=$(tenant_fingerprint $P "$SOCK" shop)
 assert_eq "one set listed" 1 "$(set_count src shop)"
 
 if tb_restore_start src shop "$set_id" "$T/r" $R; then

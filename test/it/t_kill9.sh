@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # kill -9 of tenback in the middle of a backup: no set is listed, PostgreSQL is not
-# left in backup mode, the next backup succeeds and restores, and the killed set's
-# leftovers are gone from storage.
+# left in backup mode, the next backup succeeds (in bounded memory) and restores, and
+# the killed set's leftovers are gone from storage.
 source "$(dirname "$0")/lib.sh"
 require_tenback
 
@@ -47,7 +47,11 @@ no_other_clients() {
 assert_true "the killed backup's session ends (server not left in backup mode)" \
 	wait_for "killed session gone" 30 no_other_clients
 
-tb_must "the next backup succeeds" backup --cluster src --tenant shop
+TB_RSS_FILE="$T/rss.txt" tb_must "the next backup succeeds" backup --cluster src --tenant shop
+rss_kib=$(tail -n 1 "$T/rss.txt")
+log "peak RSS of the backup: $rss_kib KiB"
+assert_true "backup of a $(psql_q postgres "SELECT pg_size_pretty(pg_database_size('shop'))") tenant stays under 100 MiB resident ($rss_kib KiB)" \
+	test "$rss_kib" -lt 102400
 set_id=$(last_line "$TB_OUT")
 assert_eq "one set listed" 1 "$(set_count src shop)"
 assert_eq "it is the new set" "$set_id" "$(set_ids src shop)"

@@ -54,6 +54,13 @@ assert_eq "listed set id" "$set_id" "$(printf '%s' "$sets" | jq -r '.[0].id' 2>&
 assert_eq "listed set tenant" shop "$(printf '%s' "$sets" | jq -r '.[0].tenant' 2>&1)"
 assert_eq "listed set type" full "$(printf '%s' "$sets" | jq -r '.[0].type | ascii_downcase' 2>&1)"
 assert_eq "no set listed for crm" 0 "$(set_count src crm)"
+assert_eq "set list json has every documented field" \
+	"cluster id size_bytes start_lsn start_time status stop_lsn stop_time stored_bytes tenant type" \
+	"$(printf '%s' "$sets" | jq -r '.[0] | keys_unsorted | map(select(IN("id", "cluster", "tenant", "type", "status",
+		"start_time", "stop_time", "start_lsn", "stop_lsn", "size_bytes", "stored_bytes"))) | sort | join(" ")' 2>&1)"
+assert_eq "listed set status" completed "$(printf '%s' "$sets" | jq -r '.[0].status | ascii_downcase' 2>&1)"
+tb_ok "cluster list" cluster list --output json || true
+assert_eq "cluster list names src" src "$(printf '%s' "$TB_OUT" | jq -r '.[].name' 2>&1)"
 
 tb_ok "verify latest set" verify --cluster src --tenant shop --set latest || true
 
