@@ -75,26 +75,68 @@ reap() {
 	done
 }
 
+# run_it SUFFIX: every selected integration test, counted; SUFFIX names the pass
+run_it() {
+	local suffix=$1 t name t0 rc secs n_ok why
+	for t in "${tests[@]}"; do
+		name=$(basename "$t" .sh)$suffix
+		t0=$SECONDS
+		TEST_NAME=$name timeout -k 30 "${IT_TIMEOUT:-600}" bash "$t" >"$logdir/$name.log" 2>&1
+		rc=$?
+		reap
+		secs=$((SECONDS - t0))
+		n_ok=$(grep -c '^ok - ' "$logdir/$name.log")
+		if [[ $rc -eq 0 ]]; then
+			passed=$((passed + 1))
+			printf 'PASS %-34s %4ss  (%s checks)\n' "$name" "$secs" "$n_ok"
+		else
+			failed=$((failed + 1)); failed_names+=("$name")
+			[[ $rc -eq 124 || $rc -eq 137 ]] && why="timed out" || why="exit $rc"
+			printf 'FAIL %-34s %4ss  (%s, %s checks ok)\n' "$name" "$secs" "$why" "$n_ok"
+			grep -A8 '^not ok - ' "$logdir/$name.log" | head -n 80 | sed 's/^/    /'
+			echo "    (full log: $logdir/$name.log)"
+		fi
+	done
+}
+
 echo
 echo "== integration tests (logs in $logdir/)"
-for t in "${tests[@]}"; do
-	name=$(basename "$t" .sh)
-	t0=$SECONDS
-	TEST_NAME=$name timeout -k 30 "${IT_TIMEOUT:-600}" bash "$t" >"$logdir/$name.log" 2>&1
-	rc=$?
-	reap
-	secs=$((SECONDS - t0))
-	n_ok=$(grep -c '^ok - ' "$logdir/$name.log")
-	if [[ $rc -eq 0 ]]; then
-		passed=$((passed + 1))
-		printf 'PASS %-28s %4ss  (%s checks)\n' "$name" "$secs" "$n_ok"
-	else
-		failed=$((failed + 1)); failed_names+=("$name")
-		[[ $rc -eq 124 || $rc -eq 137 ]] && why="timed out" || why="exit $rc"
-		printf 'FAIL %-28s %4ss  (%s, %s checks ok)\n' "$name" "$secs" "$why" "$n_ok"
-		grep -A8 '^not ok - ' "$logdir/$name.log" | head -n 80 | sed 's/^/    /'
-		echo "    (full log: $logdir/$name.log)"
+run_it ""
+
+# ---- the same under AddressSanitizer + UndefinedBehaviorSanitizer (SANITIZE=0 skips):
+# unit tests, then the integration tests with the instrumented tenback, which also
+# runs as PostgreSQL's archive_command and restore_command. Every report goes to a
+# file; any file there fails the run.
+if [[ ${SANITIZE:-1} == 1 ]]; then
+	echo
+	echo "== unit tests under ASan+UBSan"
+	if [[ ! -f build-asan/build.ninja ]]; then
+		meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 	fi
-done
+	if ! ninja -C build-asan >"$logdir/build-asan.log" 2>&1; then
+		failed=$((failed + 1)); failed_names+=(build-asan); tail -20 "$logdir/build-asan.log"
+	else
+		san_dir=$(mktemp -d /tmp/tb-sanitizer-reports.XXXXXX)
+		chmod 1777 "$san_dir"
+		export ASAN_OPTIONS="log_path=$san_dir/asan:detect_leaks=1:abort_on_error=0"
+		export UBSAN_OPTIONS="log_path=$san_dir/ubsan:print_stacktrace=1"
+		if meson test -C build-asan --print-errorlogs >"$logdir/unit-asan.log" 2>&1; then
+			passed=$((passed + 1)); echo "PASS unit tests (asan)"
+		else
+			failed=$((failed + 1)); failed_names+=(unit-asan); echo "FAIL unit tests (asan): see $logdir/unit-asan.log"
+		fi
+		echo
+		echo "== integration tests under ASan+UBSan"
+		TENBACK=$PWD/build-asan/tenback TB_SANITIZED=1 run_it "-asan"
+		if compgen -G "$san_dir/*" >/dev/null; then
+			failed=$((failed + 1)); failed_names+=(sanitizer-reports)
+			echo "FAIL sanitizer reports:"; head -n 60 "$san_dir"/* | sed 's/^/    /'
+		else
+			passed=$((passed + 1)); echo "PASS no sanitizer reports"
+		fi
+		unset ASAN_OPTIONS UBSAN_OPTIONS
+		rm -rf "$san_dir"
+	fi
+fi
 
 finish

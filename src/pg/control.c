@@ -16,6 +16,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "pg/crc32c.h"
 
 /* ControlFileData byte offsets (pg_control_version 1300, x86_64). */
 #define CTL_SYSTEM_IDENTIFIER_OFF 0
@@ -32,7 +33,6 @@
 #define CTL_SUPPORTED_VERSION 1300u
 /* PG_CONTROL_MAX_SAFE_SIZE: the part of the file PostgreSQL writes atomically. */
 #define CTL_READ_SIZE 512
-#define CRC32C_POLY 0x82F63B78u
 
 static uint32_t
 get_u32(const uint8_t *p)
@@ -53,23 +53,6 @@ bswap32(uint32_t v)
 	return (v >> 24) | ((v >> 8) & 0xFF00u) | ((v << 8) & 0xFF0000u) | (v << 24);
 }
 
-/*
- * CRC-32C (Castagnoli, reflected), one bit at a time: it only ever runs over
- * the 288 bytes of a control file, where a table buys nothing.
- */
-static uint32_t
-crc32c(const uint8_t *data, size_t len)
-{
-	uint32_t crc = 0xFFFFFFFFu;
-
-	for (size_t i = 0; i < len; i++) {
-		crc ^= data[i];
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc >> 1) ^ (CRC32C_POLY & (0u - (crc & 1u)));
-	}
-	return crc ^ 0xFFFFFFFFu;
-}
-
 /* Checked before the CRC, as PostgreSQL does: another version means another
  * layout, and a CRC mismatch would hide the real cause. */
 static int
@@ -87,7 +70,7 @@ check_version(uint32_t version)
 static int
 check_crc(const uint8_t *buf)
 {
-	uint32_t computed = crc32c(buf, CTL_CRC_OFF);
+	uint32_t computed = pg_crc32c(buf, CTL_CRC_OFF);
 	uint32_t stored = get_u32(buf + CTL_CRC_OFF);
 
 	if (computed == stored)
