@@ -60,8 +60,9 @@
 #define XL_RMID_OFF 17
 #define XL_CRC_OFF 20
 #define XL_HEADER_SIZE 24u
-/* MaxAllocSize - 1: larger records cannot be read back by PostgreSQL. */
-#define XL_MAX_TOT_LEN 0x3FFFFFFEu
+/* The largest record PostgreSQL's reader accepts: its buffer, the length
+ * rounded up to a page, must stay within MaxAllocSize (1 GiB - 1). */
+#define XL_MAX_TOT_LEN 0x3FFFE000u
 #define RM_MAX_BUILTIN_ID 21	/* RM_LOGICALMSG_ID in 15 */
 #define RM_MIN_CUSTOM_ID 128
 
@@ -149,12 +150,6 @@ get_u64(const uint8_t *p)
 	return (uint64_t) get_u32(p) | ((uint64_t) get_u32(p + 4) << 32);
 }
 
-static void
-format_lsn(char out[20], uint64_t lsn)
-{
-	pg_lsn_format(out, lsn);
-}
-
 /* Mark the end of the WAL; returns 0 for `return end_wal(...)`. */
 static int end_wal(PgWalReader *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -184,7 +179,7 @@ invalid_record(PgWalReader *r, uint64_t lsn, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	format_lsn(at, lsn);
+	pg_lsn_format(at, lsn);
 	return end_wal(r, "invalid record at %s: %s", at, what);
 }
 
@@ -219,67 +214,66 @@ page_header_size(const uint8_t *page)
 	return (get_u16(page + XLP_INFO_OFF) & XLP_LONG_HEADER) ? XLP_LONG_HEADER_SIZE : XLP_SHORT_HEADER_SIZE;
 }
 
+/* "invalid record at <lsn>: <what> in WAL segment <name>, offset <n>". */
+static bool page_invalid(PgWalReader *r, uint64_t rec_lsn, uint64_t page_lsn, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static bool
+page_invalid(PgWalReader *r, uint64_t rec_lsn, uint64_t page_lsn, const char *fmt, ...)
+{
+	char name[PG_WAL_NAME_LEN + 1];
+	char what[REASON_LEN];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	pg_wal_name(name, r->timeline, page_lsn / r->seg_size, r->seg_size);
+	invalid_record(r, rec_lsn, "%s in WAL segment %s, offset %u", what, name,
+		(unsigned) (page_lsn % r->seg_size));
+	return false;
+}
+
 /* The checks of PostgreSQL's XLogReaderValidatePageHeader; false ends the WAL. */
 static bool
 page_valid(PgWalReader *r, uint64_t page_lsn, const uint8_t *page, uint64_t rec_lsn)
 {
-	uint32_t seg_off = (uint32_t) (page_lsn % r->seg_size);
 	uint16_t magic = get_u16(page + XLP_MAGIC_OFF);
 	uint16_t info = get_u16(page + XLP_INFO_OFF);
 	uint32_t tli = get_u32(page + XLP_TLI_OFF);
 	uint64_t pageaddr = get_u64(page + XLP_PAGEADDR_OFF);
-	char name[PG_WAL_NAME_LEN + 1];
 	char addr[20];
 
-	pg_wal_name(name, r->timeline, r->seg_no, r->seg_size);
-	if (magic != XLOG_PAGE_MAGIC) {
-		invalid_record(r, rec_lsn, "invalid magic number %04X in WAL segment %s, offset %u",
-			magic, name, seg_off);
-		return false;
-	}
-	if ((info & ~XLP_ALL_FLAGS) != 0) {
-		invalid_record(r, rec_lsn, "invalid info bits %04X in WAL segment %s, offset %u",
-			info, name, seg_off);
-		return false;
-	}
+	if (magic != XLOG_PAGE_MAGIC)
+		return page_invalid(r, rec_lsn, page_lsn, "invalid magic number %04X", magic);
+	if ((info & ~XLP_ALL_FLAGS) != 0)
+		return page_invalid(r, rec_lsn, page_lsn, "invalid info bits %04X", info);
 	if (info & XLP_LONG_HEADER) {
 		uint64_t sysid = get_u64(page + XLP_SYSID_OFF);
 		uint32_t seg_size = get_u32(page + XLP_SEG_SIZE_OFF);
 		uint32_t blcksz = get_u32(page + XLP_XLOG_BLCKSZ_OFF);
 
-		if (r->sysid != 0 && sysid != r->sysid) {
-			invalid_record(r, rec_lsn, "WAL segment %s is from another database system: "
-				"system identifier %llu, expected %llu", name,
+		if (r->sysid != 0 && sysid != r->sysid)
+			return page_invalid(r, rec_lsn, page_lsn,
+				"WAL of another database system (system identifier %llu, expected %llu)",
 				(unsigned long long) sysid, (unsigned long long) r->sysid);
-			return false;
-		}
-		if (seg_size != r->seg_size) {
-			invalid_record(r, rec_lsn, "WAL segment %s has segment size %u in its header, expected %u",
-				name, seg_size, r->seg_size);
-			return false;
-		}
-		if (blcksz != WAL_BLCKSZ) {
-			invalid_record(r, rec_lsn, "WAL segment %s has page size %u in its header, expected %u",
-				name, blcksz, WAL_BLCKSZ);
-			return false;
-		}
+		if (seg_size != r->seg_size)
+			return page_invalid(r, rec_lsn, page_lsn, "incorrect segment size %u in page header (expected %u)",
+				seg_size, r->seg_size);
+		if (blcksz != WAL_BLCKSZ)
+			return page_invalid(r, rec_lsn, page_lsn, "incorrect page size %u in page header (expected %u)",
+				blcksz, WAL_BLCKSZ);
 		r->sysid = sysid;
-	} else if (seg_off == 0) {
-		invalid_record(r, rec_lsn, "invalid info bits %04X in the first page of WAL segment %s",
-			info, name);
-		return false;
+	} else if (page_lsn % r->seg_size == 0) {
+		return page_invalid(r, rec_lsn, page_lsn, "invalid info bits %04X (no long header)", info);
 	}
 	if (pageaddr != page_lsn) {
-		format_lsn(addr, pageaddr);
-		invalid_record(r, rec_lsn, "unexpected page address %s in WAL segment %s, offset %u",
-			addr, name, seg_off);
-		return false;
+		pg_lsn_format(addr, pageaddr);
+		return page_invalid(r, rec_lsn, page_lsn, "unexpected page address %s", addr);
 	}
-	if (tli < r->max_page_tli) {
-		invalid_record(r, rec_lsn, "out-of-sequence timeline %u (after %u) in WAL segment %s, offset %u",
-			tli, r->max_page_tli, name, seg_off);
-		return false;
-	}
+	if (tli < r->max_page_tli)
+		return page_invalid(r, rec_lsn, page_lsn, "out-of-sequence timeline %u (after %u)",
+			tli, r->max_page_tli);
 	r->max_page_tli = tli;
 	return true;
 }
@@ -349,7 +343,7 @@ record_header_valid(PgWalReader *r, uint64_t lsn, const uint8_t *hdr)
 	}
 	/* The first record read has no known predecessor: it must only point back. */
 	if (r->prev_lsn == 0 ? prev >= lsn : prev != r->prev_lsn) {
-		format_lsn(prev_text, prev);
+		pg_lsn_format(prev_text, prev);
 		invalid_record(r, lsn, "incorrect prev-link %s", prev_text);
 		return false;
 	}
@@ -633,7 +627,7 @@ read_record_at(PgWalReader *r, uint64_t *pos, PgWalRecord *out)
 			if (!(info & XLP_FIRST_IS_CONTRECORD)) {
 				char at[20];
 
-				format_lsn(at, page_lsn);
+				pg_lsn_format(at, page_lsn);
 				return invalid_record(r, lsn, "no continuation record flag on the page at %s", at);
 			}
 			rem_len = get_u32(page + XLP_REM_LEN_OFF);
