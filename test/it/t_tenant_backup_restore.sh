@@ -19,6 +19,10 @@ psql_q postgres "CREATE DATABASE crm"
 pgbench_init $P shop 10
 pgbench_init $P crm 5
 psql_q shop "CREATE EXTENSION amcheck"
+# the other tenant has hash, GIN and GiST indexes and is vacuumed during the backup
+psql_q crm "CREATE TABLE docs (id int PRIMARY KEY, tag text, arr int[], pt point);
+INSERT INTO docs SELECT g, md5(g::text), ARRAY[g % 100, g], point(g % 1000, g / 1000) FROM generate_series(1, 30000) g;
+CREATE INDEX ON docs USING hash (tag); CREATE INDEX ON docs USING gin (arr); CREATE INDEX ON docs USING gist (pt)"
 # an unlogged table: only its init fork is backed up; it must come back empty
 psql_q shop "CREATE UNLOGGED TABLE scratch AS SELECT g AS id FROM generate_series(1, 1000) g"
 
@@ -33,6 +37,18 @@ wal_switch_and_wait $P
 
 workload_start shop 900
 workload_start crm 900
+crm_vacuum_loop() {
+	local k=0
+	while true; do
+		k=$(( (k + 1) % 10 ))
+		runuser -u "$PG_USER" -- "$PGBIN/psql" -X -q -h "$SOCK" -p "$P" -U "$PG_USER" -d crm \
+			-c "UPDATE docs SET tag = md5(random()::text), pt = point(random() * 1000, 1) WHERE id % 10 = $k" \
+			-c "DELETE FROM docs WHERE id % 50 = $k" -c "VACUUM docs" || true
+	done
+}
+export -f crm_vacuum_loop
+export P SOCK PGBIN PG_USER
+bg bash -c crm_vacuum_loop >>"$T/log/crm-vacuum.txt" 2>&1
 sleep 3
 t0=$SECONDS
 tb_must "full backup of shop under load" backup --cluster src --tenant shop --mode full
