@@ -43,18 +43,20 @@ typedef struct Job {
 	char *set_dir;
 	bool row_inserted;
 	bool started;             /* pg_backup_start done */
+	Manifest *parent;         /* incremental: the set it builds on */
+	char *stop_time;          /* server clock after pg_backup_stop, rounded up */
 	IoCompress compress;
 	int level;
 } Job;
 
 static char *
-make_set_id(time_t t)
+make_set_id(time_t t, bool incremental)
 {
 	struct tm tm;
 	char id[32];
 
 	gmtime_r(&t, &tm);
-	strftime(id, sizeof(id), "%Y%m%d-%H%M%SF", &tm);
+	strftime(id, sizeof(id), incremental ? "%Y%m%d-%H%M%SI" : "%Y%m%d-%H%M%SF", &tm);
 	return xstrdup(id);
 }
 
@@ -66,15 +68,16 @@ new_set_id(Job *j, char **out)
 		MetaSet *sets = NULL;
 		size_t n = 0;
 		bool taken = false;
-		char *id = make_set_id(time(NULL));
+		char *id = make_set_id(time(NULL), j->parent != NULL);
 		int rc = meta_set_list(j->meta, j->cluster.name, j->o->tenant, NULL, &sets, &n);
 
 		if (rc < 0) {
 			free(id);
 			return rc;
 		}
+		/* one second, one set: F and I ids of the same second would sort ambiguously */
 		for (size_t i = 0; i < n; i++)
-			if (strcmp(sets[i].id, id) == 0)
+			if (strncmp(sets[i].id, id, 15) == 0)
 				taken = true;
 		meta_set_array_free(sets, n);
 		if (!taken) {
@@ -210,6 +213,64 @@ load_databases(Job *j)
 }
 
 static int
+no_full(Job *j, const char *why)
+{
+	int rc = err_set(ERR_NOT_FOUND, "Full data backup needed before incremental data backup");
+
+	err_detail("%s", why);
+	err_hint("Take a full backup first: tenback backup --cluster %s --tenant %s --mode full.", j->cluster.name,
+	         j->o->tenant);
+	return rc;
+}
+
+/*
+ * An incremental builds on the tenant's latest completed set in this storage,
+ * of the same system and timeline; checked before anything is written.
+ */
+static int
+find_parent(Job *j)
+{
+	MetaSet *sets = NULL;
+	size_t n = 0;
+	char *tli = NULL;
+	char *dir = NULL;
+	int rc;
+
+	if ((rc = meta_set_list(j->meta, j->cluster.name, j->o->tenant, "completed", &sets, &n)) < 0)
+		return rc;
+	if (n == 0) {
+		rc = no_full(j, "The tenant has no completed backup set.");
+		goto out;
+	}
+	dir = manifest_set_dir(j->cluster.system_id, j->o->tenant, sets[n - 1].id);
+	if (manifest_load(&j->parent, j->storage, dir) < 0) {
+		char why[1024];
+		snprintf(why, sizeof(why), "The latest set, %s, cannot be read from the storage: %s", sets[n - 1].id,
+		         err_message());
+		rc = no_full(j, why);
+		goto out;
+	}
+	if ((rc = pg_conn_query_value(j->conn, &tli, "SELECT timeline_id FROM pg_control_checkpoint()", 0, NULL)) < 0)
+		goto out;
+	if (strcmp(j->parent->system_id, j->cluster.system_id) != 0 || j->parent->timeline != strtoul(tli, NULL, 10)) {
+		char why[256];
+		snprintf(why, sizeof(why), "The latest set, %s, is of timeline %u; the cluster is on timeline %s.",
+		         j->parent->set_id, j->parent->timeline, tli);
+		rc = no_full(j, why);
+		goto out;
+	}
+out:
+	if (rc < 0) {
+		manifest_free(j->parent);
+		j->parent = NULL;
+	}
+	meta_set_array_free(sets, n);
+	free(tli);
+	free(dir);
+	return rc;
+}
+
+static int
 start_backup(Job *j)
 {
 	const char *params[1];
@@ -263,12 +324,19 @@ copy_data(Job *j)
 	ctx.buf = xmalloc(COPY_BUF_SIZE);
 	for (size_t i = 0; i < j->m->n_files; i++) {
 		ManifestFile *f = &j->m->files[i];
+		const ManifestFile *pf;
+
 		if (f->kind != MF_FILE)
 			continue;
-		if ((rc = files_copy(&ctx, f)) < 0)
+		if (j->parent && files_incremental_candidate(f->path) &&
+		    (pf = manifest_find_file(j->parent, f->path)) != NULL && (pf->kind == MF_FILE || pf->kind == MF_INCR))
+			rc = files_copy_incremental(&ctx, f, pf, j->parent->set_id, j->parent->start_lsn, j->row.id);
+		else
+			rc = files_copy(&ctx, f);
+		if (rc < 0)
 			break;
 		if (!f->vanished) {
-			j->m->size_bytes += f->size;
+			j->m->size_bytes += f->size;  /* the file's size; stored_bytes tells what this set holds */
 			j->m->stored_bytes += f->stored_size;
 			n_copied++;
 		}
@@ -276,6 +344,15 @@ copy_data(Job *j)
 			last = time_now_ms();
 			log_info("backup %s: %zu files, %.1f MiB copied", j->row.id, n_copied,
 			         (double)ctx.bytes_done / (1024.0 * 1024.0));
+		}
+	}
+	if (rc == 0 && j->parent) {
+		/* What the parent had and this set has not: gone since. */
+		for (size_t i = 0; i < j->parent->n_files; i++) {
+			const ManifestFile *pf = &j->parent->files[i];
+			const ManifestFile *now = manifest_find_file(j->m, pf->path);
+			if (now == NULL || now->vanished)
+				strlist_add(&j->m->removed, pf->path);
 		}
 	}
 	if (rc == 0 && ctx.pages_bad)
@@ -299,6 +376,14 @@ stop_backup(Job *j)
 		return rc;
 	}
 	j->started = false;
+	/* The server's clock, rounded up to the second: a recovery target time at or
+	 * after it is past the set's consistency point. */
+	if ((rc = pg_conn_query_value(j->conn, &j->stop_time,
+	                              "SELECT to_char(date_trunc('second', clock_timestamp() AT TIME ZONE 'UTC') "
+	                              "+ interval '1 second', 'YYYY-MM-DD HH24:MI:SS') || '+00'", 0, NULL)) < 0) {
+		PQclear(res);
+		return rc;
+	}
 	rc = pg_lsn_parse(&j->m->stop_lsn, PQgetvalue(res, 0, 0));
 	j->m->backup_label = xstrdup(PQgetvalue(res, 0, 1));
 	free(j->row.stop_lsn);
@@ -403,14 +488,9 @@ backup_run(Meta *meta, const BackupOpts *o, char **out_set_id)
 	*out_set_id = NULL;
 	j->o = o;
 	j->meta = meta;
-	if (o->mode && strcmp(o->mode, "full") != 0) {
-		if (strcmp(o->mode, "incremental") == 0) {
-			rc = err_set(ERR_UNSUPPORTED, "incremental backup is not available yet");
-			err_hint("Take a full backup: --mode full.");
-		} else {
-			rc = err_set(ERR_INVALID, "invalid backup mode \"%s\"", o->mode);
-			err_hint("Use --mode full.");
-		}
+	if (o->mode && strcmp(o->mode, "full") != 0 && strcmp(o->mode, "incremental") != 0) {
+		rc = err_set(ERR_INVALID, "invalid backup mode \"%s\"", o->mode);
+		err_hint("Use --mode full or --mode incremental.");
 		return rc;
 	}
 	if ((rc = meta_cluster_get(meta, o->cluster, &j->cluster)) < 0)
@@ -433,6 +513,8 @@ backup_run(Meta *meta, const BackupOpts *o, char **out_set_id)
 	j->m = manifest_new();
 	if ((rc = load_databases(j)) < 0)
 		goto out;
+	if (o->mode && strcmp(o->mode, "incremental") == 0 && (rc = find_parent(j)) < 0)
+		goto out;
 	if ((rc = storage_probe(j->storage, "tenback")) < 0)
 		goto out;
 	if ((rc = clean_leftovers(j)) < 0)
@@ -446,7 +528,8 @@ backup_run(Meta *meta, const BackupOpts *o, char **out_set_id)
 		goto out;
 	j->set_dir = manifest_set_dir(j->cluster.system_id, o->tenant, j->row.id);
 	time_format_utc(now, sizeof(now), time(NULL));
-	j->row.type = xstrdup("full");
+	j->row.type = xstrdup(j->parent ? "incremental" : "full");
+	j->row.parent = j->parent ? xstrdup(j->parent->set_id) : NULL;
 	j->row.method = xstrdup("physical");
 	j->row.status = xstrdup("running");
 	j->row.pid = getpid();
@@ -460,7 +543,8 @@ backup_run(Meta *meta, const BackupOpts *o, char **out_set_id)
 	j->m->set_id = xstrdup(j->row.id);
 	j->m->cluster = xstrdup(o->cluster);
 	j->m->tenant = xstrdup(o->tenant);
-	j->m->type = xstrdup("full");
+	j->m->type = xstrdup(j->parent ? "incremental" : "full");
+	j->m->parent = j->parent ? xstrdup(j->parent->set_id) : NULL;
 	j->m->method = xstrdup("physical");
 	j->m->tenback_version = xstrdup(TENBACK_VERSION);
 	j->m->pg_version = (uint32_t)pg_conn_server_version(j->conn);
@@ -482,20 +566,20 @@ backup_run(Meta *meta, const BackupOpts *o, char **out_set_id)
 	if ((rc = collect_wal(j)) < 0)
 		goto out;
 	/* Finish: everything durable, then the manifest, then the row. */
-	time_format_utc(now, sizeof(now), time(NULL));
-	j->m->stop_time = xstrdup(now);
+	j->m->stop_time = xstrdup(j->stop_time);
 	if ((rc = storage_sync(j->storage, j->set_dir)) < 0)
 		goto out;
 	if ((rc = manifest_store(j->m, j->storage, j->set_dir)) < 0)
 		goto out;
 	free(j->row.status);
 	j->row.status = xstrdup("completed");
-	j->row.stop_time = xstrdup(now);
+	j->row.stop_time = xstrdup(j->stop_time);
 	j->row.pid = 0;
 	j->row.size_bytes = (int64_t)j->m->size_bytes;
 	j->row.stored_bytes = (int64_t)j->m->stored_bytes;
 	for (size_t i = 0; i < j->m->n_files; i++)
-		j->row.file_count += j->m->files[i].kind == MF_FILE && !j->m->files[i].vanished;
+		j->row.file_count += (j->m->files[i].kind == MF_FILE || j->m->files[i].kind == MF_INCR) &&
+		                     !j->m->files[i].vanished;
 	if ((rc = meta_set_update(meta, &j->row)) < 0)
 		goto out;
 	*out_set_id = xstrdup(j->row.id);
@@ -508,6 +592,8 @@ out:
 	pg_conn_free(j->conn);
 	storage_free(j->storage);
 	manifest_free(j->m);
+	manifest_free(j->parent);
+	free(j->stop_time);
 	meta_set_clear(&j->row);
 	meta_cluster_clear(&j->cluster);
 	free(j->set_dir);

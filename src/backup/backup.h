@@ -6,6 +6,7 @@
 #ifndef TENBACK_BACKUP_BACKUP_H
 #define TENBACK_BACKUP_BACKUP_H
 
+#include "common/strutil.h"
 #include "io/io.h"
 #include "meta/meta.h"
 
@@ -56,6 +57,12 @@ int backup_run(Meta *meta, const BackupOpts *o, char **out_set_id);
 /* Resolve "latest" or an id to a completed set of the tenant. */
 int backup_find_set(Meta *meta, const char *cluster, const char *tenant, const char *set, MetaSet *out);
 
+/* Delete a set (and, with with_dependents, the incrementals built on it,
+ * newest first); refuses a set others depend on otherwise.  The ids deleted
+ * are added to out_deleted when not NULL. */
+int backup_set_delete(Meta *meta, const char *cluster, const char *tenant, const char *set, bool with_dependents,
+                      StrList *out_deleted);
+
 /* ---- WAL archive (archive.c) ---- */
 
 int archive_push(Meta *meta, const char *cluster, const char *path);
@@ -93,6 +100,10 @@ typedef struct RestoreOpts {
 	const TablespaceMap *maps;
 	size_t n_maps;
 	const char *target;        /* "latest" (all archived WAL) or "immediate" */
+	const char *target_time;   /* point in time: one of these at most */
+	const char *target_lsn;
+	const char *target_xid;
+	const char *target_name;
 	const char *run_as;        /* when root: the user owning and running the instance */
 	const char *socket_dir;
 	const char *pg_bin;
@@ -100,5 +111,52 @@ typedef struct RestoreOpts {
 } RestoreOpts;
 
 int restore_run(Meta *meta, const RestoreOpts *o);
+
+/* ---- point in time (pitr.c) ---- */
+
+typedef enum TargetKind {
+	TARGET_LATEST,
+	TARGET_IMMEDIATE,
+	TARGET_TIME,
+	TARGET_LSN,
+	TARGET_XID,
+	TARGET_NAME,
+} TargetKind;
+
+typedef struct RecoveryTarget {
+	TargetKind kind;
+	int64_t time_us;           /* TIME: Unix microseconds */
+	uint64_t lsn;              /* LSN */
+	uint32_t xid;              /* XID */
+	char name[64];             /* NAME */
+	char text[96];             /* the value PostgreSQL gets */
+} RecoveryTarget;
+
+/* From --target / --target-time / -lsn / -xid / -name; ERR_INVALID when
+ * more than one is given or a value does not parse. */
+int recovery_target_parse(RecoveryTarget *out, const RestoreOpts *o);
+
+/*
+ * The set a restore to target starts from: set_opt when given ("latest" or
+ * an id), else the newest set whose consistency point lies at or before the
+ * target.  For every target but latest and immediate the archived WAL from
+ * that set on is read to prove the target is reachable; a target in a gap
+ * or outside every range is refused naming the nearest range.
+ */
+int pitr_choose_set(Meta *meta, const char *cluster, const char *tenant, const char *set_opt,
+                    const RecoveryTarget *t, char **out_set_id);
+
+typedef struct WindowRange {
+	char *set_id;              /* the set this range starts from */
+	uint64_t start_lsn;        /* its consistency point */
+	char *start_time;
+	uint64_t end_lsn;          /* where continuous archived WAL ends */
+	char *end_time;            /* the last transaction's time in the range, or NULL */
+	char *end_reason;          /* "end of the archive", "segment ... is missing", "timeline 2 begins" */
+} WindowRange;
+
+/* The restorable ranges of a tenant, oldest first. */
+int backup_window(Meta *meta, const char *cluster, const char *tenant, WindowRange **out, size_t *out_count);
+void window_array_free(WindowRange *a, size_t n);
 
 #endif

@@ -45,6 +45,18 @@ typedef struct CopyCtx {
  * sha256 and stored_size.  A file gone from the source is marked vanished. */
 int files_copy(CopyCtx *ctx, ManifestFile *f);
 
+/*
+ * Incremental copy of a relation file whose previous version is pf (an
+ * MF_FILE or MF_INCR entry of the parent set parent_id): store only the
+ * pages whose LSN is above since_lsn (the parent's start), pages beyond the
+ * parent's length and all-zero pages; f becomes MF_INCR with its parts.
+ * A file whose length is not a whole number of pages is copied whole.
+ */
+int files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, const char *parent_id,
+                           uint64_t since_lsn, const char *set_id);
+/* May path be copied page by page: a main or init fork of a relation. */
+bool files_incremental_candidate(const char *path);
+
 /* Is name a relation file ("16384", "16384_vm", "16384.2", "16384_init.1")? */
 bool files_relation_name(const char *name, uint32_t *out_relfilenode, int *out_fork, uint32_t *out_segno);
 #define FORK_MAIN 0
@@ -59,6 +71,30 @@ int files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest
 
 #include "meta/meta.h"
 #include "pg/conn.h"
+
+/* A set and its ancestors, newest first: sets[0] is the set itself. */
+typedef struct Chain {
+	Manifest **sets;
+	char **dirs;          /* storage directory of each */
+	size_t n;
+} Chain;
+
+/*
+ * Load the manifests of head's ancestors (head is taken into the chain).
+ * A missing or unreadable parent is ERR_CORRUPT naming both sets: the
+ * chain cannot be restored.
+ */
+int chain_load(Chain *out, Storage *s, Manifest *head, const char *head_dir);
+/* The member with that id, or NULL. */
+const Manifest *chain_find(const Chain *c, const char *set_id, const char **out_dir);
+void chain_free(Chain *c);
+
+/*
+ * Write one MF_INCR file of the chain's newest set to fd: every block from
+ * the set its parts name, each read once; all stored streams involved are
+ * checked against their manifests.
+ */
+int files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd, const char *dest_path);
 
 /*
  * Connect to a registered cluster and check what every operation needs:

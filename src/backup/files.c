@@ -443,6 +443,163 @@ out:
 	return rc;
 }
 
+bool
+files_incremental_candidate(const char *path)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	uint32_t relnode, segno;
+	int fork;
+
+	if (!(str_starts_with(path, "base/") || str_starts_with(path, "global/") || str_starts_with(path, "pg_tblspc/")))
+		return false;
+	/* The free space map is not WAL-logged and visibility-map bits are cleared
+	 * without a new page LSN: both forks are copied whole. */
+	return files_relation_name(base, &relnode, &fork, &segno) && (fork == FORK_MAIN || fork == FORK_INIT);
+}
+
+/* The parts of the parent's version: which set holds each of its blocks. */
+static void
+parent_parts(const ManifestFile *pf, const char *parent_id, ManifestPart **out, size_t *n)
+{
+	if (pf->kind == MF_INCR) {
+		*out = xcalloc(pf->n_parts + 1, sizeof(**out));
+		for (size_t i = 0; i < pf->n_parts; i++) {
+			(*out)[i].set_id = xstrdup(pf->parts[i].set_id);
+			for (size_t k = 0; k < pf->parts[i].blocks.n; k++)
+				ranges_append_range(&(*out)[i].blocks, pf->parts[i].blocks.r[k].first, pf->parts[i].blocks.r[k].last);
+		}
+		*n = pf->n_parts;
+		return;
+	}
+	*out = xcalloc(1, sizeof(**out));
+	(*out)[0].set_id = xstrdup(parent_id);
+	if (pf->size >= PG_PAGE_SIZE)
+		ranges_append_range(&(*out)[0].blocks, 0, (uint32_t)(pf->size / PG_PAGE_SIZE - 1));
+	*n = 1;
+}
+
+int
+files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, const char *parent_id,
+                       uint64_t since_lsn, const char *set_id)
+{
+	char *full = path_join(ctx->pgdata, f->path);
+	char *object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
+	const char *base = strrchr(f->path, '/') + 1;
+	IoWriter *sink = NULL, *w = NULL;
+	IoContainerInfo info;
+	StorageWriteOpts wopts = {.no_sync = true};
+	ManifestPart *pparts = NULL;
+	size_t n_pparts = 0;
+	struct stat st;
+	uint32_t relnode, segno = 0, parent_blocks;
+	int fork;
+	uint64_t limit, done = 0;
+	int fd = -1;
+	int rc = 0;
+
+	files_relation_name(base, &relnode, &fork, &segno);
+	fd = open(full, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			f->vanished = true;
+			goto out;
+		}
+		rc = err_errno(errno, "could not open file \"%s\"", full);
+		goto out;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = err_errno(errno, "could not stat file \"%s\"", full);
+		goto out;
+	}
+	if (st.st_size % PG_PAGE_SIZE != 0 || pf->size % PG_PAGE_SIZE != 0) {
+		close(fd);
+		fd = -1;
+		rc = files_copy(ctx, f);
+		goto out;
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	limit = (uint64_t)st.st_size;
+	parent_blocks = (uint32_t)(pf->size / PG_PAGE_SIZE);
+	f->kind = MF_INCR;
+	f->mtime = st.st_mtime;
+	f->mode = st.st_mode & 07777;
+	while (done < limit) {
+		size_t want = limit - done < COPY_BUF_SIZE ? (size_t)(limit - done) : COPY_BUF_SIZE;
+		ssize_t n = read_at(fd, ctx->buf, want, (off_t)done);
+		uint32_t first = (uint32_t)(done / PG_PAGE_SIZE);
+
+		if (n < 0) {
+			rc = err_errno(errno, "could not read file \"%s\"", full);
+			goto out;
+		}
+		n -= n % PG_PAGE_SIZE; /* a page being added right now: WAL replay brings it */
+		if (n == 0)
+			break;
+		if (ctx->verify_checksums)
+			f->page_errors += check_pages(ctx, fd, full, ctx->buf, (size_t)n, (off_t)done,
+			                              segno * PG_RELSEG_BLOCKS + first);
+		for (size_t p = 0; p < (size_t)n; p += PG_PAGE_SIZE) {
+			const uint8_t *page = ctx->buf + p;
+			uint32_t blk = first + (uint32_t)(p / PG_PAGE_SIZE);
+
+			if (blk < parent_blocks && !pg_page_is_new(page) && pg_page_lsn(page) <= since_lsn)
+				continue;
+			if (w == NULL) {
+				if ((rc = storage_write_open(ctx->storage, &sink, object, &wopts)) < 0)
+					goto out;
+				rc = io_container_writer_new(&w, sink, ctx->compress, ctx->level);
+				sink = NULL;
+				if (rc < 0)
+					goto out;
+			}
+			if ((rc = io_writer_write(w, page, PG_PAGE_SIZE)) < 0)
+				goto out;
+			ranges_append(&f->blocks, blk);
+		}
+		done += (uint64_t)n;
+		ctx->bytes_done += (uint64_t)n;
+	}
+	f->size = done;
+	if (w != NULL) {
+		if ((rc = io_writer_close(w)) < 0)
+			goto out;
+		io_container_writer_info(w, &info);
+		f->stored_size = info.stored_size;
+		io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
+	}
+	ctx->pages_bad += f->page_errors;
+	/* Parts: the parent's, minus what this set stores, cut to the new length. */
+	parent_parts(pf, parent_id, &pparts, &n_pparts);
+	for (size_t i = 0; i < n_pparts; i++) {
+		BlockRanges left;
+		ranges_subtract(&left, &pparts[i].blocks, &f->blocks, (uint32_t)(done / PG_PAGE_SIZE));
+		if (left.n)
+			manifest_file_add_part(f, pparts[i].set_id, &left);
+		ranges_free(&left);
+	}
+	if (f->blocks.n) {
+		BlockRanges mine = {0};
+		for (size_t k = 0; k < f->blocks.n; k++)
+			ranges_append_range(&mine, f->blocks.r[k].first, f->blocks.r[k].last);
+		manifest_file_add_part(f, set_id, &mine);
+	}
+out:
+	if (rc < 0)
+		err_prefix("while backing up \"%s\"", f->path);
+	for (size_t i = 0; i < n_pparts; i++) {
+		free(pparts[i].set_id);
+		ranges_free(&pparts[i].blocks);
+	}
+	free(pparts);
+	io_writer_free(w);
+	io_writer_free(sink);
+	if (fd >= 0)
+		close(fd);
+	free(full);
+	free(object);
+	return rc;
+}
+
 int
 files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_path,
                     uint64_t want_size, const char *want_sha256)

@@ -19,7 +19,8 @@
 
 #define CHECKSUM_KEY "\"manifest_checksum\""
 
-static const char *const kind_names[] = {"file", "sparse", "dir", "link"};
+static const char *const kind_names[] = {"file", "sparse", "dir", "link", "incr"};
+#define N_KINDS 5
 
 Manifest *
 manifest_new(void)
@@ -56,10 +57,20 @@ manifest_free(Manifest *m)
 	}
 	free(m->tablespaces);
 	for (size_t i = 0; i < m->n_files; i++) {
-		free(m->files[i].path);
-		free(m->files[i].link_target);
+		ManifestFile *f = &m->files[i];
+		free(f->path);
+		free(f->link_target);
+		ranges_free(&f->blocks);
+		for (size_t k = 0; k < f->n_parts; k++) {
+			free(f->parts[k].set_id);
+			ranges_free(&f->parts[k].blocks);
+		}
+		free(f->parts);
 	}
 	free(m->files);
+	free(m->index);
+	free(m->parent);
+	strlist_free(&m->removed);
 	for (size_t i = 0; i < m->n_wal; i++)
 		free(m->wal[i].name);
 	free(m->wal);
@@ -75,6 +86,7 @@ manifest_add_file(Manifest *m, const char *path, ManifestKind kind)
 		m->cap_files = m->cap_files ? m->cap_files * 2 : 256;
 		m->files = xrealloc(m->files, m->cap_files * sizeof(*m->files));
 	}
+	ASSERT(m->index == NULL);
 	f = &m->files[m->n_files++];
 	memset(f, 0, sizeof(*f));
 	f->path = xstrdup(path);
@@ -113,6 +125,46 @@ manifest_add_tablespace(Manifest *m, uint32_t oid, const char *name, const char 
 	m->n_tablespaces++;
 }
 
+void
+manifest_file_add_part(ManifestFile *f, const char *set_id, BlockRanges *blocks)
+{
+	f->parts = xrealloc(f->parts, (f->n_parts + 1) * sizeof(*f->parts));
+	f->parts[f->n_parts].set_id = xstrdup(set_id);
+	f->parts[f->n_parts].blocks = *blocks;
+	memset(blocks, 0, sizeof(*blocks));
+	f->n_parts++;
+}
+
+static int
+cmp_file_ptr(const void *a, const void *b)
+{
+	return strcmp((*(ManifestFile *const *)a)->path, (*(ManifestFile *const *)b)->path);
+}
+
+const ManifestFile *
+manifest_find_file(Manifest *m, const char *path)
+{
+	size_t lo = 0, hi = m->n_files;
+
+	if (m->index == NULL) {
+		m->index = xmalloc((m->n_files + 1) * sizeof(*m->index));
+		for (size_t i = 0; i < m->n_files; i++)
+			m->index[i] = &m->files[i];
+		qsort(m->index, m->n_files, sizeof(*m->index), cmp_file_ptr);
+	}
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = strcmp(path, m->index[mid]->path);
+		if (c == 0)
+			return m->index[mid];
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
 bool
 manifest_db_included(const Manifest *m, uint32_t oid)
 {
@@ -138,6 +190,8 @@ manifest_to_json(const Manifest *m, Buf *out)
 	json_kv_string(&w, "cluster", m->cluster);
 	json_kv_string(&w, "tenant", m->tenant);
 	json_kv_string(&w, "type", m->type);
+	if (m->parent)
+		json_kv_string(&w, "parent", m->parent);
 	json_kv_string(&w, "method", m->method);
 	json_kv_string(&w, "tenback_version", m->tenback_version);
 	json_kv_uint(&w, "pg_version", m->pg_version);
@@ -203,6 +257,28 @@ manifest_to_json(const Manifest *m, Buf *out)
 		}
 		if (f->kind == MF_LINK)
 			json_kv_string(&w, "target", f->link_target);
+		if (f->kind == MF_INCR) {
+			char *r = ranges_format(&f->blocks);
+			json_kv_uint(&w, "size", f->size);
+			json_kv_int(&w, "mtime", f->mtime);
+			json_kv_string(&w, "blocks", r);
+			free(r);
+			if (f->blocks.n) {
+				json_kv_uint(&w, "stored_size", f->stored_size);
+				json_kv_string(&w, "sha256", f->sha256);
+			}
+			json_key(&w, "parts");
+			json_array_begin(&w);
+			for (size_t k = 0; k < f->n_parts; k++) {
+				r = ranges_format(&f->parts[k].blocks);
+				json_object_begin(&w);
+				json_kv_string(&w, "set", f->parts[k].set_id);
+				json_kv_string(&w, "blocks", r);
+				json_object_end(&w);
+				free(r);
+			}
+			json_array_end(&w);
+		}
 		json_object_end(&w);
 	}
 	json_array_end(&w);
@@ -216,6 +292,13 @@ manifest_to_json(const Manifest *m, Buf *out)
 		json_kv_uint(&w, "stored_size", m->wal[i].stored_size);
 		json_kv_string(&w, "sha256", m->wal[i].sha256);
 		json_object_end(&w);
+	}
+	json_array_end(&w);
+	json_key(&w, "removed");
+	json_array_begin(&w);
+	for (size_t i = 0; i < m->removed.count; i++) {
+		buf_puts(out, "\n");
+		json_string(&w, m->removed.items[i]);
 	}
 	json_array_end(&w);
 	buf_puts(out, ",\n");
@@ -245,6 +328,34 @@ parse_lsn_member(uint64_t *out, const JsonValue *o, const char *key)
 }
 
 static int
+parse_incr(ManifestFile *f, const JsonValue *o)
+{
+	const char *blocks = json_get_string(o, "blocks");
+	const char *sha = json_get_string(o, "sha256");
+	const JsonValue *parts = json_get(o, "parts");
+
+	if (blocks == NULL || parts == NULL || parts->type != JSON_ARRAY)
+		return err_set(ERR_CORRUPT, "manifest entry \"%s\" lacks blocks or parts", f->path);
+	if (ranges_parse(&f->blocks, blocks) < 0)
+		return ERR_CORRUPT;
+	if (f->blocks.n) {
+		if (sha == NULL || strlen(sha) != 64)
+			return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", f->path);
+		memcpy(f->sha256, sha, 65);
+	}
+	for (size_t i = 0; i < parts->count; i++) {
+		const char *set = json_get_string(parts->items[i], "set");
+		const char *pb = json_get_string(parts->items[i], "blocks");
+		BlockRanges r;
+
+		if (set == NULL || pb == NULL || ranges_parse(&r, pb) < 0)
+			return err_set(ERR_CORRUPT, "manifest entry \"%s\" has an invalid part", f->path);
+		manifest_file_add_part(f, set, &r);
+	}
+	return 0;
+}
+
+static int
 parse_files(Manifest *m, const JsonValue *arr)
 {
 	for (size_t i = 0; arr && i < arr->count; i++) {
@@ -254,7 +365,7 @@ parse_files(Manifest *m, const JsonValue *arr)
 		const char *sha = json_get_string(o, "sha256");
 		int k = -1;
 
-		for (int j = 0; kind && j < 4; j++)
+		for (int j = 0; kind && j < N_KINDS; j++)
 			if (strcmp(kind, kind_names[j]) == 0)
 				k = j;
 		if (path == NULL || k < 0)
@@ -276,6 +387,8 @@ parse_files(Manifest *m, const JsonValue *arr)
 				return err_set(ERR_CORRUPT, "manifest link \"%s\" has no target", path);
 			f->link_target = xstrdup(t);
 		}
+		if (k == MF_INCR && parse_incr(f, o) < 0)
+			return err_code();
 	}
 	return 0;
 }
@@ -322,6 +435,7 @@ manifest_parse(Manifest **out, const char *text, size_t len)
 	m->cluster = dup_str(root, "cluster");
 	m->tenant = dup_str(root, "tenant");
 	m->type = dup_str(root, "type");
+	m->parent = dup_str(root, "parent");
 	m->method = dup_str(root, "method");
 	m->tenback_version = dup_str(root, "tenback_version");
 	m->pg_version = (uint32_t)json_get_uint(root, "pg_version", NULL);
@@ -377,6 +491,10 @@ manifest_parse(Manifest **out, const char *text, size_t len)
 		}
 		manifest_add_wal(m, name, json_get_uint(o, "size", NULL), json_get_uint(o, "stored_size", NULL), sha);
 	}
+	const JsonValue *removed = json_get(root, "removed");
+	for (size_t i = 0; removed && i < removed->count; i++)
+		if (removed->items[i]->type == JSON_STRING)
+			strlist_add(&m->removed, removed->items[i]->string);
 	*out = m;
 	m = NULL;
 	rc = 0;

@@ -10,7 +10,9 @@
 #ifndef TENBACK_BACKUP_MANIFEST_H
 #define TENBACK_BACKUP_MANIFEST_H
 
+#include "backup/ranges.h"
 #include "common/buf.h"
+#include "common/strutil.h"
 #include "storage/storage.h"
 
 #include <stdbool.h>
@@ -23,7 +25,16 @@ typedef enum ManifestKind {
 	MF_SPARSE,   /* another tenant's relation file: name and size only */
 	MF_DIR,
 	MF_LINK,     /* pg_tblspc/<oid> -> tablespace location */
+	MF_INCR,     /* a relation file of an incremental set: the pages in `blocks` are
+	              * stored at data/<path>, in block order; `parts` says which set of
+	              * the chain holds every block of the file */
 } ManifestKind;
+
+/* Blocks of a file held by one set of the chain. */
+typedef struct ManifestPart {
+	char *set_id;
+	BlockRanges blocks;
+} ManifestPart;
 
 typedef struct ManifestFile {
 	char *path;          /* relative to the data directory */
@@ -36,6 +47,9 @@ typedef struct ManifestFile {
 	char *link_target;   /* MF_LINK */
 	uint32_t page_errors;/* pages that failed their checksum and were not rewritten during the backup */
 	bool vanished;       /* removed from the source while the backup ran: not serialized */
+	BlockRanges blocks;  /* MF_INCR: blocks stored in this set */
+	ManifestPart *parts; /* MF_INCR: where each block of the file is, this set included */
+	size_t n_parts;
 } ManifestFile;
 
 typedef struct ManifestWal {
@@ -62,7 +76,8 @@ typedef struct Manifest {
 	char *set_id;
 	char *cluster;
 	char *tenant;            /* database name, or "*" for the whole instance */
-	char *type;              /* "full" */
+	char *type;              /* "full" or "incremental" */
+	char *parent;            /* incremental: the set it builds on */
 	char *method;            /* "physical" */
 	char *tenback_version;
 	uint32_t pg_version;     /* server_version_num */
@@ -87,8 +102,10 @@ typedef struct Manifest {
 	ManifestFile *files;
 	size_t n_files;
 	size_t cap_files;
+	ManifestFile **index;    /* sorted by path, built by manifest_find_file */
 	ManifestWal *wal;
 	size_t n_wal;
+	StrList removed;         /* incremental: paths of the parent gone since */
 } Manifest;
 
 Manifest *manifest_new(void);
@@ -99,6 +116,11 @@ void manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t sto
 void manifest_add_db(Manifest *m, uint32_t oid, const char *name, bool included);
 void manifest_add_tablespace(Manifest *m, uint32_t oid, const char *name, const char *location);
 bool manifest_db_included(const Manifest *m, uint32_t oid);
+/* Add a part to an MF_INCR entry (takes the ranges). */
+void manifest_file_add_part(ManifestFile *f, const char *set_id, BlockRanges *blocks);
+/* The entry for path, or NULL; builds a sorted index on first use (do not
+ * add files after a lookup). */
+const ManifestFile *manifest_find_file(Manifest *m, const char *path);
 
 /* Serialize with the trailing checksum. */
 void manifest_to_json(const Manifest *m, Buf *out);

@@ -124,8 +124,14 @@ spawn_postgres(Instance *in)
 	SETTING("log_min_messages=warning");
 	SETTING("restore_command=%s", ctx->restore_command);
 	SETTING("recovery_target_action=promote");
-	if (ctx->o->target && strcmp(ctx->o->target, "immediate") == 0)
-		SETTING("recovery_target=immediate");
+	switch (ctx->target->kind) {
+	case TARGET_IMMEDIATE: SETTING("recovery_target=immediate"); break;
+	case TARGET_TIME: SETTING("recovery_target_time=%s", ctx->target->text); break;
+	case TARGET_LSN: SETTING("recovery_target_lsn=%s", ctx->target->text); break;
+	case TARGET_XID: SETTING("recovery_target_xid=%s", ctx->target->text); break;
+	case TARGET_NAME: SETTING("recovery_target_name=%s", ctx->target->text); break;
+	case TARGET_LATEST: break;
+	}
 	if (ctx->tenant_only)
 		SETTING("ignore_invalid_pages=on");
 #undef SETTING
@@ -373,8 +379,10 @@ recovery_run(const RecoveryCtx *ctx)
 	in.log_path = path_join(ctx->dir, RECOVERY_LOG);
 	if ((rc = make_private_dir(&in)) < 0)
 		goto out;
-	log_info("recovering (WAL replay to %s)", ctx->o->target && strcmp(ctx->o->target, "immediate") == 0
-	                                              ? "the end of the set" : "the end of the archive");
+	log_info("recovering (WAL replay to %s%s)",
+	         ctx->target->kind == TARGET_IMMEDIATE ? "the end of the set"
+	         : ctx->target->kind == TARGET_LATEST ? "the end of the archive" : "recovery target ",
+	         ctx->target->kind > TARGET_IMMEDIATE ? ctx->target->text : "");
 	if ((rc = spawn_postgres(&in)) < 0)
 		goto out;
 	if ((rc = wait_ready(&in)) < 0)

@@ -30,6 +30,7 @@
 typedef struct Layout {
 	const RestoreOpts *o;
 	const Manifest *m;
+	const Chain *chain;
 	Storage *storage;
 	const char *set_dir;
 	char *dir;                  /* absolute target */
@@ -253,6 +254,8 @@ write_file(Layout *l, const ManifestFile *f)
 	if (f->kind == MF_SPARSE) {
 		if (ftruncate(fd, (off_t)f->size) < 0)
 			rc = err_errno(errno, "could not extend file \"%s\"", dest);
+	} else if (f->kind == MF_INCR) {
+		rc = files_restore_incr(l->storage, l->chain, f, fd, dest);
 	} else {
 		object = xasprintf("%s/data/%s", l->set_dir, f->path);
 		rc = files_restore_to_fd(l->storage, object, fd, dest, f->size, f->sha256);
@@ -308,6 +311,7 @@ lay_down(Layout *l)
 		}
 		case MF_FILE:
 		case MF_SPARSE:
+		case MF_INCR:
 			rc = write_file(l, f);
 			break;
 		}
@@ -477,14 +481,14 @@ restore_run(Meta *meta, const RestoreOpts *o)
 	MetaSet row = {0};
 	Manifest *m = NULL;
 	RecoveryCtx rctx = {0};
+	RecoveryTarget target;
+	char *set_id = NULL;
+	Chain chain = {0};
 	char *pg_bin = NULL, *restore_cmd = NULL;
 	int rc;
 
-	if (o->target && strcmp(o->target, "latest") != 0 && strcmp(o->target, "immediate") != 0) {
-		rc = err_set(ERR_INVALID, "invalid recovery target \"%s\"", o->target);
-		err_hint("Use --target latest (all archived WAL) or --target immediate (the end of the set).");
+	if ((rc = recovery_target_parse(&target, o)) < 0)
 		return rc;
-	}
 	if (o->start && o->port <= 0) {
 		rc = err_set(ERR_INVALID, "--start needs --port");
 		err_hint("Choose a free port for the restored instance, e.g. --port 5440.");
@@ -492,12 +496,17 @@ restore_run(Meta *meta, const RestoreOpts *o)
 	}
 	if ((rc = meta_cluster_get(meta, o->cluster, &c)) < 0)
 		goto out;
-	if ((rc = backup_find_set(meta, o->cluster, o->tenant, o->set, &row)) < 0)
+	if ((rc = pitr_choose_set(meta, o->cluster, o->tenant, o->set, &target, &set_id)) < 0)
+		goto out;
+	if ((rc = backup_find_set(meta, o->cluster, o->tenant, set_id, &row)) < 0)
 		goto out;
 	if ((rc = storage_open(&l.storage, c.storage)) < 0)
 		goto out;
 	if ((rc = manifest_load(&m, l.storage, row.storage_path)) < 0)
 		goto out;
+	if ((rc = chain_load(&chain, l.storage, m, row.storage_path)) < 0)
+		goto out;
+	l.chain = &chain;
 	if ((rc = find_pg_bin(&pg_bin, o, m->pg_version)) < 0)
 		goto out;
 	l.o = o;
@@ -529,6 +538,7 @@ restore_run(Meta *meta, const RestoreOpts *o)
 	rctx.dir = l.dir;
 	rctx.pg_bin = pg_bin;
 	rctx.restore_command = restore_cmd;
+	rctx.target = &target;
 	rctx.tenant_only = strcmp(m->tenant, "*") != 0;
 	rctx.as_other_user = l.chown;
 	rctx.uid = l.uid;
@@ -552,11 +562,13 @@ out:
 	free(l.ts_locations);
 	strlist_free(&l.created_ts);
 	free(l.dir);
+	chain_free(&chain);
 	storage_free(l.storage);
 	manifest_free(m);
 	meta_set_clear(&row);
 	meta_cluster_clear(&c);
 	free(pg_bin);
 	free(restore_cmd);
+	free(set_id);
 	return rc;
 }

@@ -17,6 +17,7 @@ typedef struct RecoveryCtx {
 	const char *dir;             /* the restored data directory */
 	const char *pg_bin;          /* directory of postgres and pg_ctl */
 	const char *restore_command;
+	const RecoveryTarget *target;
 	bool tenant_only;            /* drop every database outside the set */
 	bool as_other_user;          /* run PostgreSQL as uid/gid */
 	uid_t uid;

@@ -56,6 +56,7 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 	MetaSet row = {0};
 	Storage *s = NULL;
 	Manifest *m = NULL;
+	Chain chain = {0};
 	char first_bad[1024] = "";
 	size_t n_bad = 0;
 	int rc;
@@ -69,18 +70,28 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 		goto out;
 	if ((rc = manifest_load(&m, s, row.storage_path)) < 0)
 		goto out;
-	for (size_t i = 0; i < m->n_files + m->n_wal; i++) {
-		bool is_wal = i >= m->n_files;
+	if ((rc = chain_load(&chain, s, m, row.storage_path)) < 0)
+		goto out;
+	/* An incremental set is only as good as its chain: every set of it is read. */
+	for (size_t ci = 0; ci < chain.n; ci++)
+	for (size_t i = 0; i < chain.sets[ci]->n_files + chain.sets[ci]->n_wal; i++) {
+		const Manifest *cm = chain.sets[ci];
+		const char *dir = chain.dirs[ci];
+		bool is_wal = i >= cm->n_files;
+		const ManifestFile *f = is_wal ? NULL : &cm->files[i];
 		char *object;
 		int vrc;
 
-		if (!is_wal && m->files[i].kind != MF_FILE)
+		if (!is_wal && f->kind != MF_FILE && !(f->kind == MF_INCR && f->blocks.n > 0))
 			continue;
-		object = is_wal ? xasprintf("%s/wal/%s", row.storage_path, m->wal[i - m->n_files].name)
-		                : xasprintf("%s/data/%s", row.storage_path, m->files[i].path);
-		vrc = is_wal ? verify_object(s, object, m->wal[i - m->n_files].size, m->wal[i - m->n_files].sha256,
+		if (is_wal && ci > 0)
+			continue; /* only the restored set's own WAL is replayed */
+		object = is_wal ? xasprintf("%s/wal/%s", dir, cm->wal[i - cm->n_files].name)
+		                : xasprintf("%s/data/%s", dir, f->path);
+		vrc = is_wal ? verify_object(s, object, cm->wal[i - cm->n_files].size, cm->wal[i - cm->n_files].sha256,
 		                             &out->bytes_checked)
-		             : verify_object(s, object, m->files[i].size, m->files[i].sha256, &out->bytes_checked);
+		             : verify_object(s, object, f->kind == MF_INCR ? ranges_count(&f->blocks) * 8192 : f->size,
+		                             f->sha256, &out->bytes_checked);
 		if (vrc < 0) {
 			log_error("stored file \"%s\" is damaged: %s", object, err_message());
 			if (n_bad++ == 0)
@@ -98,6 +109,7 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 		err_hint("Do not restore this set; take a new backup.");
 	}
 out:
+	chain_free(&chain);
 	manifest_free(m);
 	storage_free(s);
 	meta_set_clear(&row);

@@ -26,6 +26,7 @@ int cmd_backup(Cli *cli, int argc, char **argv);
 int cmd_set(Cli *cli, int argc, char **argv);
 int cmd_verify(Cli *cli, int argc, char **argv);
 int cmd_restore(Cli *cli, int argc, char **argv);
+int cmd_window(Cli *cli, int argc, char **argv);
 int cmd_archive_push(Cli *cli, int argc, char **argv);
 int cmd_archive_get(Cli *cli, int argc, char **argv);
 

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BACKUP_USAGE "tenback backup --cluster NAME --tenant DB|'*' [--mode full] [--compress none|lz4|zstd] " \
+#define BACKUP_USAGE "tenback backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--compress none|lz4|zstd] " \
 	"[--archive-timeout SEC]"
 
 int
@@ -56,7 +56,34 @@ cmd_backup(Cli *cli, int argc, char **argv)
 	return rc;
 }
 
-#define SET_USAGE "tenback set list --cluster NAME [--tenant DB] [--all] [--output text|json]"
+#define SET_USAGE "tenback set list --cluster NAME [--tenant DB] [--all] [--output text|json]\n" \
+	"       tenback set delete --cluster NAME --tenant DB --set ID [--with-dependents]"
+
+static int
+set_delete_cmd(Cli *cli, int argc, char **argv)
+{
+	const char *cluster = NULL, *tenant = NULL, *set = NULL;
+	bool deps = false;
+	StrList pos = {0}, deleted = {0};
+	ArgSpec specs[] = {
+		{"cluster", ARG_STRING, &cluster, true},
+		{"tenant", ARG_STRING, &tenant, true},
+		{"set", ARG_STRING, &set, true},
+		{"with-dependents", ARG_FLAG, &deps, false},
+		{NULL, 0, NULL, false},
+	};
+	int rc;
+
+	if (args_parse(argc, argv, specs, &pos) < 0 || pos.count) {
+		strlist_free(&pos);
+		return cli_usage_error(SET_USAGE);
+	}
+	rc = backup_set_delete(cli->meta, cluster, tenant, set, deps, &deleted);
+	for (size_t i = 0; i < deleted.count; i++)
+		printf("deleted %s\n", deleted.items[i]);
+	strlist_free(&deleted);
+	return rc;
+}
 
 int
 cmd_set(Cli *cli, int argc, char **argv)
@@ -76,6 +103,8 @@ cmd_set(Cli *cli, int argc, char **argv)
 	size_t n = 0;
 	int rc;
 
+	if (argc >= 1 && strcmp(argv[0], "delete") == 0)
+		return set_delete_cmd(cli, argc - 1, argv + 1);
 	if (argc < 1 || strcmp(argv[0], "list") != 0) {
 		err_set(ERR_INVALID, "unknown set subcommand");
 		return cli_usage_error(SET_USAGE);
@@ -101,6 +130,26 @@ cmd_set(Cli *cli, int argc, char **argv)
 			json_kv_string(&w, "cluster", sets[i].cluster);
 			json_kv_string(&w, "tenant", sets[i].tenant);
 			json_kv_string(&w, "type", sets[i].type);
+			json_kv_string(&w, "parent", sets[i].parent);
+			/* the chain a restore of this set reads, full first */
+			json_key(&w, "chain");
+			json_array_begin(&w);
+			{
+				StrList chain = {0};
+				const char *id = sets[i].id;
+				while (id && chain.count <= n) {
+					const char *parent = NULL;
+					strlist_add(&chain, id);
+					for (size_t k = 0; k < n; k++)
+						if (strcmp(sets[k].id, id) == 0)
+							parent = sets[k].parent;
+					id = parent;
+				}
+				for (size_t k = chain.count; k-- > 0;)
+					json_string(&w, chain.items[k]);
+				strlist_free(&chain);
+			}
+			json_array_end(&w);
 			json_kv_string(&w, "method", sets[i].method);
 			json_kv_string(&w, "status", sets[i].status);
 			json_kv_string(&w, "start_time", sets[i].start_time);
@@ -120,14 +169,14 @@ cmd_set(Cli *cli, int argc, char **argv)
 		printf("%s\n", b.data);
 		buf_free(&b);
 	} else {
-		printf("%-17s %-12s %-6s %-10s %-22s %-22s %10s %10s\n", "SET", "TENANT", "TYPE", "STATUS", "START",
-		       "STOP", "SIZE", "STORED");
+		printf("%-17s %-12s %-12s %-17s %-10s %-22s %-22s %10s %10s\n", "SET", "TENANT", "TYPE", "PARENT", "STATUS",
+		       "START", "STOP", "SIZE", "STORED");
 		for (size_t i = 0; i < n; i++) {
 			char size[32], stored[32];
 			size_format(size, sizeof(size), (uint64_t)sets[i].size_bytes);
 			size_format(stored, sizeof(stored), (uint64_t)sets[i].stored_bytes);
-			printf("%-17s %-12s %-6s %-10s %-22s %-22s %10s %10s\n", sets[i].id, sets[i].tenant, sets[i].type,
-			       sets[i].status, sets[i].start_time ? sets[i].start_time : "-",
+			printf("%-17s %-12s %-12s %-17s %-10s %-22s %-22s %10s %10s\n", sets[i].id, sets[i].tenant, sets[i].type,
+			       sets[i].parent ? sets[i].parent : "-", sets[i].status, sets[i].start_time ? sets[i].start_time : "-",
 			       sets[i].stop_time ? sets[i].stop_time : "-", size, stored);
 		}
 	}

@@ -28,12 +28,16 @@ static const char usage_text[] =
 	"  cluster list [--output text|json]\n"
 	"  cluster remove NAME\n"
 	"  tenant list --cluster NAME [--output text|json]\n"
-	"  backup --cluster NAME --tenant DB|'*' [--mode full] [--compress zstd|lz4|none] [--archive-timeout SEC]\n"
+	"  backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--compress zstd|lz4|none]\n"
+	"         [--archive-timeout SEC]\n"
 	"  set list --cluster NAME [--tenant DB] [--all] [--output text|json]\n"
+	"  set delete --cluster NAME --tenant DB --set ID [--with-dependents]\n"
 	"  verify --cluster NAME --tenant DB --set ID|latest\n"
-	"  restore --cluster NAME --tenant DB --set ID|latest --to DIR [--port N] [--start] [--force]\n"
-	"          [--target latest|immediate] [--tablespace-map OLD=NEW]... [--socket-dir DIR]\n"
+	"  restore --cluster NAME --tenant DB [--set ID|latest] --to DIR [--port N] [--start] [--force]\n"
+	"          [--target latest|immediate | --target-time TIME | --target-lsn LSN | --target-xid XID |\n"
+	"           --target-name NAME] [--tablespace-map OLD=NEW]... [--socket-dir DIR]\n"
 	"          [--run-as USER] [--pg-bin DIR] [--timeout SEC]\n"
+	"  window --cluster NAME --tenant DB [--output text|json]   (the restorable ranges)\n"
 	"  archive-push --cluster NAME PATH       (archive_command, with %p)\n"
 	"  archive-get --cluster NAME FILE PATH   (restore_command, with %f %p)\n"
 	"  version\n"
@@ -82,6 +86,7 @@ static const Command commands[] = {
 	{"set", cmd_set},
 	{"verify", cmd_verify},
 	{"restore", cmd_restore},
+	{"window", cmd_window},
 	{"archive-push", cmd_archive_push},
 	{"archive-get", cmd_archive_get},
 	{NULL, NULL},

@@ -48,6 +48,8 @@ static const char *const migrations[] = {
 	"  size_bytes INTEGER, stored_bytes INTEGER, file_count INTEGER,"
 	"  error TEXT,"
 	"  PRIMARY KEY (cluster, tenant, id));",
+	/* 2: incremental sets name their parent */
+	"ALTER TABLE backup_set ADD COLUMN parent TEXT;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -82,6 +84,12 @@ exec_sql(Meta *m, const char *sql)
 		return rc;
 	}
 	return 0;
+}
+
+int
+meta_schema_latest(void)
+{
+	return N_MIGRATIONS;
 }
 
 int
@@ -347,7 +355,7 @@ meta_cluster_array_free(MetaCluster *a, size_t n)
 /* ---- backup sets ---- */
 
 #define SET_COLS "cluster, tenant, id, type, method, status, pid, storage_path, start_time, stop_time, " \
-	"start_lsn, stop_lsn, timeline, system_id, size_bytes, stored_bytes, file_count, error"
+	"start_lsn, stop_lsn, timeline, system_id, size_bytes, stored_bytes, file_count, error, parent"
 
 static void
 bind_set(sqlite3_stmt *st, const MetaSet *s)
@@ -370,6 +378,7 @@ bind_set(sqlite3_stmt *st, const MetaSet *s)
 	sqlite3_bind_int64(st, 16, s->stored_bytes);
 	sqlite3_bind_int64(st, 17, s->file_count);
 	bind_text(st, 18, s->error);
+	bind_text(st, 19, s->parent);
 }
 
 static void
@@ -393,6 +402,7 @@ read_set(sqlite3_stmt *st, MetaSet *s)
 	s->stored_bytes = sqlite3_column_int64(st, 15);
 	s->file_count = sqlite3_column_int64(st, 16);
 	s->error = col_text(st, 17);
+	s->parent = col_text(st, 18);
 }
 
 int
@@ -401,7 +411,7 @@ meta_set_insert(Meta *m, const MetaSet *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	bind_set(st, s);
 	return step_done(m, st, "insert of a backup set");
@@ -413,7 +423,7 @@ meta_set_update(Meta *m, const MetaSet *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	bind_set(st, s);
 	return step_done(m, st, "update of a backup set");
@@ -483,6 +493,7 @@ meta_set_clear(MetaSet *s)
 	free(s->stop_lsn);
 	free(s->system_id);
 	free(s->error);
+	free(s->parent);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -23,6 +23,8 @@ typedef struct Meta Meta;
 int meta_open(Meta **out, const char *home);
 void meta_free(Meta *m);
 int meta_schema_version(Meta *m);
+/* The schema version this binary migrates to. */
+int meta_schema_latest(void);
 
 typedef struct MetaCluster {
 	char *name;
@@ -49,7 +51,7 @@ typedef struct MetaSet {
 	char *cluster;
 	char *tenant;
 	char *id;
-	char *type;           /* full */
+	char *type;           /* full, incremental */
 	char *method;         /* physical */
 	char *status;         /* running, completed, failed */
 	int64_t pid;          /* of the process taking it, while running */
@@ -64,6 +66,7 @@ typedef struct MetaSet {
 	int64_t stored_bytes;
 	int64_t file_count;
 	char *error;
+	char *parent;         /* incremental: the set it builds on */
 } MetaSet;
 
 int meta_set_insert(Meta *m, const MetaSet *s);

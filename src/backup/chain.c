@@ -1,0 +1,205 @@
+/*
+ * chain.c - a backup set and the sets it builds on, and rebuilding a file
+ * from them.
+ *
+ * Invariant: a file is rebuilt only from sets of its own chain, each block
+ * from exactly the set its parts name, and every stored stream read is
+ * verified to its end against its manifest entry before the restore counts.
+ */
+#include "backup/backup_int.h"
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/strutil.h"
+#include "pg/page.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void
+chain_push(Chain *c, Manifest *m, char *dir)
+{
+	c->sets = xrealloc(c->sets, (c->n + 1) * sizeof(*c->sets));
+	c->dirs = xrealloc(c->dirs, (c->n + 1) * sizeof(*c->dirs));
+	c->sets[c->n] = m;
+	c->dirs[c->n] = dir;
+	c->n++;
+}
+
+int
+chain_load(Chain *out, Storage *s, Manifest *head, const char *head_dir)
+{
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	chain_push(out, head, xstrdup(head_dir));
+	while (out->sets[out->n - 1]->parent != NULL) {
+		const Manifest *child = out->sets[out->n - 1];
+		char *dir = manifest_set_dir(child->system_id, child->tenant, child->parent);
+		Manifest *pm = NULL;
+
+		if (out->n > 10000) {
+			free(dir);
+			return err_set(ERR_CORRUPT, "backup set chain of \"%s\" does not end", head->set_id);
+		}
+		if ((rc = manifest_load(&pm, s, dir)) < 0) {
+			char cause[512];
+			snprintf(cause, sizeof(cause), "%s", err_message());
+			rc = err_set(ERR_CORRUPT, "backup set \"%s\" depends on set \"%s\", which cannot be read", child->set_id,
+			             child->parent);
+			err_detail("%s", cause);
+			err_hint("The chain is broken: restore an older complete chain, and take a new full backup.");
+			free(dir);
+			return rc;
+		}
+		if (strcmp(pm->system_id, child->system_id) != 0 || strcmp(pm->set_id, child->parent) != 0) {
+			rc = err_set(ERR_CORRUPT, "backup set \"%s\" names parent \"%s\", but the storage holds another set there",
+			             child->set_id, child->parent);
+			manifest_free(pm);
+			free(dir);
+			return rc;
+		}
+		chain_push(out, pm, dir);
+	}
+	return 0;
+}
+
+const Manifest *
+chain_find(const Chain *c, const char *set_id, const char **out_dir)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (strcmp(c->sets[i]->set_id, set_id) == 0) {
+			if (out_dir)
+				*out_dir = c->dirs[i];
+			return c->sets[i];
+		}
+	return NULL;
+}
+
+void
+chain_free(Chain *c)
+{
+	/* sets[0] belongs to the caller who loaded it */
+	for (size_t i = 1; i < c->n; i++)
+		manifest_free(c->sets[i]);
+	for (size_t i = 0; i < c->n; i++)
+		free(c->dirs[i]);
+	free(c->sets);
+	free(c->dirs);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Stream one set's stored pages of a file; write those the part names. */
+static int
+apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const BlockRanges *want, int fd,
+           const char *dest_path)
+{
+	char *object = xasprintf("%s/data/%s", set_dir, entry->path);
+	IoReader *src = NULL, *r = NULL;
+	IoContainerInfo info;
+	uint8_t *page = xmalloc(PG_PAGE_SIZE);
+	uint64_t want_raw;
+	size_t range_idx = 0;
+	uint32_t next_blk = 0;
+	bool more = true;
+	char hex[65];
+	ssize_t n;
+	int rc;
+
+	want_raw = entry->kind == MF_INCR ? ranges_count(&entry->blocks) * PG_PAGE_SIZE : entry->size;
+	if ((rc = storage_read_open(s, &src, object)) < 0)
+		goto out;
+	rc = io_container_reader_new(&r, src);
+	src = NULL;
+	if (rc < 0)
+		goto out;
+	if (entry->kind == MF_INCR) {
+		more = entry->blocks.n > 0;
+		next_blk = more ? entry->blocks.r[0].first : 0;
+	}
+	for (;;) {
+		n = io_reader_read_full(r, page, PG_PAGE_SIZE);
+		if (n < 0) {
+			rc = (int)n;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		if (n != PG_PAGE_SIZE || !more) {
+			rc = err_set(ERR_CORRUPT, "stored pages do not match the manifest's block list");
+			goto out;
+		}
+		if (ranges_contains(want, next_blk)) {
+			ssize_t w = pwrite(fd, page, PG_PAGE_SIZE, (off_t)next_blk * PG_PAGE_SIZE);
+			if (w != PG_PAGE_SIZE) {
+				rc = err_errno(w < 0 ? errno : ENOSPC, "could not write file \"%s\"", dest_path);
+				goto out;
+			}
+		}
+		/* the next block this stream holds */
+		if (entry->kind == MF_INCR) {
+			if (next_blk == entry->blocks.r[range_idx].last) {
+				range_idx++;
+				more = range_idx < entry->blocks.n;
+				if (more)
+					next_blk = entry->blocks.r[range_idx].first;
+			} else {
+				next_blk++;
+			}
+		} else {
+			next_blk++;
+		}
+	}
+	io_container_reader_info(r, &info);
+	io_hex(hex, info.sha256, IO_SHA256_LEN);
+	if (info.raw_size != want_raw || strcmp(hex, entry->sha256) != 0)
+		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
+out:
+	if (rc < 0 && err_code() == ERR_CORRUPT)
+		err_prefix("stored file \"%s\" is damaged", object);
+	io_reader_free(r);
+	io_reader_free(src);
+	free(page);
+	free(object);
+	return rc;
+}
+
+int
+files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd, const char *dest_path)
+{
+	uint64_t nblocks = f->size / PG_PAGE_SIZE;
+	uint64_t covered = 0;
+	int rc;
+
+	for (size_t i = 0; i < f->n_parts; i++) {
+		const BlockRanges *b = &f->parts[i].blocks;
+		if (b->n && b->r[b->n - 1].last >= nblocks)
+			return err_set(ERR_CORRUPT, "manifest entry \"%s\" names blocks beyond its length", f->path);
+		covered += ranges_count(b);
+	}
+	if (covered != nblocks)
+		return err_set(ERR_CORRUPT, "manifest entry \"%s\" does not account for every block", f->path);
+	if (ftruncate(fd, (off_t)f->size) < 0)
+		return err_errno(errno, "could not extend file \"%s\"", dest_path);
+	for (size_t i = 0; i < f->n_parts; i++) {
+		const char *dir;
+		const Manifest *m = chain_find(c, f->parts[i].set_id, &dir);
+		const ManifestFile *entry;
+
+		if (m == NULL)
+			return err_set(ERR_CORRUPT, "file \"%s\" needs set \"%s\", which is not in its chain", f->path,
+			               f->parts[i].set_id);
+		entry = manifest_find_file((Manifest *)m, f->path);
+		if (entry == NULL || (entry->kind != MF_FILE && entry->kind != MF_INCR))
+			return err_set(ERR_CORRUPT, "set \"%s\" does not hold file \"%s\" its child refers to",
+			               f->parts[i].set_id, f->path);
+		if (entry->kind == MF_INCR && entry->blocks.n == 0)
+			return err_set(ERR_CORRUPT, "set \"%s\" stores no page of \"%s\" its child refers to",
+			               f->parts[i].set_id, f->path);
+		if ((rc = apply_part(s, dir, entry, &f->parts[i].blocks, fd, dest_path)) < 0)
+			return rc;
+	}
+	return 0;
+}
