@@ -21,6 +21,7 @@
 #include "pg/wal.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,7 +169,19 @@ check_archiving(Job *j)
 		err_hint("Set in postgresql.conf: archive_mode = on and archive_command = "
 		         "'tenback --home HOME archive-push --cluster %s %%p', then restart the server.",
 		         j->cluster.name);
+		goto out;
 	}
+	free(mode);
+	mode = NULL;
+	/* Failing now (the last failure is newer than the last success)? Only a
+	 * warning here: PostgreSQL may not have retried since the cause was fixed;
+	 * the wait for the backup's WAL fails with the reason if it stays broken. */
+	if (pg_conn_query_value(j->conn, &mode,
+	                        "SELECT coalesce(last_failed_wal, '') FROM pg_stat_archiver WHERE last_failed_time >"
+	                        " coalesce(last_archived_time, '-infinity')", 0, NULL) == 0)
+		log_warning("WAL archiving of cluster \"%s\" failed for %s (pg_stat_archiver); see the server log",
+		            j->cluster.name, mode);
+	rc = 0;
 out:
 	free(mode);
 	free(cmd);
@@ -322,12 +335,22 @@ copy_data(Job *j)
 	ctx.start_lsn = j->m->start_lsn;
 	ctx.verify_checksums = j->m->data_checksums != 0;
 	ctx.buf = xmalloc(COPY_BUF_SIZE);
+	uint64_t total = 0;
+	int64_t last_cb = 0;
+
+	for (size_t i = 0; i < j->m->n_files; i++)
+		if (j->m->files[i].kind == MF_FILE)
+			total += j->m->files[i].size;
 	for (size_t i = 0; i < j->m->n_files; i++) {
 		ManifestFile *f = &j->m->files[i];
 		const ManifestFile *pf;
 
 		if (f->kind != MF_FILE)
 			continue;
+		if (j->o->cancel_cb && j->o->cancel_cb(j->o->payload)) {
+			rc = err_set(ERR_CANCELLED, "the backup was cancelled");
+			break;
+		}
 		if (j->parent && files_incremental_candidate(f->path) &&
 		    (pf = manifest_find_file(j->parent, f->path)) != NULL && (pf->kind == MF_FILE || pf->kind == MF_INCR))
 			rc = files_copy_incremental(&ctx, f, pf, j->parent->set_id, j->parent->start_lsn, j->row.id);
@@ -340,12 +363,18 @@ copy_data(Job *j)
 			j->m->stored_bytes += f->stored_size;
 			n_copied++;
 		}
+		if (j->o->progress_cb && time_now_ms() - last_cb >= 500) {
+			last_cb = time_now_ms();
+			j->o->progress_cb(ctx.bytes_done, total > ctx.bytes_done ? total : ctx.bytes_done, n_copied, j->o->payload);
+		}
 		if (j->o->progress && time_now_ms() - last >= 2000) {
 			last = time_now_ms();
 			log_info("backup %s: %zu files, %.1f MiB copied", j->row.id, n_copied,
 			         (double)ctx.bytes_done / (1024.0 * 1024.0));
 		}
 	}
+	if (rc == 0 && j->o->progress_cb)
+		j->o->progress_cb(ctx.bytes_done, ctx.bytes_done, n_copied, j->o->payload);
 	if (rc == 0 && j->parent) {
 		/* What the parent had and this set has not: gone since. */
 		for (size_t i = 0; i < j->parent->n_files; i++) {
@@ -457,11 +486,37 @@ collect_wal(Job *j)
 }
 
 static void
-fail_job(Job *j)
+job_log(Job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void
+job_log(Job *j, const char *fmt, ...)
 {
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_info("%s", line);
+	if (j->o->log_cb)
+		j->o->log_cb(line, j->o->payload);
+}
+
+struct BackupJob {
+	Job job;
+	int lock_fd;
+	char *resume_id;
+	bool prepared;            /* connected, databases and parent loaded */
+	bool probed;
+};
+
+void
+backup_job_abandon(BackupJob *bj)
+{
+	Job *j = &bj->job;
 	char msg[1024];
 
-	snprintf(msg, sizeof(msg), "%s", err_message());
+	snprintf(msg, sizeof(msg), "%s", err_message()[0] ? err_message() : "abandoned");
 	if (j->set_dir && j->storage && storage_remove_tree(j->storage, j->set_dir) < 0)
 		log_warning("could not remove incomplete set \"%s\"", j->set_dir);
 	if (j->row_inserted) {
@@ -475,58 +530,204 @@ fail_job(Job *j)
 }
 
 int
-backup_run(Meta *meta, const BackupOpts *o, char **out_set_id)
+backup_job_new(BackupJob **out, Meta *meta, const BackupOpts *o, const char *resume_set_id)
 {
-	Job job = {0};
-	Job *j = &job;
-	PgControl ctl;
-	char now[40];
+	BackupJob *bj = xcalloc(1, sizeof(*bj));
+	Job *j = &bj->job;
 	char *lock_name = NULL, *what = NULL;
-	int lock_fd = -1;
 	int rc;
 
-	*out_set_id = NULL;
+	*out = NULL;
+	bj->lock_fd = -1;
 	j->o = o;
 	j->meta = meta;
 	if (o->mode && strcmp(o->mode, "full") != 0 && strcmp(o->mode, "incremental") != 0) {
 		rc = err_set(ERR_INVALID, "invalid backup mode \"%s\"", o->mode);
 		err_hint("Use --mode full or --mode incremental.");
-		return rc;
+		goto fail;
 	}
 	if ((rc = meta_cluster_get(meta, o->cluster, &j->cluster)) < 0)
-		return rc;
+		goto fail;
 	if ((rc = io_compress_parse(&j->compress, o->compress ? o->compress : j->cluster.compress)) < 0)
-		goto out;
+		goto fail;
 	j->level = io_compress_default_level(j->compress);
 	lock_name = xasprintf("backup-%s-%s", o->cluster, o->tenant);
 	what = xasprintf("a backup of tenant \"%s\" of cluster \"%s\"", o->tenant, o->cluster);
-	if ((rc = lock_acquire(&lock_fd, o->home, lock_name, what)) < 0)
-		goto out;
+	if ((rc = lock_acquire(&bj->lock_fd, o->home, lock_name, what)) < 0)
+		goto fail;
+	if ((rc = storage_open(&j->storage, o->storage_uri ? o->storage_uri : j->cluster.storage)) < 0)
+		goto fail;
+	if (resume_set_id) {
+		MetaSet *sets = NULL;
+		size_t n = 0;
+		if ((rc = meta_set_list(meta, o->cluster, o->tenant, NULL, &sets, &n)) < 0)
+			goto fail;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(sets[i].id, resume_set_id) == 0) {
+				j->row = sets[i];
+				memset(&sets[i], 0, sizeof(sets[i]));
+				j->row_inserted = true;
+				j->set_dir = xstrdup(j->row.storage_path);
+			}
+		meta_set_array_free(sets, n);
+		bj->resume_id = xstrdup(resume_set_id);
+	}
+	*out = bj;
+	free(lock_name);
+	free(what);
+	return 0;
+fail:
+	free(lock_name);
+	free(what);
+	backup_job_free(bj);
+	return rc;
+}
 
-	/* Check if ready to data backup */
-	if ((rc = storage_open(&j->storage, j->cluster.storage)) < 0)
-		goto out;
+const char *
+backup_job_set_id(const BackupJob *bj)
+{
+	return bj->job.row.id;
+}
+
+void
+backup_job_free(BackupJob *bj)
+{
+	Job *j;
+
+	if (bj == NULL)
+		return;
+	j = &bj->job;
+	pg_conn_free(j->conn); /* closing the session aborts a started backup on the server */
+	storage_free(j->storage);
+	manifest_free(j->m);
+	manifest_free(j->parent);
+	free(j->stop_time);
+	meta_set_clear(&j->row);
+	meta_cluster_clear(&j->cluster);
+	free(j->set_dir);
+	lock_release(bj->lock_fd);
+	free(bj->resume_id);
+	free(bj);
+}
+
+/* Connect and learn what a set of this tenant holds; once per job. */
+static int
+prepare(BackupJob *bj)
+{
+	Job *j = &bj->job;
+	int rc;
+
+	if (bj->prepared)
+		return 0;
+	pg_conn_free(j->conn);
+	j->conn = NULL;
+	manifest_free(j->m);
+	j->m = NULL;
+	manifest_free(j->parent);
+	j->parent = NULL;
 	if ((rc = cluster_connect(&j->cluster, &j->conn)) < 0)
-		goto out;
+		return rc;
 	if ((rc = check_archiving(j)) < 0)
-		goto out;
+		return rc;
 	j->m = manifest_new();
 	if ((rc = load_databases(j)) < 0)
-		goto out;
-	if (o->mode && strcmp(o->mode, "incremental") == 0 && (rc = find_parent(j)) < 0)
-		goto out;
-	if ((rc = storage_probe(j->storage, "tenback")) < 0)
-		goto out;
-	if ((rc = clean_leftovers(j)) < 0)
-		goto out;
-	if ((rc = pg_control_read(&ctl, j->cluster.pgdata)) < 0)
-		goto out;
+		return rc;
+	if (j->o->mode && strcmp(j->o->mode, "incremental") == 0 && (rc = find_parent(j)) < 0)
+		return rc;
+	bj->prepared = true;
+	return 0;
+}
 
-	j->row.cluster = xstrdup(o->cluster);
-	j->row.tenant = xstrdup(o->tenant);
+/* Check if ready to data backup */
+static int
+step_check(BackupJob *bj)
+{
+	Job *j = &bj->job;
+	int rc;
+
+	bj->prepared = false;
+	if (strcmp(j->cluster.status, "UPGRADING") == 0) {
+		rc = err_set(ERR_UNSUPPORTED, "cluster \"%s\" is in upgrading state", j->cluster.name);
+		err_detail("Tenant backup needs a cluster that is not in upgrading state.");
+		err_hint("When the upgrade is over, mark the cluster NORMAL again, then retry.");
+		return rc;
+	}
+	if ((rc = prepare(bj)) < 0)
+		return rc;
+	if (pg_conn_server_version(j->conn) / 10000 != j->cluster.pg_version / 10000) {
+		rc = err_set(ERR_UNSUPPORTED, "cluster \"%s\" is in upgrading state", j->cluster.name);
+		err_detail("It was registered with PostgreSQL %d and now runs %d.", j->cluster.pg_version / 10000,
+		           pg_conn_server_version(j->conn) / 10000);
+		err_hint("Register the upgraded instance again, then take a full backup.");
+		return rc;
+	}
+	if ((rc = storage_probe(j->storage, "tenback")) < 0)
+		return rc;
+	job_log(j, "PostgreSQL %d, tenant \"%s\", %s backup, storage %s", pg_conn_server_version(j->conn),
+	        j->o->tenant, j->parent ? "incremental" : "full", storage_uri(j->storage));
+	if (j->parent)
+		job_log(j, "parent set %s (start LSN %s)", j->parent->set_id, j->parent->backup_label ? "known" : "?");
+	return 0;
+}
+
+/* Start cluster compact if necessary: the checkpoint, taken up front and visible. */
+static int
+step_compact(BackupJob *bj)
+{
+	Job *j = &bj->job;
+	int rc;
+
+	if (j->o->mode && strcmp(j->o->mode, "incremental") == 0) {
+		job_log(j, "not needed for an incremental backup: pg_backup_start takes its own checkpoint");
+		return 0;
+	}
+	if ((rc = prepare(bj)) < 0)
+		return rc;
+	if ((rc = pg_conn_exec(j->conn, "CHECKPOINT")) < 0) {
+		char cause[512];
+		snprintf(cause, sizeof(cause), "%s", err_message());
+		rc = err_set(rc == ERR_PERMISSION ? ERR_PERMISSION : rc, "Cluster compaction needed before full data backup");
+		err_detail("CHECKPOINT failed: %s", cause);
+		err_hint("Grant the backup role pg_checkpoint (GRANT pg_checkpoint TO role) or run the checkpoint from "
+		         "the cluster page, then click Retry.");
+		return rc;
+	}
+	job_log(j, "checkpoint done");
+	return 0;
+}
+
+/* Back up data: start, copy, stop; the set is then kept as manifest.partial. */
+static int
+step_data(BackupJob *bj)
+{
+	Job *j = &bj->job;
+	PgControl ctl;
+	char now[40];
+	int rc;
+
+	/* A previous attempt's set is dropped: its backup session is gone. */
+	if (j->row_inserted) {
+		if (j->set_dir && (rc = storage_remove_tree(j->storage, j->set_dir)) < 0)
+			return rc;
+		if ((rc = meta_set_delete(j->meta, j->row.cluster, j->row.tenant, j->row.id)) < 0)
+			return rc;
+		meta_set_clear(&j->row);
+		free(j->set_dir);
+		j->set_dir = NULL;
+		j->row_inserted = false;
+	}
+	bj->prepared = false; /* a fresh manifest and connection for this attempt */
+	if ((rc = prepare(bj)) < 0)
+		return rc;
+	if ((rc = clean_leftovers(j)) < 0)
+		return rc;
+	if ((rc = pg_control_read(&ctl, j->cluster.pgdata)) < 0)
+		return rc;
+	j->row.cluster = xstrdup(j->o->cluster);
+	j->row.tenant = xstrdup(j->o->tenant);
 	if ((rc = new_set_id(j, &j->row.id)) < 0)
-		goto out;
-	j->set_dir = manifest_set_dir(j->cluster.system_id, o->tenant, j->row.id);
+		return rc;
+	j->set_dir = manifest_set_dir(j->cluster.system_id, j->o->tenant, j->row.id);
 	time_format_utc(now, sizeof(now), time(NULL));
 	j->row.type = xstrdup(j->parent ? "incremental" : "full");
 	j->row.parent = j->parent ? xstrdup(j->parent->set_id) : NULL;
@@ -536,13 +737,13 @@ backup_run(Meta *meta, const BackupOpts *o, char **out_set_id)
 	j->row.storage_path = xstrdup(j->set_dir);
 	j->row.start_time = xstrdup(now);
 	j->row.system_id = xstrdup(j->cluster.system_id);
-	if ((rc = meta_set_insert(meta, &j->row)) < 0)
-		goto out;
+	if ((rc = meta_set_insert(j->meta, &j->row)) < 0)
+		return rc;
 	j->row_inserted = true;
 
 	j->m->set_id = xstrdup(j->row.id);
-	j->m->cluster = xstrdup(o->cluster);
-	j->m->tenant = xstrdup(o->tenant);
+	j->m->cluster = xstrdup(j->o->cluster);
+	j->m->tenant = xstrdup(j->o->tenant);
 	j->m->type = xstrdup(j->parent ? "incremental" : "full");
 	j->m->parent = j->parent ? xstrdup(j->parent->set_id) : NULL;
 	j->m->method = xstrdup("physical");
@@ -553,53 +754,134 @@ backup_run(Meta *meta, const BackupOpts *o, char **out_set_id)
 	j->m->compress = xstrdup(io_compress_name(j->compress));
 	j->m->wal_seg_size = ctl.xlog_seg_size;
 
-	/* Start cluster compact if necessary: pg_backup_start's fast checkpoint. */
-	log_info("backup %s of tenant \"%s\": starting (checkpoint)", j->row.id, o->tenant);
+	job_log(j, "backup set %s: pg_backup_start", j->row.id);
 	if ((rc = start_backup(j)) < 0)
-		goto out;
-	/* Back up data */
+		return rc;
 	if ((rc = copy_data(j)) < 0)
-		goto out;
-	/* Back up logs */
+		return rc;
 	if ((rc = stop_backup(j)) < 0)
-		goto out;
+		return rc;
+	if ((rc = meta_set_update(j->meta, &j->row)) < 0)
+		return rc;
+	return manifest_store_named(j->m, j->storage, j->set_dir, "manifest.partial");
+}
+
+/* After a restart: the set as step 2 left it. */
+static int
+ensure_set(BackupJob *bj)
+{
+	Job *j = &bj->job;
+
+	if (j->m && j->row_inserted && j->m->backup_label)
+		return 0;
+	if (!j->row_inserted || j->set_dir == NULL) {
+		int rc = err_set(ERR_NOT_FOUND, "the backup set of this task no longer exists");
+		err_hint("It was removed (a later backup of the tenant cleans up interrupted ones): start a new backup.");
+		return rc;
+	}
+	manifest_free(j->m);
+	j->m = NULL;
+	if (manifest_load_named(&j->m, j->storage, j->set_dir, "manifest.partial") < 0) {
+		int rc = err_set(ERR_NOT_FOUND, "the backup set %s of this task is gone from the storage", j->row.id);
+		err_hint("Start a new backup.");
+		return rc;
+	}
+	if (j->stop_time == NULL)
+		j->stop_time = xstrdup(j->m->stop_time ? j->m->stop_time : j->row.stop_time);
+	return 0;
+}
+
+/* Back up logs: the WAL from start to stop goes into the set. */
+static int
+step_logs(BackupJob *bj)
+{
+	Job *j = &bj->job;
+	int rc;
+
+	if ((rc = ensure_set(bj)) < 0)
+		return rc;
+	for (size_t i = 0; i < j->m->n_wal; i++)
+		free(j->m->wal[i].name);
+	j->m->n_wal = 0; /* idempotent: collected again */
 	if ((rc = collect_wal(j)) < 0)
-		goto out;
-	/* Finish: everything durable, then the manifest, then the row. */
+		return rc;
+	job_log(j, "%zu WAL segment(s) copied into the set", j->m->n_wal);
+	return manifest_store_named(j->m, j->storage, j->set_dir, "manifest.partial");
+}
+
+/* Finish: everything durable, then the manifest, then the row. */
+static int
+step_finish(BackupJob *bj)
+{
+	Job *j = &bj->job;
+	char *partial;
+	int rc;
+
+	if ((rc = ensure_set(bj)) < 0)
+		return rc;
+	free(j->m->stop_time);
 	j->m->stop_time = xstrdup(j->stop_time);
 	if ((rc = storage_sync(j->storage, j->set_dir)) < 0)
-		goto out;
+		return rc;
 	if ((rc = manifest_store(j->m, j->storage, j->set_dir)) < 0)
-		goto out;
+		return rc;
+	partial = path_join(j->set_dir, "manifest.partial");
+	rc = storage_remove(j->storage, partial);
+	free(partial);
+	if (rc < 0)
+		return rc;
 	free(j->row.status);
 	j->row.status = xstrdup("completed");
+	free(j->row.stop_time);
 	j->row.stop_time = xstrdup(j->stop_time);
 	j->row.pid = 0;
 	j->row.size_bytes = (int64_t)j->m->size_bytes;
 	j->row.stored_bytes = (int64_t)j->m->stored_bytes;
+	j->row.file_count = 0;
 	for (size_t i = 0; i < j->m->n_files; i++)
 		j->row.file_count += (j->m->files[i].kind == MF_FILE || j->m->files[i].kind == MF_INCR) &&
 		                     !j->m->files[i].vanished;
-	if ((rc = meta_set_update(meta, &j->row)) < 0)
-		goto out;
-	*out_set_id = xstrdup(j->row.id);
-out:
-	if (rc < 0) {
-		/* Closing the connection aborts a started backup on the server. */
-		if (j->row_inserted || j->set_dir)
-			fail_job(j);
+	if ((rc = meta_set_update(j->meta, &j->row)) < 0)
+		return rc;
+	job_log(j, "backup set %s completed: %.1f MiB stored", j->row.id, (double)j->m->stored_bytes / 1048576.0);
+	return 0;
+}
+
+int
+backup_job_step(BackupJob *bj, int step)
+{
+	switch (step) {
+	case 0: return step_check(bj);
+	case 1: return step_compact(bj);
+	case 2: return step_data(bj);
+	case 3: return step_logs(bj);
+	case 4: return step_finish(bj);
+	default: return err_set(ERR_INTERNAL, "no backup step %d", step);
 	}
-	pg_conn_free(j->conn);
-	storage_free(j->storage);
-	manifest_free(j->m);
-	manifest_free(j->parent);
-	free(j->stop_time);
-	meta_set_clear(&j->row);
-	meta_cluster_clear(&j->cluster);
-	free(j->set_dir);
-	lock_release(lock_fd);
-	free(lock_name);
-	free(what);
+}
+
+int
+backup_run(Meta *meta, const BackupOpts *o, char **out_set_id)
+{
+	BackupJob *bj = NULL;
+	int rc;
+
+	*out_set_id = NULL;
+	if ((rc = backup_job_new(&bj, meta, o, NULL)) < 0)
+		return rc;
+	for (int step = 0; step < BACKUP_STEPS; step++) {
+		/* The CLI's backup checkpoints inside pg_backup_start; it needs no
+		 * pg_checkpoint grant for that (step 1 is the console's). */
+		if (step == 1)
+			continue;
+		if ((rc = backup_job_step(bj, step)) < 0)
+			break;
+	}
+	if (rc < 0)
+		backup_job_abandon(bj);
+	else
+		*out_set_id = xstrdup(bj->job.row.id);
+	backup_job_free(bj);
 	return rc;
 }
 

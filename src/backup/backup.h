@@ -37,6 +37,36 @@ typedef struct TenantInfo {
 } TenantInfo;
 
 int tenant_list(Meta *meta, const char *cluster, TenantInfo **out, size_t *out_count);
+
+/* Live state of a registered cluster (never fails for an unreachable server:
+ * reachable is false and error says why). */
+typedef struct ClusterStatus {
+	bool reachable;
+	char *error;              /* why not reachable */
+	int version_num;          /* server_version_num, live */
+	char *version;            /* server_version */
+	char *status;             /* NORMAL or UPGRADING (registered, or detected: version changed) */
+	bool version_changed;     /* live major version differs from the registered one */
+	bool archiving_ok;        /* archive_mode on, tenback's archive_command, no failure newer than the last success */
+	char *archive_command;
+	int64_t archived_count;
+	int64_t failed_count;
+	char *last_archived_wal;
+	char *last_archived_time;
+	char *last_failed_wal;
+	char *last_failed_time;
+} ClusterStatus;
+
+int cluster_status(Meta *meta, const char *cluster, ClusterStatus *out);
+void cluster_status_clear(ClusterStatus *s);
+/* Mark a cluster UPGRADING (a maintenance window) or NORMAL again. */
+int cluster_set_status(Meta *meta, const char *cluster, const char *status);
+/* "Perform a major compaction": a CHECKPOINT of the cluster.  Without
+ * pg_checkpoint or superuser: ERR_PERMISSION with a hint to grant it. */
+int cluster_checkpoint(Meta *meta, const char *cluster);
+/* physical where the cluster allows it (PostgreSQL 15+, data directory
+ * readable, archiving through tenback), logical otherwise; reason says why. */
+const char *tenant_backup_method(const MetaCluster *c, int version_num, char *reason, size_t cap);
 void tenant_array_free(TenantInfo *a, size_t n);
 
 /* ---- backup (backup.c) ---- */
@@ -49,10 +79,34 @@ typedef struct BackupOpts {
 	const char *compress;      /* NULL: the cluster's */
 	int archive_timeout_s;     /* 0: 60 */
 	bool progress;             /* plain progress lines on stderr */
+	const char *storage_uri;   /* NULL: the cluster's storage */
+	/* Optional: progress of "Back up data", and a cancel check (true: stop). */
+	void (*progress_cb)(uint64_t bytes_done, uint64_t bytes_total, uint64_t files_done, void *payload);
+	bool (*cancel_cb)(void *payload);
+	void (*log_cb)(const char *line, void *payload);
+	void *payload;
 } BackupOpts;
 
 /* On success *out_set_id is the new set's id (malloc'd). */
 int backup_run(Meta *meta, const BackupOpts *o, char **out_set_id);
+
+/*
+ * The same backup as five idempotent steps (the "Back up now" task):
+ * 0 check, 1 checkpoint, 2 data (backup start, copy, backup stop), 3 logs,
+ * 4 finish.  Between steps a set is kept as <set>/manifest.partial, so a job
+ * made with resume_set_id (after a daemon restart) carries on from step 3
+ * or 4; a failed step 2 starts the data over.  backup_job_new takes the
+ * tenant's lock, held until backup_job_free.
+ */
+#define BACKUP_STEPS 5
+typedef struct BackupJob BackupJob;
+int backup_job_new(BackupJob **out, Meta *meta, const BackupOpts *o, const char *resume_set_id);
+int backup_job_step(BackupJob *j, int step);
+/* NULL before step 2 made the set; borrowed. */
+const char *backup_job_set_id(const BackupJob *j);
+/* Give the attempt up: its set directory is removed, its row marked failed. */
+void backup_job_abandon(BackupJob *j);
+void backup_job_free(BackupJob *j);
 
 /* Resolve "latest" or an id to a completed set of the tenant. */
 int backup_find_set(Meta *meta, const char *cluster, const char *tenant, const char *set, MetaSet *out);

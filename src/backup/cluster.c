@@ -239,3 +239,136 @@ lock_release(int fd)
 	if (fd >= 0)
 		close(fd);
 }
+
+void
+cluster_status_clear(ClusterStatus *s)
+{
+	if (s == NULL)
+		return;
+	free(s->error);
+	free(s->version);
+	free(s->status);
+	free(s->archive_command);
+	free(s->last_archived_wal);
+	free(s->last_archived_time);
+	free(s->last_failed_wal);
+	free(s->last_failed_time);
+	memset(s, 0, sizeof(*s));
+}
+
+static char *
+value_or_null(PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? NULL : xstrdup(PQgetvalue(res, 0, col));
+}
+
+int
+cluster_status(Meta *meta, const char *cluster, ClusterStatus *out)
+{
+	MetaCluster c = {0};
+	PgConn *conn = NULL;
+	PGresult *res = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = meta_cluster_get(meta, cluster, &c)) < 0)
+		return rc;
+	out->status = xstrdup(c.status);
+	if (pg_conn_open(&conn, c.conninfo) < 0) {
+		out->error = xasprintf("%s: %s", err_message(), err_detail_text());
+		goto out;
+	}
+	if (pg_conn_query(conn, &res,
+	                  "SELECT current_setting('server_version_num')::int, current_setting('server_version'),"
+	                  " current_setting('archive_mode'), current_setting('archive_command'),"
+	                  " archived_count, failed_count, last_archived_wal,"
+	                  " to_char(last_archived_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS+00'),"
+	                  " last_failed_wal, to_char(last_failed_time AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS+00'),"
+	                  " coalesce(last_failed_time > coalesce(last_archived_time, '-infinity'), false)"
+	                  " FROM pg_stat_archiver", 0, NULL) < 0) {
+		out->error = xstrdup(err_message());
+		goto out;
+	}
+	out->reachable = true;
+	out->version_num = atoi(PQgetvalue(res, 0, 0));
+	out->version = xstrdup(PQgetvalue(res, 0, 1));
+	out->archive_command = xstrdup(PQgetvalue(res, 0, 3));
+	out->archived_count = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+	out->failed_count = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+	out->last_archived_wal = value_or_null(res, 6);
+	out->last_archived_time = value_or_null(res, 7);
+	out->last_failed_wal = value_or_null(res, 8);
+	out->last_failed_time = value_or_null(res, 9);
+	out->archiving_ok = strcmp(PQgetvalue(res, 0, 2), "off") != 0 && strstr(out->archive_command, "archive-push") &&
+	                    PQgetvalue(res, 0, 10)[0] != 't';
+	/* A changed major version is an upgrade, whatever the registered status says. */
+	out->version_changed = out->version_num / 10000 != c.pg_version / 10000;
+	if (out->version_changed) {
+		free(out->status);
+		out->status = xstrdup("UPGRADING");
+	}
+out:
+	PQclear(res);
+	pg_conn_free(conn);
+	meta_cluster_clear(&c);
+	return 0;
+}
+
+int
+cluster_set_status(Meta *meta, const char *cluster, const char *status)
+{
+	MetaCluster c = {0};
+	int rc;
+
+	if (strcmp(status, "NORMAL") != 0 && strcmp(status, "UPGRADING") != 0) {
+		rc = err_set(ERR_INVALID, "invalid cluster status \"%s\"", status);
+		err_hint("Use NORMAL or UPGRADING.");
+		return rc;
+	}
+	if ((rc = meta_cluster_get(meta, cluster, &c)) < 0)
+		return rc;
+	meta_cluster_clear(&c);
+	return meta_cluster_set_status(meta, cluster, status);
+}
+
+int
+cluster_checkpoint(Meta *meta, const char *cluster)
+{
+	MetaCluster c = {0};
+	PgConn *conn = NULL;
+	int rc;
+
+	if ((rc = meta_cluster_get(meta, cluster, &c)) < 0)
+		return rc;
+	if ((rc = pg_conn_open(&conn, c.conninfo)) < 0)
+		goto out;
+	if ((rc = pg_conn_exec(conn, "CHECKPOINT")) < 0) {
+		err_prefix("could not checkpoint cluster \"%s\"", cluster);
+		if (rc == ERR_PERMISSION)
+			err_hint("Grant the role of the cluster's conninfo pg_checkpoint: GRANT pg_checkpoint TO role;");
+	}
+out:
+	pg_conn_free(conn);
+	meta_cluster_clear(&c);
+	return rc;
+}
+
+const char *
+tenant_backup_method(const MetaCluster *c, int version_num, char *reason, size_t cap)
+{
+	char *ctl = path_join(c->pgdata, "global/pg_control");
+	bool readable = access(ctl, R_OK) == 0;
+
+	free(ctl);
+	if (version_num < 150000) {
+		snprintf(reason, cap, "PostgreSQL %d.%d: physical backup needs PostgreSQL 15 or later", version_num / 10000,
+		         version_num % 10000);
+		return "logical";
+	}
+	if (!readable) {
+		snprintf(reason, cap, "the data directory \"%s\" is not readable by tenback", c->pgdata);
+		return "logical";
+	}
+	snprintf(reason, cap, "PostgreSQL %d, data directory readable, WAL archived by tenback", version_num / 10000);
+	return "physical";
+}

@@ -523,7 +523,13 @@ manifest_archive_path(const char *system_id, const char *wal_name)
 int
 manifest_load(Manifest **out, Storage *s, const char *set_dir)
 {
-	char *path = path_join(set_dir, "manifest");
+	return manifest_load_named(out, s, set_dir, "manifest");
+}
+
+int
+manifest_load_named(Manifest **out, Storage *s, const char *set_dir, const char *name)
+{
+	char *path = path_join(set_dir, name);
 	IoReader *r = NULL;
 	Buf text = BUF_INIT;
 	char chunk[65536];
@@ -552,7 +558,13 @@ out:
 int
 manifest_store(const Manifest *m, Storage *s, const char *set_dir)
 {
-	char *path = path_join(set_dir, "manifest");
+	return manifest_store_named(m, s, set_dir, "manifest");
+}
+
+int
+manifest_store_named(const Manifest *m, Storage *s, const char *set_dir, const char *name)
+{
+	char *path = path_join(set_dir, name);
 	IoWriter *w = NULL;
 	Buf text = BUF_INIT;
 	int rc;

@@ -135,5 +135,9 @@ char *manifest_archive_path(const char *system_id, const char *wal_name);
 int manifest_load(Manifest **out, Storage *s, const char *set_dir);
 /* Write <set_dir>/manifest atomically (fsync'd). */
 int manifest_store(const Manifest *m, Storage *s, const char *set_dir);
+/* The same under another name: "manifest.partial" holds a set between the
+ * steps of a backup task; it never makes the set a backup. */
+int manifest_load_named(Manifest **out, Storage *s, const char *set_dir, const char *name);
+int manifest_store_named(const Manifest *m, Storage *s, const char *set_dir, const char *name);
 
 #endif

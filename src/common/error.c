@@ -217,6 +217,7 @@ err_code_name(int code)
 	case ERR_NO_SPACE: return "no_space";
 	case ERR_IO: return "io";
 	case ERR_PG: return "postgresql";
+	case ERR_CANCELLED: return "cancelled";
 	case ERR_INTERNAL: return "internal";
 	default: return "unknown";
 	}

@@ -30,6 +30,7 @@ typedef enum ErrCode {
 	ERR_NO_SPACE = -16,
 	ERR_IO = -17,
 	ERR_PG = -18,
+	ERR_CANCELLED = -19,
 	/* internal: a bug */
 	ERR_INTERNAL = -30,
 } ErrCode;

@@ -5,6 +5,7 @@
  * migrations run in one transaction each, in order, and never change.
  */
 #include "meta/meta.h"
+#include "meta/meta_int.h"
 
 #include "common/buf.h"
 #include "common/error.h"
@@ -17,10 +18,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-struct Meta {
-	sqlite3 *db;
-	char *path;
-};
 
 static const char *const migrations[] = {
 	/* 1 */
@@ -50,11 +47,68 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (cluster, tenant, id));",
 	/* 2: incremental sets name their parent */
 	"ALTER TABLE backup_set ADD COLUMN parent TEXT;",
+	/* 3: the control plane: accounts, storage configurations, strategies, tasks */
+	"CREATE TABLE app_user ("
+	"  name TEXT PRIMARY KEY,"
+	"  role TEXT NOT NULL CHECK (role IN ('admin', 'operator', 'viewer')),"
+	"  password_hash TEXT NOT NULL,"
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE auth_secret ("
+	"  id TEXT PRIMARY KEY,"                 /* SHA-256 (hex) of the session or token secret */
+	"  kind TEXT NOT NULL CHECK (kind IN ('session', 'token')),"
+	"  user_name TEXT NOT NULL REFERENCES app_user(name) ON DELETE CASCADE,"
+	"  label TEXT,"
+	"  csrf TEXT,"
+	"  created_at TEXT NOT NULL,"
+	"  expires_at INTEGER NOT NULL);"         /* Unix seconds; 0: never */
+	"CREATE TABLE storage_config ("
+	"  name TEXT PRIMARY KEY,"
+	"  uri TEXT NOT NULL,"
+	"  secret BLOB,"                         /* encrypted with the home's master key */
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE strategy ("
+	"  cluster TEXT NOT NULL REFERENCES cluster(name) ON DELETE CASCADE,"
+	"  tenant TEXT NOT NULL,"
+	"  method TEXT NOT NULL,"
+	"  storage TEXT REFERENCES storage_config(name),"
+	"  schedule TEXT NOT NULL,"              /* JSON, see doc/strategy.md */
+	"  retention_days INTEGER NOT NULL,"
+	"  compress TEXT NOT NULL,"
+	"  enabled INTEGER NOT NULL,"
+	"  last_fired TEXT,"
+	"  PRIMARY KEY (cluster, tenant));"
+	"CREATE TABLE task ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  type TEXT NOT NULL,"
+	"  cluster TEXT NOT NULL,"
+	"  tenant TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  params TEXT NOT NULL,"                /* JSON */
+	"  state TEXT NOT NULL DEFAULT '{}',"    /* JSON: what steps hand on (set id, ...) */
+	"  created_by TEXT,"
+	"  created_at TEXT NOT NULL,"
+	"  started_at TEXT, finished_at TEXT,"
+	"  error TEXT,"
+	"  cancel_requested INTEGER NOT NULL DEFAULT 0);"
+	"CREATE INDEX task_by_tenant ON task (cluster, tenant, id);"
+	"CREATE TABLE task_step ("
+	"  task_id INTEGER NOT NULL REFERENCES task(id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  status TEXT NOT NULL,"
+	"  started_at TEXT, finished_at TEXT,"
+	"  error_code TEXT, error_message TEXT, error_detail TEXT, error_hint TEXT,"
+	"  log TEXT NOT NULL DEFAULT '',"
+	"  bytes_done INTEGER NOT NULL DEFAULT 0,"
+	"  bytes_total INTEGER NOT NULL DEFAULT 0,"
+	"  files_done INTEGER NOT NULL DEFAULT 0,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (task_id, idx));",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
-static int
-db_error(Meta *m, const char *what)
+int
+meta_db_error(Meta *m, const char *what)
 {
 	int code = sqlite3_errcode(m->db);
 	int ext = sqlite3_extended_errcode(m->db);
@@ -73,8 +127,8 @@ db_error(Meta *m, const char *what)
 	return err_set(ec, "metadata %s failed: %s", what, sqlite3_errmsg(m->db));
 }
 
-static int
-exec_sql(Meta *m, const char *sql)
+int
+meta_exec_sql(Meta *m, const char *sql)
 {
 	char *msg = NULL;
 
@@ -113,7 +167,7 @@ migrate(Meta *m)
 	int rc;
 
 	if (v < 0)
-		return db_error(m, "read of the schema version");
+		return meta_db_error(m, "read of the schema version");
 	if (v > N_MIGRATIONS) {
 		rc = err_set(ERR_UNSUPPORTED, "metadata \"%s\" has schema version %d, newer than this tenback (%d)",
 		             m->path, v, N_MIGRATIONS);
@@ -124,14 +178,14 @@ migrate(Meta *m)
 		char pragma[64];
 
 		snprintf(pragma, sizeof(pragma), "PRAGMA user_version = %d", v + 1);
-		if ((rc = exec_sql(m, "BEGIN IMMEDIATE")) < 0)
+		if ((rc = meta_exec_sql(m, "BEGIN IMMEDIATE")) < 0)
 			return rc;
-		if ((rc = exec_sql(m, migrations[v])) < 0 || (rc = exec_sql(m, pragma)) < 0) {
-			exec_sql(m, "ROLLBACK");
+		if ((rc = meta_exec_sql(m, migrations[v])) < 0 || (rc = meta_exec_sql(m, pragma)) < 0) {
+			meta_exec_sql(m, "ROLLBACK");
 			err_prefix("migration %d", v + 1);
 			return rc;
 		}
-		if ((rc = exec_sql(m, "COMMIT")) < 0)
+		if ((rc = meta_exec_sql(m, "COMMIT")) < 0)
 			return rc;
 	}
 	return 0;
@@ -157,7 +211,7 @@ meta_open(Meta **out, const char *home)
 		goto fail;
 	}
 	sqlite3_busy_timeout(m->db, 30000);
-	if ((rc = exec_sql(m, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL")) < 0) {
+	if ((rc = meta_exec_sql(m, "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL")) < 0) {
 		err_prefix("could not open metadata \"%s\"", m->path);
 		goto fail;
 	}
@@ -182,16 +236,16 @@ meta_free(Meta *m)
 
 /* ---- statements with positional text/int binding ---- */
 
-static int
-prepare(Meta *m, sqlite3_stmt **st, const char *sql)
+int
+meta_prepare(Meta *m, sqlite3_stmt **st, const char *sql)
 {
 	if (sqlite3_prepare_v2(m->db, sql, -1, st, NULL) != SQLITE_OK)
-		return db_error(m, "prepare");
+		return meta_db_error(m, "prepare");
 	return 0;
 }
 
-static void
-bind_text(sqlite3_stmt *st, int idx, const char *s)
+void
+meta_bind_text(sqlite3_stmt *st, int idx, const char *s)
 {
 	if (s)
 		sqlite3_bind_text(st, idx, s, -1, SQLITE_TRANSIENT);
@@ -199,18 +253,18 @@ bind_text(sqlite3_stmt *st, int idx, const char *s)
 		sqlite3_bind_null(st, idx);
 }
 
-static char *
-col_text(sqlite3_stmt *st, int idx)
+char *
+meta_col_text(sqlite3_stmt *st, int idx)
 {
 	const unsigned char *t = sqlite3_column_text(st, idx);
 
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
-static int
-step_done(Meta *m, sqlite3_stmt *st, const char *what)
+int
+meta_step_done(Meta *m, sqlite3_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : db_error(m, what);
+	int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : meta_db_error(m, what);
 
 	sqlite3_finalize(st);
 	return rc;
@@ -223,15 +277,15 @@ step_done(Meta *m, sqlite3_stmt *st, const char *what)
 static void
 read_cluster(sqlite3_stmt *st, MetaCluster *c)
 {
-	c->name = col_text(st, 0);
-	c->conninfo = col_text(st, 1);
-	c->pgdata = col_text(st, 2);
-	c->storage = col_text(st, 3);
-	c->compress = col_text(st, 4);
-	c->system_id = col_text(st, 5);
+	c->name = meta_col_text(st, 0);
+	c->conninfo = meta_col_text(st, 1);
+	c->pgdata = meta_col_text(st, 2);
+	c->storage = meta_col_text(st, 3);
+	c->compress = meta_col_text(st, 4);
+	c->system_id = meta_col_text(st, 5);
 	c->pg_version = sqlite3_column_int(st, 6);
-	c->status = col_text(st, 7);
-	c->created_at = col_text(st, 8);
+	c->status = meta_col_text(st, 7);
+	c->created_at = meta_col_text(st, 8);
 }
 
 int
@@ -240,24 +294,24 @@ meta_cluster_add(Meta *m, const MetaCluster *c)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prepare(m, &st, "INSERT INTO cluster (" CLUSTER_COLS ") VALUES (?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = meta_prepare(m, &st, "INSERT INTO cluster (" CLUSTER_COLS ") VALUES (?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
-	bind_text(st, 1, c->name);
-	bind_text(st, 2, c->conninfo);
-	bind_text(st, 3, c->pgdata);
-	bind_text(st, 4, c->storage);
-	bind_text(st, 5, c->compress);
-	bind_text(st, 6, c->system_id);
+	meta_bind_text(st, 1, c->name);
+	meta_bind_text(st, 2, c->conninfo);
+	meta_bind_text(st, 3, c->pgdata);
+	meta_bind_text(st, 4, c->storage);
+	meta_bind_text(st, 5, c->compress);
+	meta_bind_text(st, 6, c->system_id);
 	sqlite3_bind_int(st, 7, c->pg_version);
-	bind_text(st, 8, c->status ? c->status : "NORMAL");
-	bind_text(st, 9, c->created_at);
+	meta_bind_text(st, 8, c->status ? c->status : "NORMAL");
+	meta_bind_text(st, 9, c->created_at);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE && (sqlite3_extended_errcode(m->db) == SQLITE_CONSTRAINT_PRIMARYKEY ||
 	                          sqlite3_extended_errcode(m->db) == SQLITE_CONSTRAINT_UNIQUE))
 		return err_set(ERR_EXISTS, "cluster \"%s\" already exists", c->name);
 	if (rc != SQLITE_DONE)
-		return db_error(m, "insert of a cluster");
+		return meta_db_error(m, "insert of a cluster");
 	return 0;
 }
 
@@ -268,9 +322,9 @@ meta_cluster_get(Meta *m, const char *name, MetaCluster *out)
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = prepare(m, &st, "SELECT " CLUSTER_COLS " FROM cluster WHERE name = ?")) < 0)
+	if ((rc = meta_prepare(m, &st, "SELECT " CLUSTER_COLS " FROM cluster WHERE name = ?")) < 0)
 		return rc;
-	bind_text(st, 1, name);
+	meta_bind_text(st, 1, name);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		read_cluster(st, out);
@@ -279,7 +333,7 @@ meta_cluster_get(Meta *m, const char *name, MetaCluster *out)
 		rc = err_set(ERR_NOT_FOUND, "cluster \"%s\" does not exist", name);
 		err_hint("Register it with \"tenback cluster add\"; \"tenback cluster list\" shows the registered ones.");
 	} else {
-		rc = db_error(m, "read of a cluster");
+		rc = meta_db_error(m, "read of a cluster");
 	}
 	sqlite3_finalize(st);
 	return rc;
@@ -295,7 +349,7 @@ meta_cluster_list(Meta *m, MetaCluster **out, size_t *out_count)
 
 	*out = NULL;
 	*out_count = 0;
-	if ((rc = prepare(m, &st, "SELECT " CLUSTER_COLS " FROM cluster ORDER BY name")) < 0)
+	if ((rc = meta_prepare(m, &st, "SELECT " CLUSTER_COLS " FROM cluster ORDER BY name")) < 0)
 		return rc;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		a = xrealloc(a, (n + 1) * sizeof(*a));
@@ -305,7 +359,7 @@ meta_cluster_list(Meta *m, MetaCluster **out, size_t *out_count)
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		meta_cluster_array_free(a, n);
-		return db_error(m, "list of clusters");
+		return meta_db_error(m, "list of clusters");
 	}
 	*out = a;
 	*out_count = n;
@@ -318,14 +372,29 @@ meta_cluster_remove(Meta *m, const char *name)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prepare(m, &st, "DELETE FROM cluster WHERE name = ?")) < 0)
+	if ((rc = meta_prepare(m, &st, "DELETE FROM cluster WHERE name = ?")) < 0)
 		return rc;
-	bind_text(st, 1, name);
-	if ((rc = step_done(m, st, "removal of a cluster")) < 0)
+	meta_bind_text(st, 1, name);
+	if ((rc = meta_step_done(m, st, "removal of a cluster")) < 0)
 		return rc;
 	if (sqlite3_changes(m->db) == 0)
 		return err_set(ERR_NOT_FOUND, "cluster \"%s\" does not exist", name);
 	return 0;
+}
+
+int
+meta_cluster_set_status(Meta *m, const char *name, const char *status)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_prepare(m, &st, "UPDATE cluster SET status = ? WHERE name = ?")) < 0)
+		return rc;
+	meta_bind_text(st, 1, status);
+	meta_bind_text(st, 2, name);
+	if ((rc = meta_step_done(m, st, "update of a cluster")) < 0)
+		return rc;
+	return sqlite3_changes(m->db) ? 0 : err_set(ERR_NOT_FOUND, "cluster \"%s\" does not exist", name);
 }
 
 void
@@ -360,49 +429,49 @@ meta_cluster_array_free(MetaCluster *a, size_t n)
 static void
 bind_set(sqlite3_stmt *st, const MetaSet *s)
 {
-	bind_text(st, 1, s->cluster);
-	bind_text(st, 2, s->tenant);
-	bind_text(st, 3, s->id);
-	bind_text(st, 4, s->type);
-	bind_text(st, 5, s->method);
-	bind_text(st, 6, s->status);
+	meta_bind_text(st, 1, s->cluster);
+	meta_bind_text(st, 2, s->tenant);
+	meta_bind_text(st, 3, s->id);
+	meta_bind_text(st, 4, s->type);
+	meta_bind_text(st, 5, s->method);
+	meta_bind_text(st, 6, s->status);
 	sqlite3_bind_int64(st, 7, s->pid);
-	bind_text(st, 8, s->storage_path);
-	bind_text(st, 9, s->start_time);
-	bind_text(st, 10, s->stop_time);
-	bind_text(st, 11, s->start_lsn);
-	bind_text(st, 12, s->stop_lsn);
+	meta_bind_text(st, 8, s->storage_path);
+	meta_bind_text(st, 9, s->start_time);
+	meta_bind_text(st, 10, s->stop_time);
+	meta_bind_text(st, 11, s->start_lsn);
+	meta_bind_text(st, 12, s->stop_lsn);
 	sqlite3_bind_int64(st, 13, s->timeline);
-	bind_text(st, 14, s->system_id);
+	meta_bind_text(st, 14, s->system_id);
 	sqlite3_bind_int64(st, 15, s->size_bytes);
 	sqlite3_bind_int64(st, 16, s->stored_bytes);
 	sqlite3_bind_int64(st, 17, s->file_count);
-	bind_text(st, 18, s->error);
-	bind_text(st, 19, s->parent);
+	meta_bind_text(st, 18, s->error);
+	meta_bind_text(st, 19, s->parent);
 }
 
 static void
 read_set(sqlite3_stmt *st, MetaSet *s)
 {
-	s->cluster = col_text(st, 0);
-	s->tenant = col_text(st, 1);
-	s->id = col_text(st, 2);
-	s->type = col_text(st, 3);
-	s->method = col_text(st, 4);
-	s->status = col_text(st, 5);
+	s->cluster = meta_col_text(st, 0);
+	s->tenant = meta_col_text(st, 1);
+	s->id = meta_col_text(st, 2);
+	s->type = meta_col_text(st, 3);
+	s->method = meta_col_text(st, 4);
+	s->status = meta_col_text(st, 5);
 	s->pid = sqlite3_column_int64(st, 6);
-	s->storage_path = col_text(st, 7);
-	s->start_time = col_text(st, 8);
-	s->stop_time = col_text(st, 9);
-	s->start_lsn = col_text(st, 10);
-	s->stop_lsn = col_text(st, 11);
+	s->storage_path = meta_col_text(st, 7);
+	s->start_time = meta_col_text(st, 8);
+	s->stop_time = meta_col_text(st, 9);
+	s->start_lsn = meta_col_text(st, 10);
+	s->stop_lsn = meta_col_text(st, 11);
 	s->timeline = sqlite3_column_int64(st, 12);
-	s->system_id = col_text(st, 13);
+	s->system_id = meta_col_text(st, 13);
 	s->size_bytes = sqlite3_column_int64(st, 14);
 	s->stored_bytes = sqlite3_column_int64(st, 15);
 	s->file_count = sqlite3_column_int64(st, 16);
-	s->error = col_text(st, 17);
-	s->parent = col_text(st, 18);
+	s->error = meta_col_text(st, 17);
+	s->parent = meta_col_text(st, 18);
 }
 
 int
@@ -411,10 +480,10 @@ meta_set_insert(Meta *m, const MetaSet *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = meta_prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	bind_set(st, s);
-	return step_done(m, st, "insert of a backup set");
+	return meta_step_done(m, st, "insert of a backup set");
 }
 
 int
@@ -423,10 +492,10 @@ meta_set_update(Meta *m, const MetaSet *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = meta_prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	bind_set(st, s);
-	return step_done(m, st, "update of a backup set");
+	return meta_step_done(m, st, "update of a backup set");
 }
 
 int
@@ -435,12 +504,12 @@ meta_set_delete(Meta *m, const char *cluster, const char *tenant, const char *id
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = prepare(m, &st, "DELETE FROM backup_set WHERE cluster = ? AND tenant = ? AND id = ?")) < 0)
+	if ((rc = meta_prepare(m, &st, "DELETE FROM backup_set WHERE cluster = ? AND tenant = ? AND id = ?")) < 0)
 		return rc;
-	bind_text(st, 1, cluster);
-	bind_text(st, 2, tenant);
-	bind_text(st, 3, id);
-	return step_done(m, st, "removal of a backup set");
+	meta_bind_text(st, 1, cluster);
+	meta_bind_text(st, 2, tenant);
+	meta_bind_text(st, 3, id);
+	return meta_step_done(m, st, "removal of a backup set");
 }
 
 int
@@ -453,13 +522,13 @@ meta_set_list(Meta *m, const char *cluster, const char *tenant, const char *stat
 
 	*out = NULL;
 	*out_count = 0;
-	if ((rc = prepare(m, &st, "SELECT " SET_COLS " FROM backup_set WHERE cluster = ?1"
+	if ((rc = meta_prepare(m, &st, "SELECT " SET_COLS " FROM backup_set WHERE cluster = ?1"
 	                          " AND (?2 IS NULL OR tenant = ?2) AND (?3 IS NULL OR status = ?3)"
 	                          " ORDER BY id, tenant")) < 0)
 		return rc;
-	bind_text(st, 1, cluster);
-	bind_text(st, 2, tenant);
-	bind_text(st, 3, status);
+	meta_bind_text(st, 1, cluster);
+	meta_bind_text(st, 2, tenant);
+	meta_bind_text(st, 3, status);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		a = xrealloc(a, (n + 1) * sizeof(*a));
 		memset(&a[n], 0, sizeof(*a));
@@ -468,7 +537,7 @@ meta_set_list(Meta *m, const char *cluster, const char *tenant, const char *stat
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		meta_set_array_free(a, n);
-		return db_error(m, "list of backup sets");
+		return meta_db_error(m, "list of backup sets");
 	}
 	*out = a;
 	*out_count = n;

@@ -13,6 +13,7 @@
 #ifndef TENBACK_META_META_H
 #define TENBACK_META_META_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,7 @@ int meta_cluster_add(Meta *m, const MetaCluster *c);
 int meta_cluster_get(Meta *m, const char *name, MetaCluster *out);
 int meta_cluster_list(Meta *m, MetaCluster **out, size_t *out_count);
 int meta_cluster_remove(Meta *m, const char *name);
+int meta_cluster_set_status(Meta *m, const char *name, const char *status);
 void meta_cluster_clear(MetaCluster *c);
 void meta_cluster_array_free(MetaCluster *a, size_t n);
 
@@ -78,5 +80,135 @@ int meta_set_list(Meta *m, const char *cluster, const char *tenant, const char *
                   MetaSet **out, size_t *out_count);
 void meta_set_clear(MetaSet *s);
 void meta_set_array_free(MetaSet *a, size_t n);
+
+/* ---- the control plane (meta_ctl.c) ---- */
+
+typedef struct MetaUser {
+	char *name;
+	char *role;           /* admin, operator, viewer */
+	char *password_hash;  /* argon2id encoded string */
+	char *created_at;
+} MetaUser;
+
+int meta_user_add(Meta *m, const MetaUser *u);              /* ERR_EXISTS */
+int meta_user_get(Meta *m, const char *name, MetaUser *out); /* ERR_NOT_FOUND */
+int meta_user_list(Meta *m, MetaUser **out, size_t *out_count);
+int meta_user_set_password(Meta *m, const char *name, const char *password_hash);
+int meta_user_remove(Meta *m, const char *name);
+void meta_user_clear(MetaUser *u);
+void meta_user_array_free(MetaUser *a, size_t n);
+
+/* Sessions and API tokens: stored by the SHA-256 of their secret, never the secret. */
+typedef struct MetaAuth {
+	char *id;             /* hex SHA-256 of the secret */
+	char *kind;           /* session, token */
+	char *user_name;
+	char *role;           /* the user's role (read only: joined from app_user) */
+	char *label;
+	char *csrf;           /* sessions: the CSRF token */
+	char *created_at;
+	int64_t expires_at;   /* Unix seconds, 0: never */
+} MetaAuth;
+
+int meta_auth_add(Meta *m, const MetaAuth *a);
+int meta_auth_get(Meta *m, const char *id, MetaAuth *out);  /* ERR_NOT_FOUND */
+int meta_auth_touch(Meta *m, const char *id, int64_t expires_at);
+int meta_auth_delete(Meta *m, const char *id);
+int meta_auth_purge_expired(Meta *m, int64_t now);
+void meta_auth_clear(MetaAuth *a);
+
+typedef struct MetaStorage {
+	char *name;
+	char *uri;
+	uint8_t *secret;      /* encrypted (crypto box of the home's master key), NULL when none */
+	size_t secret_len;
+	char *created_at;
+} MetaStorage;
+
+int meta_storage_put(Meta *m, const MetaStorage *s);        /* insert or replace */
+int meta_storage_get(Meta *m, const char *name, MetaStorage *out);
+int meta_storage_list(Meta *m, MetaStorage **out, size_t *out_count);
+int meta_storage_remove(Meta *m, const char *name);         /* ERR_INVALID while a strategy uses it */
+void meta_storage_clear(MetaStorage *s);
+void meta_storage_array_free(MetaStorage *a, size_t n);
+
+typedef struct MetaStrategy {
+	char *cluster;
+	char *tenant;
+	char *method;         /* physical, logical */
+	char *storage;        /* storage configuration name, NULL: the cluster's storage */
+	char *schedule;       /* JSON (doc/strategy.md) */
+	int64_t retention_days;
+	char *compress;
+	int enabled;
+	char *last_fired;     /* "YYYY-MM-DD HH:MM" of the last slot the scheduler fired */
+} MetaStrategy;
+
+int meta_strategy_put(Meta *m, const MetaStrategy *s);
+int meta_strategy_get(Meta *m, const char *cluster, const char *tenant, MetaStrategy *out);
+int meta_strategy_list(Meta *m, MetaStrategy **out, size_t *out_count);
+int meta_strategy_remove(Meta *m, const char *cluster, const char *tenant);
+int meta_strategy_set_fired(Meta *m, const char *cluster, const char *tenant, const char *slot);
+void meta_strategy_clear(MetaStrategy *s);
+void meta_strategy_array_free(MetaStrategy *a, size_t n);
+
+typedef struct MetaTaskStep {
+	int idx;
+	char *name;
+	char *status;         /* PENDING, RUNNING, FAILED, SUCCEEDED, CANCELLED */
+	char *started_at;
+	char *finished_at;
+	char *error_code;
+	char *error_message;
+	char *error_detail;
+	char *error_hint;
+	char *log;
+	int64_t bytes_done;
+	int64_t bytes_total;
+	int64_t files_done;
+	int64_t attempts;
+} MetaTaskStep;
+
+typedef struct MetaTask {
+	int64_t id;
+	char *type;           /* backup */
+	char *cluster;
+	char *tenant;
+	char *status;         /* RUNNING, FAILED, SUCCEEDED, CANCELLED */
+	char *params;         /* JSON */
+	char *state;          /* JSON */
+	char *created_by;
+	char *created_at;
+	char *started_at;
+	char *finished_at;
+	char *error;
+	int cancel_requested;
+	MetaTaskStep *steps;
+	size_t n_steps;
+} MetaTask;
+
+typedef struct MetaTaskFilter {
+	const char *cluster;  /* NULL: any */
+	const char *tenant;
+	const char *status;
+	const char *type;
+	const char *since;    /* created_at >= since */
+	int64_t limit;        /* 0: 100 */
+} MetaTaskFilter;
+
+/* Insert the task and its steps atomically; sets t->id. */
+int meta_task_insert(Meta *m, MetaTask *t);
+int meta_task_get(Meta *m, int64_t id, MetaTask *out);     /* with steps; ERR_NOT_FOUND */
+/* Newest first, with steps. */
+int meta_task_list(Meta *m, const MetaTaskFilter *f, MetaTask **out, size_t *out_count);
+/* Write the task row's mutable columns (status, state, times, error, cancel_requested). */
+int meta_task_update(Meta *m, const MetaTask *t);
+int meta_task_step_update(Meta *m, int64_t task_id, const MetaTaskStep *s);
+int meta_task_step_log(Meta *m, int64_t task_id, int idx, const char *line);
+int meta_task_request_cancel(Meta *m, int64_t id);
+/* Tasks left RUNNING by a daemon that stopped: FAILED with reason, their running step too. */
+int meta_task_fail_running(Meta *m, const char *reason, int *out_count);
+void meta_task_clear(MetaTask *t);
+void meta_task_array_free(MetaTask *a, size_t n);
 
 #endif

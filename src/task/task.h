@@ -1,0 +1,72 @@
+/*
+ * task.h - tasks with ordered, persisted steps, run by a pool of worker
+ * threads: "Back up now" is the first kind (doc/tasks.md).
+ *
+ * A task and its steps live in the metadata store (meta.h, MetaTask); the
+ * engine only runs them.  Every step is idempotent, so Retry re-runs the
+ * step that failed and goes on from there.  A daemon that stopped with
+ * tasks running marks them FAILED "interrupted by daemon restart" at the
+ * next start; they can be retried.
+ *
+ * Thread safety: a TaskEngine may be called from any thread; each call
+ * takes the caller's own Meta (a Meta is not shared between threads).
+ */
+#ifndef TENBACK_TASK_TASK_H
+#define TENBACK_TASK_TASK_H
+
+#include "meta/meta.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+/* The step names of "Back up now", the product's words. */
+#define STEP_CHECK "Check if ready to data backup"
+#define STEP_COMPACT "Start cluster compact if necessary"
+#define STEP_DATA "Back up data"
+#define STEP_LOGS "Back up logs"
+#define STEP_FINISH "Finish"
+
+typedef struct TaskEngine TaskEngine;
+
+typedef struct TaskEngineOpts {
+	const char *home;     /* metadata home: each worker opens its own Meta there */
+	int workers;          /* 0: 2 */
+	bool no_scheduler;    /* do not run task_scheduler_tick every 30 s */
+} TaskEngineOpts;
+
+/* Marks tasks left RUNNING as FAILED, then starts the workers. */
+int task_engine_start(TaskEngine **out, const TaskEngineOpts *o);
+/* Stops taking tasks, asks running ones to stop at their next check point,
+ * joins the workers. */
+void task_engine_stop(TaskEngine *e);
+
+typedef struct BackupRequest {
+	const char *cluster;
+	const char *tenant;
+	const char *mode;        /* full, incremental */
+	const char *storage;     /* storage configuration name; NULL: the strategy's, else the cluster's */
+	const char *created_by;  /* user name, for the audit trail */
+} BackupRequest;
+
+/* Create a "Back up now" task (status RUNNING, steps PENDING) and queue it.
+ * ERR_BUSY "a backup of tenant ... is already running (task N)" when one is;
+ * ERR_NOT_FOUND for an unknown cluster; ERR_INVALID for a bad mode. */
+int task_backup_submit(TaskEngine *e, Meta *m, const BackupRequest *r, int64_t *out_task_id);
+/* FAILED -> RUNNING again, from the failed step; ERR_INVALID in any other state. */
+int task_retry(TaskEngine *e, Meta *m, int64_t task_id);
+/* RUNNING: asks it to stop (it becomes CANCELLED at its next check point);
+ * FAILED: CANCELLED at once; ERR_INVALID when finished. */
+int task_cancel(TaskEngine *e, Meta *m, int64_t task_id);
+/* Wait until the task is not RUNNING (tests, CLI --wait through the API). */
+int task_wait(TaskEngine *e, Meta *m, int64_t task_id, int timeout_ms);
+
+/*
+ * One scheduler pass at `now`: every enabled strategy whose schedule has a
+ * slot due fires a backup task (FULL or INCREMENTAL as the slot says), then
+ * retention deletes what the strategy's period lets go.  The daemon runs it
+ * every 30 s with the real clock; tests call it with their own.
+ */
+int task_scheduler_tick(TaskEngine *e, Meta *m, time_t now, int *out_fired);
+
+#endif
