@@ -46,6 +46,7 @@ typedef struct Job {
 	bool started;             /* pg_backup_start done */
 	Manifest *parent;         /* incremental: the set it builds on */
 	char *stop_time;          /* server clock after pg_backup_stop, rounded up */
+	bool wal_log_hints;
 	IoCompress compress;
 	int level;
 } Job;
@@ -245,7 +246,8 @@ find_parent(Job *j)
 {
 	MetaSet *sets = NULL;
 	size_t n = 0;
-	char *tli = NULL;
+	PGresult *res = NULL;
+	uint64_t now_lsn = 0;
 	char *dir = NULL;
 	int rc;
 
@@ -256,19 +258,45 @@ find_parent(Job *j)
 		goto out;
 	}
 	dir = manifest_set_dir(j->cluster.system_id, j->o->tenant, sets[n - 1].id);
-	if (manifest_load(&j->parent, j->storage, dir) < 0) {
+	if ((rc = manifest_load(&j->parent, j->storage, dir)) < 0) {
 		char why[1024];
+		if (err_class(rc) == ERR_CLASS_TRANSIENT) {
+			err_prefix("could not read the parent set %s", sets[n - 1].id);
+			goto out; /* may work next time: not a missing full */
+		}
 		snprintf(why, sizeof(why), "The latest set, %s, cannot be read from the storage: %s", sets[n - 1].id,
 		         err_message());
 		rc = no_full(j, why);
 		goto out;
 	}
-	if ((rc = pg_conn_query_value(j->conn, &tli, "SELECT timeline_id FROM pg_control_checkpoint()", 0, NULL)) < 0)
+	if ((rc = pg_conn_query(j->conn, &res,
+	                        "SELECT timeline_id, current_setting('data_checksums'), pg_current_wal_lsn()::text"
+	                        " FROM pg_control_checkpoint()", 0, NULL)) < 0)
 		goto out;
-	if (strcmp(j->parent->system_id, j->cluster.system_id) != 0 || j->parent->timeline != strtoul(tli, NULL, 10)) {
+	if (strcmp(j->parent->system_id, j->cluster.system_id) != 0 ||
+	    j->parent->timeline != strtoul(PQgetvalue(res, 0, 0), NULL, 10)) {
 		char why[256];
 		snprintf(why, sizeof(why), "The latest set, %s, is of timeline %u; the cluster is on timeline %s.",
-		         j->parent->set_id, j->parent->timeline, tli);
+		         j->parent->set_id, j->parent->timeline, PQgetvalue(res, 0, 0));
+		rc = no_full(j, why);
+		goto out;
+	}
+	/* Unchanged pages come from the parent: they must carry checksums when the
+	 * cluster now verifies them (pg_checksums --enable rewrites every page
+	 * without a new LSN). */
+	if ((j->parent->data_checksums != 0) != (strcmp(PQgetvalue(res, 0, 1), "on") == 0)) {
+		char why[256];
+		snprintf(why, sizeof(why), "Data checksums were turned %s since the latest set, %s.",
+		         strcmp(PQgetvalue(res, 0, 1), "on") == 0 ? "on" : "off", j->parent->set_id);
+		rc = no_full(j, why);
+		goto out;
+	}
+	/* A cluster brought back in time on the same timeline (a snapshot) would
+	 * hand out LSNs the parent has already seen. */
+	if (pg_lsn_parse(&now_lsn, PQgetvalue(res, 0, 2)) == 0 && now_lsn < j->parent->stop_lsn) {
+		char why[256];
+		snprintf(why, sizeof(why), "The cluster's WAL position %s is behind the end of the latest set, %s: it "
+		         "was brought back in time.", PQgetvalue(res, 0, 2), j->parent->set_id);
 		rc = no_full(j, why);
 		goto out;
 	}
@@ -278,7 +306,7 @@ out:
 		j->parent = NULL;
 	}
 	meta_set_array_free(sets, n);
-	free(tli);
+	PQclear(res);
 	free(dir);
 	return rc;
 }
@@ -309,6 +337,11 @@ start_backup(Job *j)
 	if ((rc = pg_conn_query_value(j->conn, &ts, "SELECT current_setting('data_checksums')", 0, NULL)) < 0)
 		goto out;
 	j->m->data_checksums = strcmp(ts, "on") == 0;
+	free(ts);
+	ts = NULL;
+	if ((rc = pg_conn_query_value(j->conn, &ts, "SELECT current_setting('wal_log_hints')", 0, NULL)) < 0)
+		goto out;
+	j->wal_log_hints = strcmp(ts, "on") == 0;
 out:
 	PQclear(res);
 	free(label);
@@ -334,6 +367,7 @@ copy_data(Job *j)
 	ctx.level = j->level;
 	ctx.start_lsn = j->m->start_lsn;
 	ctx.verify_checksums = j->m->data_checksums != 0;
+	ctx.hints_unlogged = j->m->data_checksums == 0 && !j->wal_log_hints;
 	ctx.buf = xmalloc(COPY_BUF_SIZE);
 	uint64_t total = 0;
 	int64_t last_cb = 0;

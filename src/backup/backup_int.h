@@ -34,6 +34,7 @@ typedef struct CopyCtx {
 	int level;
 	uint64_t start_lsn;
 	bool verify_checksums;
+	bool hints_unlogged;      /* neither data checksums nor wal_log_hints */
 	uint8_t *buf;            /* COPY_BUF_SIZE bytes */
 	uint64_t bytes_done;
 	uint64_t pages_bad;

@@ -105,6 +105,7 @@ apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const Blo
 	uint32_t next_blk = 0;
 	bool more = true;
 	char hex[65];
+	uint64_t written = 0;
 	ssize_t n;
 	int rc;
 
@@ -137,6 +138,7 @@ apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const Blo
 				rc = err_errno(w < 0 ? errno : ENOSPC, "could not write file \"%s\"", dest_path);
 				goto out;
 			}
+			written++;
 		}
 		/* the next block this stream holds */
 		if (entry->kind == MF_INCR) {
@@ -156,6 +158,8 @@ apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const Blo
 	io_hex(hex, info.sha256, IO_SHA256_LEN);
 	if (info.raw_size != want_raw || strcmp(hex, entry->sha256) != 0)
 		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
+	else if (written != ranges_count(want))
+		rc = err_set(ERR_CORRUPT, "the manifest's parts name pages set \"%s\" does not hold", set_dir);
 out:
 	if (rc < 0 && err_code() == ERR_CORRUPT)
 		err_prefix("stored file \"%s\" is damaged", object);
@@ -166,11 +170,21 @@ out:
 	return rc;
 }
 
+static int
+cmp_range(const void *a, const void *b)
+{
+	const BlockRange *x = a, *y = b;
+
+	return x->first < y->first ? -1 : x->first > y->first;
+}
+
 int
 files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd, const char *dest_path)
 {
 	uint64_t nblocks = f->size / PG_PAGE_SIZE;
 	uint64_t covered = 0;
+	BlockRange *all = NULL;
+	size_t n_all = 0;
 	int rc;
 
 	for (size_t i = 0; i < f->n_parts; i++) {
@@ -178,7 +192,18 @@ files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd, co
 		if (b->n && b->r[b->n - 1].last >= nblocks)
 			return err_set(ERR_CORRUPT, "manifest entry \"%s\" names blocks beyond its length", f->path);
 		covered += ranges_count(b);
+		all = xrealloc(all, (n_all + b->n + 1) * sizeof(*all));
+		memcpy(all + n_all, b->r, b->n * sizeof(*all));
+		n_all += b->n;
 	}
+	/* The parts must tile the file: no block twice, none missing. */
+	qsort(all, n_all, sizeof(*all), cmp_range);
+	for (size_t i = 1; i < n_all; i++)
+		if (all[i].first <= all[i - 1].last) {
+			free(all);
+			return err_set(ERR_CORRUPT, "manifest entry \"%s\" names a block in two parts", f->path);
+		}
+	free(all);
 	if (covered != nblocks)
 		return err_set(ERR_CORRUPT, "manifest entry \"%s\" does not account for every block", f->path);
 	if (ftruncate(fd, (off_t)f->size) < 0)

@@ -515,7 +515,7 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 		close(fd);
 		fd = -1;
 		rc = files_copy(ctx, f);
-		goto out;
+		goto out_copied; /* files_copy said which file */
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	limit = (uint64_t)st.st_size;
@@ -542,7 +542,12 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 			const uint8_t *page = ctx->buf + p;
 			uint32_t blk = first + (uint32_t)(p / PG_PAGE_SIZE);
 
-			if (blk < parent_blocks && !pg_page_is_new(page) && pg_page_lsn(page) <= since_lsn)
+			/* Without data checksums or wal_log_hints, VACUUM sets PD_ALL_VISIBLE
+			 * (pd_flags 0x0004) without a new page LSN, while the visibility map
+			 * (copied whole) gets its bit: such pages go in too, or the restored
+			 * map would claim pages whose flag says otherwise. */
+			if (blk < parent_blocks && !pg_page_is_new(page) && pg_page_lsn(page) <= since_lsn &&
+			    !(ctx->hints_unlogged && (page[10] & 0x04)))
 				continue;
 			if (w == NULL) {
 				if ((rc = storage_write_open(ctx->storage, &sink, object, &wopts)) < 0)
@@ -586,6 +591,7 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 out:
 	if (rc < 0)
 		err_prefix("while backing up \"%s\"", f->path);
+out_copied:
 	for (size_t i = 0; i < n_pparts; i++) {
 		free(pparts[i].set_id);
 		ranges_free(&pparts[i].blocks);

@@ -26,7 +26,16 @@
 
 /* ---- timestamps ---- */
 
-/* "2026-11-26 14:03:07[.123456][Z|+HH[:MM]|-HH[:MM]]" (or with 'T') -> Unix us. */
+static int
+days_in_month(int y, int mo)
+{
+	static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
+/* "2026-11-26 14:03:07[.123456][Z|UTC|+HH[:MM]|-HH[:MM]]" (or with 'T') -> Unix us. */
 static int
 parse_timestamp(const char *s, int64_t *out_us, bool require_zone)
 {
@@ -52,16 +61,18 @@ parse_timestamp(const char *s, int64_t *out_us, bool require_zone)
 		p++;
 	if (*p == 'Z' || *p == 'z') {
 		p++;
+	} else if (strcmp(p, "UTC") == 0 || strcmp(p, "GMT") == 0) {
+		p += 3;
 	} else if (*p == '+' || *p == '-') {
 		int oh = 0, om = 0, k = 0;
 		int sign = *p == '-' ? -1 : 1;
-		if (sscanf(p + 1, "%2d%n", &oh, &k) != 1)
+		if (p[1] < '0' || p[1] > '9' || sscanf(p + 1, "%2d%n", &oh, &k) != 1 || oh > 15)
 			goto bad;
 		p += 1 + k;
 		if (*p == ':')
 			p++;
 		if (*p >= '0' && *p <= '9') {
-			if (sscanf(p, "%2d%n", &om, &k) != 1)
+			if (sscanf(p, "%2d%n", &om, &k) != 1 || om > 59)
 				goto bad;
 			p += k;
 		}
@@ -71,7 +82,8 @@ parse_timestamp(const char *s, int64_t *out_us, bool require_zone)
 		err_hint("Write the zone, e.g. '2026-11-26 14:03:07+00'.");
 		return rc;
 	}
-	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+	if (*p != '\0' || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60 ||
+	    y < 1 || d > days_in_month(y, mo))
 		goto bad;
 	tm.tm_year = y - 1900;
 	tm.tm_mon = mo - 1;
@@ -119,8 +131,10 @@ recovery_target_parse(RecoveryTarget *out, const RestoreOpts *o)
 		format_us(out->text, sizeof(out->text), out->time_us);
 	} else if (o->target_lsn) {
 		out->kind = TARGET_LSN;
-		if ((rc = pg_lsn_parse(&out->lsn, o->target_lsn)) < 0)
-			return err_set(ERR_INVALID, "invalid LSN \"%s\"", o->target_lsn);
+		if ((rc = pg_lsn_parse(&out->lsn, o->target_lsn)) < 0) {
+			err_prefix("invalid --target-lsn");
+			return rc;
+		}
 		pg_lsn_format(out->text, out->lsn);
 	} else if (o->target_xid) {
 		uint64_t v;
@@ -281,7 +295,9 @@ scan_wal(Archive *a, uint32_t timeline, uint64_t from, uint64_t until, const Rec
 		if (pg_wal_record_xact(&rec, &when, &commit, &xid)) {
 			out->have_time = true;
 			out->last_time_us = when;
-			if ((t->kind == TARGET_TIME && when >= t->time_us) || (t->kind == TARGET_XID && xid == t->xid)) {
+			/* PostgreSQL (recovery_target_inclusive on) stops at the first
+			 * transaction ending strictly after the target time. */
+			if ((t->kind == TARGET_TIME && when > t->time_us) || (t->kind == TARGET_XID && xid == t->xid)) {
 				out->found = true;
 				out->found_lsn = rec.lsn;
 				break;

@@ -141,13 +141,16 @@ ranges_parse(BlockRanges *out, const char *text)
 			if (parse_u32(&p, &last) < 0 || last < first)
 				goto bad;
 		}
-		if (out->n > 0 && first <= out->r[out->n - 1].last + 1)
+		if (out->n > 0 && (uint64_t)first <= (uint64_t)out->r[out->n - 1].last + 1)
 			goto bad;
 		ranges_append_range(out, first, last);
-		if (*p == ',')
+		if (*p == ',') {
 			p++;
-		else if (*p)
+			if (*p == '\0')
+				goto bad; /* a trailing comma */
+		} else if (*p) {
 			goto bad;
+		}
 	}
 	return 0;
 bad:

@@ -132,6 +132,10 @@ spawn_postgres(Instance *in)
 	case TARGET_NAME: SETTING("recovery_target_name=%s", ctx->target->text); break;
 	case TARGET_LATEST: break;
 	}
+	/* A point in time is looked for on the set's own timeline (pitr.c reads
+	 * only that one): recovery must not follow a later branch. */
+	if (ctx->target->kind >= TARGET_TIME)
+		SETTING("recovery_target_timeline=current");
 	if (ctx->tenant_only)
 		SETTING("ignore_invalid_pages=on");
 #undef SETTING

@@ -38,9 +38,15 @@ backup_set_delete(Meta *meta, const char *cluster, const char *tenant, const cha
 	size_t n = 0;
 	Storage *s = NULL;
 	StrList doomed = {0};
+	char *lock_name = xasprintf("backup-%s-%s", cluster, tenant);
+	char *what = xasprintf("a backup of tenant \"%s\" of cluster \"%s\"", tenant, cluster);
+	int lock_fd = -1;
 	int rc;
 
 	if ((rc = meta_cluster_get(meta, cluster, &c)) < 0)
+		goto out;
+	/* No backup of the tenant may run meanwhile: it could be building on the set. */
+	if ((rc = lock_acquire(&lock_fd, meta_home(meta), lock_name, what)) < 0)
 		goto out;
 	if ((rc = backup_find_set(meta, cluster, tenant, set, &target)) < 0)
 		goto out;
@@ -79,6 +85,9 @@ backup_set_delete(Meta *meta, const char *cluster, const char *tenant, const cha
 			strlist_add(out_deleted, doomed.items[i]);
 	}
 out:
+	lock_release(lock_fd);
+	free(lock_name);
+	free(what);
 	strlist_free(&doomed);
 	storage_free(s);
 	meta_set_array_free(sets, n);

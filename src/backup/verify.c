@@ -92,6 +92,12 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 		                             &out->bytes_checked)
 		             : verify_object(s, object, f->kind == MF_INCR ? ranges_count(&f->blocks) * 8192 : f->size,
 		                             f->sha256, &out->bytes_checked);
+		if (vrc < 0 && err_class(vrc) == ERR_CLASS_TRANSIENT) {
+			err_prefix("could not read \"%s\"", object);
+			free(object);
+			rc = vrc; /* may work next time: not damage */
+			goto out;
+		}
 		if (vrc < 0) {
 			log_error("stored file \"%s\" is damaged: %s", object, err_message());
 			if (n_bad++ == 0)

@@ -17,7 +17,9 @@
 
 typedef struct Cli {
 	const char *home;
-	Meta *meta;     /* opened by main before the command runs */
+	Meta *meta;         /* opened by main before the command runs (not with --server) */
+	const char *server; /* --server URL: talk to a daemon */
+	const char *token;  /* --token, else $TENBACK_TOKEN */
 } Cli;
 
 int cmd_cluster(Cli *cli, int argc, char **argv);
@@ -27,6 +29,8 @@ int cmd_set(Cli *cli, int argc, char **argv);
 int cmd_verify(Cli *cli, int argc, char **argv);
 int cmd_restore(Cli *cli, int argc, char **argv);
 int cmd_window(Cli *cli, int argc, char **argv);
+int cmd_serve(Cli *cli, int argc, char **argv);
+int cmd_user(Cli *cli, int argc, char **argv);
 int cmd_archive_push(Cli *cli, int argc, char **argv);
 int cmd_archive_get(Cli *cli, int argc, char **argv);
 

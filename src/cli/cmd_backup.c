@@ -3,6 +3,7 @@
  */
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/remote.h"
 
 #include "backup/backup.h"
 #include "common/buf.h"
@@ -16,13 +17,14 @@
 #include <unistd.h>
 
 #define BACKUP_USAGE "tenback backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--compress none|lz4|zstd] " \
-	"[--archive-timeout SEC]"
+	"[--archive-timeout SEC]\n       tenback --server URL backup --cluster NAME --tenant DB [--mode M] [--storage NAME] [--wait]"
 
 int
 cmd_backup(Cli *cli, int argc, char **argv)
 {
 	BackupOpts o = {0};
-	const char *timeout = NULL;
+	const char *timeout = NULL, *storage = NULL;
+	bool wait = false;
 	StrList pos = {0};
 	ArgSpec specs[] = {
 		{"cluster", ARG_STRING, &o.cluster, true},
@@ -30,6 +32,8 @@ cmd_backup(Cli *cli, int argc, char **argv)
 		{"mode", ARG_STRING, &o.mode, false},
 		{"compress", ARG_STRING, &o.compress, false},
 		{"archive-timeout", ARG_STRING, &timeout, false},
+		{"storage", ARG_STRING, &storage, false},
+		{"wait", ARG_FLAG, &wait, false},
 		{NULL, 0, NULL, false},
 	};
 	char *id = NULL;
@@ -43,6 +47,15 @@ cmd_backup(Cli *cli, int argc, char **argv)
 		if (pos.count)
 			err_set(ERR_INVALID, "unexpected argument \"%s\"", pos.items[0]);
 		strlist_free(&pos);
+		return cli_usage_error(BACKUP_USAGE);
+	}
+	if (cli->server) {
+		Remote r = {cli->server, cli->token};
+		return remote_backup(&r, o.cluster, o.tenant, o.mode, storage, wait);
+	}
+	if (storage) {
+		err_set(ERR_INVALID, "--storage is for backups through a daemon (--server)");
+		err_hint("Locally, a backup goes to its cluster's storage.");
 		return cli_usage_error(BACKUP_USAGE);
 	}
 	o.home = cli->home;

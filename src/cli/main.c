@@ -19,7 +19,8 @@
 #endif
 
 static const char usage_text[] =
-	"Usage: tenback [--home DIR] [--log-level error|warning|info|debug] COMMAND [OPTIONS]\n"
+	"Usage: tenback [--home DIR] [--server URL [--token TOKEN]] [--log-level error|warning|info|debug]\n"
+	"               COMMAND [OPTIONS]\n"
 	"\n"
 	"Backup and recovery for PostgreSQL tenants.\n"
 	"\n"
@@ -40,9 +41,13 @@ static const char usage_text[] =
 	"  window --cluster NAME --tenant DB [--output text|json]   (the restorable ranges)\n"
 	"  archive-push --cluster NAME PATH       (archive_command, with %p)\n"
 	"  archive-get --cluster NAME FILE PATH   (restore_command, with %f %p)\n"
+	"  serve [--listen 127.0.0.1:8432] [--workers N] [--web DIR]   (the daemon: REST API and console)\n"
+	"  user add NAME --role admin|operator|viewer   (password on standard input)\n"
+	"  user list\n"
 	"  version\n"
 	"\n"
-	"--home defaults to $TENBACK_HOME, then ~/.local/share/tenback.\n";
+	"--home defaults to $TENBACK_HOME, then ~/.local/share/tenback. With --server (and --token or\n"
+	"$TENBACK_TOKEN) backup goes through a daemon: backup ... --wait follows the task's steps.\n";
 
 static char *
 default_home(void)
@@ -87,6 +92,8 @@ static const Command commands[] = {
 	{"verify", cmd_verify},
 	{"restore", cmd_restore},
 	{"window", cmd_window},
+	{"serve", cmd_serve},
+	{"user", cmd_user},
 	{"archive-push", cmd_archive_push},
 	{"archive-get", cmd_archive_get},
 	{NULL, NULL},
@@ -107,6 +114,14 @@ main(int argc, char **argv)
 			home_opt = argv[++i];
 		} else if (strncmp(a, "--home=", 7) == 0) {
 			home_opt = a + 7;
+		} else if (strcmp(a, "--server") == 0 && i + 1 < argc) {
+			cli.server = argv[++i];
+		} else if (strncmp(a, "--server=", 9) == 0) {
+			cli.server = a + 9;
+		} else if (strcmp(a, "--token") == 0 && i + 1 < argc) {
+			cli.token = argv[++i];
+		} else if (strncmp(a, "--token=", 8) == 0) {
+			cli.token = a + 8;
 		} else if ((strcmp(a, "--log-level") == 0 && i + 1 < argc) || strncmp(a, "--log-level=", 12) == 0) {
 			const char *v = a[11] == '=' ? a + 12 : argv[++i];
 			static const char *const levels[] = {"error", "warning", "info", "debug"};
@@ -144,8 +159,15 @@ main(int argc, char **argv)
 	if (home_opt == NULL)
 		mkdir_parents(home);
 	cli.home = home;
-	if ((rc = meta_open(&cli.meta, home)) < 0)
+	if (cli.token == NULL)
+		cli.token = getenv("TENBACK_TOKEN");
+	if (cli.server == NULL && (rc = meta_open(&cli.meta, home)) < 0)
 		goto out;
+	if (cli.server && cmd->fn != cmd_backup) {
+		rc = err_set(ERR_UNSUPPORTED, "\"%s\" does not work through --server yet", argv[i]);
+		err_hint("Run it on the daemon's machine, or use the REST API.");
+		goto out;
+	}
 	rc = cmd->fn(&cli, argc - i - 1, argv + i + 1);
 out:
 	if (rc < 0)

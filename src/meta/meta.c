@@ -140,6 +140,12 @@ meta_exec_sql(Meta *m, const char *sql)
 	return 0;
 }
 
+const char *
+meta_home(const Meta *m)
+{
+	return m->home;
+}
+
 int
 meta_schema_latest(void)
 {
@@ -204,6 +210,7 @@ meta_open(Meta **out, const char *home)
 		goto fail;
 	}
 	m->path = path_join(home, "metadata.db");
+	m->home = xstrdup(home);
 	if (sqlite3_open_v2(m->path, &m->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
 	                    NULL) != SQLITE_OK) {
 		rc = err_set(ERR_PERMISSION, "could not open metadata \"%s\": %s", m->path,
@@ -231,6 +238,7 @@ meta_free(Meta *m)
 		return;
 	sqlite3_close(m->db);
 	free(m->path);
+	free(m->home);
 	free(m);
 }
 

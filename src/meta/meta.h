@@ -23,6 +23,8 @@ typedef struct Meta Meta;
  * schema forward.  Refuses a database newer than this binary. */
 int meta_open(Meta **out, const char *home);
 void meta_free(Meta *m);
+/* The home directory it was opened in; borrowed for the Meta's life. */
+const char *meta_home(const Meta *m);
 int meta_schema_version(Meta *m);
 /* The schema version this binary migrates to. */
 int meta_schema_latest(void);

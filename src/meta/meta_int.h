@@ -9,6 +9,7 @@
 struct Meta {
 	sqlite3 *db;
 	char *path;
+	char *home;
 };
 
 /* Set the error record from the connection's last error; returns the code. */

@@ -61,4 +61,31 @@ int storage_copy(Storage *s, const char *from, const char *to, const StorageWrit
 /* Write, read back, list and remove a small probe object under path. */
 int storage_probe(Storage *s, const char *path);
 
+/* ---- the storage test: the console's Test button (probe.c) ---- */
+
+typedef struct StorageCheck {
+	char name[32];        /* "open", "write", "read back", "list", "delete", "free space" */
+	bool ok;
+	char message[256];    /* what was found, or the error (message and hint) */
+	int64_t elapsed_ms;
+} StorageCheck;
+
+typedef struct StorageTestReport {
+	StorageCheck checks[16];
+	int n_checks;
+	bool ok;              /* every check ok */
+	int64_t free_bytes;   /* -1: unknown */
+} StorageTestReport;
+
+/*
+ * Open the URI and run separate checks, each timed: "open" (URI valid, root
+ * reachable), "write" (a small object), "read back" (the same bytes),
+ * "list" (the object is listed), "delete" (and gone after), "free space"
+ * (posix: statvfs of the root; other stores: ok, unknown).  Stops after the
+ * first failed check: later checks are absent.  The probe object is removed
+ * whatever fails after it was written.
+ * Returns 0 with ok=false when a check fails; <0 only for internal errors.
+ */
+int storage_test(const char *uri, StorageTestReport *out);
+
 #endif
