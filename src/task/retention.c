@@ -154,7 +154,7 @@ retention_run(Meta *meta, const char *cluster, const char *tenant, int64_t days,
 		for (size_t i = 0; i < n; i++) {
 			long p = find_set(sets, n, sets[i].parent);
 			if (!doomed[i] && !is_failed(&sets[i]) && p >= 0 && doomed[p]) {
-				(void)0;
+				doomed[p] = false;
 				changed = true;
 			}
 		}
