@@ -659,3 +659,61 @@ out:
 	tenant_clear(&t);
 	return rc;
 }
+
+int
+h_restore_create(ApiRequest *req, ApiResponse *resp)
+{
+	static const ApiField fields[] = {
+		{"set", FIELD_STRING, false, true},
+		{"target", FIELD_STRING, false, true},
+		{"target_time", FIELD_STRING, false, true},
+		{"target_lsn", FIELD_STRING, false, true},
+		{"target_xid", FIELD_STRING, false, true},
+		{"target_name", FIELD_STRING, false, true},
+		{"to", FIELD_STRING, true, false},
+		{"port", FIELD_INT, false, true},
+		{"start", FIELD_BOOL, false, true},
+		{"socket_dir", FIELD_STRING, false, true},
+		{NULL, 0, false, false},
+	};
+	Tenant t = {0};
+	MetaTask task = {0};
+	RestoreRequest rr = {0};
+	int64_t task_id = 0;
+	int64_t port;
+	JsonWriter w;
+	int rc;
+
+	if ((rc = api_body_check(req->json, fields)) < 0)
+		return rc;
+	port = json_get_int(req->json, "port", NULL);
+	if (port < 0 || port > 65535) {
+		err_set(ERR_INVALID, "invalid port %lld", (long long)port);
+		return ERR_INVALID;
+	}
+	if ((rc = tenant_load(req, req->params[0], &t)) < 0)
+		return rc;
+	rr.cluster = t.cluster.name;
+	rr.tenant = t.name;
+	rr.set = json_get_string(req->json, "set");
+	rr.target = json_get_string(req->json, "target");
+	rr.target_time = json_get_string(req->json, "target_time");
+	rr.target_lsn = json_get_string(req->json, "target_lsn");
+	rr.target_xid = json_get_string(req->json, "target_xid");
+	rr.target_name = json_get_string(req->json, "target_name");
+	rr.to = json_get_string(req->json, "to");
+	rr.port = (int)port;
+	rr.start = json_get_bool(req->json, "start", false);
+	rr.socket_dir = json_get_string(req->json, "socket_dir");
+	rr.created_by = req->user;
+	if ((rc = task_restore_submit(req->engine, req->meta, &rr, &task_id)) < 0)
+		goto out;
+	if ((rc = meta_task_get(req->meta, task_id, &task)) < 0)
+		goto out;
+	api_json_begin(resp, 202, &w);
+	api_task_emit(&w, &task);
+out:
+	meta_task_clear(&task);
+	tenant_clear(&t);
+	return rc;
+}

@@ -28,6 +28,7 @@
 	X("DELETE", "/api/v1/tenants/{id}/strategy", ROLE_ADMIN, h_strategy_delete) \
 	X("GET", "/api/v1/tenants/{id}/tasks", ROLE_VIEWER, h_tenant_tasks) \
 	X("POST", "/api/v1/tenants/{id}/backups", ROLE_OPERATOR, h_backup_create) \
+	X("POST", "/api/v1/tenants/{id}/restores", ROLE_OPERATOR, h_restore_create) \
 	X("GET", "/api/v1/storages", ROLE_VIEWER, h_storages_list) \
 	X("POST", "/api/v1/storages", ROLE_ADMIN, h_storage_create) \
 	X("POST", "/api/v1/storages/test", ROLE_OPERATOR, h_storage_test_uri) \

@@ -258,6 +258,68 @@ out:
 	json_free(state);
 }
 
+static void
+run_restore(TaskEngine *e, Meta *meta, MetaTask *t)
+{
+	Run r = {e, meta, t, &t->steps[0], 0, false, time_now_ms()};
+	RestoreOpts o = {0};
+	JsonValue *p = NULL;
+	MetaTaskStep *s = &t->steps[0];
+	char now[40];
+	int rc;
+
+	if (json_parse(&p, t->params, strlen(t->params)) < 0) {
+		finish_task(&r, "FAILED", "the task's parameters are unreadable");
+		return;
+	}
+	o.home = e->home;
+	o.cluster = t->cluster;
+	o.tenant = t->tenant;
+	o.set = json_get_string(p, "set") ? json_get_string(p, "set") : "latest";
+	o.target = json_get_string(p, "target");
+	o.target_time = json_get_string(p, "target_time");
+	o.target_lsn = json_get_string(p, "target_lsn");
+	o.target_xid = json_get_string(p, "target_xid");
+	o.target_name = json_get_string(p, "target_name");
+	o.to = json_get_string(p, "to");
+	o.port = (int)json_get_int(p, "port", NULL);
+	o.start = json_get_bool(p, "start", false);
+	o.socket_dir = json_get_string(p, "socket_dir");
+	now_text(now, sizeof(now));
+	set_str(&s->status, "RUNNING");
+	set_str(&s->started_at, now);
+	set_str(&s->finished_at, NULL);
+	set_str(&s->error_code, NULL);
+	set_str(&s->error_message, NULL);
+	set_str(&s->error_detail, NULL);
+	set_str(&s->error_hint, NULL);
+	s->attempts++;
+	meta_task_step_update(meta, t->id, s);
+	meta_task_step_log(meta, t->id, 0, "restoring");
+	rc = restore_run(meta, &o);
+	now_text(now, sizeof(now));
+	set_str(&s->finished_at, now);
+	if (rc == 0) {
+		char line[256];
+		set_str(&s->status, "SUCCEEDED");
+		snprintf(line, sizeof(line), "tenant restored to %s%s", o.to, o.start ? " and started" : "");
+		meta_task_step_update(meta, t->id, s);
+		meta_task_step_log(meta, t->id, 0, line);
+		finish_task(&r, "SUCCEEDED", NULL);
+	} else {
+		char msg[2048];
+		snprintf(msg, sizeof(msg), "%s", err_message());
+		set_str(&s->status, "FAILED");
+		set_str(&s->error_code, err_code_name(rc));
+		set_str(&s->error_message, err_message());
+		set_str(&s->error_detail, err_detail_text()[0] ? err_detail_text() : NULL);
+		set_str(&s->error_hint, err_hint_text()[0] ? err_hint_text() : NULL);
+		meta_task_step_update(meta, t->id, s);
+		finish_task(&r, "FAILED", msg);
+	}
+	json_free(p);
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -290,6 +352,8 @@ worker_main(void *arg)
 		}
 		if (strcmp(t.status, "RUNNING") == 0 && strcmp(t.type, "backup") == 0)
 			run_backup(e, meta, &t);
+		else if (strcmp(t.status, "RUNNING") == 0 && strcmp(t.type, "restore") == 0 && t.n_steps == 1)
+			run_restore(e, meta, &t);
 		meta_task_clear(&t);
 	}
 	meta_free(meta);
@@ -487,6 +551,63 @@ out:
 	buf_free(&params);
 	free(uri);
 	free(storage_name);
+	meta_cluster_clear(&c);
+	return rc;
+}
+
+int
+task_restore_submit(TaskEngine *e, Meta *m, const RestoreRequest *r, int64_t *out_task_id)
+{
+	MetaCluster c = {0};
+	MetaTask t = {0};
+	MetaTaskStep step = {0};
+	Buf params = BUF_INIT;
+	JsonWriter w;
+	int rc;
+
+	*out_task_id = 0;
+	if (r->to == NULL || r->to[0] != '/') {
+		rc = err_set(ERR_INVALID, "the restore target must be an absolute directory path");
+		err_hint("Give \"to\", e.g. /srv/restored/shop.");
+		return rc;
+	}
+	if (r->start && r->port <= 0) {
+		rc = err_set(ERR_INVALID, "starting the restored instance needs a port");
+		return rc;
+	}
+	if ((rc = meta_cluster_get(m, r->cluster, &c)) < 0)
+		return rc;
+	json_writer_init(&w, &params, false);
+	json_object_begin(&w);
+	json_kv_string(&w, "set", r->set);
+	json_kv_string(&w, "target", r->target);
+	json_kv_string(&w, "target_time", r->target_time);
+	json_kv_string(&w, "target_lsn", r->target_lsn);
+	json_kv_string(&w, "target_xid", r->target_xid);
+	json_kv_string(&w, "target_name", r->target_name);
+	json_kv_string(&w, "to", r->to);
+	json_kv_int(&w, "port", r->port);
+	json_kv_bool(&w, "start", r->start);
+	json_kv_string(&w, "socket_dir", r->socket_dir);
+	json_object_end(&w);
+	t.type = "restore";
+	t.cluster = (char *)r->cluster;
+	t.tenant = (char *)r->tenant;
+	t.status = "RUNNING";
+	t.params = params.data;
+	t.state = "{}";
+	t.created_by = (char *)r->created_by;
+	step.idx = 0;
+	step.name = STEP_RESTORE;
+	step.status = "PENDING";
+	t.steps = &step;
+	t.n_steps = 1;
+	if ((rc = meta_task_insert(m, &t)) == 0) {
+		*out_task_id = t.id;
+		enqueue(e, t.id);
+		log_info("task %lld: restore of %s/%s to %s queued", (long long)t.id, r->cluster, r->tenant, r->to);
+	}
+	buf_free(&params);
 	meta_cluster_clear(&c);
 	return rc;
 }

@@ -53,6 +53,27 @@ typedef struct BackupRequest {
  * ERR_BUSY "a backup of tenant ... is already running (task N)" when one is;
  * ERR_NOT_FOUND for an unknown cluster; ERR_INVALID for a bad mode. */
 int task_backup_submit(TaskEngine *e, Meta *m, const BackupRequest *r, int64_t *out_task_id);
+typedef struct RestoreRequest {
+	const char *cluster;
+	const char *tenant;
+	const char *set;          /* NULL: latest, or the newest before the target */
+	const char *target;       /* latest, immediate */
+	const char *target_time;
+	const char *target_lsn;
+	const char *target_xid;
+	const char *target_name;
+	const char *to;           /* absolute path */
+	int port;                 /* 0: the source's */
+	bool start;
+	const char *socket_dir;
+	const char *created_by;
+} RestoreRequest;
+
+/* A "Restore" task: one step, STEP_RESTORE, running restore_run (its log
+ * holds what it did; a failure removes what it laid down). */
+#define STEP_RESTORE "Restore"
+int task_restore_submit(TaskEngine *e, Meta *m, const RestoreRequest *r, int64_t *out_task_id);
+
 /* FAILED -> RUNNING again, from the failed step; ERR_INVALID in any other state. */
 int task_retry(TaskEngine *e, Meta *m, int64_t task_id);
 /* RUNNING: asks it to stop (it becomes CANCELLED at its next check point);
