@@ -463,6 +463,10 @@ make_restore_command(const RestoreOpts *o)
 	char *qself, *qhome, *qcluster, *cmd;
 
 	self[n > 0 ? n : 0] = '\0';
+	/* Replaced on disk while running (an upgrade): the kernel marks the old
+	 * image; the path itself names the new binary. */
+	if (str_ends_with(self, " (deleted)"))
+		self[strlen(self) - strlen(" (deleted)")] = '\0';
 	qself = str_shell_quote(n > 0 ? self : "tenback");
 	qhome = str_shell_quote(o->home);
 	qcluster = str_shell_quote(o->cluster);

@@ -5,7 +5,8 @@
 #     target directory;
 #   - F's manifest back, a byte flipped in one of F's stored data files: verify of I2
 #     fails naming that file; restore of I2 refuses;
-#   - set delete --with-dependents of F deletes all three (set list empty, directories gone).
+#   - set delete --with-dependents of F deletes all three (set list empty, directories
+#     gone); an incremental is then refused again (no full set).
 source "$(dirname "$0")/lib.sh"
 require_tenback
 
@@ -87,3 +88,7 @@ assert_eq "no set listed for shop" 0 "$(set_count src shop)"
 for s in "$F" "$I1" "$I2"; do
 	assert_true "directory of $s is gone" test ! -e "$SETS/$s"
 done
+# with no full set left, an incremental is refused again
+tb_fails "incremental after the chain was deleted fails" 1 backup --cluster src --tenant shop --mode incremental
+assert_contains "exact message" "$TB_ERR" "ERROR: Full data backup needed before incremental data backup"
+assert_eq "still no set listed for shop" 0 "$(set_count src shop)"

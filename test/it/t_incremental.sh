@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Incremental sets (data checksums on; tenants shop, pgbench scale 10, and crm):
-#   - an incremental with no full set fails with the exact message, exit 1, and writes
-#     nothing to the storage;
+#   - an incremental with no full set of the tenant (crm has one) fails with the exact
+#     message, exit 1, and writes nothing to the storage;
 #   - full S0 (no writes during it), writes, incremental S1, writes and DDL (CREATE,
 #     TRUNCATE, DROP, VACUUM FULL, CLUSTER, a file shortened by VACUUM, ALTER TABLE SET
 #     TABLESPACE), incremental S2: restoring each set with --target immediate gives
@@ -43,13 +43,15 @@ psql_q shop "VACUUM ANALYZE"
 wal_switch_and_wait $P
 log "setup done at ${SECONDS}s"
 
-# ---- an incremental before any full set: refused, nothing written
+# ---- an incremental before any full set of shop (crm has one): refused, nothing written
+tb_must "full backup of the other tenant crm" backup --cluster src --tenant crm --mode full
 tb_fails "incremental with no full set fails" 1 backup --cluster src --tenant shop --mode incremental
 assert_contains "exact message" "$TB_ERR" "ERROR: Full data backup needed before incremental data backup"
 assert_contains "with a hint" "$TB_ERR" "HINT:"
 assert_eq "no set directory for shop in the storage" "" \
 	"$(find "$T/storage" -mindepth 1 -type d -name shop 2>/dev/null; find "$T/storage" -mindepth 1 -type f -path '*/shop/*' 2>/dev/null)"
 assert_eq "set list of shop is empty" 0 "$(set_count src shop)"
+assert_eq "crm's set is still the only one" 1 "$(set_count src)"
 
 # ---- S0: full, nothing writes during it
 tb_must "full backup S0" backup --cluster src --tenant shop --mode full

@@ -76,6 +76,7 @@ tb_fails "restore to an LSN beyond the gap is refused" 1 restore --cluster src -
 	--to "$T/r_gap" --port $R --socket-dir "$SOCK" --start --target-lsn "$lsn_end"
 assert_contains "is not in a restorable range" "$TB_ERR" "is not in a restorable range"
 assert_contains "the refusal names the gap" "$TB_ALL" "$gap"
+assert_contains "the refusal says which range is nearest (the set's)" "$TB_ALL" "nearest range starts at backup set $F"
 assert_true "target directory not created" test ! -e "$T/r_gap"
 
 # the segment back

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# kill -9 of the daemon during "Back up data" (issue 4): after a restart the task is
+# FAILED "interrupted by daemon restart", no set is listed (the half set is never a
+# backup), Retry completes it, and the set restores equal to the source. Nothing
+# writes to the tenant after the load, so the source is the reference.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_api.sh"
+require_tenback
+
+P=26621; R1=26622; HTTP=26623
+
+pg_create src $P checksums=on
+cluster_add src
+psql_q postgres "CREATE DATABASE shop"
+pgbench_init $P shop 20     # ~300 MB: "Back up data" lasts long enough to be caught
+wal_switch_and_wait $P
+
+user_add admin 'admin-pw-2' admin
+daemon_start $HTTP
+API_TOKEN=$(api_token admin 'admin-pw-2')
+shop=$(tenant_id src shop)
+assert_match "tenant shop has an id" "$shop" '^src:[0-9]+$'
+[[ -n $shop ]] || exit 1
+
+backup_start "$shop" full
+assert_eq "full backup accepted (202)" 202 "$API_STATUS"
+task=$TASK_ID
+[[ -n $task ]] || exit 1
+
+# Poll (as fast as curl goes: the step lasts about 2 s here) until "Back up data" runs
+# and has copied at least 8 MiB, then crash the daemon.
+_data_in_progress() {
+	api GET "/api/v1/tasks/$task"
+	[[ $(task_step 'Back up data' '"\(.status) \(.bytes_done >= 8388608)"') == "RUNNING true" ]]
+}
+caught=0
+deadline=$((SECONDS + 120))
+while ((SECONDS < deadline)); do
+	if _data_in_progress; then caught=1; break; fi
+	[[ $(task_status) == RUNNING ]] || break
+done
+if [[ $caught == 1 ]]; then
+	done_at_kill=$(task_step 'Back up data' '"\(.bytes_done)/\(.bytes_total)"')
+	daemon_kill9
+	ok "daemon killed with SIGKILL during \"Back up data\" ($done_at_kill bytes)"
+else
+	not_ok "caught \"Back up data\" RUNNING with bytes_done > 0" "$(task_summary)"
+	exit 1
+fi
+
+# The crash leaves a set row "running" and a set directory without manifest.
+assert_eq "after the crash: no set listed (CLI)" 0 "$(set_count src shop)"
+
+daemon_start $HTTP
+api GET "/api/v1/tasks/$task"
+log "$(task_summary)"
+assert_eq "after restart: the task is FAILED" FAILED "$(task_status)"
+assert_eq "after restart: the task's error" "interrupted by daemon restart" "$(printf '%s' "$API_BODY" | jq -r '.error')"
+assert_eq "after restart: \"Back up data\" FAILED" FAILED "$(task_step 'Back up data' .status)"
+assert_eq "after restart: its message" "interrupted by daemon restart" "$(task_step 'Back up data' .error.message)"
+assert_eq "after restart: the steps before it SUCCEEDED" "SUCCEEDED SUCCEEDED" \
+	"$(printf '%s' "$API_BODY" | jq -r '[.steps[0:2][].status] | join(" ")')"
+assert_eq "after restart: the steps after it PENDING" "PENDING PENDING" \
+	"$(printf '%s' "$API_BODY" | jq -r '[.steps[3:][].status] | join(" ")')"
+assert_eq "after restart: no set listed (CLI)" 0 "$(set_count src shop)"
+api GET "/api/v1/tenants/$shop/sets"
+assert_eq "after restart: no completed set in GET sets" 0 \
+	"$(printf '%s' "$API_BODY" | jq '[.[] | select(.status == "completed")] | length' 2>&1)"
+api GET "/api/v1/tenants/$shop"
+assert_eq "after restart: the tenant has no last backup" null \
+	"$(printf '%s' "$API_BODY" | jq -c '.last_full' 2>&1)"
+
+api_expect "Retry of the interrupted task" "200|202" POST "/api/v1/tasks/$task/retry"
+task_wait "$task" 180 || true
+log "$(task_summary)"
+assert_eq "after Retry: SUCCEEDED" SUCCEEDED "$(task_status)"
+assert_eq "after Retry: the steps before \"Back up data\" were not run again" "1 1" \
+	"$(printf '%s' "$API_BODY" | jq -r '[.steps[0:2][].attempts] | join(" ")')"
+assert_eq "after Retry: \"Back up data\" ran twice" 2 "$(task_step 'Back up data' .attempts)"
+assert_eq "after Retry: one set listed" 1 "$(set_count src shop)"
+set1=$(set_ids src shop)
+# The interrupted attempt's directory is gone from the storage: only the good set is left.
+sysid=$(tb cluster list --output json | jq -r '.[] | select(.name == "src") | .system_id')
+assert_eq "the storage holds only the completed set" "$set1" \
+	"$(ls "$T/storage/tenback/$sysid/shop" 2>&1 | xargs)"
+assert_true "the completed set has its manifest" test -f "$T/storage/tenback/$sysid/shop/$set1/manifest"
+
+tb_ok "verify the set" verify --cluster src --tenant shop --set "$set1" || true
+if tb_restore_start src shop "$set1" "$T/r1" $R1; then
+	compare_tenant "the retried set restores equal to the source" $P $R1 shop
+	check_invariant $R1 shop
+	check_amcheck $R1 shop
+fi
+
+assert_true "the daemon still runs" daemon_running
+assert_ok "the daemon stops on SIGTERM" daemon_stop
