@@ -64,7 +64,8 @@ enqueue(TaskEngine *e, int64_t id)
 		e->queue = xrealloc(e->queue, e->q_cap * sizeof(*e->queue));
 	}
 	e->queue[e->q_len++] = id;
-	pthread_cond_signal(&e->cv);
+	/* broadcast: the scheduler thread waits on the same condition */
+	pthread_cond_broadcast(&e->cv);
 	pthread_mutex_unlock(&e->mu);
 }
 
