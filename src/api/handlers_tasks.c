@@ -108,6 +108,8 @@ api_task_emit(JsonWriter *w, const MetaTask *t)
 	json_kv_string(w, "status", t->status);
 	json_key(w, "params");
 	api_json_emit_text(w, t->params);
+	json_key(w, "state");
+	api_json_emit_text(w, t->state && *t->state ? t->state : "{}");
 	json_kv_string(w, "created_by", t->created_by);
 	json_kv_string(w, "created_at", t->created_at);
 	json_kv_string(w, "started_at", t->started_at);
