@@ -58,32 +58,14 @@ out:
 static int
 hash_object(Storage *s, const char *object, uint8_t out[IO_SHA256_LEN], uint64_t *out_size)
 {
-	IoReader *src = NULL, *r = NULL;
 	IoContainerInfo info;
-	uint8_t *buf = xmalloc(COPY_BUF_SIZE);
-	ssize_t n;
 	int rc;
 
-	if ((rc = storage_read_open(s, &src, object)) < 0)
-		goto out;
-	rc = io_container_reader_new(&r, src);
-	src = NULL;
-	if (rc < 0)
-		goto out;
-	while ((n = io_reader_read(r, buf, COPY_BUF_SIZE)) > 0)
-		;
-	if (n < 0) {
-		rc = (int)n;
-		goto out;
-	}
-	io_container_reader_info(r, &info);
+	if ((rc = files_read_object(s, object, -1, NULL, &info)) < 0)
+		return rc;
 	memcpy(out, info.sha256, IO_SHA256_LEN);
 	*out_size = info.raw_size;
-out:
-	io_reader_free(r);
-	io_reader_free(src);
-	free(buf);
-	return rc;
+	return 0;
 }
 
 int
@@ -201,10 +183,8 @@ archive_get(Meta *meta, const char *cluster, const char *name, const char *dest)
 	Storage *s = NULL;
 	char *object = NULL;
 	char *tmp = NULL;
-	IoReader *src = NULL, *r = NULL;
-	uint8_t *buf = NULL;
+	IoContainerInfo info2;
 	StorageInfo info;
-	ssize_t n;
 	int fd = -1;
 	int rc;
 
@@ -221,12 +201,6 @@ archive_get(Meta *meta, const char *cluster, const char *name, const char *dest)
 		rc = err_set(ERR_NOT_FOUND, "WAL file \"%s\" is not in the archive", name);
 		goto out;
 	}
-	if ((rc = storage_read_open(s, &src, object)) < 0)
-		goto out;
-	rc = io_container_reader_new(&r, src);
-	src = NULL;
-	if (rc < 0)
-		goto out;
 	/* Write beside dest and rename: recovery never sees half a segment. */
 	tmp = xasprintf("%s.tenback.tmp", dest);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -234,23 +208,8 @@ archive_get(Meta *meta, const char *cluster, const char *name, const char *dest)
 		rc = err_errno(errno, "could not create file \"%s\"", tmp);
 		goto out;
 	}
-	buf = xmalloc(COPY_BUF_SIZE);
-	while ((n = io_reader_read(r, buf, COPY_BUF_SIZE)) > 0) {
-		for (ssize_t off = 0; off < n;) {
-			ssize_t w = write(fd, buf + off, (size_t)(n - off));
-			if (w < 0) {
-				if (errno == EINTR)
-					continue;
-				rc = err_errno(errno, "could not write file \"%s\"", tmp);
-				goto out;
-			}
-			off += w;
-		}
-	}
-	if (n < 0) {
-		rc = (int)n;
+	if ((rc = files_read_object(s, object, fd, tmp, &info2)) < 0)
 		goto out;
-	}
 	if (close(fd) < 0) {
 		fd = -1;
 		rc = err_errno(errno, "could not close file \"%s\"", tmp);
@@ -264,9 +223,6 @@ out:
 		close(fd);
 	if (rc < 0 && tmp)
 		unlink(tmp);
-	io_reader_free(r);
-	io_reader_free(src);
-	free(buf);
 	free(tmp);
 	free(object);
 	storage_free(s);

@@ -490,26 +490,13 @@ collect_wal(Job *j)
 			rc = storage_copy(j->storage, src, dst, &(StorageWriteOpts){.no_sync = true});
 		if (rc == 0) {
 			/* Read it back through the container to record what the set holds. */
-			IoReader *r = NULL, *cr = NULL;
 			IoContainerInfo ci;
 			char hex[65];
-			char chunk[65536];
-			ssize_t n;
 
-			if ((rc = storage_read_open(j->storage, &r, dst)) == 0 && (rc = io_container_reader_new(&cr, r)) == 0) {
-				r = NULL;
-				while ((n = io_reader_read(cr, chunk, sizeof(chunk))) > 0)
-					;
-				if (n < 0) {
-					rc = (int)n;
-				} else {
-					io_container_reader_info(cr, &ci);
-					io_hex(hex, ci.sha256, IO_SHA256_LEN);
-					manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, hex);
-				}
+			if ((rc = files_read_object(j->storage, dst, -1, NULL, &ci)) == 0) {
+				io_hex(hex, ci.sha256, IO_SHA256_LEN);
+				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, hex);
 			}
-			io_reader_free(cr);
-			io_reader_free(r);
 		}
 		free(src);
 		free(dst);

@@ -65,6 +65,10 @@ bool files_relation_name(const char *name, uint32_t *out_relfilenode, int *out_f
 #define FORK_VM 2
 #define FORK_INIT 3
 
+/* Read a stored container to its end (which checks it), writing the
+ * content to fd unless fd < 0; *out tells its size and checksum. */
+int files_read_object(Storage *s, const char *object, int fd, const char *dest_path, IoContainerInfo *out);
+
 /* Restore one stored container to an open fd, checking size and checksum
  * against the manifest entry; ERR_CORRUPT names the stored object. */
 int files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_path,

@@ -607,12 +607,9 @@ out_copied:
 }
 
 int
-files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_path,
-                    uint64_t want_size, const char *want_sha256)
+files_read_object(Storage *s, const char *object, int fd, const char *dest_path, IoContainerInfo *out)
 {
 	IoReader *src = NULL, *r = NULL;
-	IoContainerInfo info;
-	char hex[65];
 	uint8_t *buf = xmalloc(COPY_BUF_SIZE);
 	ssize_t n;
 	int rc;
@@ -626,7 +623,7 @@ files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_pat
 	while ((n = io_reader_read(r, buf, COPY_BUF_SIZE)) > 0) {
 		const uint8_t *p = buf;
 		size_t left = (size_t)n;
-		while (left > 0) {
+		while (fd >= 0 && left > 0) {
 			ssize_t w = write(fd, p, left);
 			if (w < 0) {
 				if (errno == EINTR)
@@ -642,15 +639,28 @@ files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_pat
 		rc = (int)n;
 		goto out;
 	}
-	io_container_reader_info(r, &info);
-	io_hex(hex, info.sha256, IO_SHA256_LEN);
-	if (info.raw_size != want_size || strcmp(hex, want_sha256) != 0)
-		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
+	io_container_reader_info(r, out);
 out:
-	if (rc == ERR_CORRUPT || (rc < 0 && err_code() == ERR_CORRUPT))
-		err_prefix("stored file \"%s\" is damaged", object);
 	io_reader_free(r);
 	io_reader_free(src);
 	free(buf);
+	return rc;
+}
+
+int
+files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_path,
+                    uint64_t want_size, const char *want_sha256)
+{
+	IoContainerInfo info;
+	char hex[65];
+	int rc;
+
+	if ((rc = files_read_object(s, object, fd, dest_path, &info)) == 0) {
+		io_hex(hex, info.sha256, IO_SHA256_LEN);
+		if (info.raw_size != want_size || strcmp(hex, want_sha256) != 0)
+			rc = err_set(ERR_CORRUPT, "content does not match the manifest");
+	}
+	if (rc < 0 && err_code() == ERR_CORRUPT)
+		err_prefix("stored file \"%s\" is damaged", object);
 	return rc;
 }

@@ -18,35 +18,17 @@
 static int
 verify_object(Storage *s, const char *object, uint64_t want_size, const char *want_sha, uint64_t *bytes)
 {
-	IoReader *src = NULL, *r = NULL;
 	IoContainerInfo info;
-	uint8_t *buf = xmalloc(COPY_BUF_SIZE);
 	char hex[65];
-	ssize_t n;
 	int rc;
 
-	if ((rc = storage_read_open(s, &src, object)) < 0)
-		goto out;
-	rc = io_container_reader_new(&r, src);
-	src = NULL;
-	if (rc < 0)
-		goto out;
-	while ((n = io_reader_read(r, buf, COPY_BUF_SIZE)) > 0)
-		;
-	if (n < 0) {
-		rc = (int)n;
-		goto out;
-	}
-	io_container_reader_info(r, &info);
+	if ((rc = files_read_object(s, object, -1, NULL, &info)) < 0)
+		return rc;
 	io_hex(hex, info.sha256, IO_SHA256_LEN);
-	if (info.raw_size != want_size || strcmp(hex, want_sha) != 0)
-		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
 	*bytes += info.raw_size;
-out:
-	io_reader_free(r);
-	io_reader_free(src);
-	free(buf);
-	return rc;
+	if (info.raw_size != want_size || strcmp(hex, want_sha) != 0)
+		return err_set(ERR_CORRUPT, "content does not match the manifest");
+	return 0;
 }
 
 int

@@ -149,6 +149,42 @@ finish_task(Run *r, const char *status, const char *error)
 	         r->task->tenant, status, error ? ": " : "", error ? error : "");
 }
 
+/* A step starts: RUNNING, times and error reset, one more attempt. */
+static void
+step_begin(Meta *meta, const MetaTask *t, MetaTaskStep *s)
+{
+	char now[40];
+
+	now_text(now, sizeof(now));
+	set_str(&s->status, "RUNNING");
+	set_str(&s->started_at, now);
+	set_str(&s->finished_at, NULL);
+	set_str(&s->error_code, NULL);
+	set_str(&s->error_message, NULL);
+	set_str(&s->error_detail, NULL);
+	set_str(&s->error_hint, NULL);
+	s->attempts++;
+	meta_task_step_update(meta, t->id, s);
+}
+
+/* A step ends: status, end time and, on failure, the error record. */
+static void
+step_end(Meta *meta, const MetaTask *t, MetaTaskStep *s, const char *status, int rc)
+{
+	char now[40];
+
+	now_text(now, sizeof(now));
+	set_str(&s->finished_at, now);
+	set_str(&s->status, status);
+	if (rc < 0) {
+		set_str(&s->error_code, err_code_name(rc));
+		set_str(&s->error_message, err_message());
+		set_str(&s->error_detail, err_detail_text()[0] ? err_detail_text() : NULL);
+		set_str(&s->error_hint, err_hint_text()[0] ? err_hint_text() : NULL);
+	}
+	meta_task_step_update(meta, t->id, s);
+}
+
 static void
 run_backup(TaskEngine *e, Meta *meta, MetaTask *t)
 {
@@ -189,7 +225,6 @@ run_backup(TaskEngine *e, Meta *meta, MetaTask *t)
 	rc = backup_job_new(&job, meta, &o, resume);
 	for (int i = first; rc == 0 && i < BACKUP_STEPS && (size_t)i < t->n_steps; i++) {
 		MetaTaskStep *s = &t->steps[i];
-		char now[40];
 		int64_t t0 = time_now_ms();
 
 		r.step = s;
@@ -197,22 +232,10 @@ run_backup(TaskEngine *e, Meta *meta, MetaTask *t)
 			rc = err_set(ERR_CANCELLED, "the task was cancelled");
 			break;
 		}
-		now_text(now, sizeof(now));
-		set_str(&s->status, "RUNNING");
-		set_str(&s->started_at, now);
-		set_str(&s->finished_at, NULL);
-		set_str(&s->error_code, NULL);
-		set_str(&s->error_message, NULL);
-		set_str(&s->error_detail, NULL);
-		set_str(&s->error_hint, NULL);
-		s->attempts++;
-		meta_task_step_update(meta, t->id, s);
+		step_begin(meta, t, s);
 		rc = backup_job_step(job, i);
-		now_text(now, sizeof(now));
-		set_str(&s->finished_at, now);
 		if (rc == 0) {
-			set_str(&s->status, "SUCCEEDED");
-			meta_task_step_update(meta, t->id, s);
+			step_end(meta, t, s, "SUCCEEDED", 0);
 			meta_task_step_log(meta, t->id, i, "done");
 			if (i == 2) {
 				char *st = state_json(backup_job_set_id(job));
@@ -230,14 +253,8 @@ run_backup(TaskEngine *e, Meta *meta, MetaTask *t)
 		char msg[2048];
 
 		snprintf(msg, sizeof(msg), "%s", err_message());
-		if (s) {
-			set_str(&s->status, cancel ? "CANCELLED" : "FAILED");
-			set_str(&s->error_code, err_code_name(rc));
-			set_str(&s->error_message, err_message());
-			set_str(&s->error_detail, err_detail_text()[0] ? err_detail_text() : NULL);
-			set_str(&s->error_hint, err_hint_text()[0] ? err_hint_text() : NULL);
-			meta_task_step_update(meta, t->id, s);
-		}
+		if (s)
+			step_end(meta, t, s, cancel ? "CANCELLED" : "FAILED", rc);
 		if (cancel) {
 			if (job)
 				backup_job_abandon(job);
@@ -266,7 +283,6 @@ run_restore(TaskEngine *e, Meta *meta, MetaTask *t)
 	RestoreOpts o = {0};
 	JsonValue *p = NULL;
 	MetaTaskStep *s = &t->steps[0];
-	char now[40];
 	int rc;
 
 	if (json_parse(&p, t->params, strlen(t->params)) < 0) {
@@ -286,36 +302,19 @@ run_restore(TaskEngine *e, Meta *meta, MetaTask *t)
 	o.port = (int)json_get_int(p, "port", NULL);
 	o.start = json_get_bool(p, "start", false);
 	o.socket_dir = json_get_string(p, "socket_dir");
-	now_text(now, sizeof(now));
-	set_str(&s->status, "RUNNING");
-	set_str(&s->started_at, now);
-	set_str(&s->finished_at, NULL);
-	set_str(&s->error_code, NULL);
-	set_str(&s->error_message, NULL);
-	set_str(&s->error_detail, NULL);
-	set_str(&s->error_hint, NULL);
-	s->attempts++;
-	meta_task_step_update(meta, t->id, s);
+	step_begin(meta, t, s);
 	meta_task_step_log(meta, t->id, 0, "restoring");
 	rc = restore_run(meta, &o);
-	now_text(now, sizeof(now));
-	set_str(&s->finished_at, now);
 	if (rc == 0) {
 		char line[256];
-		set_str(&s->status, "SUCCEEDED");
+		step_end(meta, t, s, "SUCCEEDED", 0);
 		snprintf(line, sizeof(line), "tenant restored to %s%s", o.to, o.start ? " and started" : "");
-		meta_task_step_update(meta, t->id, s);
 		meta_task_step_log(meta, t->id, 0, line);
 		finish_task(&r, "SUCCEEDED", NULL);
 	} else {
 		char msg[2048];
 		snprintf(msg, sizeof(msg), "%s", err_message());
-		set_str(&s->status, "FAILED");
-		set_str(&s->error_code, err_code_name(rc));
-		set_str(&s->error_message, err_message());
-		set_str(&s->error_detail, err_detail_text()[0] ? err_detail_text() : NULL);
-		set_str(&s->error_hint, err_hint_text()[0] ? err_hint_text() : NULL);
-		meta_task_step_update(meta, t->id, s);
+		step_end(meta, t, s, "FAILED", rc);
 		finish_task(&r, "FAILED", msg);
 	}
 	json_free(p);
