@@ -20,10 +20,17 @@ typedef struct StorageDriver {
 	int (*remove_tree)(void *drv, const char *path);
 	int (*sync)(void *drv, const char *path);    /* optional */
 	void (*free)(void *drv);
+	/* optional: store-specific checks for storage_test (endpoint, TLS,
+	 * credentials, ...), appended to r; false when one failed */
+	bool (*test)(void *drv, StorageTestReport *r);
 } StorageDriver;
 
 /* posix: root is an absolute directory path; created if missing. */
 int storage_posix_new(void **out, const char *root);
 extern const StorageDriver storage_posix_driver;
+
+/* s3: see s3/s3.h for the URI's options. */
+int storage_s3_new(void **out, const char *uri, const StorageOpenOpts *o);
+extern const StorageDriver storage_s3_driver;
 
 #endif

@@ -109,8 +109,12 @@ storage_test(const char *uri, StorageTestReport *out)
 	         (long long)time(NULL));
 	fill_probe(want, sizeof(want), name);
 
+	/* a store's own checks first (S3: endpoint, TLS, credentials, bucket,
+	 * clock), so "open" is not where a bad key or a missing bucket shows */
+	if (storage_open(&s, uri) == 0 && !storage_driver_test(s, out))
+		goto out;
 	c = check_begin(out, "open", &t0);
-	if (storage_open(&s, uri) < 0 || storage_info(s, "", &info) < 0) {
+	if ((s == NULL && storage_open(&s, uri) < 0) || storage_info(s, "", &info) < 0) {
 		check_end(out, c, t0, false, NULL);
 		goto out;
 	}

@@ -26,6 +26,12 @@ struct Storage {
 int
 storage_open(Storage **out, const char *uri)
 {
+	return storage_open_opts(out, uri, NULL);
+}
+
+int
+storage_open_opts(Storage **out, const char *uri, const StorageOpenOpts *o)
+{
 	Storage *s = NULL;
 	void *drv = NULL;
 	int rc;
@@ -42,13 +48,18 @@ storage_open(Storage **out, const char *uri)
 			return rc;
 		s = xcalloc(1, sizeof(*s));
 		s->driver = &storage_posix_driver;
+	} else if (str_starts_with(uri, "s3://")) {
+		if ((rc = storage_s3_new(&drv, uri, o)) < 0)
+			return rc;
+		s = xcalloc(1, sizeof(*s));
+		s->driver = &storage_s3_driver;
 	} else {
 		const char *colon = strstr(uri, "://");
 		if (colon)
 			rc = err_set(ERR_UNSUPPORTED, "storage type \"%.*s\" is not supported", (int)(colon - uri), uri);
 		else
 			rc = err_set(ERR_INVALID, "invalid storage URI \"%s\"", uri);
-		err_hint("Use file:///absolute/path.");
+		err_hint("Use file:///absolute/path or s3://bucket/prefix?endpoint=https://host&region=REGION.");
 		return rc;
 	}
 	s->drv = drv;
@@ -223,6 +234,12 @@ probe_list_cb(const char *name, const StorageInfo *info, void *payload)
 	if (strcmp(name, pl->name) == 0)
 		pl->found = true;
 	return 0;
+}
+
+bool
+storage_driver_test(Storage *s, StorageTestReport *r)
+{
+	return s->driver->test ? s->driver->test(s->drv, r) : true;
 }
 
 int

@@ -23,8 +23,23 @@
 
 typedef struct Storage Storage;
 
-/* file:///absolute/path; anything else ERR_INVALID / ERR_UNSUPPORTED with a hint. */
+/*
+ * file:///absolute/path, or s3://bucket/prefix?endpoint=...&region=...
+ * (src/storage/s3/s3.h lists the options); anything else ERR_INVALID /
+ * ERR_UNSUPPORTED with a hint.  S3 credentials come from the environment
+ * (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) or the URI's credentials-file.
+ */
 int storage_open(Storage **out, const char *uri);
+
+/* What a URI must not carry: secrets.  Unused fields NULL. */
+typedef struct StorageOpenOpts {
+	const char *access_key;        /* S3: both keys, or neither */
+	const char *secret_key;
+	const char *credentials_file;  /* S3: mode 0600 or stricter, else refused */
+} StorageOpenOpts;
+
+/* storage_open with options; o may be NULL (then the same as storage_open). */
+int storage_open_opts(Storage **out, const char *uri, const StorageOpenOpts *o);
 void storage_free(Storage *s);
 /* Borrowed for the Storage's life. */
 const char *storage_uri(const Storage *s);
@@ -87,5 +102,9 @@ typedef struct StorageTestReport {
  * Returns 0 with ok=false when a check fails; <0 only for internal errors.
  */
 int storage_test(const char *uri, StorageTestReport *out);
+/* The driver's own checks (S3: "endpoint", "tls", "credentials", "bucket",
+ * "clock"), appended to r before "open"; true when all passed or the driver
+ * has none. */
+bool storage_driver_test(Storage *s, StorageTestReport *r);
 
 #endif

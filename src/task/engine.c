@@ -714,6 +714,12 @@ task_scheduler_tick(TaskEngine *e, Meta *m, time_t now, int *out_fired)
 
 		if (!ss[i].enabled)
 			continue;
+		/* Retention first: the backup fired next takes the tenant's lock. */
+		if (ss[i].retention_days > 0 &&
+		    retention_run(m, ss[i].cluster, ss[i].tenant, ss[i].retention_days, now, &deleted) < 0)
+			log_warning("retention of %s/%s: %s", ss[i].cluster, ss[i].tenant, err_message());
+		for (size_t k = 0; k < deleted.count; k++)
+			log_info("retention: deleted backup set %s of %s/%s", deleted.items[k], ss[i].cluster, ss[i].tenant);
 		if (schedule_due(ss[i].schedule, ss[i].last_fired, now, slot, mode) == 1) {
 			BackupRequest r = {ss[i].cluster, ss[i].tenant, mode, ss[i].storage, "scheduler"};
 			/* The slot counts as fired even when the backup cannot start: no retry storm. */
@@ -724,11 +730,6 @@ task_scheduler_tick(TaskEngine *e, Meta *m, time_t now, int *out_fired)
 			else
 				(*out_fired)++;
 		}
-		if (ss[i].retention_days > 0 &&
-		    retention_run(m, ss[i].cluster, ss[i].tenant, ss[i].retention_days, now, &deleted) < 0)
-			log_warning("retention of %s/%s: %s", ss[i].cluster, ss[i].tenant, err_message());
-		for (size_t k = 0; k < deleted.count; k++)
-			log_info("retention: deleted backup set %s of %s/%s", deleted.items[k], ss[i].cluster, ss[i].tenant);
 		strlist_free(&deleted);
 	}
 	meta_strategy_array_free(ss, n);

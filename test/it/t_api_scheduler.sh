@@ -145,6 +145,9 @@ if [[ -z $E ]]; then
 	E=$(set_ids src shop | sort | tail -n 1)
 	[[ $E == *F && $E != "$C" ]] || { not_ok "set E exists" "sets: $(listed)"; exit 1; }
 fi
+# No other retention pass ran since (the real clock's finds nothing expired).
+assert_eq "the pass at R also ran its retention: A and B deleted" "" \
+	"$(set_ids src shop | grep -x -e "$A" -e "$B" | xargs)"
 
 # pass 1: A, B expired; C, D kept (young); E newest full
 set_stop "$A" $((20 * DAY)) "$B" $((19 * DAY)) "$C" $((2 * DAY)) "$D" $((1 * DAY)) "$E" $((3 * 3600))
