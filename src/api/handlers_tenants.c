@@ -533,6 +533,8 @@ h_strategy_put(ApiRequest *req, ApiResponse *resp)
 		}
 		method = tenant_backup_method(&t.cluster, cs.version_num, reason, sizeof(reason));
 	}
+	char first_slot[32], first_mode[16];
+
 	if (meta_strategy_get(req->meta, t.cluster.name, t.name, &old) < 0)
 		err_clear();
 	st.cluster = t.cluster.name;
@@ -545,6 +547,10 @@ h_strategy_put(ApiRequest *req, ApiResponse *resp)
 	st.compress = (char *)(compress ? compress : t.cluster.compress && *t.cluster.compress ? t.cluster.compress : "zstd");
 	st.enabled = json_get_bool(req->json, "enabled", true);
 	st.last_fired = old.last_fired;
+	/* A new strategy starts with its next slot: the latest one already past
+	 * counts as fired, so saving it does not start a backup at once. */
+	if (st.last_fired == NULL && schedule_due(schedule, NULL, time(NULL), first_slot, first_mode) == 1)
+		st.last_fired = first_slot;
 	if ((rc = meta_strategy_put(req->meta, &st)) < 0)
 		goto out;
 	api_json_begin(resp, 200, &w);
