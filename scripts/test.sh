@@ -103,6 +103,25 @@ echo
 echo "== integration tests (logs in $logdir/)"
 run_it ""
 
+# ---- the console in a real browser (headless chromium, playwright-core)
+if (($# == 0)) || [[ " $* " == *" browser "* ]]; then
+	echo
+	echo "== browser tests (screenshots in build/browser-artifacts/)"
+	t0=$SECONDS
+	bash test/browser/run.sh >"$logdir/browser.log" 2>&1
+	rc=$?
+	reap
+	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logdir/browser.log" | tail -n 1)
+	if [[ $rc -eq 0 ]]; then
+		passed=$((passed + 1)); printf 'PASS %-34s %4ss  (%s)\n' "browser console" "$((SECONDS - t0))" "$line"
+	else
+		failed=$((failed + 1)); failed_names+=(browser)
+		printf 'FAIL %-34s %4ss  (%s)\n' "browser console" "$((SECONDS - t0))" "${line:-no summary}"
+		grep -iE 'not ok|fail|error' "$logdir/browser.log" | head -n 30 | sed 's/^/    /'
+		echo "    (full log: $logdir/browser.log)"
+	fi
+fi
+
 # ---- the same under AddressSanitizer + UndefinedBehaviorSanitizer (SANITIZE=0 skips):
 # unit tests, then the integration tests with the instrumented tenback, which also
 # runs as PostgreSQL's archive_command and restore_command. Every report goes to a
@@ -127,6 +146,20 @@ if [[ ${SANITIZE:-1} == 1 ]]; then
 		fi
 		echo
 		echo "== integration tests under ASan+UBSan"
+		# The instrumented pass covers every code path the suite reaches through a
+		# representative subset (CI must stay well under 25 minutes on 2 cores);
+		# SANITIZE_ALL=1 runs every integration test again instead.
+		if [[ ${SANITIZE_ALL:-0} != 1 && $# -eq 0 ]]; then
+			all_tests=("${tests[@]}")
+			tests=()
+			for t in "${all_tests[@]}"; do
+				case $(basename "$t" .sh) in
+				t_tenant_backup_restore|t_checksums_off_hash|t_archive|t_kill9|t_verify_corrupt|\
+				t_incremental|t_pitr|t_chain_integrity|t_api_backup_now|t_api_auth|t_api_restart|t_s3_storage)
+					tests+=("$t") ;;
+				esac
+			done
+		fi
 		TENBACK=$PWD/build-asan/tenback TB_SANITIZED=1 run_it "-asan"
 		if compgen -G "$san_dir/*" >/dev/null; then
 			failed=$((failed + 1)); failed_names+=(sanitizer-reports)

@@ -369,12 +369,11 @@ copy_data(Job *j)
 	ctx.verify_checksums = j->m->data_checksums != 0;
 	ctx.hints_unlogged = j->m->data_checksums == 0 && !j->wal_log_hints;
 	ctx.buf = xmalloc(COPY_BUF_SIZE);
-	uint64_t total = 0;
-	int64_t last_cb = 0;
-
+	ctx.progress_cb = j->o->progress_cb;
+	ctx.payload = j->o->payload;
 	for (size_t i = 0; i < j->m->n_files; i++)
 		if (j->m->files[i].kind == MF_FILE)
-			total += j->m->files[i].size;
+			ctx.bytes_total += j->m->files[i].size;
 	for (size_t i = 0; i < j->m->n_files; i++) {
 		ManifestFile *f = &j->m->files[i];
 		const ManifestFile *pf;
@@ -397,18 +396,16 @@ copy_data(Job *j)
 			j->m->stored_bytes += f->stored_size;
 			n_copied++;
 		}
-		if (j->o->progress_cb && time_now_ms() - last_cb >= 500) {
-			last_cb = time_now_ms();
-			j->o->progress_cb(ctx.bytes_done, total > ctx.bytes_done ? total : ctx.bytes_done, n_copied, j->o->payload);
-		}
+		ctx.files_done = n_copied;
+		files_progress(&ctx, false);
 		if (j->o->progress && time_now_ms() - last >= 2000) {
 			last = time_now_ms();
 			log_info("backup %s: %zu files, %.1f MiB copied", j->row.id, n_copied,
 			         (double)ctx.bytes_done / (1024.0 * 1024.0));
 		}
 	}
-	if (rc == 0 && j->o->progress_cb)
-		j->o->progress_cb(ctx.bytes_done, ctx.bytes_done, n_copied, j->o->payload);
+	if (rc == 0)
+		files_progress(&ctx, true);
 	if (rc == 0 && j->parent) {
 		/* What the parent had and this set has not: gone since. */
 		for (size_t i = 0; i < j->parent->n_files; i++) {

@@ -38,9 +38,18 @@ typedef struct CopyCtx {
 	uint8_t *buf;            /* COPY_BUF_SIZE bytes */
 	uint64_t bytes_done;
 	uint64_t pages_bad;
+	/* optional: progress every ~500 ms, also inside a large file */
+	void (*progress_cb)(uint64_t bytes_done, uint64_t bytes_total, uint64_t files_done, void *payload);
+	void *payload;
+	uint64_t bytes_total;
+	uint64_t files_done;
+	int64_t last_progress_ms;
 } CopyCtx;
 
 #define COPY_BUF_SIZE (1024 * 1024)
+
+/* Report progress when ~500 ms passed since the last report. */
+void files_progress(CopyCtx *ctx, bool force);
 
 /* Copy one MF_FILE entry into <set_dir>/data/<path>, filling size, mtime,
  * sha256 and stored_size.  A file gone from the source is marked vanished. */

@@ -361,6 +361,16 @@ check_pages(CopyCtx *ctx, int fd, const char *path, uint8_t *chunk, size_t len, 
 	return bad;
 }
 
+void
+files_progress(CopyCtx *ctx, bool force)
+{
+	if (ctx->progress_cb == NULL || (!force && time_now_ms() - ctx->last_progress_ms < 500))
+		return;
+	ctx->last_progress_ms = time_now_ms();
+	ctx->progress_cb(ctx->bytes_done, ctx->bytes_total > ctx->bytes_done ? ctx->bytes_total : ctx->bytes_done,
+	                 ctx->files_done, ctx->payload);
+}
+
 int
 files_copy(CopyCtx *ctx, ManifestFile *f)
 {
@@ -423,6 +433,7 @@ files_copy(CopyCtx *ctx, ManifestFile *f)
 			goto out;
 		done += (uint64_t)n;
 		ctx->bytes_done += (uint64_t)n;
+		files_progress(ctx, false);
 	}
 	if ((rc = io_writer_close(w)) < 0)
 		goto out;
@@ -563,6 +574,7 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 		}
 		done += (uint64_t)n;
 		ctx->bytes_done += (uint64_t)n;
+		files_progress(ctx, false);
 	}
 	f->size = done;
 	if (w != NULL) {

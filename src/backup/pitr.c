@@ -530,8 +530,13 @@ backup_window(Meta *meta, const char *cluster, const char *tenant, WindowRange *
 	*out_count = 0;
 	if ((rc = meta_cluster_get(meta, cluster, &c)) < 0)
 		goto out;
-	if ((rc = load_candidates(meta, cluster, tenant, &rows, &n, &cand)) < 0)
+	if ((rc = load_candidates(meta, cluster, tenant, &rows, &n, &cand)) < 0) {
+		if (n == 0 && rc == ERR_NOT_FOUND) {
+			rc = 0; /* no set: nothing is restorable, an empty window */
+			err_clear();
+		}
 		goto out;
+	}
 	if ((rc = storage_open(&s, c.storage)) < 0)
 		goto out;
 	dir = manifest_set_dir(c.system_id, tenant, rows[n - 1].id);
