@@ -155,7 +155,7 @@ if [[ ${SANITIZE:-1} == 1 ]]; then
 			for t in "${all_tests[@]}"; do
 				case $(basename "$t" .sh) in
 				t_tenant_backup_restore|t_checksums_off_hash|t_archive|t_kill9|t_verify_corrupt|\
-				t_incremental|t_pitr|t_chain_integrity|t_api_backup_now|t_api_auth|t_api_restart|t_s3_storage)
+				t_incremental|t_pitr|t_chain_integrity|t_api_backup_now|t_api_auth)
 					tests+=("$t") ;;
 				esac
 			done

@@ -274,6 +274,7 @@ int h_strategy_delete(ApiRequest *req, ApiResponse *resp);
 int h_tenant_tasks(ApiRequest *req, ApiResponse *resp);
 int h_backup_create(ApiRequest *req, ApiResponse *resp);
 int h_restore_create(ApiRequest *req, ApiResponse *resp);
+int h_tenant_set_verify(ApiRequest *req, ApiResponse *resp);
 
 int h_storages_list(ApiRequest *req, ApiResponse *resp);
 int h_storage_create(ApiRequest *req, ApiResponse *resp);

@@ -122,6 +122,9 @@ set_emit(JsonWriter *w, const MetaSet *s)
 	json_kv_string(w, "system_id", s->system_id);
 	json_kv_int(w, "size_bytes", s->size_bytes);
 	json_kv_int(w, "stored_bytes", s->stored_bytes);
+	json_kv_string(w, "verify_status", s->verify_status);
+	json_kv_string(w, "verified_at", s->verified_at);
+	json_kv_string(w, "verify_error", s->verify_error);
 	json_kv_int(w, "file_count", s->file_count);
 	json_kv_string(w, "parent", s->parent);
 	json_kv_string(w, "error", s->error);
@@ -424,6 +427,44 @@ h_tenant_set_delete(ApiRequest *req, ApiResponse *resp)
 		json_object_end(&w);
 	}
 	strlist_free(&deleted);
+	tenant_clear(&t);
+	return rc;
+}
+
+int
+h_tenant_set_verify(ApiRequest *req, ApiResponse *resp)
+{
+	Tenant t;
+	VerifyReport rep;
+	MetaSet *sets = NULL;
+	size_t n = 0;
+	JsonWriter w;
+	int rc;
+
+	if ((rc = api_set_id_check(req->params[1])) < 0)
+		return rc;
+	if ((rc = tenant_load(req, req->params[0], &t)) < 0)
+		return rc;
+	rc = backup_verify(req->meta, t.cluster.name, t.name, req->params[1], &rep);
+	if (rc == 0 || rc == ERR_CORRUPT) {
+		/* damage is the answer, not a failure of the request */
+		if ((rc = meta_set_list(req->meta, t.cluster.name, t.name, NULL, &sets, &n)) < 0)
+			goto out;
+		for (size_t i = 0; i < n; i++)
+			if (strcmp(sets[i].id, req->params[1]) == 0) {
+				api_json_begin(resp, 200, &w);
+				json_object_begin(&w);
+				json_kv_string(&w, "set", sets[i].id);
+				json_kv_string(&w, "verify_status", sets[i].verify_status);
+				json_kv_string(&w, "verified_at", sets[i].verified_at);
+				json_kv_string(&w, "verify_error", sets[i].verify_error);
+				json_kv_uint(&w, "files_checked", rep.files_checked + rep.wal_checked);
+				json_kv_uint(&w, "bytes_checked", rep.bytes_checked);
+				json_object_end(&w);
+			}
+	}
+out:
+	meta_set_array_free(sets, n);
 	tenant_clear(&t);
 	return rc;
 }

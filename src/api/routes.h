@@ -22,6 +22,7 @@
 	X("GET", "/api/v1/tenants/{id}", ROLE_VIEWER, h_tenant_get) \
 	X("GET", "/api/v1/tenants/{id}/sets", ROLE_VIEWER, h_tenant_sets) \
 	X("DELETE", "/api/v1/tenants/{id}/sets/{set}", ROLE_ADMIN, h_tenant_set_delete) \
+	X("POST", "/api/v1/tenants/{id}/sets/{set}/verify", ROLE_OPERATOR, h_tenant_set_verify) \
 	X("GET", "/api/v1/tenants/{id}/window", ROLE_VIEWER, h_tenant_window) \
 	X("GET", "/api/v1/tenants/{id}/strategy", ROLE_VIEWER, h_strategy_get) \
 	X("PUT", "/api/v1/tenants/{id}/strategy", ROLE_ADMIN, h_strategy_put) \

@@ -97,6 +97,16 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 		err_hint("Do not restore this set; take a new backup.");
 	}
 out:
+	/* What verify found is kept with the set; a failure to read (transient,
+	 * a missing cluster) says nothing about the set. */
+	if (row.id && (rc == 0 || rc == ERR_CORRUPT)) {
+		char msg[1024];
+		snprintf(msg, sizeof(msg), "%s", rc ? err_message() : "");
+		if (meta_set_verified(meta, cluster, tenant, row.id, rc ? "damaged" : "ok", rc ? msg : NULL) < 0)
+			log_warning("could not record the verification of set %s", row.id);
+		if (rc == ERR_CORRUPT)
+			err_set(ERR_CORRUPT, "%s", msg);
+	}
 	chain_free(&chain);
 	manifest_free(m);
 	storage_free(s);

@@ -176,6 +176,8 @@ cmd_set(Cli *cli, int argc, char **argv)
 			json_kv_string(&w, "storage_path", sets[i].storage_path);
 			if (sets[i].error)
 				json_kv_string(&w, "error", sets[i].error);
+			json_kv_string(&w, "verify_status", sets[i].verify_status);
+			json_kv_string(&w, "verified_at", sets[i].verified_at);
 			json_object_end(&w);
 		}
 		json_array_end(&w);

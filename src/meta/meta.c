@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 
 static const char *const migrations[] = {
@@ -104,6 +105,10 @@ static const char *const migrations[] = {
 	"  files_done INTEGER NOT NULL DEFAULT 0,"
 	"  attempts INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (task_id, idx));",
+	/* 4: the last verification of each set */
+	"ALTER TABLE backup_set ADD COLUMN verified_at TEXT;"
+	"ALTER TABLE backup_set ADD COLUMN verify_status TEXT;"
+	"ALTER TABLE backup_set ADD COLUMN verify_error TEXT;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -432,7 +437,8 @@ meta_cluster_array_free(MetaCluster *a, size_t n)
 /* ---- backup sets ---- */
 
 #define SET_COLS "cluster, tenant, id, type, method, status, pid, storage_path, start_time, stop_time, " \
-	"start_lsn, stop_lsn, timeline, system_id, size_bytes, stored_bytes, file_count, error, parent"
+	"start_lsn, stop_lsn, timeline, system_id, size_bytes, stored_bytes, file_count, error, parent, " \
+	"verified_at, verify_status, verify_error"
 
 static void
 bind_set(sqlite3_stmt *st, const MetaSet *s)
@@ -456,6 +462,9 @@ bind_set(sqlite3_stmt *st, const MetaSet *s)
 	sqlite3_bind_int64(st, 17, s->file_count);
 	meta_bind_text(st, 18, s->error);
 	meta_bind_text(st, 19, s->parent);
+	meta_bind_text(st, 20, s->verified_at);
+	meta_bind_text(st, 21, s->verify_status);
+	meta_bind_text(st, 22, s->verify_error);
 }
 
 static void
@@ -480,6 +489,9 @@ read_set(sqlite3_stmt *st, MetaSet *s)
 	s->file_count = sqlite3_column_int64(st, 16);
 	s->error = meta_col_text(st, 17);
 	s->parent = meta_col_text(st, 18);
+	s->verified_at = meta_col_text(st, 19);
+	s->verify_status = meta_col_text(st, 20);
+	s->verify_error = meta_col_text(st, 21);
 }
 
 int
@@ -488,7 +500,7 @@ meta_set_insert(Meta *m, const MetaSet *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = meta_prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	bind_set(st, s);
 	return meta_step_done(m, st, "insert of a backup set");
@@ -500,9 +512,30 @@ meta_set_update(Meta *m, const MetaSet *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = meta_prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	bind_set(st, s);
+	return meta_step_done(m, st, "update of a backup set");
+}
+
+int
+meta_set_verified(Meta *m, const char *cluster, const char *tenant, const char *id, const char *status,
+                  const char *error)
+{
+	sqlite3_stmt *st;
+	char now[40];
+	int rc;
+
+	time_format_utc(now, sizeof(now), time(NULL));
+	if ((rc = meta_prepare(m, &st, "UPDATE backup_set SET verified_at = ?, verify_status = ?, verify_error = ?"
+	                               " WHERE cluster = ? AND tenant = ? AND id = ?")) < 0)
+		return rc;
+	meta_bind_text(st, 1, now);
+	meta_bind_text(st, 2, status);
+	meta_bind_text(st, 3, error);
+	meta_bind_text(st, 4, cluster);
+	meta_bind_text(st, 5, tenant);
+	meta_bind_text(st, 6, id);
 	return meta_step_done(m, st, "update of a backup set");
 }
 
@@ -571,6 +604,9 @@ meta_set_clear(MetaSet *s)
 	free(s->system_id);
 	free(s->error);
 	free(s->parent);
+	free(s->verified_at);
+	free(s->verify_status);
+	free(s->verify_error);
 	memset(s, 0, sizeof(*s));
 }
 

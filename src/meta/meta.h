@@ -71,12 +71,18 @@ typedef struct MetaSet {
 	int64_t file_count;
 	char *error;
 	char *parent;         /* incremental: the set it builds on */
+	char *verified_at;    /* last verify: when, "ok" or "damaged", and why */
+	char *verify_status;
+	char *verify_error;
 } MetaSet;
 
 int meta_set_insert(Meta *m, const MetaSet *s);
 /* Replace every column of the row (cluster, tenant, id). */
 int meta_set_update(Meta *m, const MetaSet *s);
 int meta_set_delete(Meta *m, const char *cluster, const char *tenant, const char *id);
+/* Record a verification's result (status "ok" or "damaged"). */
+int meta_set_verified(Meta *m, const char *cluster, const char *tenant, const char *id, const char *status,
+                      const char *error);
 /* Ordered by id; tenant and status NULL mean any. */
 int meta_set_list(Meta *m, const char *cluster, const char *tenant, const char *status,
                   MetaSet **out, size_t *out_count);

@@ -359,7 +359,16 @@ async function main() {
       const incr = await page.textContent('#panel-sets tr[data-type="incremental"]');
       assert.ok(incr.includes(fullSet), `the incremental's parent is ${fullSet}: ${incr}`);
       assert.match(incr, /completed/);
+      assert.match(incr, /Not verified/);
       await shot(page, 'tenant-sets');
+    }, page);
+
+    await check('Verify re-reads a set (its whole chain) and the table keeps the result', async () => {
+      await page.click('#panel-sets tr[data-type="incremental"] td.verify button:has-text("Verify")');
+      await page.waitForSelector('#panel-sets tr[data-type="incremental"] td.verify .badge-ok', { timeout: 120000 });
+      const cell = await page.textContent('#panel-sets tr[data-type="incremental"] td.verify');
+      assert.match(cell, /Verified/);
+      await shot(page, 'tenant-sets-verified');
     }, page);
 
     await check('overview: last full and incremental, restorable window drawn', async () => {

@@ -326,7 +326,7 @@ attempt(S3Client *cl, const S3Request *rq, S3Response *resp)
 	io_hex(sha_hex, sha, sizeof(sha));
 	snprintf(line, sizeof(line), "x-amz-content-sha256: %s", sha_hex);
 	hdrs = curl_slist_append(hdrs, line);
-	hdrs = curl_slist_append(hdrs, "Expect:");
+	/* no "Expect:" to suppress 100-continue: libcurl 7.88 signs the empty header it does not send */
 	if (rq->content_md5) {
 		snprintf(line, sizeof(line), "Content-MD5: %s", rq->content_md5);
 		hdrs = curl_slist_append(hdrs, line);
@@ -474,6 +474,16 @@ s3_fail(S3Client *cl, const S3Request *rq, const S3Response *r)
 	return rc;
 }
 
+static int
+gave_up(S3Client *cl, const S3Request *rq, const S3Response *resp, int tries, int64_t t0)
+{
+	int rc = s3_fail(cl, rq, resp);
+
+	err_detail("Gave up after %d attempts in %lld ms (retries=%d, retry-time=%d s in the storage URI).", tries,
+	           (long long)(time_now_ms() - t0), cl->cfg.retries, cl->cfg.retry_ms / 1000);
+	return rc;
+}
+
 int
 s3_request(S3Client *cl, const S3Request *rq, S3Response *resp)
 {
@@ -488,15 +498,16 @@ s3_request(S3Client *cl, const S3Request *rq, S3Response *resp)
 		                                    (rq->also_ok[0] && resp->status == rq->also_ok[0]) ||
 		                                    (rq->also_ok[1] && resp->status == rq->also_ok[1])))
 			return 0;
-		if (rq->no_retry || s3_retry_classify(resp->curl_code, resp->status, resp->err_code) == S3_RETRY_NO ||
-		    tries > cl->cfg.retries)
+		if (rq->no_retry || s3_retry_classify(resp->curl_code, resp->status, resp->err_code) == S3_RETRY_NO)
 			return s3_fail(cl, rq, resp);
+		if (tries > cl->cfg.retries)
+			return gave_up(cl, rq, resp, tries, t0);
 		int wait_ms;
 		pthread_mutex_lock(&cl->lock);
 		wait_ms = s3_backoff_ms(tries, &cl->seed);
 		pthread_mutex_unlock(&cl->lock);
 		if (time_now_ms() - t0 + wait_ms > cl->cfg.retry_ms)
-			return s3_fail(cl, rq, resp);
+			return gave_up(cl, rq, resp, tries, t0);
 		describe(resp, what, sizeof(what));
 		object_name(cl, rq, obj, sizeof(obj));
 		log_warning("S3 %s of \"%s\": %s; retry %d of %d in %d ms", rq->op, obj, what, tries, cl->cfg.retries,

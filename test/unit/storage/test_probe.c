@@ -198,7 +198,8 @@ unsupported_scheme(void **state)
 	assert_int_equal(r.n_checks, 1);
 	assert_string_equal(r.checks[0].name, "open");
 	assert_false(r.checks[0].ok);
-	assert_string_equal(r.checks[0].message, "storage type \"ftp\" is not supported. Use file:///absolute/path.");
+	assert_string_equal(r.checks[0].message, "storage type \"ftp\" is not supported. Use file:///absolute/path or "
+	                                         "s3://bucket/prefix?endpoint=https://host&region=REGION.");
 	assert_int_equal(r.free_bytes, -1);
 
 	assert_int_equal(storage_test("file://relative/path", &r), 0);

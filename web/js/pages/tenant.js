@@ -1,7 +1,7 @@
 // A tenant's Backup & Recovery page: overview (strategy, last full and incremental,
 // restorable window), backup sets, tasks, the strategy form; Back up Now and Restore
 // in the upper-right corner.
-import { get, put, del, seg } from '../api.js';
+import { get, post, put, del, seg } from '../api.js';
 import { h, badge, fmtBytes, timeEl, can, errorBox, loading, scheduleText, fill } from '../util.js';
 import { confirmDialog } from '../dialog.js';
 import { tasksTable } from './tasks.js';
@@ -53,6 +53,32 @@ function overview(t, sets, windowRanges) {
     h('section.card.wide', { 'aria-labelledby': 'ov-w' }, h('h2#ov-w', 'Restorable window'), timeline(windowRanges, sets)));
 }
 
+// The last verification of a set, and a button to verify it again (operator).
+function verifyCell(t, s, mayVerify) {
+  const cell = h('td.verify');
+  const show = (status, at, error) => fill(cell,
+    status ? badge(status === 'ok' ? 'ok' : 'failed', status === 'ok' ? 'Verified' : 'Damaged') : h('span.muted', 'Not verified'),
+    at ? h('div.small.muted', timeEl(at)) : null,
+    error ? h('div.small.err-text', error) : null,
+    s.status === 'completed' && mayVerify ? h('button.btn.btn-small', {
+      type: 'button',
+      onclick: async (e) => {
+        e.target.disabled = true;
+        e.target.textContent = 'Verifying…';
+        try {
+          const r = await post(`/tenants/${seg(t.id)}/sets/${seg(s.id)}/verify`);
+          show(r.verify_status, r.verified_at, r.verify_error);
+        } catch (err) {
+          if (err.status !== 401) cell.append(errorBox(err, 'Not verified'));
+          e.target.disabled = false;
+          e.target.textContent = 'Verify';
+        }
+      },
+    }, 'Verify') : null);
+  show(s.verify_status, s.verified_at, s.verify_error);
+  return cell;
+}
+
 function setsTable(ctx, t, sets, onRestore, onDeleted) {
   if (!sets.length) return h('p.empty', 'No backup set yet. Click Back up Now to take the first one.');
   const mayRestore = can(ctx.role, 'operator');
@@ -65,6 +91,7 @@ function setsTable(ctx, t, sets, onRestore, onDeleted) {
     h('td.num', fmtBytes(s.size_bytes), s.stored_bytes ? h('div.small.muted', fmtBytes(s.stored_bytes), ' stored') : null),
     h('td.mono', s.parent || '—'),
     h('td', badge(s.status), s.error ? h('div.small.err-text', s.error) : null),
+    verifyCell(t, s, mayRestore),
     h('td', h('div.actions',
       s.status === 'completed' && mayRestore ? h('button.btn.btn-small', { type: 'button', onclick: () => onRestore(s.id) }, 'Restore') : null,
       mayDelete ? h('button.btn.btn-small.btn-danger', {
@@ -82,7 +109,7 @@ function setsTable(ctx, t, sets, onRestore, onDeleted) {
       }, 'Delete') : null))));
   return h('div.table-wrap', h('table.data',
     h('caption.sr-only', 'Backup sets, newest first'),
-    h('thead', h('tr', ['Set', 'Type', 'Start', 'End', 'Size', 'Parent', 'Status', ''].map((x) => h('th', { scope: 'col' }, x)))),
+    h('thead', h('tr', ['Set', 'Type', 'Start', 'End', 'Size', 'Parent', 'Status', 'Verify', ''].map((x) => h('th', { scope: 'col' }, x)))),
     h('tbody', rows)));
 }
 
