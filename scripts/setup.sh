@@ -16,7 +16,7 @@ PACKAGES=(
 	build-essential meson ninja-build pkg-config
 	libzstd-dev liblz4-dev libssl-dev libsqlite3-dev libpq-dev libcmocka-dev libmicrohttpd-dev libargon2-dev libcurl4-openssl-dev
 	postgresql-15 postgresql-contrib     # server, pgbench, pg_checksums, amcheck
-	jq perl time util-linux procps coreutils findutils diffutils   # used by the tests
+	jq perl time util-linux procps coreutils findutils diffutils sqlite3   # used by the tests
 	chromium nodejs                      # the console's browser tests (test/browser)
 )
 # npm comes with some nodejs builds (nodesource) and separately with Debian's

@@ -123,7 +123,7 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 			goto out;
 		}
 	}
-	if ((rc = storage_open(&s, c.storage)) < 0)
+	if ((rc = cluster_storage_open(meta, &c, NULL, &s)) < 0)
 		goto out;
 	object = manifest_archive_path(c.system_id, name);
 	if ((rc = storage_info(s, object, &info)) < 0)
@@ -192,7 +192,7 @@ archive_get(Meta *meta, const char *cluster, const char *name, const char *dest)
 		return err_set(ERR_INVALID, "\"%s\" is not a WAL file name", name);
 	if ((rc = meta_cluster_get(meta, cluster, &c)) < 0)
 		goto out;
-	if ((rc = storage_open(&s, c.storage)) < 0)
+	if ((rc = cluster_storage_open(meta, &c, NULL, &s)) < 0)
 		goto out;
 	object = manifest_archive_path(c.system_id, name);
 	if ((rc = storage_info(s, object, &info)) < 0)

@@ -573,7 +573,7 @@ backup_job_new(BackupJob **out, Meta *meta, const BackupOpts *o, const char *res
 	what = xasprintf("a backup of tenant \"%s\" of cluster \"%s\"", o->tenant, o->cluster);
 	if ((rc = lock_acquire(&bj->lock_fd, o->home, lock_name, what)) < 0)
 		goto fail;
-	if ((rc = storage_open(&j->storage, o->storage_uri ? o->storage_uri : j->cluster.storage)) < 0)
+	if ((rc = cluster_storage_open(meta, &j->cluster, o->storage_uri, &j->storage)) < 0)
 		goto fail;
 	if (resume_set_id) {
 		MetaSet *sets = NULL;

@@ -21,6 +21,7 @@ typedef struct ClusterAddOpts {
 	const char *pgdata;
 	const char *storage;
 	const char *compress;     /* NULL: zstd */
+	const char *storage_credentials; /* S3: a 0600 file with the key pair; else AWS_* from the environment */
 } ClusterAddOpts;
 
 /* Connects, checks the version and that pgdata belongs to the server, probes

@@ -117,6 +117,10 @@ int files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd
  */
 int cluster_connect(const MetaCluster *c, PgConn **out);
 
+/* Open a cluster's storage with its key pair unsealed from the metadata
+ * (or, for a storage without one, as storage_open finds credentials). */
+int cluster_storage_open(Meta *meta, const MetaCluster *c, const char *uri_override, Storage **out);
+
 /* Lock file HOME/locks/<name>.lock, held (flock) until lock_release. A
  * process killed with it held releases it with its descriptors. */
 int lock_acquire(int *out_fd, const char *home, const char *name, const char *what);

@@ -8,6 +8,7 @@
 #include "common/error.h"
 #include "common/strutil.h"
 #include "pg/control.h"
+#include "meta/secret.h"
 #include "storage/storage.h"
 
 #include <errno.h>
@@ -102,12 +103,55 @@ out:
 	return rc;
 }
 
+/* "access\nsecret" sealed with the home's key, the form kept in the metadata. */
+static int
+seal_keys(Meta *meta, const char *access, const char *secret, uint8_t **out, size_t *out_len)
+{
+	char *plain = xasprintf("%s\n%s", access, secret);
+	int rc = secret_seal(meta_home(meta), (const uint8_t *)plain, strlen(plain), out, out_len);
+
+	memset(plain, 0, strlen(plain));
+	free(plain);
+	return rc;
+}
+
+int
+cluster_storage_open(Meta *meta, const MetaCluster *c, const char *uri_override, Storage **out)
+{
+	StorageOpenOpts so = {0};
+	uint8_t *plain = NULL;
+	size_t len = 0;
+	char *nl;
+	int rc;
+
+	*out = NULL;
+	if (uri_override || c->storage_secret == NULL)
+		return storage_open(out, uri_override ? uri_override : c->storage);
+	if ((rc = secret_open(meta_home(meta), c->storage_secret, c->storage_secret_len, &plain, &len)) < 0) {
+		err_prefix("could not unseal the storage keys of cluster \"%s\"", c->name);
+		return rc;
+	}
+	nl = memchr(plain, '\n', len);
+	if (nl == NULL) {
+		rc = err_set(ERR_CORRUPT, "the storage keys of cluster \"%s\" are malformed", c->name);
+	} else {
+		*nl = '\0';
+		so.access_key = (const char *)plain;
+		so.secret_key = nl + 1;
+		rc = storage_open_opts(out, c->storage, &so);
+	}
+	memset(plain, 0, len);
+	free(plain);
+	return rc;
+}
+
 int
 cluster_add(Meta *meta, const ClusterAddOpts *o)
 {
 	PgConn *conn = NULL;
 	Storage *st = NULL;
 	char *sysid = NULL;
+	char *access = NULL, *secret = NULL;
 	MetaCluster c = {0};
 	IoCompress comp;
 	char now[40];
@@ -125,7 +169,17 @@ cluster_add(Meta *meta, const ClusterAddOpts *o)
 		goto out;
 	if ((rc = check_pgdata(o->pgdata, sysid)) < 0)
 		goto out;
-	if ((rc = storage_open(&st, o->storage)) < 0 || (rc = storage_probe(st, "tenback")) < 0)
+	if ((rc = storage_credentials_resolve(o->storage, o->storage_credentials, &access, &secret)) < 0)
+		goto out;
+	if (access && secret) {
+		StorageOpenOpts so = {access, secret, NULL};
+		if ((rc = seal_keys(meta, access, secret, &c.storage_secret, &c.storage_secret_len)) < 0)
+			goto out;
+		rc = storage_open_opts(&st, o->storage, &so);
+	} else {
+		rc = storage_open(&st, o->storage);
+	}
+	if (rc < 0 || (rc = storage_probe(st, "tenback")) < 0)
 		goto out;
 	time_format_utc(now, sizeof(now), time(NULL));
 	c.name = (char *)o->name;
@@ -142,6 +196,15 @@ out:
 	pg_conn_free(conn);
 	storage_free(st);
 	free(sysid);
+	free(c.storage_secret);
+	if (access) {
+		memset(access, 0, strlen(access));
+		free(access);
+	}
+	if (secret) {
+		memset(secret, 0, strlen(secret));
+		free(secret);
+	}
 	return rc;
 }
 

@@ -423,7 +423,7 @@ pitr_choose_set(Meta *meta, const char *cluster, const char *tenant, const char 
 		*out_set_id = xstrdup(rows[pick >= 0 ? pick : (ssize_t)n - 1].id);
 		goto out;
 	}
-	if ((rc = storage_open(&s, c.storage)) < 0)
+	if ((rc = cluster_storage_open(meta, &c, NULL, &s)) < 0)
 		goto out;
 	dir = manifest_set_dir(c.system_id, tenant, rows[n - 1].id);
 	if ((rc = manifest_load(&newest, s, dir)) < 0)
@@ -537,7 +537,7 @@ backup_window(Meta *meta, const char *cluster, const char *tenant, WindowRange *
 		}
 		goto out;
 	}
-	if ((rc = storage_open(&s, c.storage)) < 0)
+	if ((rc = cluster_storage_open(meta, &c, NULL, &s)) < 0)
 		goto out;
 	dir = manifest_set_dir(c.system_id, tenant, rows[n - 1].id);
 	if ((rc = manifest_load(&newest, s, dir)) < 0)

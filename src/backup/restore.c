@@ -504,7 +504,7 @@ restore_run(Meta *meta, const RestoreOpts *o)
 		goto out;
 	if ((rc = backup_find_set(meta, o->cluster, o->tenant, set_id, &row)) < 0)
 		goto out;
-	if ((rc = storage_open(&l.storage, c.storage)) < 0)
+	if ((rc = cluster_storage_open(meta, &c, NULL, &l.storage)) < 0)
 		goto out;
 	if ((rc = manifest_load(&m, l.storage, row.storage_path)) < 0)
 		goto out;

@@ -63,7 +63,7 @@ backup_set_delete(Meta *meta, const char *cluster, const char *tenant, const cha
 		buf_free(&list);
 		goto out;
 	}
-	if ((rc = storage_open(&s, c.storage)) < 0)
+	if ((rc = cluster_storage_open(meta, &c, NULL, &s)) < 0)
 		goto out;
 	for (size_t i = 0; i < doomed.count; i++) {
 		char *dir = manifest_set_dir(c.system_id, tenant, doomed.items[i]);

@@ -48,7 +48,7 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 		goto out;
 	if ((rc = backup_find_set(meta, cluster, tenant, set, &row)) < 0)
 		goto out;
-	if ((rc = storage_open(&s, c.storage)) < 0)
+	if ((rc = cluster_storage_open(meta, &c, NULL, &s)) < 0)
 		goto out;
 	if ((rc = manifest_load(&m, s, row.storage_path)) < 0)
 		goto out;

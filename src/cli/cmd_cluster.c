@@ -14,6 +14,7 @@
 #include <string.h>
 
 #define CLUSTER_USAGE "tenback cluster add NAME --conninfo CONNINFO --pgdata DIR --storage URI [--compress METHOD]\n" \
+	"       [--storage-credentials FILE]   (s3://: a 0600 file; else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)\n" \
 	"       tenback cluster list [--output text|json]\n       tenback cluster remove NAME"
 
 static int
@@ -26,6 +27,7 @@ cluster_add_cmd(Cli *cli, int argc, char **argv)
 		{"pgdata", ARG_STRING, &o.pgdata, true},
 		{"storage", ARG_STRING, &o.storage, true},
 		{"compress", ARG_STRING, &o.compress, false},
+		{"storage-credentials", ARG_STRING, &o.storage_credentials, false},
 		{NULL, 0, NULL, false},
 	};
 	int rc;

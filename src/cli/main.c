@@ -26,6 +26,7 @@ static const char usage_text[] =
 	"\n"
 	"Commands:\n"
 	"  cluster add NAME --conninfo CONNINFO --pgdata DIR --storage URI [--compress zstd|lz4|none]\n"
+	"              [--storage-credentials FILE]   (s3://bucket/prefix?endpoint=URL&region=R&uri-style=path)\n"
 	"  cluster list [--output text|json]\n"
 	"  cluster remove NAME\n"
 	"  tenant list --cluster NAME [--output text|json]\n"

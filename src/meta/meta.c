@@ -109,6 +109,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE backup_set ADD COLUMN verified_at TEXT;"
 	"ALTER TABLE backup_set ADD COLUMN verify_status TEXT;"
 	"ALTER TABLE backup_set ADD COLUMN verify_error TEXT;",
+	/* 5: a cluster's storage key pair, sealed with the home's master key */
+	"ALTER TABLE cluster ADD COLUMN storage_secret BLOB;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -285,7 +287,7 @@ meta_step_done(Meta *m, sqlite3_stmt *st, const char *what)
 
 /* ---- clusters ---- */
 
-#define CLUSTER_COLS "name, conninfo, pgdata, storage, compress, system_id, pg_version, status, created_at"
+#define CLUSTER_COLS "name, conninfo, pgdata, storage, compress, system_id, pg_version, status, created_at, storage_secret"
 
 static void
 read_cluster(sqlite3_stmt *st, MetaCluster *c)
@@ -299,6 +301,11 @@ read_cluster(sqlite3_stmt *st, MetaCluster *c)
 	c->pg_version = sqlite3_column_int(st, 6);
 	c->status = meta_col_text(st, 7);
 	c->created_at = meta_col_text(st, 8);
+	if (sqlite3_column_bytes(st, 9) > 0) {
+		c->storage_secret_len = (size_t)sqlite3_column_bytes(st, 9);
+		c->storage_secret = xmalloc(c->storage_secret_len);
+		memcpy(c->storage_secret, sqlite3_column_blob(st, 9), c->storage_secret_len);
+	}
 }
 
 int
@@ -307,7 +314,7 @@ meta_cluster_add(Meta *m, const MetaCluster *c)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_prepare(m, &st, "INSERT INTO cluster (" CLUSTER_COLS ") VALUES (?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = meta_prepare(m, &st, "INSERT INTO cluster (" CLUSTER_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	meta_bind_text(st, 1, c->name);
 	meta_bind_text(st, 2, c->conninfo);
@@ -318,6 +325,10 @@ meta_cluster_add(Meta *m, const MetaCluster *c)
 	sqlite3_bind_int(st, 7, c->pg_version);
 	meta_bind_text(st, 8, c->status ? c->status : "NORMAL");
 	meta_bind_text(st, 9, c->created_at);
+	if (c->storage_secret && c->storage_secret_len)
+		sqlite3_bind_blob(st, 10, c->storage_secret, (int)c->storage_secret_len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, 10);
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE && (sqlite3_extended_errcode(m->db) == SQLITE_CONSTRAINT_PRIMARYKEY ||
@@ -423,6 +434,7 @@ meta_cluster_clear(MetaCluster *c)
 	free(c->system_id);
 	free(c->status);
 	free(c->created_at);
+	free(c->storage_secret);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -39,6 +39,8 @@ typedef struct MetaCluster {
 	int pg_version;       /* server_version_num at registration */
 	char *status;         /* NORMAL, UPGRADING */
 	char *created_at;
+	uint8_t *storage_secret; /* S3 key pair, sealed (secret.h); NULL for none */
+	size_t storage_secret_len;
 } MetaCluster;
 
 /* ERR_EXISTS when the name is taken. */

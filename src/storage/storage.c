@@ -10,6 +10,7 @@
 #include "common/error.h"
 #include "common/strutil.h"
 #include "storage/driver.h"
+#include "storage/s3/s3.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -65,6 +66,28 @@ storage_open_opts(Storage **out, const char *uri, const StorageOpenOpts *o)
 	s->drv = drv;
 	s->uri = xstrdup(uri);
 	*out = s;
+	return 0;
+}
+
+int
+storage_credentials_resolve(const char *uri, const char *credentials_file, char **out_access, char **out_secret)
+{
+	const char *ak = getenv("AWS_ACCESS_KEY_ID");
+	const char *sk = getenv("AWS_SECRET_ACCESS_KEY");
+
+	*out_access = NULL;
+	*out_secret = NULL;
+	if (!str_starts_with(uri, "s3://")) {
+		if (credentials_file)
+			return err_set(ERR_INVALID, "--storage-credentials is for s3:// storages");
+		return 0;
+	}
+	if (credentials_file)
+		return s3_read_credentials_file(credentials_file, out_access, out_secret);
+	if (ak && *ak && sk && *sk) {
+		*out_access = xstrdup(ak);
+		*out_secret = xstrdup(sk);
+	}
 	return 0;
 }
 

@@ -40,6 +40,13 @@ typedef struct StorageOpenOpts {
 
 /* storage_open with options; o may be NULL (then the same as storage_open). */
 int storage_open_opts(Storage **out, const char *uri, const StorageOpenOpts *o);
+/*
+ * The S3 key pair a storage would use, for keeping it (sealed) in the
+ * metadata: from credentials_file (mode 0600) when given, else from
+ * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.  Both NULL for file:// or when
+ * none is set.  The strings are the caller's (wipe them after use).
+ */
+int storage_credentials_resolve(const char *uri, const char *credentials_file, char **out_access, char **out_secret);
 void storage_free(Storage *s);
 /* Borrowed for the Storage's life. */
 const char *storage_uri(const Storage *s);

@@ -68,8 +68,15 @@ BASE="s3://tbtest/it?endpoint=$EP&region=us-east-1&uri-style=path"
 SURI="$BASE&credentials-file=$CRED"
 
 pg_create src $P checksums=on
-tb_must "cluster add with an s3:// storage and a credentials file" cluster add src \
-	--conninfo "$(conninfo src)" --pgdata "${PG_DATA[src]}" --storage "$SURI"
+tb_must "cluster add with an s3:// storage and --storage-credentials" cluster add src \
+	--conninfo "$(conninfo src)" --pgdata "${PG_DATA[src]}" --storage "$BASE" --storage-credentials "$CRED"
+# From here on the key pair exists only sealed in the metadata: archive_command
+# (archive-push), backup, verify and restore (archive-get) must use it from there.
+mv "$CRED" "$CRED.away"
+assert_eq "the metadata keeps the storage keys sealed, not in clear" 0 \
+	"$(grep -c -aF -- "$SK" "$TB_HOME/metadata.db" || true)"
+assert_eq "the metadata holds a sealed key pair for the cluster" 1 \
+	"$(runuser -u "$PG_USER" -- sqlite3 "$TB_HOME/metadata.db" "SELECT count(*) FROM cluster WHERE name = 'src' AND length(storage_secret) > 40" 2>/dev/null || echo sqlite3-missing)"
 psql_q postgres "CREATE DATABASE shop"
 pgbench_init $P shop 3
 psql_q postgres "CREATE TABLE notes AS SELECT g AS id, repeat('n', g % 300) AS txt FROM generate_series(1, 20000) g"
@@ -106,6 +113,8 @@ if tb_restore_start src '*' "$set_id" "$T/r" $R; then
 	check_invariant $R shop
 	assert_ok "clean stop of the restored instance" pg_stop "$T/r"
 fi
+
+mv "$CRED.away" "$CRED"
 
 # secrets stay out of the metadata, the logs and the command output
 leak=$(grep -rlF -- "$SK" "$TB_HOME" "$T/log" "$T/r" 2>/dev/null | grep -v '/log/rgw.txt$' || true)
