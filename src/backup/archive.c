@@ -68,6 +68,31 @@ hash_object(Storage *s, const char *object, uint8_t out[IO_SHA256_LEN], uint64_t
 	return 0;
 }
 
+/* The name is archived already: accepted only with the same content. */
+static int
+compare_archived(Storage *s, int fd, const char *path, const char *name, const char *object)
+{
+	uint8_t local_sum[IO_SHA256_LEN], stored_sum[IO_SHA256_LEN];
+	uint64_t local_size = 0, stored_size = 0;
+	int rc;
+
+	if ((rc = hash_file(fd, path, local_sum, &local_size)) < 0)
+		return rc;
+	if ((rc = hash_object(s, object, stored_sum, &stored_size)) < 0) {
+		err_prefix("WAL file \"%s\" is already archived but unreadable", name);
+		return rc;
+	}
+	if (local_size == stored_size && memcmp(local_sum, stored_sum, IO_SHA256_LEN) == 0) {
+		log_info("WAL file \"%s\" is already archived with the same content", name);
+		return 0;
+	}
+	rc = err_set(ERR_EXISTS, "WAL file \"%s\" is already archived with different content", name);
+	err_detail("Archived: %" PRIu64 " bytes; this file: %" PRIu64 " bytes, other checksum.", stored_size, local_size);
+	err_hint("Another server may be archiving into the same storage with the same system identifier; "
+	         "stop it before archiving continues.");
+	return rc;
+}
+
 int
 archive_push(Meta *meta, const char *cluster, const char *path)
 {
@@ -77,8 +102,6 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	char *object = NULL;
 	uint8_t *buf = NULL;
-	uint8_t local_sum[IO_SHA256_LEN], stored_sum[IO_SHA256_LEN];
-	uint64_t local_size = 0, stored_size = 0;
 	IoCompress comp;
 	StorageInfo info;
 	PgWalFileKind kind;
@@ -129,23 +152,10 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 	if ((rc = storage_info(s, object, &info)) < 0)
 		goto out;
 	if (info.exists) {
-		if ((rc = hash_file(fd, path, local_sum, &local_size)) < 0)
-			goto out;
-		if ((rc = hash_object(s, object, stored_sum, &stored_size)) < 0) {
-			err_prefix("WAL file \"%s\" is already archived but unreadable", name);
-			goto out;
-		}
-		if (local_size == stored_size && memcmp(local_sum, stored_sum, IO_SHA256_LEN) == 0) {
-			log_info("WAL file \"%s\" is already archived with the same content", name);
-			goto out;
-		}
-		rc = err_set(ERR_EXISTS, "WAL file \"%s\" is already archived with different content", name);
-		err_detail("Archived: %" PRIu64 " bytes; this file: %" PRIu64 " bytes, other checksum.", stored_size, local_size);
-		err_hint("Another server may be archiving into the same storage with the same system identifier; "
-		         "stop it before archiving continues.");
+		rc = compare_archived(s, fd, path, name, object);
 		goto out;
 	}
-	if ((rc = storage_write_open(s, &sink, object, NULL)) < 0)
+	if ((rc = storage_write_open(s, &sink, object, &(StorageWriteOpts){.no_replace = true})) < 0)
 		goto out;
 	rc = io_container_writer_new(&w, sink, comp, io_compress_default_level(comp));
 	sink = NULL;
@@ -162,6 +172,8 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 			goto out;
 	}
 	rc = io_writer_close(w);
+	if (rc == ERR_EXISTS) /* pushed meanwhile by another process: the same content is fine */
+		rc = compare_archived(s, fd, path, name, object);
 out:
 	if (rc < 0)
 		err_prefix("could not archive \"%s\"", name);

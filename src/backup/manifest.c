@@ -355,6 +355,24 @@ parse_incr(ManifestFile *f, const JsonValue *o)
 	return 0;
 }
 
+/* A manifest path stays inside the data directory: relative, no "." or ".." parts. */
+static bool
+safe_relpath(const char *path)
+{
+	const char *p = path;
+
+	if (*path == '\0' || *path == '/')
+		return false;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (p[n] == '\0')
+			return true;
+		p += n + 1;
+	}
+}
+
 static int
 parse_files(Manifest *m, const JsonValue *arr)
 {
@@ -370,6 +388,8 @@ parse_files(Manifest *m, const JsonValue *arr)
 				k = j;
 		if (path == NULL || k < 0)
 			return err_set(ERR_CORRUPT, "manifest file entry %zu is invalid", i);
+		if (!safe_relpath(path))
+			return err_set(ERR_CORRUPT, "manifest file entry \"%.200s\" leaves the data directory", path);
 		ManifestFile *f = manifest_add_file(m, path, (ManifestKind)k);
 		f->mode = (uint32_t)json_get_uint(o, "mode", NULL);
 		f->size = json_get_uint(o, "size", NULL);
@@ -485,7 +505,7 @@ manifest_parse(Manifest **out, const char *text, size_t len)
 		const JsonValue *o = wal->items[i];
 		const char *name = json_get_string(o, "name");
 		const char *sha = json_get_string(o, "sha256");
-		if (name == NULL || sha == NULL || strlen(sha) != 64) {
+		if (name == NULL || sha == NULL || strlen(sha) != 64 || pg_wal_file_kind(name, NULL) == PG_WAL_FILE_UNKNOWN) {
 			rc = err_set(ERR_CORRUPT, "manifest WAL entry %zu is invalid", i);
 			goto out;
 		}

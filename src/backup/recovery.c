@@ -311,8 +311,18 @@ drop_other_databases(Instance *in)
 		char *ident;
 		char *sql;
 
-		if (strcmp(name, m->tenant) == 0)
+		if (strcmp(name, m->tenant) == 0) {
+			if (!manifest_db_included(m, oid)) {
+				/* dropped and created again after the set: not the set's tenant */
+				rc = err_set(ERR_INVALID, "tenant \"%s\" was dropped and created again after backup set %s",
+				             name, m->set_id);
+				err_detail("At the recovery target the database has oid %u, not the one the set holds.", oid);
+				err_hint("Restore from a backup set taken after the database was created again, or choose a "
+				         "target before it was dropped.");
+				goto out;
+			}
 			found_tenant = true;
+		}
 		if (manifest_db_included(m, oid))
 			continue;
 		ident = PQescapeIdentifier(pg_conn_raw(conn), name, strlen(name));

@@ -150,6 +150,47 @@ postmaster_running(const char *dir)
 }
 
 static int
+require_object(Layout *l, const char *dir, const char *kind, const char *name)
+{
+	char *object = xasprintf("%s/%s/%s", dir, kind, name);
+	StorageInfo info;
+	int rc = storage_info(l->storage, object, &info);
+
+	if (rc == 0 && !info.exists) {
+		rc = err_set(ERR_CORRUPT, "backup set object \"%s\" is missing", object);
+		err_hint("Nothing was changed in the target directory.");
+	}
+	free(object);
+	return rc;
+}
+
+/* Before --force empties a directory: every object the restore reads exists. */
+static int
+precheck_objects(Layout *l)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < l->m->n_files && rc == 0; i++) {
+		const ManifestFile *f = &l->m->files[i];
+		if (f->kind == MF_FILE) {
+			rc = require_object(l, l->set_dir, "data", f->path);
+		} else if (f->kind == MF_INCR) {
+			for (size_t k = 0; k < f->n_parts && rc == 0; k++) {
+				const char *dir = NULL;
+				if (chain_find(l->chain, f->parts[k].set_id, &dir) == NULL)
+					rc = err_set(ERR_CORRUPT, "file \"%s\" needs set \"%s\", which is not in its chain", f->path,
+					             f->parts[k].set_id);
+				else
+					rc = require_object(l, dir, "data", f->path);
+			}
+		}
+	}
+	for (size_t i = 0; i < l->m->n_wal && rc == 0; i++)
+		rc = require_object(l, l->set_dir, "wal", l->m->wal[i].name);
+	return rc;
+}
+
+static int
 prepare_target(Layout *l)
 {
 	bool exists;
@@ -166,6 +207,9 @@ prepare_target(Layout *l)
 			err_hint("Stop it before restoring over it.");
 			return rc;
 		}
+		/* What is there goes only when the set can replace it. */
+		if ((rc = precheck_objects(l)) < 0)
+			return rc;
 		log_info("removing the contents of \"%s\" (--force)", l->dir);
 		if ((rc = empty_dir(l->dir)) < 0)
 			return rc;

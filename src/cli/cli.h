@@ -14,6 +14,9 @@
 #define CLI_USAGE 2
 /* Exit 1 without an ERROR line (archive-get of a missing file: normal). */
 #define CLI_QUIET_FAIL 3
+/* restore_command could not read the archive: exit above 125 so recovery stops
+ * with an error instead of taking it for the end of the archive. */
+#define CLI_ABORT_RECOVERY 4
 
 typedef struct Cli {
 	const char *home;

@@ -44,6 +44,12 @@ cmd_archive_get(Cli *cli, int argc, char **argv)
 		return cli_usage_error("tenback archive-get --cluster NAME FILE PATH");
 	}
 	rc = archive_get(cli->meta, cluster, pos.items[0], pos.items[1]);
+	if (rc < 0 && rc != ERR_NOT_FOUND) {
+		/* Not "no such file": a storage or metadata error.  PostgreSQL would
+		 * take exit 1 for the end of the archive and promote early. */
+		strlist_free(&pos);
+		return CLI_ABORT_RECOVERY;
+	}
 	if (rc == ERR_NOT_FOUND) {
 		/* Normal at the end of recovery: say so quietly, exit non-zero. */
 		log_info("%s", err_message());

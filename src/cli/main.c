@@ -171,7 +171,7 @@ main(int argc, char **argv)
 	}
 	rc = cmd->fn(&cli, argc - i - 1, argv + i + 1);
 out:
-	if (rc < 0)
+	if (rc < 0 || rc == CLI_ABORT_RECOVERY)
 		log_error_record();
 	meta_free(cli.meta);
 	free(home);
@@ -179,6 +179,8 @@ out:
 		return 2;
 	if (rc == CLI_QUIET_FAIL)
 		return 1;
+	if (rc == CLI_ABORT_RECOVERY)
+		return 200;
 	return rc < 0 ? 1 : 0;
 }
 

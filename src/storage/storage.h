@@ -53,6 +53,9 @@ const char *storage_uri(const Storage *s);
 
 typedef struct StorageWriteOpts {
 	bool no_sync;        /* skip fsync: the caller syncs with storage_sync() later */
+	bool no_replace;     /* close fails with ERR_EXISTS when the name exists by then
+	                      * (posix: link(2), atomic; S3: not enforced yet, the
+	                      * caller's check before writing is all there is) */
 } StorageWriteOpts;
 
 typedef struct StorageInfo {

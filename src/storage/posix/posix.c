@@ -77,6 +77,7 @@ typedef struct PosixWriter {
 	char *tmp;
 	char *final;
 	bool no_sync;
+	bool no_replace;
 	bool committed;
 } PosixWriter;
 
@@ -113,8 +114,17 @@ pw_close(void *impl)
 	}
 	if (close(fd) < 0)
 		return err_errno(errno, "could not close file \"%s\"", w->final);
-	if (rename(w->tmp, w->final) < 0)
+	if (w->no_replace) {
+		/* link(2) publishes only if the name is free, atomically */
+		if (link(w->tmp, w->final) < 0) {
+			if (errno == EEXIST)
+				return err_set(ERR_EXISTS, "\"%s\" already exists", w->final);
+			return err_errno(errno, "could not link \"%s\" to \"%s\"", w->tmp, w->final);
+		}
+		unlink(w->tmp);
+	} else if (rename(w->tmp, w->final) < 0) {
 		return err_errno(errno, "could not rename \"%s\" to \"%s\"", w->tmp, w->final);
+	}
 	w->committed = true;
 	if (!w->no_sync)
 		return fsync_dir_of(w->final);
@@ -148,6 +158,7 @@ posix_write_open(void *drv, IoWriter **out, const char *path, const StorageWrite
 	w->final = full_path(p, path);
 	w->tmp = xasprintf("%s.tbtmp.%ld.%u", w->final, (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
 	w->no_sync = opts->no_sync;
+	w->no_replace = opts->no_replace;
 	if ((rc = make_parents(w->final)) < 0)
 		goto fail;
 	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
