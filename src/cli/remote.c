@@ -72,7 +72,6 @@ request(const Remote *r, const char *method, const char *path, const char *body,
 	if (*out_status >= 400) {
 		const JsonValue *e = json_get(*out_json, "error");
 		const char *msg = json_get_string(e, "message");
-		const char *code = json_get_string(e, "code");
 		int ec = ERR_INVALID;
 
 		if (*out_status == 401 || *out_status == 403)
@@ -90,7 +89,6 @@ request(const Remote *r, const char *method, const char *path, const char *body,
 			err_hint("%s", json_get_string(e, "hint"));
 		else if (*out_status == 401)
 			err_hint("Pass an API token with --token or TENBACK_TOKEN.");
-		(void)code;
 	}
 out:
 	if (rc < 0) {
