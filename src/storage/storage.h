@@ -54,8 +54,10 @@ const char *storage_uri(const Storage *s);
 typedef struct StorageWriteOpts {
 	bool no_sync;        /* skip fsync: the caller syncs with storage_sync() later */
 	bool no_replace;     /* close fails with ERR_EXISTS when the name exists by then
-	                      * (posix: link(2), atomic; S3: not enforced yet, the
-	                      * caller's check before writing is all there is) */
+	                      * (posix: link(2), atomic; S3: a lookup just before the
+	                      * commit, and "If-None-Match: *" on it: atomic where the
+	                      * store honours it - AWS S3; Ceph RGW 16 for single
+	                      * PUTs, not for multipart completion) */
 } StorageWriteOpts;
 
 typedef struct StorageInfo {

@@ -74,6 +74,7 @@ typedef struct S3Writer {
 	size_t len;
 	uint64_t total;
 	bool committed;
+	bool no_replace;          /* ERR_EXISTS rather than replacing an existing key */
 
 	/* multipart */
 	char *upload_id;
@@ -316,6 +317,39 @@ stop_workers(S3Writer *w)
 	w->threads = NULL;
 }
 
+/*
+ * no_replace: a lookup before the write commits (stores that ignore
+ * "If-None-Match: *" still get this check), and the commit itself is
+ * conditional where the store honours it (AWS S3, Ceph RGW for PUT).
+ */
+static int
+exists_refusal(S3Writer *w)
+{
+	S3Request rq = {0};
+	S3Response resp = {0};
+	int rc;
+
+	rq.op = "lookup";
+	rq.method = "HEAD";
+	rq.key = w->key;
+	rq.resp_cap = SMALL_CAP;
+	rq.also_ok[0] = 404;
+	rc = s3_request(w->s3->cl, &rq, &resp);
+	if (rc == 0 && resp.status != 404)
+		rc = err_set(ERR_EXISTS, "\"s3://%s/%s\" already exists", cfg(w->s3)->bucket, w->key);
+	s3_response_free(&resp);
+	return rc;
+}
+
+/* 412 to a conditional write: the key appeared meanwhile */
+static int
+precondition_refusal(S3Writer *w, int rc, const S3Response *resp)
+{
+	if (rc < 0 && w->no_replace && resp->status == 412)
+		return err_set(ERR_EXISTS, "\"s3://%s/%s\" already exists", cfg(w->s3)->bucket, w->key);
+	return rc;
+}
+
 static int
 complete(S3Writer *w)
 {
@@ -342,7 +376,8 @@ complete(S3Writer *w)
 	rq.body_len = body.len;
 	rq.content_type = "application/xml";
 	rq.resp_cap = SMALL_CAP;
-	rc = s3_request(w->s3->cl, &rq, &resp);
+	rq.if_none_match = w->no_replace;
+	rc = precondition_refusal(w, s3_request(w->s3->cl, &rq, &resp), &resp);
 	/* S3 may answer 200 and still fail: the error is in the body */
 	if (rc == 0 && s3_xml_get(resp.body.data, resp.body.len, "Error/Code", code, sizeof(code))) {
 		s3_xml_get(resp.body.data, resp.body.len, "Error/Message", msg, sizeof(msg));
@@ -388,7 +423,8 @@ put_single(S3Writer *w)
 	rq.body = w->buf;
 	rq.body_len = w->len;
 	rq.resp_cap = SMALL_CAP;
-	rc = s3_request(w->s3->cl, &rq, &resp);
+	rq.if_none_match = w->no_replace;
+	rc = precondition_refusal(w, s3_request(w->s3->cl, &rq, &resp), &resp);
 	s3_response_free(&resp);
 	return rc;
 }
@@ -400,7 +436,7 @@ sw_close(void *impl)
 	int rc;
 
 	if (w->upload_id == NULL) {
-		if ((rc = put_single(w)) < 0)
+		if ((w->no_replace && (rc = exists_refusal(w)) < 0) || (rc = put_single(w)) < 0)
 			return rc;
 		w->committed = true;
 		return 0;
@@ -414,7 +450,7 @@ sw_close(void *impl)
 	stop_workers(w);
 	if (w->failed)
 		return raise_failure(w);
-	if ((rc = complete(w)) < 0)
+	if ((w->no_replace && (rc = exists_refusal(w)) < 0) || (rc = complete(w)) < 0)
 		return rc;
 	w->committed = true;
 	return 0;
@@ -460,8 +496,9 @@ s3_write_open(void *drv, IoWriter **out, const char *path, const StorageWriteOpt
 	S3 *s = drv;
 	S3Writer *w = xcalloc(1, sizeof(*w));
 
-	(void)opts; /* no_sync: objects are durable when their upload completes */
+	/* no_sync needs nothing: objects are durable when their upload completes */
 	w->s3 = s;
+	w->no_replace = opts && opts->no_replace;
 	w->key = full_key(s, path);
 	w->part_size = cfg(s)->part_size;
 	w->n_threads = cfg(s)->upload_threads;

@@ -125,6 +125,7 @@ typedef struct S3Request {
 	const char *content_type;  /* or NULL */
 	const char *range;         /* "bytes=0-99" or NULL */
 	const char *if_match;      /* ETag, or NULL */
+	bool if_none_match;        /* "If-None-Match: *": write only when the key does not exist */
 	/* response body: collected into resp (bounded by resp_cap) */
 	size_t resp_cap;
 	bool no_retry;             /* one attempt only (the storage test) */

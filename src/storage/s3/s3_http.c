@@ -343,6 +343,8 @@ attempt(S3Client *cl, const S3Request *rq, S3Response *resp)
 		snprintf(line, sizeof(line), "If-Match: %s", rq->if_match);
 		hdrs = curl_slist_append(hdrs, line);
 	}
+	if (rq->if_none_match)
+		hdrs = curl_slist_append(hdrs, "If-None-Match: *");
 	if (c->session_token) {
 		Buf t = BUF_INIT;
 		buf_printf(&t, "x-amz-security-token: %s", c->session_token);

@@ -249,6 +249,44 @@ conf_overwrite_atomic(void **state)
 	assert_content(s, "obj", "s", 1);
 }
 
+/* no_replace: the first writer to close wins, a later one gets ERR_EXISTS and changes nothing */
+static void
+conf_no_replace(void **state)
+{
+	Storage *s = ((Fixture *)*state)->storage;
+	const StorageWriteOpts nr = {.no_replace = true};
+	IoWriter *w1 = NULL, *w2 = NULL;
+
+	assert_int_equal(storage_write_open(s, &w1, "once", &nr), 0);
+	assert_int_equal(io_writer_write(w1, "first", 5), 0);
+	assert_int_equal(io_writer_close(w1), 0);
+	io_writer_free(w1);
+	assert_content(s, "once", "first", 5);
+
+	w1 = NULL;
+	assert_int_equal(storage_write_open(s, &w1, "once", &nr), 0);
+	assert_int_equal(io_writer_write(w1, "second", 6), 0);
+	assert_int_equal(io_writer_close(w1), ERR_EXISTS);
+	io_writer_free(w1);
+	assert_content(s, "once", "first", 5);
+
+	/* two writers racing for a new name: both open before either closes */
+	w1 = NULL;
+	assert_int_equal(storage_write_open(s, &w1, "race-nr", &nr), 0);
+	assert_int_equal(storage_write_open(s, &w2, "race-nr", &nr), 0);
+	assert_int_equal(io_writer_write(w1, "one", 3), 0);
+	assert_int_equal(io_writer_write(w2, "two!", 4), 0);
+	assert_int_equal(io_writer_close(w2), 0);
+	assert_int_equal(io_writer_close(w1), ERR_EXISTS);
+	io_writer_free(w1);
+	io_writer_free(w2);
+	assert_content(s, "race-nr", "two!", 4);
+
+	/* without no_replace the same name is replaced */
+	put_str(s, "once", "third");
+	assert_content(s, "once", "third", 5);
+}
+
 typedef struct RaceArg {
 	Storage *s;
 	int writer_idx;
@@ -588,6 +626,7 @@ conf_paths_refused(void **state)
 	cmocka_unit_test_setup_teardown(conf_write_close_visible, setup, teardown), \
 	cmocka_unit_test_setup_teardown(conf_free_without_close, setup, teardown), \
 	cmocka_unit_test_setup_teardown(conf_overwrite_atomic, setup, teardown), \
+	cmocka_unit_test_setup_teardown(conf_no_replace, setup, teardown), \
 	cmocka_unit_test_setup_teardown(conf_concurrent_writers, setup, teardown), \
 	cmocka_unit_test_setup_teardown(conf_read_missing, setup, teardown), \
 	cmocka_unit_test_setup_teardown(conf_info, setup, teardown), \

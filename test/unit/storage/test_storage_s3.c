@@ -206,6 +206,39 @@ s3_multipart_abandoned(void **state)
 	free(data);
 }
 
+/* no_replace on a multipart upload: refused at completion when the key exists, and aborted */
+static void
+s3_multipart_no_replace(void **state)
+{
+	Fixture *fx = *state;
+	Storage *s = NULL;
+	size_t len = 11 * 1024 * 1024;
+	uint8_t *data = make_data(len, 9);
+	IoWriter *w = NULL;
+	int before = pending_uploads();
+	const StorageWriteOpts nr = {.no_replace = true};
+
+	char *sub = xasprintf("%s/noreplace", fx->dir);
+	assert_int_equal(open_sub(&s, sub, "part-size=5MiB&upload-threads=2", NULL), 0);
+	assert_int_equal(storage_write_open(s, &w, "big", &nr), 0);
+	assert_int_equal(io_writer_write(w, data, len), 0);
+	put_str(s, "big", "small, first");
+	assert_int_equal(io_writer_close(w), ERR_EXISTS);
+	io_writer_free(w);
+	assert_content(s, "big", "small, first", 12);
+	assert_int_equal(pending_uploads(), before);
+
+	w = NULL;
+	assert_int_equal(storage_write_open(s, &w, "big2", &nr), 0);
+	assert_int_equal(io_writer_write(w, data, len), 0);
+	assert_int_equal(io_writer_close(w), 0);
+	io_writer_free(w);
+	assert_content(s, "big2", data, len);
+	storage_free(s);
+	free(sub);
+	free(data);
+}
+
 static void
 s3_many_keys(void **state)
 {
@@ -359,6 +392,7 @@ main(void)
 		STORAGE_CONFORMANCE_TESTS(s3_setup, s3_teardown),
 		S3T(s3_multipart_roundtrip),
 		S3T(s3_multipart_abandoned),
+		S3T(s3_multipart_no_replace),
 		S3T(s3_many_keys),
 		S3T(s3_wrong_secret),
 		cmocka_unit_test(s3_missing_bucket),
