@@ -1012,6 +1012,130 @@ keys_cb(void *payload, S3XmlEvent ev, const char *path, const char *text, size_t
 	return 0;
 }
 
+/* A page of ListMultipartUploads: (key, upload id) pairs. */
+typedef struct UploadPage {
+	StrList keys;
+	StrList ids;
+	char *key, *id;           /* of the <Upload> being read */
+	char *next_key, *next_id; /* markers of the next page */
+	bool truncated;
+} UploadPage;
+
+static int
+uploads_cb(void *payload, S3XmlEvent ev, const char *path, const char *text, size_t len)
+{
+	UploadPage *up = payload;
+
+	(void)len;
+	if (ev == S3_XML_CLOSE && strcmp(path, "ListMultipartUploadsResult/Upload") == 0) {
+		if (up->key && up->id) {
+			strlist_add(&up->keys, up->key);
+			strlist_add(&up->ids, up->id);
+		}
+		free(up->key);
+		free(up->id);
+		up->key = up->id = NULL;
+	}
+	if (ev != S3_XML_TEXT)
+		return 0;
+	if (strcmp(path, "ListMultipartUploadsResult/Upload/Key") == 0) {
+		free(up->key);
+		up->key = xstrdup(text);
+	} else if (strcmp(path, "ListMultipartUploadsResult/Upload/UploadId") == 0) {
+		free(up->id);
+		up->id = xstrdup(text);
+	} else if (strcmp(path, "ListMultipartUploadsResult/NextKeyMarker") == 0) {
+		free(up->next_key);
+		up->next_key = xstrdup(text);
+	} else if (strcmp(path, "ListMultipartUploadsResult/NextUploadIdMarker") == 0) {
+		free(up->next_id);
+		up->next_id = xstrdup(text);
+	} else if (strcmp(path, "ListMultipartUploadsResult/IsTruncated") == 0) {
+		up->truncated = strcmp(text, "true") == 0;
+	}
+	return 0;
+}
+
+static void
+upload_page_free(UploadPage *up)
+{
+	strlist_free(&up->keys);
+	strlist_free(&up->ids);
+	free(up->key);
+	free(up->id);
+	free(up->next_key);
+	free(up->next_id);
+	memset(up, 0, sizeof(*up));
+}
+
+/*
+ * Abort every incomplete multipart upload under prefix: what a writer killed
+ * mid-upload left behind (invisible, but the store keeps and bills its parts).
+ */
+static int
+abort_pending_uploads(S3 *s, const char *prefix)
+{
+	char *key_marker = NULL, *id_marker = NULL;
+	int rc = 0;
+
+	for (;;) {
+		S3Param q[4];
+		size_t nq = 0;
+		char *query;
+		S3Request rq = {0};
+		S3Response resp = {0};
+		UploadPage up = {0};
+
+		if (key_marker)
+			q[nq++] = (S3Param){"key-marker", key_marker};
+		q[nq++] = (S3Param){"prefix", prefix};
+		if (id_marker)
+			q[nq++] = (S3Param){"upload-id-marker", id_marker};
+		q[nq++] = (S3Param){"uploads", ""};
+		query = s3_query_canonical(q, nq);
+		rq.op = "listing of pending uploads";
+		rq.method = "GET";
+		rq.query = query;
+		rq.resp_cap = LIST_CAP;
+		rc = s3_request(s->cl, &rq, &resp);
+		free(query);
+		if (rc == 0 && (rc = s3_xml_parse(resp.body.data, resp.body.len, uploads_cb, &up)) < 0)
+			err_prefix("S3 listing of pending uploads under \"s3://%s/%s\"", cfg(s)->bucket, prefix);
+		s3_response_free(&resp);
+		for (size_t i = 0; rc == 0 && i < up.keys.count; i++) {
+			S3Param aq[1] = {{"uploadId", up.ids.items[i]}};
+			char *aquery = s3_query_canonical(aq, 1);
+			S3Request arq = {0};
+			S3Response aresp = {0};
+
+			arq.op = "abort of a multipart upload";
+			arq.method = "DELETE";
+			arq.key = up.keys.items[i];
+			arq.query = aquery;
+			arq.resp_cap = SMALL_CAP;
+			arq.also_ok[0] = 404;
+			rc = s3_request(s->cl, &arq, &aresp);
+			if (rc == 0)
+				log_info("aborted an incomplete upload of \"s3://%s/%s\"", cfg(s)->bucket, up.keys.items[i]);
+			s3_response_free(&aresp);
+			free(aquery);
+		}
+		bool more = rc == 0 && up.truncated && up.next_key != NULL;
+		if (more) {
+			free(key_marker);
+			free(id_marker);
+			key_marker = xstrdup(up.next_key);
+			id_marker = up.next_id ? xstrdup(up.next_id) : NULL;
+		}
+		upload_page_free(&up);
+		if (!more)
+			break;
+	}
+	free(key_marker);
+	free(id_marker);
+	return rc;
+}
+
 static int
 s3_remove_tree(void *drv, const char *path)
 {
@@ -1060,6 +1184,8 @@ s3_remove_tree(void *drv, const char *path)
 		if (rc < 0 || !more)
 			break;
 	}
+	if (rc == 0)
+		rc = abort_pending_uploads(s, prefix);
 out:
 	free(after);
 	free(prefix);

@@ -16,6 +16,7 @@
 #include "storage/s3/s3.h"
 
 #include <stdatomic.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *s3_url, *s3_key, *s3_secret;
@@ -206,6 +207,48 @@ s3_multipart_abandoned(void **state)
 	free(data);
 }
 
+/*
+ * A writer killed in the middle of a multipart upload leaves it pending (no
+ * object, no abort); removing the tree it was writing into aborts it.
+ */
+static void
+s3_killed_upload_removed_with_tree(void **state)
+{
+	Fixture *fx = *state;
+	Storage *s = NULL;
+	char *sub = xasprintf("%s/killed", fx->dir);
+	int before = pending_uploads();
+	int status = 0;
+	pid_t pid;
+
+	assert_int_equal(open_sub(&s, sub, "part-size=5MiB&upload-threads=1", NULL), 0);
+	put_str(s, "set/done", "complete object");
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* the child: its own storage, a large object begun, then gone without a word */
+		Storage *cs = NULL;
+		IoWriter *w = NULL;
+		size_t len = 11 * 1024 * 1024;
+		uint8_t *data = make_data(len, 3);
+
+		if (open_sub(&cs, sub, "part-size=5MiB&upload-threads=1", NULL) < 0 ||
+		    storage_write_open(cs, &w, "set/data/big", NULL) < 0 || io_writer_write(w, data, len) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(pending_uploads(), before + 1);
+	assert_absent(s, "set/data/big");
+	assert_int_equal(storage_remove_tree(s, "set"), 0);
+	assert_int_equal(pending_uploads(), before);
+	assert_list(s, "", "");
+	storage_free(s);
+	free(sub);
+}
+
 /* no_replace on a multipart upload: refused at completion when the key exists, and aborted */
 static void
 s3_multipart_no_replace(void **state)
@@ -393,6 +436,7 @@ main(void)
 		S3T(s3_multipart_roundtrip),
 		S3T(s3_multipart_abandoned),
 		S3T(s3_multipart_no_replace),
+		S3T(s3_killed_upload_removed_with_tree),
 		S3T(s3_many_keys),
 		S3T(s3_wrong_secret),
 		cmocka_unit_test(s3_missing_bucket),
