@@ -105,6 +105,7 @@ _cleanup() {
 	fi
 	_stop_bg
 	_stop_all_postgres
+	if [[ -d $T/rgw/run ]]; then "$REPO_ROOT/test/fixtures/rgw.sh" stop "$T/rgw" >/dev/null 2>&1; fi
 	local m
 	for m in "${_MOUNTS[@]}"; do
 		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
@@ -355,12 +356,218 @@ psql_q() { psql_at "$CUR_PORT" "$1" "$2"; }
 # conninfo NAME: the conninfo tenback should use for an instance
 conninfo() { echo "host=$SOCK port=${PG_PORT[$1]} user=$PG_USER dbname=postgres"; }
 
-# cluster_add NAME [extra tenback options...]: register the instance NAME with storage $T/storage
+# cluster_add NAME [extra tenback options...]: register the instance NAME with this
+# test's storage (storage_setup: $T/storage, or a bucket on a private S3 server)
 cluster_add() {
 	local name=$1; shift
-	install -d -o "$PG_USER" -m 700 "$T/storage"
+	storage_setup
+	local -a cred=()
+	[[ -n $STORAGE_CRED ]] && cred=(--storage-credentials "$STORAGE_CRED")
 	tb_must "cluster add $name" cluster add "$name" --conninfo "$(conninfo "$name")" \
-		--pgdata "${PG_DATA[$name]}" --storage "file://$T/storage" "$@"
+		--pgdata "${PG_DATA[$name]}" --storage "$STORAGE_URI" "${cred[@]}" "$@"
+}
+
+# ---------------------------------------------------------------- the storage: file or S3
+# TB_STORAGE=file (default) or s3 picks where cluster_add keeps the backups and the
+# WAL archive. A test that holds for both says so with a line "# tb-storage: file s3"
+# (scripts/test.sh runs those a second time with TB_STORAGE=s3). With s3, the test
+# gets its own Ceph RGW (test/fixtures/rgw.sh: real SigV4 checks) on 127.0.0.1, a
+# bucket, and a 0600 credentials file that cluster add seals into the metadata.
+# Tests reach into the storage only through the st_* functions below, with paths
+# relative to the storage root ("tenback/<system id>/...").
+TB_STORAGE=${TB_STORAGE:-file}
+STORAGE_URI=""
+STORAGE_CRED=""
+S3_RGW_PORT=${TB_S3_RGW_PORT:-26990}   # and the next port for its monitor
+S3_EP="http://127.0.0.1:$S3_RGW_PORT"
+S3_BUCKET=tbit
+S3_PREFIX=it
+S3_AK=""; S3_SK=""
+
+storage_setup() {
+	[[ -n $STORAGE_URI ]] && return 0
+	case $TB_STORAGE in
+	file)
+		install -d -o "$PG_USER" -m 700 "$T/storage"
+		STORAGE_URI="file://$T/storage" ;;
+	s3)
+		s3_server_start
+		STORAGE_URI="s3://$S3_BUCKET/$S3_PREFIX?endpoint=$S3_EP&region=us-east-1&uri-style=path" ;;
+	*) echo "TB_STORAGE must be file or s3, not \"$TB_STORAGE\"" >&2; return 1 ;;
+	esac
+}
+
+# s3_server_start: RGW in $T/rgw (stopped by _cleanup), the bucket, the credentials file
+s3_server_start() {
+	local t0=$SECONDS
+	S3_AK="tb-it-$RANDOM$RANDOM"
+	S3_SK="tb-secret-$RANDOM$RANDOM$RANDOM"
+	if ! RGW_FIXTURE_ACCESS_KEY=$S3_AK RGW_FIXTURE_SECRET_KEY=$S3_SK \
+		"$REPO_ROOT/test/fixtures/rgw.sh" start "$T/rgw" "$S3_RGW_PORT" >"$T/log/rgw.txt" 2>&1; then
+		tail -n 20 "$T/log/rgw.txt" >&2
+		echo "Bail out! the S3 server (Ceph RGW) did not start: scripts/setup.sh installs it" >&2
+		return 1
+	fi
+	log "S3 server (Ceph RGW) up on $S3_EP in $((SECONDS - t0)) s"
+	[[ $(s3curl PUT "$S3_BUCKET" -o /dev/null -w '%{http_code}') == 200 ]] \
+		|| { echo "could not create bucket $S3_BUCKET" >&2; return 1; }
+	STORAGE_CRED="$T/s3.cred"
+	printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$S3_AK" "$S3_SK" >"$STORAGE_CRED"
+	chown "$PG_USER:" "$STORAGE_CRED"
+	chmod 600 "$STORAGE_CRED"
+}
+
+# s3curl METHOD PATH [curl args...]: a request to the test's S3 server, signed by curl
+# (PATH: "bucket/key..." already encoded; a query must be canonical: sorted, encoded)
+s3curl() {
+	local method=$1 path=$2; shift 2
+	curl -sS --aws-sigv4 "aws:amz:us-east-1:s3" --user "$S3_AK:$S3_SK" \
+		-H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -X "$method" "$S3_EP/$path" "$@"
+}
+
+_s3_uri_enc() { jq -rn --arg v "$1" '$v | @uri'; }
+# the object key of a storage path, URL-encoded with its slashes kept
+_s3_key() { _s3_uri_enc "$S3_PREFIX/$1" | sed 's|%2F|/|g'; }
+
+# _s3_list PREFIX DELIM: every <Key> (or with DELIM "/", every CommonPrefix) under the
+# key prefix, following continuation tokens; prints the raw answers' items, one per line
+_s3_list() {
+	local prefix=$1 delim=$2 token="" q page
+	while :; do
+		q=""
+		[[ -n $token ]] && q+="continuation-token=$(_s3_uri_enc "$token")&"
+		[[ -n $delim ]] && q+="delimiter=%2F&"
+		q+="list-type=2&max-keys=1000&prefix=$(_s3_uri_enc "$prefix")"
+		page=$(s3curl GET "$S3_BUCKET?$q") || return 1
+		if [[ $page != *"<ListBucketResult"* ]]; then echo "S3 list failed: $page" >&2; return 1; fi
+		if [[ -n $delim ]]; then
+			grep -oP '<CommonPrefixes><Prefix>\K[^<]*' <<<"$page" || true
+		else
+			grep -oP '<Contents>.*?</Contents>' <<<"$page" || true
+		fi
+		token=$(grep -oP '<NextContinuationToken>\K[^<]*' <<<"$page" || true)
+		[[ -n $token ]] || break
+	done
+}
+
+# st_keys DIR: every object under DIR (relative paths from the storage root), sorted
+st_keys() {
+	local dir=${1%/}
+	if [[ $TB_STORAGE == s3 ]]; then
+		_s3_list "$S3_PREFIX/$dir/" "" | grep -oP '<Key>\K[^<]*' | sed "s|^$S3_PREFIX/||" | sort
+	else
+		[[ -d $T/storage/$dir ]] || return 0
+		(cd "$T/storage" && find "$dir" -type f | sort)
+	fi
+}
+
+# st_sizes DIR: "SIZE PATH" for every object under DIR, sorted by size
+st_sizes() {
+	local dir=${1%/}
+	if [[ $TB_STORAGE == s3 ]]; then
+		_s3_list "$S3_PREFIX/$dir/" "" | sed -E 's|.*<Key>([^<]*)</Key>.*<Size>([0-9]+)</Size>.*|\2 \1|' \
+			| sed "s| $S3_PREFIX/| |" | sort -n
+	else
+		[[ -d $T/storage/$dir ]] || return 0
+		(cd "$T/storage" && find "$dir" -type f -printf '%s %p\n' | sort -n)
+	fi
+}
+
+# st_md5 PATH: md5 of the stored object's bytes
+st_md5() {
+	local tmp="$T/log/md5.$$"
+	st_get "$1" "$tmp" && md5sum "$tmp" | cut -d' ' -f1
+	rm -f "$tmp"
+}
+
+# st_dirs DIR: the names of DIR's subdirectories (S3: common prefixes), sorted
+st_dirs() {
+	local dir=${1%/}
+	if [[ $TB_STORAGE == s3 ]]; then
+		_s3_list "$S3_PREFIX/$dir/" / | sed "s|^$S3_PREFIX/$dir/||; s|/\$||" | sort
+	else
+		[[ -d $T/storage/$dir ]] || return 0
+		find "$T/storage/$dir" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort
+	fi
+}
+
+# st_exists PATH: the object exists
+st_exists() {
+	if [[ $TB_STORAGE == s3 ]]; then
+		[[ $(s3curl HEAD "$S3_BUCKET/$(_s3_key "$1")" -I -o /dev/null -w '%{http_code}') == 200 ]]
+	else
+		[[ -f $T/storage/$1 ]]
+	fi
+}
+
+# st_size PATH: the object's size in bytes
+st_size() {
+	if [[ $TB_STORAGE == s3 ]]; then
+		s3curl HEAD "$S3_BUCKET/$(_s3_key "$1")" -I | tr -d '\r' | awk 'tolower($1) == "content-length:" { print $2 }'
+	else
+		stat -c %s "$T/storage/$1"
+	fi
+}
+
+# st_get PATH FILE / st_put FILE PATH / st_rm PATH
+st_get() {
+	if [[ $TB_STORAGE == s3 ]]; then
+		s3curl GET "$S3_BUCKET/$(_s3_key "$1")" -f -o "$2"
+	else
+		cp -p "$T/storage/$1" "$2"
+	fi
+}
+st_put() {
+	if [[ $TB_STORAGE == s3 ]]; then
+		[[ $(s3curl PUT "$S3_BUCKET/$(_s3_key "$2")" -T "$1" -o /dev/null -w '%{http_code}') == 200 ]]
+	else
+		install -d -o "$PG_USER" -m 700 "$(dirname "$T/storage/$2")"
+		cp "$1" "$T/storage/$2"
+		chown "$PG_USER:" "$T/storage/$2"
+		chmod 600 "$T/storage/$2"
+	fi
+}
+st_rm() {
+	if [[ $TB_STORAGE == s3 ]]; then
+		s3curl DELETE "$S3_BUCKET/$(_s3_key "$1")" -f -o /dev/null
+	else
+		rm -f "$T/storage/$1"
+	fi
+}
+
+# st_flip_byte PATH OFFSET: invert one byte of a stored object
+st_flip_byte() {
+	if [[ $TB_STORAGE == s3 ]]; then
+		local tmp="$T/log/flip.$$"
+		st_get "$1" "$tmp" && flip_byte "$tmp" "$2" && st_put "$tmp" "$1"
+		rm -f "$tmp"
+	else
+		flip_byte "$T/storage/$1" "$2"
+	fi
+}
+
+# st_sum DIR: one checksum of every object's path and content under DIR (S3: its ETag,
+# which changes with the content) - equal before and after means nothing changed
+st_sum() {
+	local dir=${1%/}
+	if [[ $TB_STORAGE == s3 ]]; then
+		_s3_list "$S3_PREFIX/$dir/" "" | sed -E 's|<LastModified>[^<]*</LastModified>||' | sort | md5sum
+	else
+		(cd "$T/storage" && find "$dir" -type f -exec md5sum {} + | sort | md5sum)
+	fi
+}
+
+# st_sysid: the system identifier directory under tenback/ (the only one)
+st_sysid() { st_dirs tenback | head -n 1; }
+
+# s3_pending_uploads [SUBSTRING]: incomplete multipart uploads in the bucket (of keys
+# containing SUBSTRING); 0 with file storage
+s3_pending_uploads() {
+	if [[ $TB_STORAGE == s3 ]]; then
+		s3curl GET "$S3_BUCKET?uploads=" | grep -oP '<Upload><Key>\K[^<]*' | grep -cF -- "${1:-}" || true
+	else
+		echo 0
+	fi
 }
 
 # pgbench_init PORT DB SCALE

@@ -26,6 +26,7 @@
 # its last fired slot lies in the future, so the real clock fires nothing; its
 # retention (cutoff real time - 7 days) finds nothing expired either, since every
 # rewritten stop time lies after that.
+# tb-storage: file s3
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_api.sh"
 require_tenback
@@ -127,7 +128,7 @@ set_stop() {
 listed() { set_ids src shop | sort | xargs; }
 sorted() { printf '%s\n' "$@" | sort | xargs; }
 sysid=$(tb cluster list --output json | jq -r '.[] | select(.name == "src") | .system_id')
-stored() { ls "$T/storage/tenback/$sysid/shop" 2>&1 | sort | xargs; }
+stored() { st_dirs "tenback/$sysid/shop" | xargs; }
 DAY=86400
 
 # The pass at R fires a full backup E, and its retention already deletes A and B (all

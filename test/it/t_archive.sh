@@ -2,6 +2,7 @@
 # WAL archive: archive_command works (nothing failed); archive-push is idempotent for
 # identical content and refuses a different file under an existing name; archive-get
 # returns the same bytes, and fails for a missing segment or history file.
+# tb-storage: file s3
 source "$(dirname "$0")/lib.sh"
 require_tenback
 
@@ -18,16 +19,16 @@ assert_match "an archived segment" "$seg" '^[0-9A-F]{24}$'
 install -d -o "$PG_USER" "$T/orig"
 cp "${PG_DATA[src]}/pg_wal/$seg" "$T/orig/$seg"
 wal="$T/orig"
-stored=$(find "$T/storage/tenback" -path '*/archive/*' -name "$seg*" -type f | head -n 1)
+stored=$(st_keys "tenback/$(st_sysid)/archive" | grep -F "/$seg" | head -n 1)
 assert_contains "segment stored under tenback/<sysid>/archive/<timeline>/" "$stored" "/archive/"
-log "stored as $stored ($(stat -c %s "$stored") bytes of $(stat -c %s "$wal/$seg"))"
-before=$(md5sum "$stored" | cut -d' ' -f1)
+log "stored as $stored ($(st_size "$stored") bytes of $(stat -c %s "$wal/$seg"))"
+before=$(st_md5 "$stored")
 
 # identical content again: success, stored file unchanged
 install -d -o "$PG_USER" "$T/w"
 cp "$wal/$seg" "$T/w/$seg"; chown "$PG_USER:" "$T/w/$seg"
 tb_ok "archive-push of the same segment again succeeds" archive-push --cluster src "$T/w/$seg" || true
-assert_eq "stored file unchanged by the repeated push" "$before" "$(md5sum "$stored" | cut -d' ' -f1)"
+assert_eq "stored file unchanged by the repeated push" "$before" "$(st_md5 "$stored")"
 
 # different content under the same name: refused
 install -d -o "$PG_USER" "$T/bad"
@@ -36,7 +37,7 @@ flip_byte "$T/bad/$seg" 1000000
 tb_fails "archive-push of different content under an existing name fails" nz archive-push --cluster src "$T/bad/$seg"
 assert_contains "the error names the segment" "$TB_ALL" "$seg"
 assert_contains "stderr has ERROR:" "$TB_ERR" "ERROR:"
-assert_eq "stored file unchanged by the refused push" "$before" "$(md5sum "$stored" | cut -d' ' -f1)"
+assert_eq "stored file unchanged by the refused push" "$before" "$(st_md5 "$stored")"
 
 # archive-get: same bytes
 tb_ok "archive-get of an archived segment" archive-get --cluster src "$seg" "$T/w/got" || true

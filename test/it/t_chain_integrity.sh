@@ -7,6 +7,7 @@
 #     fails naming that file; restore of I2 refuses;
 #   - set delete --with-dependents of F deletes all three (set list empty, directories
 #     gone); an incremental is then refused again (no full set).
+# tb-storage: file s3
 source "$(dirname "$0")/lib.sh"
 require_tenback
 
@@ -35,12 +36,11 @@ assert_eq "I2's chain is F, I1, I2" "$F,$I1,$I2" \
 	"$(set_json src shop | jq -r --arg id "$I2" '.[] | select(.id == $id) | .chain | join(",")' 2>&1)"
 tb_ok "verify I2 while the chain is intact" verify --cluster src --tenant shop --set "$I2" || true
 
-sysid=$(find "$T/storage/tenback" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | head -n 1)
-SETS="$T/storage/tenback/$sysid/shop"
+SETS="tenback/$(st_sysid)/shop"
 for s in "$F" "$I1" "$I2"; do
-	assert_true "set $s has a manifest in the storage" test -f "$SETS/$s/manifest"
+	assert_true "set $s has a manifest in the storage" st_exists "$SETS/$s/manifest"
 done
-storage_sum() { find "$SETS" -type f -exec md5sum {} + | sort | md5sum; }
+storage_sum() { st_sum "$SETS"; }
 sum0=$(storage_sum)
 
 # ---- deleting a set a kept incremental depends on
@@ -51,7 +51,8 @@ assert_eq "nothing in the storage changed" "$sum0" "$(storage_sum)"
 
 # ---- F's manifest lost
 install -d -o "$PG_USER" "$T/aside"
-mv "$SETS/$F/manifest" "$T/aside/manifest"
+st_get "$SETS/$F/manifest" "$T/aside/manifest"
+st_rm "$SETS/$F/manifest"
 tb_fails "verify of I2 fails when F's manifest is lost" 1 verify --cluster src --tenant shop --set "$I2"
 assert_contains "verify names the missing set F" "$TB_ALL" "$F"
 assert_contains "verify says ERROR:" "$TB_ERR" "ERROR:"
@@ -59,19 +60,20 @@ tb_fails "restore of I2 fails when F's manifest is lost" 1 restore --cluster src
 	--set "$I2" --to "$T/r_lost" --port $R --socket-dir "$SOCK" --start
 assert_contains "restore names the missing set F" "$TB_ALL" "$F"
 assert_true "restore left no target directory" test ! -e "$T/r_lost"
-mv "$T/aside/manifest" "$SETS/$F/manifest"
+st_put "$T/aside/manifest" "$SETS/$F/manifest"
 assert_eq "storage as before once the manifest is back" "$sum0" "$(storage_sum)"
 tb_ok "verify I2 with F's manifest back" verify --cluster src --tenant shop --set "$I2" || true
 
 # ---- a byte flipped in F's largest stored data file (pgbench_accounts' pages: I2
 # takes most of them from F)
-f=$(find "$SETS/$F/data" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)
+f=$(st_sizes "$SETS/$F/data" | tail -n 1 | cut -d' ' -f2-)
 rel=${f#"$SETS/$F/data/"}
 rel=${rel%.zst}; rel=${rel%.lz4}; rel=${rel%.gz}
-log "flipping a byte in $rel of $F ($(stat -c %s "$f") bytes stored)"
+size=$(st_size "$f")
+log "flipping a byte in $rel of $F ($size bytes stored)"
 assert_match "the file is a relation file of shop" "$rel" '^base/[0-9]+/[0-9]+'
-cp -p "$f" "$T/aside/good"
-flip_byte "$f" $(($(stat -c %s "$f") / 2))
+st_get "$f" "$T/aside/good"
+st_flip_byte "$f" $((size / 2))
 tb_fails "verify of I2 fails with a corrupt file in F" 1 verify --cluster src --tenant shop --set "$I2"
 assert_contains "verify names the corrupt file" "$TB_ALL" "$rel"
 tb_fails "restore of I2 refuses with a corrupt file in F" 1 restore --cluster src --tenant shop \
@@ -80,13 +82,13 @@ assert_contains "restore names the corrupt file" "$TB_ALL" "$rel"
 assert_eq "restore target left absent or empty" "" "$(ls -A "$T/r_bad" 2>/dev/null)"
 assert_eq "nothing listening on the restore port" no \
 	"$(psql_at $R postgres 'SELECT 1' >/dev/null 2>&1 && echo yes || echo no)"
-cp -p "$T/aside/good" "$f"
+st_put "$T/aside/good" "$f"
 
 # ---- delete F with its dependents
 tb_ok "set delete --with-dependents of F" set delete --cluster src --tenant shop --set "$F" --with-dependents || true
 assert_eq "no set listed for shop" 0 "$(set_count src shop)"
 for s in "$F" "$I1" "$I2"; do
-	assert_true "directory of $s is gone" test ! -e "$SETS/$s"
+	assert_eq "nothing of $s is left in the storage" "" "$(st_keys "$SETS/$s")"
 done
 # with no full set left, an incremental is refused again
 tb_fails "incremental after the chain was deleted fails" 1 backup --cluster src --tenant shop --mode incremental

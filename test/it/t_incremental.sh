@@ -10,6 +10,7 @@
 #   - set list shows the types, parents and chain; verify of S2 passes;
 #   - an incremental S3 taken while pgbench writes, restored with the default target
 #     after the workload stopped and the WAL was switched, equals the source.
+# tb-storage: file s3
 source "$(dirname "$0")/lib.sh"
 require_tenback
 

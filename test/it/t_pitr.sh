@@ -9,6 +9,7 @@
 # Refused, exit 1, target directory not created: a time in the future ("is not in a
 # restorable range") and a time before the first set ("is before the consistency point").
 # A time between S0 and S1 picks S0.
+# tb-storage: file s3
 source "$(dirname "$0")/lib.sh"
 require_tenback
 

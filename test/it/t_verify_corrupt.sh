@@ -2,6 +2,7 @@
 # A flipped byte in a stored data file: verify fails naming the file, restore refuses
 # naming it and leaves the target absent or empty. Checked for a zstd-compressed set
 # (the default) and an uncompressed one; an intact lz4 set still verifies.
+# tb-storage: file s3
 source "$(dirname "$0")/lib.sh"
 require_tenback
 
@@ -18,11 +19,11 @@ pgbench_init $P crm 1
 # file; prints that file's path relative to data/, without a compression suffix
 corrupt_largest() {
 	local setdir f size rel
-	setdir=$(find "$T/storage/tenback" -mindepth 3 -maxdepth 3 -type d -name "$1" | head -n 1)
-	[[ -n $setdir && -d $setdir/data ]] || { echo "no data dir for set $1 under $T/storage" >&2; return 1; }
-	f=$(find "$setdir/data" -type f -printf '%s %p\n' | sort -n | tail -n 1 | cut -d' ' -f2-)
-	size=$(stat -c %s "$f")
-	flip_byte "$f" $((size / 2))
+	setdir="tenback/$(st_sysid)/shop/$1"
+	f=$(st_sizes "$setdir/data" | tail -n 1 | cut -d' ' -f2-)
+	[[ -n $f ]] || { echo "no data files for set $1 in the storage" >&2; return 1; }
+	size=$(st_size "$f")
+	st_flip_byte "$f" $((size / 2))
 	rel=${f#"$setdir/data/"}
 	rel=${rel%.zst}; rel=${rel%.lz4}; rel=${rel%.gz}
 	echo "$rel"

@@ -6,6 +6,7 @@
 #     naming the gap), the target directory not created;
 # the segment put back: the range ends at "end of the archive" and the same restore
 # works, with every row written up to that LSN.
+# tb-storage: file s3
 source "$(dirname "$0")/lib.sh"
 require_tenback
 
@@ -38,10 +39,9 @@ psql_q shop "INSERT INTO steps VALUES (6)"
 wal_switch_and_wait $P
 log "steps were written in segments ${segs[*]}; LSN after step 5: $lsn_end"
 
-sysid=$(find "$T/storage/tenback" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | head -n 1)
-ARCH="$T/storage/tenback/$sysid/archive/00000001"
+ARCH="tenback/$(st_sysid)/archive/00000001"
 gap=${segs[2]}
-gap_file=$(find "$ARCH" -maxdepth 1 -type f -name "$gap*" | head -n 1)
+gap_file=$(st_keys "$ARCH" | grep -F "$ARCH/$gap" | head -n 1)
 assert_true "segment $gap of step 3 is archived" test -n "$gap_file"
 assert_true "the gap segment comes after the set's stop segment" test "$gap" \> "$stop_seg"
 
@@ -56,7 +56,8 @@ log "window: $(printf '%s' "$WIN" | jq -c . 2>&1)"
 assert_contains "range of $F ends at the end of the archive" "$(window_of "$F" .end_reason)" "end of the archive"
 
 install -d -o "$PG_USER" "$T/moved"
-mv "$gap_file" "$T/moved/"
+st_get "$gap_file" "$T/moved/gap"
+st_rm "$gap_file"
 tb_ok "window with segment $gap missing" window --cluster src --tenant shop --output json || true
 WIN=$TB_OUT
 log "window: $(printf '%s' "$WIN" | jq -c . 2>&1)"
@@ -80,7 +81,7 @@ assert_contains "the refusal says which range is nearest (the set's)" "$TB_ALL" 
 assert_true "target directory not created" test ! -e "$T/r_gap"
 
 # the segment back
-mv "$T/moved/$(basename "$gap_file")" "$gap_file"
+st_put "$T/moved/gap" "$gap_file"
 tb_ok "window with the segment back" window --cluster src --tenant shop --output json || true
 WIN=$TB_OUT
 reason=$(window_of "$F" .end_reason)
