@@ -153,6 +153,7 @@ h_cluster_create(ApiRequest *req, ApiResponse *resp)
 	};
 	ClusterAddOpts o = {0};
 	MetaStorage st = {0};
+	char *access_key = NULL, *secret_key = NULL;
 	int rc;
 
 	if ((rc = api_body_check(req->json, fields)) < 0)
@@ -171,14 +172,27 @@ h_cluster_create(ApiRequest *req, ApiResponse *resp)
 		if ((rc = io_compress_parse(&comp, o.compress)) < 0)
 			return rc;
 	}
-	/* A storage is a URI, or the name of a storage configuration. */
+	/* A storage is a URI, or the name of a storage configuration (with its keys). */
 	if (strstr(o.storage, "://") == NULL) {
 		if ((rc = api_name_check("storage", o.storage)) < 0 || (rc = meta_storage_get(req->meta, o.storage, &st)) < 0)
 			return rc;
 		o.storage = st.uri;
+		if ((rc = meta_storage_keys(req->meta, &st, &access_key, &secret_key)) < 0)
+			goto out;
+		o.access_key = access_key;
+		o.secret_key = secret_key;
 	}
 	if ((rc = cluster_add(req->meta, &o)) == 0)
 		rc = cluster_respond(req, resp, o.name, 201, false);
+out:
+	if (access_key) {
+		explicit_bzero(access_key, strlen(access_key));
+		free(access_key);
+	}
+	if (secret_key) {
+		explicit_bzero(secret_key, strlen(secret_key));
+		free(secret_key);
+	}
 	meta_storage_clear(&st);
 	return rc;
 }

@@ -122,14 +122,14 @@ h_storage_delete(ApiRequest *req, ApiResponse *resp)
 }
 
 static int
-test_respond(ApiResponse *resp, const char *uri)
+test_respond(ApiResponse *resp, const char *uri, const StorageOpenOpts *so)
 {
 	StorageTestReport r;
 	JsonWriter w;
 	int rc;
 
 	memset(&r, 0, sizeof(r));
-	if ((rc = storage_test(uri, &r)) < 0)
+	if ((rc = storage_test_opts(uri, so, &r)) < 0)
 		return rc;
 	api_json_begin(resp, 200, &w);
 	json_object_begin(&w);
@@ -170,20 +170,36 @@ h_storage_test_uri(ApiRequest *req, ApiResponse *resp)
 	uri = json_get_string(req->json, "uri");
 	if ((rc = uri_check(uri)) < 0)
 		return rc;
-	return test_respond(resp, uri);
+	return test_respond(resp, uri, NULL);
+}
+
+static void
+wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
 }
 
 int
 h_storage_test(ApiRequest *req, ApiResponse *resp)
 {
 	MetaStorage s = {0};
+	char *access_key = NULL, *secret_key = NULL;
 	int rc;
 
 	if ((rc = api_name_check("storage", req->params[0])) < 0 || (rc = api_body_check(req->json, api_no_fields)) < 0)
 		return rc;
 	if ((rc = meta_storage_get(req->meta, req->params[0], &s)) < 0)
 		return rc;
-	rc = test_respond(resp, s.uri);
+	/* with its own keys, as a backup to it opens it */
+	if ((rc = meta_storage_keys(req->meta, &s, &access_key, &secret_key)) == 0) {
+		StorageOpenOpts so = {access_key, secret_key, NULL};
+		rc = test_respond(resp, s.uri, &so);
+	}
+	wipe_free(access_key);
+	wipe_free(secret_key);
 	meta_storage_clear(&s);
 	return rc;
 }

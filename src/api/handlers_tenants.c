@@ -127,6 +127,7 @@ set_emit(JsonWriter *w, const MetaSet *s)
 	json_kv_string(w, "verify_error", s->verify_error);
 	json_kv_int(w, "file_count", s->file_count);
 	json_kv_string(w, "parent", s->parent);
+	json_kv_string(w, "storage", s->storage); /* null: the cluster's own storage */
 	json_kv_string(w, "error", s->error);
 	json_object_end(w);
 }

@@ -37,7 +37,9 @@ typedef struct Job {
 	const BackupOpts *o;
 	Meta *meta;
 	MetaCluster cluster;
-	Storage *storage;
+	Storage *storage;         /* where the set goes */
+	char *storage_name;       /* its storage configuration; NULL: the cluster's own storage */
+	Storage *archive;         /* the cluster's own storage (the WAL archive) when the set goes elsewhere */
 	PgConn *conn;
 	Manifest *m;
 	MetaSet row;
@@ -237,9 +239,16 @@ no_full(Job *j, const char *why)
 	return rc;
 }
 
+static bool
+same_storage(const char *a, const char *b)
+{
+	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
+}
+
 /*
  * An incremental builds on the tenant's latest completed set in this storage,
- * of the same system and timeline; checked before anything is written.
+ * of the same system and timeline; checked before anything is written.  A
+ * chain never spans two storages: each restores from its own.
  */
 static int
 find_parent(Job *j)
@@ -248,23 +257,36 @@ find_parent(Job *j)
 	size_t n = 0;
 	PGresult *res = NULL;
 	uint64_t now_lsn = 0;
+	const MetaSet *latest = NULL;
 	char *dir = NULL;
 	int rc;
 
 	if ((rc = meta_set_list(j->meta, j->cluster.name, j->o->tenant, "completed", &sets, &n)) < 0)
 		return rc;
-	if (n == 0) {
-		rc = no_full(j, "The tenant has no completed backup set.");
+	for (size_t i = 0; i < n; i++)
+		if (same_storage(sets[i].storage, j->storage_name))
+			latest = &sets[i];
+	if (latest == NULL) {
+		char why[512];
+		if (n == 0)
+			snprintf(why, sizeof(why), "The tenant has no completed backup set.");
+		else if (j->storage_name)
+			snprintf(why, sizeof(why), "The tenant has no completed backup set in storage \"%s\".", j->storage_name);
+		else
+			snprintf(why, sizeof(why), "The tenant has no completed backup set in the storage of cluster \"%s\".",
+			         j->cluster.name);
+		rc = no_full(j, why);
 		goto out;
 	}
-	dir = manifest_set_dir(j->cluster.system_id, j->o->tenant, sets[n - 1].id);
+	dir = latest->storage_path ? xstrdup(latest->storage_path)
+	                           : manifest_set_dir(j->cluster.system_id, j->o->tenant, latest->id);
 	if ((rc = manifest_load(&j->parent, j->storage, dir)) < 0) {
 		char why[1024];
 		if (err_class(rc) == ERR_CLASS_TRANSIENT) {
-			err_prefix("could not read the parent set %s", sets[n - 1].id);
+			err_prefix("could not read the parent set %s", latest->id);
 			goto out; /* may work next time: not a missing full */
 		}
-		snprintf(why, sizeof(why), "The latest set, %s, cannot be read from the storage: %s", sets[n - 1].id,
+		snprintf(why, sizeof(why), "The latest set, %s, cannot be read from the storage: %s", latest->id,
 		         err_message());
 		rc = no_full(j, why);
 		goto out;
@@ -452,11 +474,42 @@ stop_backup(Job *j)
 	return rc;
 }
 
-/* Wait for each segment from start to stop in the archive, then copy it
- * into the set so that the set restores on its own. */
+/* Copy an object as stored (a container: no decompression) from one storage to another. */
+static int
+copy_between(Storage *from, const char *src, Storage *to, const char *dst)
+{
+	IoReader *r = NULL;
+	IoWriter *w = NULL;
+	uint8_t *chunk = xmalloc(256 * 1024);
+	ssize_t n;
+	int rc;
+
+	if ((rc = storage_read_open(from, &r, src)) < 0)
+		goto out;
+	if ((rc = storage_write_open(to, &w, dst, &(StorageWriteOpts){.no_sync = true})) < 0)
+		goto out;
+	while ((n = io_reader_read(r, chunk, 256 * 1024)) > 0)
+		if ((rc = io_writer_write(w, chunk, (size_t)n)) < 0)
+			goto out;
+	if (n < 0) {
+		rc = (int)n;
+		goto out;
+	}
+	rc = io_writer_close(w);
+out:
+	io_writer_free(w);
+	io_reader_free(r);
+	free(chunk);
+	return rc;
+}
+
+/* Wait for each segment from start to stop in the archive (always in the
+ * cluster's own storage), then copy it into the set so that the set
+ * restores on its own. */
 static int
 collect_wal(Job *j)
 {
+	Storage *archive = j->archive ? j->archive : j->storage;
 	uint32_t seg_size = j->m->wal_seg_size;
 	uint64_t first = pg_wal_segno(j->m->start_lsn, seg_size);
 	uint64_t last = pg_wal_segno(j->m->stop_lsn - 1, seg_size);
@@ -473,7 +526,7 @@ collect_wal(Job *j)
 		src = manifest_archive_path(j->cluster.system_id, name);
 		dst = xasprintf("%s/wal/%s", j->set_dir, name);
 		for (;;) {
-			if ((rc = storage_info(j->storage, src, &info)) < 0 || info.exists)
+			if ((rc = storage_info(archive, src, &info)) < 0 || info.exists)
 				break;
 			if (time_now_ms() > deadline) {
 				rc = err_set(ERR_TIMEOUT, "WAL segment \"%s\" was not archived within %d seconds", name, timeout_s);
@@ -483,7 +536,9 @@ collect_wal(Job *j)
 			}
 			usleep(100 * 1000);
 		}
-		if (rc == 0)
+		if (rc == 0 && j->archive)
+			rc = copy_between(j->archive, src, j->storage, dst);
+		else if (rc == 0)
 			rc = storage_copy(j->storage, src, dst, &(StorageWriteOpts){.no_sync = true});
 		if (rc == 0) {
 			/* Read it back through the container to record what the set holds. */
@@ -573,8 +628,7 @@ backup_job_new(BackupJob **out, Meta *meta, const BackupOpts *o, const char *res
 	what = xasprintf("a backup of tenant \"%s\" of cluster \"%s\"", o->tenant, o->cluster);
 	if ((rc = lock_acquire(&bj->lock_fd, o->home, lock_name, what)) < 0)
 		goto fail;
-	if ((rc = cluster_storage_open(meta, &j->cluster, o->storage_uri, &j->storage)) < 0)
-		goto fail;
+	j->storage_name = o->storage ? xstrdup(o->storage) : NULL;
 	if (resume_set_id) {
 		MetaSet *sets = NULL;
 		size_t n = 0;
@@ -589,6 +643,17 @@ backup_job_new(BackupJob **out, Meta *meta, const BackupOpts *o, const char *res
 			}
 		meta_set_array_free(sets, n);
 		bj->resume_id = xstrdup(resume_set_id);
+		/* the set carries on in the storage it was begun in */
+		if (j->row_inserted) {
+			free(j->storage_name);
+			j->storage_name = j->row.storage ? xstrdup(j->row.storage) : NULL;
+		}
+	}
+	if ((rc = cluster_storage_open(meta, &j->cluster, j->storage_name, &j->storage)) < 0)
+		goto fail;
+	if (j->storage_name && (rc = cluster_storage_open(meta, &j->cluster, NULL, &j->archive)) < 0) {
+		err_prefix("could not open the WAL archive of cluster \"%s\"", j->cluster.name);
+		goto fail;
 	}
 	*out = bj;
 	free(lock_name);
@@ -617,6 +682,8 @@ backup_job_free(BackupJob *bj)
 	j = &bj->job;
 	pg_conn_free(j->conn); /* closing the session aborts a started backup on the server */
 	storage_free(j->storage);
+	storage_free(j->archive);
+	free(j->storage_name);
 	manifest_free(j->m);
 	manifest_free(j->parent);
 	free(j->stop_time);
@@ -681,8 +748,16 @@ step_check(BackupJob *bj)
 	}
 	if ((rc = storage_probe(j->storage, "tenback")) < 0)
 		return rc;
-	job_log(j, "PostgreSQL %d, tenant \"%s\", %s backup, storage %s", pg_conn_server_version(j->conn),
-	        j->o->tenant, j->parent ? "incremental" : "full", storage_uri(j->storage));
+	if (j->archive && (rc = storage_probe(j->archive, "tenback")) < 0) {
+		err_prefix("the WAL archive of cluster \"%s\"", j->cluster.name);
+		return rc;
+	}
+	if (j->storage_name)
+		job_log(j, "PostgreSQL %d, tenant \"%s\", %s backup, storage \"%s\" (%s)", pg_conn_server_version(j->conn),
+		        j->o->tenant, j->parent ? "incremental" : "full", j->storage_name, storage_uri(j->storage));
+	else
+		job_log(j, "PostgreSQL %d, tenant \"%s\", %s backup, storage %s", pg_conn_server_version(j->conn),
+		        j->o->tenant, j->parent ? "incremental" : "full", storage_uri(j->storage));
 	if (j->parent)
 		job_log(j, "parent set %s (start LSN %s)", j->parent->set_id, j->parent->backup_label ? "known" : "?");
 	return 0;
@@ -753,6 +828,7 @@ step_data(BackupJob *bj)
 	j->row.status = xstrdup("running");
 	j->row.pid = getpid();
 	j->row.storage_path = xstrdup(j->set_dir);
+	j->row.storage = j->storage_name ? xstrdup(j->storage_name) : NULL;
 	j->row.start_time = xstrdup(now);
 	j->row.system_id = xstrdup(j->cluster.system_id);
 	if ((rc = meta_set_insert(j->meta, &j->row)) < 0)

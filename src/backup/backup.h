@@ -22,6 +22,8 @@ typedef struct ClusterAddOpts {
 	const char *storage;
 	const char *compress;     /* NULL: zstd */
 	const char *storage_credentials; /* S3: a 0600 file with the key pair; else AWS_* from the environment */
+	const char *access_key;   /* S3: the key pair itself (a storage configuration's); both or neither */
+	const char *secret_key;
 } ClusterAddOpts;
 
 /* Connects, checks the version and that pgdata belongs to the server, probes
@@ -80,7 +82,7 @@ typedef struct BackupOpts {
 	const char *compress;      /* NULL: the cluster's */
 	int archive_timeout_s;     /* 0: 60 */
 	bool progress;             /* plain progress lines on stderr */
-	const char *storage_uri;   /* NULL: the cluster's storage */
+	const char *storage;       /* storage configuration name; NULL: the cluster's own storage */
 	/* Optional: progress of "Back up data", and a cancel check (true: stop). */
 	void (*progress_cb)(uint64_t bytes_done, uint64_t bytes_total, uint64_t files_done, void *payload);
 	bool (*cancel_cb)(void *payload);

@@ -117,9 +117,18 @@ int files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd
  */
 int cluster_connect(const MetaCluster *c, PgConn **out);
 
-/* Open a cluster's storage with its key pair unsealed from the metadata
- * (or, for a storage without one, as storage_open finds credentials). */
-int cluster_storage_open(Meta *meta, const MetaCluster *c, const char *uri_override, Storage **out);
+/*
+ * Open the storage a set lives in, or a backup goes to: storage_name NULL
+ * is the cluster's own storage (where its WAL archive is too), opened with
+ * the cluster's key pair unsealed from the metadata; a name is that storage
+ * configuration, opened with its own sealed key pair (meta_storage_keys).
+ * Without a key pair, credentials are found as storage_open finds them.
+ * ERR_NOT_FOUND for an unknown name; ERR_CORRUPT when a key pair does not
+ * unseal.  Keys in clear are wiped before it returns.
+ */
+int cluster_storage_open(Meta *meta, const MetaCluster *c, const char *storage_name, Storage **out);
+/* cluster_storage_open of the storage set lives in (set->storage), the set named in the error. */
+int set_storage_open(Meta *meta, const MetaCluster *c, const MetaSet *set, Storage **out);
 
 /* Lock file HOME/locks/<name>.lock, held (flock) until lock_release. A
  * process killed with it held releases it with its descriptors. */

@@ -115,8 +115,39 @@ seal_keys(Meta *meta, const char *access, const char *secret, uint8_t **out, siz
 	return rc;
 }
 
+static void
+wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* A storage configuration, opened with its own sealed key pair. */
+static int
+named_storage_open(Meta *meta, const char *name, Storage **out)
+{
+	MetaStorage sc = {0};
+	char *access = NULL, *secret = NULL;
+	int rc;
+
+	if ((rc = meta_storage_get(meta, name, &sc)) < 0)
+		return rc;
+	if ((rc = meta_storage_keys(meta, &sc, &access, &secret)) == 0) {
+		StorageOpenOpts so = {access, secret, NULL};
+		rc = storage_open_opts(out, sc.uri, &so);
+		if (rc < 0)
+			err_prefix("storage configuration \"%s\"", name);
+	}
+	wipe_free(access);
+	wipe_free(secret);
+	meta_storage_clear(&sc);
+	return rc;
+}
+
 int
-cluster_storage_open(Meta *meta, const MetaCluster *c, const char *uri_override, Storage **out)
+cluster_storage_open(Meta *meta, const MetaCluster *c, const char *storage_name, Storage **out)
 {
 	StorageOpenOpts so = {0};
 	uint8_t *plain = NULL;
@@ -125,8 +156,10 @@ cluster_storage_open(Meta *meta, const MetaCluster *c, const char *uri_override,
 	int rc;
 
 	*out = NULL;
-	if (uri_override || c->storage_secret == NULL)
-		return storage_open(out, uri_override ? uri_override : c->storage);
+	if (storage_name)
+		return named_storage_open(meta, storage_name, out);
+	if (c->storage_secret == NULL)
+		return storage_open(out, c->storage);
 	if ((rc = secret_open(meta_home(meta), c->storage_secret, c->storage_secret_len, &plain, &len)) < 0) {
 		err_prefix("could not unseal the storage keys of cluster \"%s\"", c->name);
 		return rc;
@@ -140,8 +173,20 @@ cluster_storage_open(Meta *meta, const MetaCluster *c, const char *uri_override,
 		so.secret_key = nl + 1;
 		rc = storage_open_opts(out, c->storage, &so);
 	}
-	memset(plain, 0, len);
+	explicit_bzero(plain, len);
 	free(plain);
+	return rc;
+}
+
+int
+set_storage_open(Meta *meta, const MetaCluster *c, const MetaSet *set, Storage **out)
+{
+	int rc = cluster_storage_open(meta, c, set->storage, out);
+
+	if (rc < 0 && set->storage)
+		err_prefix("could not open storage \"%s\" of backup set \"%s\"", set->storage, set->id);
+	else if (rc < 0)
+		err_prefix("could not open the storage of backup set \"%s\"", set->id);
 	return rc;
 }
 
@@ -169,8 +214,12 @@ cluster_add(Meta *meta, const ClusterAddOpts *o)
 		goto out;
 	if ((rc = check_pgdata(o->pgdata, sysid)) < 0)
 		goto out;
-	if ((rc = storage_credentials_resolve(o->storage, o->storage_credentials, &access, &secret)) < 0)
+	if (o->access_key && o->secret_key) {
+		access = xstrdup(o->access_key);
+		secret = xstrdup(o->secret_key);
+	} else if ((rc = storage_credentials_resolve(o->storage, o->storage_credentials, &access, &secret)) < 0) {
 		goto out;
+	}
 	if (access && secret) {
 		StorageOpenOpts so = {access, secret, NULL};
 		if ((rc = seal_keys(meta, access, secret, &c.storage_secret, &c.storage_secret_len)) < 0)

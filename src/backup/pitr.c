@@ -328,6 +328,33 @@ scan_wal(Archive *a, uint32_t timeline, uint64_t from, uint64_t until, const Rec
 
 /* ---- choosing the set ---- */
 
+/*
+ * The archive of the cluster (its own storage) and the WAL segment size,
+ * read from the manifest of the newest set in the storage that set lives in.
+ */
+static int
+archive_open(Meta *meta, const MetaCluster *c, const MetaSet *newest_row, Storage **out_archive, Archive *a)
+{
+	Storage *set_storage = NULL;
+	Manifest *newest = NULL;
+	int rc;
+
+	*out_archive = NULL;
+	if ((rc = set_storage_open(meta, c, newest_row, &set_storage)) < 0)
+		goto out;
+	if ((rc = manifest_load(&newest, set_storage, newest_row->storage_path)) < 0)
+		goto out;
+	if ((rc = cluster_storage_open(meta, c, NULL, out_archive)) < 0)
+		goto out;
+	a->storage = *out_archive;
+	a->system_id = c->system_id;
+	a->seg_size = newest->wal_seg_size;
+out:
+	manifest_free(newest);
+	storage_free(set_storage);
+	return rc;
+}
+
 typedef struct Candidate {
 	MetaSet *row;
 	uint64_t stop_lsn;
@@ -397,11 +424,9 @@ pitr_choose_set(Meta *meta, const char *cluster, const char *tenant, const char 
 	size_t n = 0;
 	Candidate *cand = NULL;
 	Storage *s = NULL;
-	Manifest *newest = NULL;
 	Archive a;
 	Scan sc;
 	ssize_t pick = -1;
-	char *dir = NULL;
 	int rc;
 
 	*out_set_id = NULL;
@@ -423,14 +448,8 @@ pitr_choose_set(Meta *meta, const char *cluster, const char *tenant, const char 
 		*out_set_id = xstrdup(rows[pick >= 0 ? pick : (ssize_t)n - 1].id);
 		goto out;
 	}
-	if ((rc = cluster_storage_open(meta, &c, NULL, &s)) < 0)
+	if ((rc = archive_open(meta, &c, &rows[n - 1], &s, &a)) < 0)
 		goto out;
-	dir = manifest_set_dir(c.system_id, tenant, rows[n - 1].id);
-	if ((rc = manifest_load(&newest, s, dir)) < 0)
-		goto out;
-	a.storage = s;
-	a.system_id = c.system_id;
-	a.seg_size = newest->wal_seg_size;
 
 	if (t->kind == TARGET_TIME || t->kind == TARGET_LSN) {
 		if (pick < 0)
@@ -484,8 +503,6 @@ pitr_choose_set(Meta *meta, const char *cluster, const char *tenant, const char 
 	log_info("recovery target %s: starting from backup set %s", t->text, rows[pick].id);
 	*out_set_id = xstrdup(rows[pick].id);
 out:
-	manifest_free(newest);
-	free(dir);
 	storage_free(s);
 	free(cand);
 	meta_set_array_free(rows, n);
@@ -517,13 +534,11 @@ backup_window(Meta *meta, const char *cluster, const char *tenant, WindowRange *
 	size_t n = 0;
 	Candidate *cand = NULL;
 	Storage *s = NULL;
-	Manifest *newest = NULL;
 	WindowRange *w = NULL;
 	RecoveryTarget none = {.kind = TARGET_LATEST};
 	Archive a;
 	Scan sc = {0};
 	bool have_scan = false;
-	char *dir = NULL;
 	int rc;
 
 	*out = NULL;
@@ -537,14 +552,8 @@ backup_window(Meta *meta, const char *cluster, const char *tenant, WindowRange *
 		}
 		goto out;
 	}
-	if ((rc = cluster_storage_open(meta, &c, NULL, &s)) < 0)
+	if ((rc = archive_open(meta, &c, &rows[n - 1], &s, &a)) < 0)
 		goto out;
-	dir = manifest_set_dir(c.system_id, tenant, rows[n - 1].id);
-	if ((rc = manifest_load(&newest, s, dir)) < 0)
-		goto out;
-	a.storage = s;
-	a.system_id = c.system_id;
-	a.seg_size = newest->wal_seg_size;
 	w = xcalloc(n, sizeof(*w));
 	for (size_t i = 0; i < n; i++) {
 		char t[48];
@@ -570,8 +579,6 @@ backup_window(Meta *meta, const char *cluster, const char *tenant, WindowRange *
 	w = NULL;
 out:
 	window_array_free(w, n);
-	manifest_free(newest);
-	free(dir);
 	storage_free(s);
 	free(cand);
 	meta_set_array_free(rows, n);

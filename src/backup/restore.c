@@ -548,7 +548,9 @@ restore_run(Meta *meta, const RestoreOpts *o)
 		goto out;
 	if ((rc = backup_find_set(meta, o->cluster, o->tenant, set_id, &row)) < 0)
 		goto out;
-	if ((rc = cluster_storage_open(meta, &c, NULL, &l.storage)) < 0)
+	/* the set's own storage (its chain is in the same one); archive-get reads
+	 * the cluster's WAL archive, always in the cluster's own storage */
+	if ((rc = set_storage_open(meta, &c, &row, &l.storage)) < 0)
 		goto out;
 	if ((rc = manifest_load(&m, l.storage, row.storage_path)) < 0)
 		goto out;

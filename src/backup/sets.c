@@ -28,6 +28,15 @@ collect_dependents(const MetaSet *sets, size_t n, const char *id, StrList *out)
 		strlist_add(out, id);
 }
 
+static const MetaSet *
+find_row(const MetaSet *sets, size_t n, const char *id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(sets[i].id, id) == 0)
+			return &sets[i];
+	return NULL;
+}
+
 int
 backup_set_delete(Meta *meta, const char *cluster, const char *tenant, const char *set, bool with_dependents,
                   StrList *out_deleted)
@@ -63,13 +72,19 @@ backup_set_delete(Meta *meta, const char *cluster, const char *tenant, const cha
 		buf_free(&list);
 		goto out;
 	}
-	if ((rc = cluster_storage_open(meta, &c, NULL, &s)) < 0)
-		goto out;
 	for (size_t i = 0; i < doomed.count; i++) {
-		char *dir = manifest_set_dir(c.system_id, tenant, doomed.items[i]);
+		const MetaSet *row = find_row(sets, n, doomed.items[i]);
+		char *dir = row && row->storage_path ? xstrdup(row->storage_path)
+		                                     : manifest_set_dir(c.system_id, tenant, doomed.items[i]);
 		char *man = path_join(dir, "manifest");
+
+		/* each set in the storage it was written to (a chain shares one) */
+		storage_free(s);
+		s = NULL;
+		rc = row ? set_storage_open(meta, &c, row, &s) : cluster_storage_open(meta, &c, NULL, &s);
 		/* the manifest first: from then on the set is not a backup */
-		rc = storage_remove(s, man);
+		if (rc == 0)
+			rc = storage_remove(s, man);
 		if (rc == 0)
 			rc = storage_remove_tree(s, dir);
 		if (rc == 0)

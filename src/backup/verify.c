@@ -48,7 +48,8 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 		goto out;
 	if ((rc = backup_find_set(meta, cluster, tenant, set, &row)) < 0)
 		goto out;
-	if ((rc = cluster_storage_open(meta, &c, NULL, &s)) < 0)
+	/* the set's own storage; its chain is in the same one */
+	if ((rc = set_storage_open(meta, &c, &row, &s)) < 0)
 		goto out;
 	if ((rc = manifest_load(&m, s, row.storage_path)) < 0)
 		goto out;

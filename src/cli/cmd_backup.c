@@ -16,8 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BACKUP_USAGE "tenback backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--compress none|lz4|zstd] " \
-	"[--archive-timeout SEC]\n       tenback --server URL backup --cluster NAME --tenant DB [--mode M] [--storage NAME] [--wait]"
+#define BACKUP_USAGE "tenback backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--storage NAME] " \
+	"[--compress none|lz4|zstd] [--archive-timeout SEC]\n" \
+	"       tenback --server URL backup --cluster NAME --tenant DB [--mode M] [--storage NAME] [--wait]"
 
 int
 cmd_backup(Cli *cli, int argc, char **argv)
@@ -53,11 +54,8 @@ cmd_backup(Cli *cli, int argc, char **argv)
 		Remote r = {cli->server, cli->token};
 		return remote_backup(&r, o.cluster, o.tenant, o.mode, storage, wait);
 	}
-	if (storage) {
-		err_set(ERR_INVALID, "--storage is for backups through a daemon (--server)");
-		err_hint("Locally, a backup goes to its cluster's storage.");
-		return cli_usage_error(BACKUP_USAGE);
-	}
+	/* --storage names a storage configuration; without it, the cluster's own storage */
+	o.storage = storage;
 	o.home = cli->home;
 	o.archive_timeout_s = (int)t;
 	o.progress = true;
@@ -173,6 +171,7 @@ cmd_set(Cli *cli, int argc, char **argv)
 			json_kv_int(&w, "size_bytes", sets[i].size_bytes);
 			json_kv_int(&w, "stored_bytes", sets[i].stored_bytes);
 			json_kv_int(&w, "file_count", sets[i].file_count);
+			json_kv_string(&w, "storage", sets[i].storage); /* null: the cluster's own storage */
 			json_kv_string(&w, "storage_path", sets[i].storage_path);
 			if (sets[i].error)
 				json_kv_string(&w, "error", sets[i].error);

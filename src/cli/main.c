@@ -31,7 +31,7 @@ static const char usage_text[] =
 	"  cluster remove NAME\n"
 	"  tenant list --cluster NAME [--output text|json]\n"
 	"  backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--compress zstd|lz4|none]\n"
-	"         [--archive-timeout SEC]\n"
+	"         [--storage NAME] [--archive-timeout SEC]   (NAME: a storage configuration)\n"
 	"  set list --cluster NAME [--tenant DB] [--all] [--output text|json]\n"
 	"  set delete --cluster NAME --tenant DB --set ID [--with-dependents]\n"
 	"  verify --cluster NAME --tenant DB --set ID|latest\n"

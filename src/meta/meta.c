@@ -111,6 +111,8 @@ static const char *const migrations[] = {
 	"ALTER TABLE backup_set ADD COLUMN verify_error TEXT;",
 	/* 5: a cluster's storage key pair, sealed with the home's master key */
 	"ALTER TABLE cluster ADD COLUMN storage_secret BLOB;",
+	/* 6: the storage configuration a set was written to (NULL: the cluster's own storage) */
+	"ALTER TABLE backup_set ADD COLUMN storage TEXT;",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -450,7 +452,7 @@ meta_cluster_array_free(MetaCluster *a, size_t n)
 
 #define SET_COLS "cluster, tenant, id, type, method, status, pid, storage_path, start_time, stop_time, " \
 	"start_lsn, stop_lsn, timeline, system_id, size_bytes, stored_bytes, file_count, error, parent, " \
-	"verified_at, verify_status, verify_error"
+	"verified_at, verify_status, verify_error, storage"
 
 static void
 bind_set(sqlite3_stmt *st, const MetaSet *s)
@@ -477,6 +479,7 @@ bind_set(sqlite3_stmt *st, const MetaSet *s)
 	meta_bind_text(st, 20, s->verified_at);
 	meta_bind_text(st, 21, s->verify_status);
 	meta_bind_text(st, 22, s->verify_error);
+	meta_bind_text(st, 23, s->storage);
 }
 
 static void
@@ -504,6 +507,7 @@ read_set(sqlite3_stmt *st, MetaSet *s)
 	s->verified_at = meta_col_text(st, 19);
 	s->verify_status = meta_col_text(st, 20);
 	s->verify_error = meta_col_text(st, 21);
+	s->storage = meta_col_text(st, 22);
 }
 
 int
@@ -512,7 +516,7 @@ meta_set_insert(Meta *m, const MetaSet *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = meta_prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	bind_set(st, s);
 	return meta_step_done(m, st, "insert of a backup set");
@@ -524,7 +528,7 @@ meta_set_update(Meta *m, const MetaSet *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = meta_prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	bind_set(st, s);
 	return meta_step_done(m, st, "update of a backup set");
@@ -619,6 +623,7 @@ meta_set_clear(MetaSet *s)
 	free(s->verified_at);
 	free(s->verify_status);
 	free(s->verify_error);
+	free(s->storage);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -76,6 +76,7 @@ typedef struct MetaSet {
 	char *verified_at;    /* last verify: when, "ok" or "damaged", and why */
 	char *verify_status;
 	char *verify_error;
+	char *storage;        /* the storage configuration it was written to; NULL: the cluster's own storage */
 } MetaSet;
 
 int meta_set_insert(Meta *m, const MetaSet *s);
@@ -138,7 +139,17 @@ typedef struct MetaStorage {
 int meta_storage_put(Meta *m, const MetaStorage *s);        /* insert or replace */
 int meta_storage_get(Meta *m, const char *name, MetaStorage *out);
 int meta_storage_list(Meta *m, MetaStorage **out, size_t *out_count);
-int meta_storage_remove(Meta *m, const char *name);         /* ERR_INVALID while a strategy uses it */
+/* ERR_INVALID while a strategy uses it or backup sets (not failed ones) live in it. */
+int meta_storage_remove(Meta *m, const char *name);
+/*
+ * The S3 key pair sealed in a storage configuration, unsealed with the
+ * home's master key: *out_access and *out_secret are the caller's (wipe
+ * them, then free); both NULL when it has no secret, either NULL when the
+ * configuration was stored with one key only.  ERR_CORRUPT, naming the
+ * configuration, when the secret does not unseal (another master key) or
+ * is not what h_storage_create seals; the key file's errors as secret.h.
+ */
+int meta_storage_keys(Meta *m, const MetaStorage *s, char **out_access, char **out_secret);
 void meta_storage_clear(MetaStorage *s);
 void meta_storage_array_free(MetaStorage *a, size_t n);
 

@@ -10,7 +10,9 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/json.h"
 #include "common/strutil.h"
+#include "meta/secret.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +313,21 @@ read_storage(sqlite3_stmt *st, MetaStorage *s)
 	s->created_at = meta_col_text(st, 3);
 }
 
+/* Backup sets (failed attempts aside) written to storage configuration name; <0 on error. */
+static int
+storage_set_count(Meta *m, const char *name)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = meta_prepare(m, &st, "SELECT count(*) FROM backup_set WHERE storage = ? AND status <> 'failed'")) < 0)
+		return rc;
+	meta_bind_text(st, 1, name);
+	rc = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : meta_db_error(m, "count of backup sets");
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int
 meta_storage_put(Meta *m, const MetaStorage *s)
 {
@@ -318,6 +335,26 @@ meta_storage_put(Meta *m, const MetaStorage *s)
 	char now[40];
 	int rc;
 
+	/* New keys for the same place are fine; another place would lose the
+	 * sets written to this one. */
+	if ((rc = meta_prepare(m, &st, "SELECT uri FROM storage_config WHERE name = ?")) < 0)
+		return rc;
+	meta_bind_text(st, 1, s->name);
+	if (sqlite3_step(st) == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), s->uri) != 0) {
+		sqlite3_finalize(st);
+		if ((rc = storage_set_count(m, s->name)) < 0)
+			return rc;
+		if (rc > 0) {
+			int n = rc;
+			rc = err_set(ERR_INVALID, "storage configuration \"%s\" holds backup sets; its URI cannot change",
+			             s->name);
+			err_detail("%d backup set(s) were written to it.", n);
+			err_hint("Create a storage configuration with another name for the new location.");
+			return rc;
+		}
+	} else {
+		sqlite3_finalize(st);
+	}
 	now_text(now, sizeof(now));
 	if ((rc = meta_prepare(m, &st, "INSERT INTO storage_config (name, uri, secret, created_at) VALUES (?,?,?,?)"
 	                               " ON CONFLICT (name) DO UPDATE SET uri = excluded.uri, secret = excluded.secret")) < 0)
@@ -393,12 +430,74 @@ meta_storage_remove(Meta *m, const char *name)
 		return rc;
 	}
 	sqlite3_finalize(st);
+	if ((rc = storage_set_count(m, name)) < 0)
+		return rc;
+	if (rc > 0) {
+		int n = rc;
+		rc = err_set(ERR_INVALID, "storage configuration \"%s\" holds backup sets", name);
+		err_detail("%d backup set(s) were written to it.", n);
+		err_hint("Delete those backup sets first.");
+		return rc;
+	}
 	if ((rc = meta_prepare(m, &st, "DELETE FROM storage_config WHERE name = ?")) < 0)
 		return rc;
 	meta_bind_text(st, 1, name);
 	if ((rc = meta_step_done(m, st, "removal of a storage configuration")) < 0)
 		return rc;
 	return sqlite3_changes(m->db) ? 0 : err_set(ERR_NOT_FOUND, "storage configuration \"%s\" does not exist", name);
+}
+
+static void
+wipe_json(JsonValue *v)
+{
+	if (v == NULL)
+		return;
+	if (v->string)
+		explicit_bzero(v->string, strlen(v->string));
+	for (size_t i = 0; i < v->count; i++)
+		wipe_json(v->items[i]);
+}
+
+static char *
+key_dup(const JsonValue *root, const char *key)
+{
+	const char *v = json_get_string(root, key);
+
+	return v && v[0] ? xstrdup(v) : NULL;
+}
+
+int
+meta_storage_keys(Meta *m, const MetaStorage *s, char **out_access, char **out_secret)
+{
+	uint8_t *plain = NULL;
+	size_t len = 0;
+	JsonValue *root = NULL;
+	int rc;
+
+	*out_access = NULL;
+	*out_secret = NULL;
+	if (s->secret == NULL || s->secret_len == 0)
+		return 0;
+	if ((rc = secret_open(m->home, s->secret, s->secret_len, &plain, &len)) < 0) {
+		err_prefix("could not unseal the secret of storage configuration \"%s\"", s->name);
+		if (rc == ERR_CORRUPT)
+			err_hint("The home's master key is not the one it was sealed with: enter the storage's keys again.");
+		return rc;
+	}
+	if (json_parse(&root, (const char *)plain, len) < 0 || root->type != JSON_OBJECT) {
+		rc = err_set(ERR_CORRUPT, "the secret of storage configuration \"%s\" is malformed", s->name);
+		err_hint("Enter the storage's keys again.");
+		goto out;
+	}
+	*out_access = key_dup(root, "access_key");
+	*out_secret = key_dup(root, "secret_key");
+	rc = 0;
+out:
+	wipe_json(root);
+	json_free(root);
+	explicit_bzero(plain, len);
+	free(plain);
+	return rc;
 }
 
 void

@@ -88,6 +88,12 @@ fill_probe(char *buf, size_t len, const char *name)
 int
 storage_test(const char *uri, StorageTestReport *out)
 {
+	return storage_test_opts(uri, NULL, out);
+}
+
+int
+storage_test_opts(const char *uri, const StorageOpenOpts *o, StorageTestReport *out)
+{
 	Storage *s = NULL;
 	IoWriter *w = NULL;
 	IoReader *r = NULL;
@@ -111,10 +117,10 @@ storage_test(const char *uri, StorageTestReport *out)
 
 	/* a store's own checks first (S3: endpoint, TLS, credentials, bucket,
 	 * clock), so "open" is not where a bad key or a missing bucket shows */
-	if (storage_open(&s, uri) == 0 && !storage_driver_test(s, out))
+	if (storage_open_opts(&s, uri, o) == 0 && !storage_driver_test(s, out))
 		goto out;
 	c = check_begin(out, "open", &t0);
-	if ((s == NULL && storage_open(&s, uri) < 0) || storage_info(s, "", &info) < 0) {
+	if ((s == NULL && storage_open_opts(&s, uri, o) < 0) || storage_info(s, "", &info) < 0) {
 		check_end(out, c, t0, false, NULL);
 		goto out;
 	}

@@ -114,6 +114,8 @@ typedef struct StorageTestReport {
  * Returns 0 with ok=false when a check fails; <0 only for internal errors.
  */
 int storage_test(const char *uri, StorageTestReport *out);
+/* The same, the storage opened with o (a named configuration's key pair); o may be NULL. */
+int storage_test_opts(const char *uri, const StorageOpenOpts *o, StorageTestReport *out);
 /* The driver's own checks (S3: "endpoint", "tls", "credentials", "bucket",
  * "clock"), appended to r before "open"; true when all passed or the driver
  * has none. */

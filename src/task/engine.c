@@ -214,7 +214,8 @@ run_backup(TaskEngine *e, Meta *meta, MetaTask *t)
 	o.tenant = t->tenant;
 	o.mode = json_get_string(params, "mode");
 	o.compress = json_get_string(params, "compress");
-	o.storage_uri = json_get_string(params, "storage_uri");
+	/* by name: the worker opens the configuration with its own keys ("storage_uri" is for display) */
+	o.storage = json_get_string(params, "storage");
 	o.progress_cb = run_progress;
 	o.cancel_cb = run_cancelled;
 	o.log_cb = run_log;

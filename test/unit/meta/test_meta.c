@@ -4,7 +4,9 @@
  * Invariants under test: meta_open leaves the schema at the last migration
  * and refuses a newer one; what is stored comes back field for field after
  * a reopen; lookups of missing names fail with ERR_NOT_FOUND and the
- * message a user sees; set lists filter and order as the header says.
+ * message a user sees; set lists filter and order as the header says; a
+ * storage configuration's sealed key pair unseals (or fails naming it), and
+ * a configuration that backup sets live in keeps its URI and stays.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "meta/meta.h"
+#include "meta/secret.h"
 
 #include <ftw.h>
 #include <sqlite3.h>
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* The number of migrations in src/meta/meta.c; raise it with each new one. */
 #define N_MIGRATIONS meta_schema_latest()
@@ -511,6 +515,122 @@ test_newer_schema_refused(void **state)
 	free(db_path);
 }
 
+/* A storage configuration whose secret is plain, sealed with the home's key. */
+static void
+put_storage(Meta *m, const char *home, const char *name, const char *uri, const char *plain)
+{
+	MetaStorage st = {.name = (char *)name, .uri = (char *)uri};
+
+	if (plain)
+		assert_int_equal(secret_seal(home, (const uint8_t *)plain, strlen(plain), &st.secret, &st.secret_len), 0);
+	if (meta_storage_put(m, &st) < 0)
+		fail_msg("meta_storage_put: %s", err_message());
+	free(st.secret);
+}
+
+static int
+keys_of(Meta *m, const char *name, char **access, char **secret)
+{
+	MetaStorage st = {0};
+	int rc;
+
+	assert_int_equal(meta_storage_get(m, name, &st), 0);
+	rc = meta_storage_keys(m, &st, access, secret);
+	meta_storage_clear(&st);
+	return rc;
+}
+
+static void
+test_storage_keys(void **state)
+{
+	Fixture *fx = *state;
+	Meta *m = open_meta(fx);
+	char *ak = NULL, *sk = NULL;
+	char *key_path = xasprintf("%s/%s", fx->home, SECRET_KEY_FILE);
+	FILE *f;
+
+	put_storage(m, fx->home, "s3main", "s3://b/p?endpoint=http://127.0.0.1:9&region=us-east-1",
+	            "{\"access_key\":\"AKIA1\",\"secret_key\":\"s3cr\\\"et\"}");
+	assert_int_equal(keys_of(m, "s3main", &ak, &sk), 0);
+	assert_string_equal(ak, "AKIA1");
+	assert_string_equal(sk, "s3cr\"et");
+	free(ak);
+	free(sk);
+
+	/* none sealed: both NULL; one key only: the other NULL */
+	put_storage(m, fx->home, "plain", "file:///srv/b", NULL);
+	assert_int_equal(keys_of(m, "plain", &ak, &sk), 0);
+	assert_null(ak);
+	assert_null(sk);
+	put_storage(m, fx->home, "half", "file:///srv/b", "{\"access_key\":null,\"secret_key\":\"x\"}");
+	assert_int_equal(keys_of(m, "half", &ak, &sk), 0);
+	assert_null(ak);
+	assert_string_equal(sk, "x");
+	free(sk);
+
+	/* not what the API seals */
+	put_storage(m, fx->home, "garbled", "file:///srv/b", "access\nsecret");
+	assert_int_equal(keys_of(m, "garbled", &ak, &sk), ERR_CORRUPT);
+	assert_string_equal(err_message(), "the secret of storage configuration \"garbled\" is malformed");
+	assert_null(ak);
+	assert_null(sk);
+
+	/* another master key: the secret does not unseal, and the error names the configuration */
+	assert_int_equal(unlink(key_path), 0);
+	f = fopen(key_path, "w");
+	assert_non_null(f);
+	fputs("0123456789abcdef0123456789abcdef", f);
+	fclose(f);
+	assert_int_equal(chmod(key_path, 0600), 0);
+	assert_int_equal(keys_of(m, "s3main", &ak, &sk), ERR_CORRUPT);
+	assert_non_null(strstr(err_message(), "could not unseal the secret of storage configuration \"s3main\""));
+	assert_non_null(strstr(err_hint_text(), "enter the storage's keys again"));
+	assert_null(ak);
+	assert_null(sk);
+	free(key_path);
+}
+
+static void
+test_storage_with_sets_stays(void **state)
+{
+	Fixture *fx = *state;
+	Meta *m = open_meta(fx);
+	MetaCluster c = cluster_fixture("main");
+	MetaSet s = set_fixture("main", "shop", "20261126-120000F", "completed");
+	MetaStorage got = {0};
+
+	assert_int_equal(meta_cluster_add(m, &c), 0);
+	put_storage(m, fx->home, "s3main", "s3://b/p", NULL);
+	put_storage(m, fx->home, "spare", "s3://b/q", NULL);
+	s.storage = (char *)"s3main";
+	assert_int_equal(meta_set_insert(m, &s), 0);
+	s = set_fixture("main", "shop", "20261126-130000F", "failed");
+	s.storage = (char *)"spare";
+	assert_int_equal(meta_set_insert(m, &s), 0);
+
+	assert_int_equal(meta_storage_remove(m, "s3main"), ERR_INVALID);
+	assert_string_equal(err_message(), "storage configuration \"s3main\" holds backup sets");
+	assert_string_equal(err_detail_text(), "1 backup set(s) were written to it.");
+	/* new keys for the same place: fine; another place: refused */
+	put_storage(m, fx->home, "s3main", "s3://b/p", "{\"access_key\":\"a\",\"secret_key\":\"b\"}");
+	{
+		MetaStorage moved = {.name = (char *)"s3main", .uri = (char *)"s3://other/p"};
+		assert_int_equal(meta_storage_put(m, &moved), ERR_INVALID);
+		assert_non_null(strstr(err_message(), "its URI cannot change"));
+	}
+	assert_int_equal(meta_storage_get(m, "s3main", &got), 0);
+	assert_string_equal(got.uri, "s3://b/p");
+	assert_non_null(got.secret);
+	meta_storage_clear(&got);
+
+	/* a failed attempt holds nothing */
+	assert_int_equal(meta_storage_remove(m, "spare"), 0);
+	/* once its sets are gone, it goes */
+	assert_int_equal(meta_set_delete(m, "main", "shop", "20261126-120000F"), 0);
+	assert_int_equal(meta_storage_remove(m, "s3main"), 0);
+	assert_int_equal(meta_storage_get(m, "s3main", &got), ERR_NOT_FOUND);
+}
+
 int
 main(void)
 {
@@ -527,6 +647,8 @@ main(void)
 		T(test_set_insert_update_list),
 		T(test_cluster_remove_cascades),
 		T(test_newer_schema_refused),
+		T(test_storage_keys),
+		T(test_storage_with_sets_stays),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

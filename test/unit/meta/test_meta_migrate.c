@@ -5,8 +5,10 @@
  * Invariants under test: meta_open takes a schema-version-1 database (made
  * here by hand with migration 1's statements, as the first release wrote
  * it) to meta_schema_latest() with every row intact and the new columns
- * NULL; MetaSet.parent round-trips through insert, update, list and a
- * reopen; a migration that fails is rolled back whole, leaving the version
+ * NULL; MetaSet.parent and MetaSet.storage (migration 6: the storage
+ * configuration a set lives in) round-trip through insert, update, list and
+ * a reopen; a database at version 5 keeps its rows at NULL storage when it
+ * takes migration 6; a migration that fails is rolled back whole, leaving the version
  * where it was, and names its number.
  */
 #include <stdarg.h>
@@ -223,6 +225,8 @@ test_migrate_from_v1(void **state)
 	assert_int_equal(sets[1].file_count, 987);
 	assert_null(sets[1].error);
 	assert_null(sets[1].parent); /* the new column, NULL for old rows */
+	assert_null(sets[0].storage);
+	assert_null(sets[1].storage); /* old sets live in the cluster's own storage */
 	meta_set_array_free(sets, n);
 
 	/* the migrated database is the same after a reopen, and nothing runs twice */
@@ -289,6 +293,76 @@ test_parent_round_trip(void **state)
 	meta_set_array_free(sets, n);
 }
 
+/* Migration 6 alone: a version-5 database (what the release before it
+ * wrote) keeps its rows, their storage NULL; the column then round-trips. */
+static void
+test_set_storage_round_trip(void **state)
+{
+	Fixture *fx = *state;
+	MetaSet *sets = NULL;
+	size_t n = 0;
+	char *path = xasprintf("%s/metadata.db", fx->home);
+	sqlite3 *db = NULL;
+	MetaSet s = {
+		.cluster = (char *)"main",
+		.tenant = (char *)"shop",
+		.id = (char *)"20261126-170000F",
+		.type = (char *)"full",
+		.method = (char *)"physical",
+		.status = (char *)"running",
+		.pid = 99,
+		.storage_path = (char *)"tenback/7441234567890123456/shop/20261126-170000F",
+		.start_time = (char *)"2026-11-26 17:00:00+00",
+		.timeline = 1,
+		.system_id = (char *)"7441234567890123456",
+		.storage = (char *)"s3main",
+	};
+
+	/* to version 5 with this binary's migrations, then back to the row layout of 5 */
+	make_v1(fx, NULL);
+	open_meta(fx);
+	meta_free(fx->meta);
+	fx->meta = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_sql(db, "ALTER TABLE backup_set DROP COLUMN storage; PRAGMA user_version = 5");
+	sqlite3_close(db);
+	assert_int_equal(raw_user_version(fx), 5);
+
+	open_meta(fx);
+	assert_true(meta_schema_latest() >= 6);
+	assert_int_equal(meta_schema_version(fx->meta), meta_schema_latest());
+	assert_int_equal(meta_set_list(fx->meta, "main", "shop", NULL, &sets, &n), 0);
+	assert_int_equal(n, 2);
+	assert_null(sets[0].storage);
+	assert_null(sets[1].storage);
+	assert_string_equal(sets[1].stop_lsn, "16/B5000060"); /* the rest intact */
+	meta_set_array_free(sets, n);
+
+	assert_int_equal(meta_set_insert(fx->meta, &s), 0);
+	reopen(fx);
+	assert_int_equal(meta_set_list(fx->meta, "main", "shop", "running", &sets, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(sets[0].storage, "s3main");
+	assert_string_equal(sets[0].storage_path, "tenback/7441234567890123456/shop/20261126-170000F");
+	meta_set_array_free(sets, n);
+
+	/* verification leaves it; update keeps or clears it */
+	assert_int_equal(meta_set_verified(fx->meta, "main", "shop", s.id, "ok", NULL), 0);
+	s.status = (char *)"completed";
+	assert_int_equal(meta_set_update(fx->meta, &s), 0);
+	assert_int_equal(meta_set_list(fx->meta, "main", "shop", "completed", &sets, &n), 0);
+	assert_int_equal(n, 2);
+	assert_null(sets[0].storage);
+	assert_string_equal(sets[1].storage, "s3main");
+	meta_set_array_free(sets, n);
+	s.storage = NULL;
+	assert_int_equal(meta_set_update(fx->meta, &s), 0);
+	assert_int_equal(meta_set_list(fx->meta, "main", "shop", "completed", &sets, &n), 0);
+	assert_null(sets[1].storage);
+	meta_set_array_free(sets, n);
+	free(path);
+}
+
 /* A database that cannot take migration 2 (its backup_set already has a
  * parent column): meta_open fails naming the migration, and the version
  * and the rows stay as they were. */
@@ -337,6 +411,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parent_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_storage_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_migration_rolls_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup, teardown),
 	};
