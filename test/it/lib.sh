@@ -166,15 +166,17 @@ assert_ne() {
 
 # assert_contains DESC HAYSTACK NEEDLE (case-insensitive substring; NEEDLE may be an ERE with -E as $4)
 assert_contains() {
+	# (a here-string, not printf | grep -q: grep stops at the first match, and with
+	# pipefail printf's SIGPIPE on a long text would turn a match into a failure)
 	if [[ ${4:-} == -E ]]; then
-		if printf '%s' "$2" | grep -qiE -- "$3"; then ok "$1"; return 0; fi
-	elif printf '%s' "$2" | grep -qiF -- "$3"; then ok "$1"; return 0; fi
+		if grep -qiE -- "$3" <<<"$2"; then ok "$1"; return 0; fi
+	elif grep -qiF -- "$3" <<<"$2"; then ok "$1"; return 0; fi
 	not_ok "$1" "expected to find: $3" "in: $(printf '%s' "$2" | head -c 3000)"
 }
 
 # assert_not_contains DESC HAYSTACK NEEDLE
 assert_not_contains() {
-	if printf '%s' "$2" | grep -qiF -- "$3"; then
+	if grep -qiF -- "$3" <<<"$2"; then
 		not_ok "$1" "did not expect: $3" "in: $(printf '%s' "$2" | head -c 3000)"
 	else ok "$1"; fi
 }

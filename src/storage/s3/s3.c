@@ -94,6 +94,7 @@ typedef struct S3Writer {
 	bool failed;
 	int fail_code;
 	char *fail_message;
+	char *fail_detail;
 	char *fail_hint;
 } S3Writer;
 
@@ -117,6 +118,7 @@ record_failure(S3Writer *w)
 		w->failed = true;
 		w->fail_code = err_code() < 0 ? err_code() : ERR_IO;
 		w->fail_message = xstrdup(err_message());
+		w->fail_detail = xstrdup(err_detail_text());
 		w->fail_hint = xstrdup(err_hint_text());
 	}
 }
@@ -127,6 +129,8 @@ raise_failure(S3Writer *w)
 {
 	int rc = err_set(w->fail_code, "%s", w->fail_message ? w->fail_message : "S3 upload failed");
 
+	if (w->fail_detail && *w->fail_detail)
+		err_detail("%s", w->fail_detail);
 	if (w->fail_hint && *w->fail_hint)
 		err_hint("%s", w->fail_hint);
 	return rc;
@@ -481,6 +485,7 @@ sw_free(void *impl)
 	free(w->buf);
 	free(w->upload_id);
 	free(w->fail_message);
+	free(w->fail_detail);
 	free(w->fail_hint);
 	free(w->key);
 	pthread_mutex_destroy(&w->mu);

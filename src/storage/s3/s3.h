@@ -24,8 +24,8 @@
 #define S3_DEFAULT_PART_SIZE (16u * 1024 * 1024)
 #define S3_MAX_PARTS 10000
 #define S3_DEFAULT_UPLOAD_THREADS 3
-#define S3_DEFAULT_RETRIES 6
-#define S3_DEFAULT_RETRY_MS 60000                  /* total time a request may spend retrying */
+#define S3_DEFAULT_RETRIES 10   /* backoff 0.1 s doubling to 8 s: rides out a gateway restart of ~20 s */
+#define S3_DEFAULT_RETRY_MS 120000                 /* total time a request may spend retrying */
 #define S3_MAX_XML_BYTES (8u * 1024 * 1024)        /* the largest answer the driver parses */
 
 typedef struct S3Config {

@@ -145,6 +145,7 @@ s3_retry_classify(int curl_code, long status, const char *s3_code)
 		case CURLE_RECV_ERROR:
 		case CURLE_GOT_NOTHING:
 		case CURLE_PARTIAL_FILE:
+		case CURLE_WEIRD_SERVER_REPLY: /* a reply garbled on the way */
 		case CURLE_HTTP2:
 		case CURLE_HTTP2_STREAM:
 			return S3_RETRY_YES;

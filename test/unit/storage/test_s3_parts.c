@@ -398,6 +398,7 @@ retry_classification(void **state)
 	assert_int_equal(s3_retry_classify(CURLE_COULDNT_CONNECT, 0, ""), S3_RETRY_YES);
 	assert_int_equal(s3_retry_classify(CURLE_OPERATION_TIMEDOUT, 0, ""), S3_RETRY_YES);
 	assert_int_equal(s3_retry_classify(CURLE_RECV_ERROR, 0, ""), S3_RETRY_YES);
+	assert_int_equal(s3_retry_classify(CURLE_WEIRD_SERVER_REPLY, 0, ""), S3_RETRY_YES);
 	assert_int_equal(s3_retry_classify(CURLE_SEND_ERROR, 0, ""), S3_RETRY_YES);
 	assert_int_equal(s3_retry_classify(CURLE_GOT_NOTHING, 0, ""), S3_RETRY_YES);
 	assert_int_equal(s3_retry_classify(CURLE_PARTIAL_FILE, 0, ""), S3_RETRY_YES);
