@@ -6,6 +6,8 @@
 #   sudo ./scripts/test.sh                  # everything
 #   sudo ./scripts/test.sh archive kill9    # only integration tests whose name has a word
 #   KEEP=1 ...                              # keep each integration test's temp directory
+#   S3=0 ...                                # skip the second pass on S3 storage
+#   SANITIZE=0 ...                          # skip the pass under ASan+UBSan
 #   IT_TIMEOUT=600                          # seconds one integration test may take
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
@@ -71,6 +73,11 @@ reap() {
 		done < <(find "$d" -maxdepth 4 -name postmaster.pid 2>/dev/null)
 		while IFS= read -r m; do umount -l "$m" 2>/dev/null || true; done \
 			< <(awk -v d="$d" 'index($2, d) == 1 { print $2 }' /proc/mounts)
+		# an S3 server (test/fixtures/rgw.sh) and a fault proxy it may have left running
+		for r in "$d"/rgw*; do
+			[[ -d $r/run ]] && test/fixtures/rgw.sh stop "$r" >/dev/null 2>&1
+		done
+		pkill -KILL -f -- "--control $d/" 2>/dev/null || true
 		[[ ${KEEP:-0} == 1 ]] || rm -rf "$d"
 	done
 }
@@ -102,6 +109,22 @@ run_it() {
 echo
 echo "== integration tests (logs in $logdir/)"
 run_it ""
+
+# ---- the tests that hold for both storages again, on S3: those with a line
+# "# tb-storage: file s3" (TB_STORAGE=s3: each starts its own Ceph RGW; S3=0 skips)
+if [[ ${S3:-1} == 1 ]]; then
+	all_tests=("${tests[@]}")
+	tests=()
+	for t in "${all_tests[@]}"; do
+		grep -q '^# tb-storage: file s3' "$t" && tests+=("$t")
+	done
+	if ((${#tests[@]})); then
+		echo
+		echo "== integration tests on S3 storage (Ceph RGW on loopback)"
+		TB_STORAGE=s3 run_it "-s3"
+	fi
+	tests=("${all_tests[@]}")
+fi
 
 # ---- the console in a real browser (headless chromium, playwright-core)
 if (($# == 0)) || [[ " $* " == *" browser "* ]]; then
@@ -155,12 +178,12 @@ if [[ ${SANITIZE:-1} == 1 ]]; then
 			for t in "${all_tests[@]}"; do
 				case $(basename "$t" .sh) in
 				t_tenant_backup_restore|t_checksums_off_hash|t_archive|t_kill9|t_verify_corrupt|\
-				t_incremental|t_pitr|t_chain_integrity|t_api_backup_now|t_api_auth)
+				t_incremental|t_pitr|t_chain_integrity|t_api_backup_now|t_api_auth|t_s3_storage)
 					tests+=("$t") ;;
 				esac
 			done
 		fi
-		TENBACK=$PWD/build-asan/tenback TB_SANITIZED=1 run_it "-asan"
+		TENBACK=$PWD/build-asan/tenback TB_BUILD_DIR=$PWD/build-asan TB_SANITIZED=1 run_it "-asan"
 		if compgen -G "$san_dir/*" >/dev/null; then
 			failed=$((failed + 1)); failed_names+=(sanitizer-reports)
 			echo "FAIL sanitizer reports:"; head -n 60 "$san_dir"/* | sed 's/^/    /'

@@ -68,7 +68,6 @@ h_storage_create(ApiRequest *req, ApiResponse *resp)
 	};
 	MetaStorage s = {0}, saved = {0};
 	const char *access_key, *secret_key;
-	Buf plain = BUF_INIT;
 	JsonWriter w;
 	int rc;
 
@@ -80,20 +79,8 @@ h_storage_create(ApiRequest *req, ApiResponse *resp)
 	secret_key = json_get_string(req->json, "secret_key");
 	if ((rc = api_name_check("storage", s.name)) < 0 || (rc = uri_check(s.uri)) < 0)
 		return rc;
-	if (access_key || secret_key) {
-		json_writer_init(&w, &plain, false);
-		json_object_begin(&w);
-		json_kv_string(&w, "access_key", access_key);
-		json_kv_string(&w, "secret_key", secret_key);
-		json_object_end(&w);
-		rc = secret_seal(req->home, (const uint8_t *)plain.data, plain.len, &s.secret, &s.secret_len);
-		explicit_bzero(plain.data, plain.len);
-		buf_free(&plain);
-		if (rc < 0) {
-			err_prefix("could not seal the storage's secret");
-			return rc;
-		}
-	}
+	if ((rc = meta_storage_seal_keys(req->meta, &s, access_key, secret_key)) < 0)
+		return rc;
 	if ((rc = meta_storage_put(req->meta, &s)) < 0 || (rc = meta_storage_get(req->meta, s.name, &saved)) < 0)
 		goto out;
 	api_json_begin(resp, 201, &w);
@@ -132,26 +119,7 @@ test_respond(ApiResponse *resp, const char *uri, const StorageOpenOpts *so)
 	if ((rc = storage_test_opts(uri, so, &r)) < 0)
 		return rc;
 	api_json_begin(resp, 200, &w);
-	json_object_begin(&w);
-	json_kv_string(&w, "uri", uri);
-	json_kv_bool(&w, "ok", r.ok);
-	json_key(&w, "free_bytes");
-	if (r.free_bytes >= 0)
-		json_int(&w, r.free_bytes);
-	else
-		json_null(&w);
-	json_key(&w, "checks");
-	json_array_begin(&w);
-	for (int i = 0; i < r.n_checks && i < 16; i++) {
-		json_object_begin(&w);
-		json_kv_string(&w, "name", r.checks[i].name);
-		json_kv_bool(&w, "ok", r.checks[i].ok);
-		json_kv_string(&w, "message", r.checks[i].message);
-		json_kv_int(&w, "elapsed_ms", r.checks[i].elapsed_ms);
-		json_object_end(&w);
-	}
-	json_array_end(&w);
-	json_object_end(&w);
+	storage_test_report_json(&w, uri, &r);
 	return 0;
 }
 

@@ -40,6 +40,10 @@ static const char usage_text[] =
 	"           --target-name NAME] [--tablespace-map OLD=NEW]... [--socket-dir DIR]\n"
 	"          [--run-as USER] [--pg-bin DIR] [--timeout SEC]\n"
 	"  window --cluster NAME --tenant DB [--output text|json]   (the restorable ranges)\n"
+	"  storage test URI|NAME [--storage-credentials FILE] [--output text|json]   (each check, timed)\n"
+	"  storage add NAME --uri URI [--storage-credentials FILE]   (a named storage configuration)\n"
+	"  storage list [--output text|json]\n"
+	"  storage remove NAME\n"
 	"  archive-push --cluster NAME PATH       (archive_command, with %p)\n"
 	"  archive-get --cluster NAME FILE PATH   (restore_command, with %f %p)\n"
 	"  serve [--listen 127.0.0.1:8432] [--workers N] [--web DIR]   (the daemon: REST API and console)\n"
@@ -93,6 +97,7 @@ static const Command commands[] = {
 	{"verify", cmd_verify},
 	{"restore", cmd_restore},
 	{"window", cmd_window},
+	{"storage", cmd_storage},
 	{"serve", cmd_serve},
 	{"user", cmd_user},
 	{"archive-push", cmd_archive_push},

@@ -150,6 +150,8 @@ int meta_storage_remove(Meta *m, const char *name);
  * is not what h_storage_create seals; the key file's errors as secret.h.
  */
 int meta_storage_keys(Meta *m, const MetaStorage *s, char **out_access, char **out_secret);
+/* Seal a key pair into s->secret (replacing it; both NULL: no secret), the form meta_storage_keys opens. */
+int meta_storage_seal_keys(Meta *m, MetaStorage *s, const char *access, const char *secret);
 void meta_storage_clear(MetaStorage *s);
 void meta_storage_array_free(MetaStorage *a, size_t n);
 

@@ -500,6 +500,31 @@ out:
 	return rc;
 }
 
+int
+meta_storage_seal_keys(Meta *m, MetaStorage *s, const char *access, const char *secret)
+{
+	Buf plain = BUF_INIT;
+	JsonWriter w;
+	int rc;
+
+	free(s->secret);
+	s->secret = NULL;
+	s->secret_len = 0;
+	if (access == NULL && secret == NULL)
+		return 0;
+	json_writer_init(&w, &plain, false);
+	json_object_begin(&w);
+	json_kv_string(&w, "access_key", access);
+	json_kv_string(&w, "secret_key", secret);
+	json_object_end(&w);
+	rc = secret_seal(m->home, (const uint8_t *)plain.data, plain.len, &s->secret, &s->secret_len);
+	explicit_bzero(plain.data, plain.len);
+	buf_free(&plain);
+	if (rc < 0)
+		err_prefix("could not seal the keys of storage configuration \"%s\"", s->name);
+	return rc;
+}
+
 void
 meta_storage_clear(MetaStorage *s)
 {

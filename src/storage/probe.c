@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/json.h"
 #include "common/strutil.h"
 
 #include <errno.h>
@@ -208,4 +209,29 @@ out:
 		storage_remove(s, name);   /* best effort: the failed check already says what is wrong */
 	storage_free(s);
 	return 0;
+}
+
+void
+storage_test_report_json(JsonWriter *w, const char *uri, const StorageTestReport *r)
+{
+	json_object_begin(w);
+	json_kv_string(w, "uri", uri);
+	json_kv_bool(w, "ok", r->ok);
+	json_key(w, "free_bytes");
+	if (r->free_bytes >= 0)
+		json_int(w, r->free_bytes);
+	else
+		json_null(w);
+	json_key(w, "checks");
+	json_array_begin(w);
+	for (int i = 0; i < r->n_checks && i < STORAGE_TEST_MAX_CHECKS; i++) {
+		json_object_begin(w);
+		json_kv_string(w, "name", r->checks[i].name);
+		json_kv_bool(w, "ok", r->checks[i].ok);
+		json_kv_string(w, "message", r->checks[i].message);
+		json_kv_int(w, "elapsed_ms", r->checks[i].elapsed_ms);
+		json_object_end(w);
+	}
+	json_array_end(w);
+	json_object_end(w);
 }

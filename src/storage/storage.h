@@ -90,15 +90,17 @@ int storage_probe(Storage *s, const char *path);
 
 /* ---- the storage test: the console's Test button (probe.c) ---- */
 
+#define STORAGE_TEST_MAX_CHECKS 16
+
 typedef struct StorageCheck {
 	char name[32];        /* "open", "write", "read back", "list", "delete", "free space" */
 	bool ok;
-	char message[256];    /* what was found, or the error (message and hint) */
+	char message[768];    /* what was found, or the error (message and hint) */
 	int64_t elapsed_ms;
 } StorageCheck;
 
 typedef struct StorageTestReport {
-	StorageCheck checks[16];
+	StorageCheck checks[STORAGE_TEST_MAX_CHECKS];
 	int n_checks;
 	bool ok;              /* every check ok */
 	int64_t free_bytes;   /* -1: unknown */
@@ -116,6 +118,9 @@ typedef struct StorageTestReport {
 int storage_test(const char *uri, StorageTestReport *out);
 /* The same, the storage opened with o (a named configuration's key pair); o may be NULL. */
 int storage_test_opts(const char *uri, const StorageOpenOpts *o, StorageTestReport *out);
+struct JsonWriter;
+/* The report as the API and `storage test --output json` give it: {"uri", "ok", "free_bytes", "checks": [...]}. */
+void storage_test_report_json(struct JsonWriter *w, const char *uri, const StorageTestReport *r);
 /* The driver's own checks (S3: "endpoint", "tls", "credentials", "bucket",
  * "clock"), appended to r before "open"; true when all passed or the driver
  * has none. */

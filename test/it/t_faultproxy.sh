@@ -145,6 +145,30 @@ assert_eq "the log shows 5 passes" 5 "$(log_since "$n0" | grep -c -- '-> pass 20
 assert_eq "the 503 body is S3's SlowDown error" "$SLOWDOWN_XML" "$(cat "$T/r2")"
 assert_true "the answers in between are the object" cmp -s "$T/two" "$T/r3"
 
+# ---- percent=: faults by chance, the same sequence for the same seed
+pct_codes() {
+	local i c out=""
+	control mode=503 percent=40 seed="$1"
+	for i in $(seq 30); do
+		c=$(s3curl HEAD tbfp/two -I -o /dev/null -w '%{http_code}') || true
+		out+="$c "
+	done
+	echo "$out"
+}
+a=$(pct_codes 7); b=$(pct_codes 7); c3=$(pct_codes 8)
+n503=$(grep -o 503 <<<"$a" | wc -l)
+assert_true "percent=40: some but not all of 30 HEADs get 503 ($n503)" test "$n503" -ge 4 -a "$n503" -le 26
+assert_eq "the same seed gives the same sequence" "$a" "$b"
+assert_ne "another seed another one" "$a" "$c3"
+control mode=503 methods=HEAD
+out=$(s3curl HEAD tbfp/two -I -v -o /dev/null -w 'code=%{http_code}' --next \
+	--aws-sigv4 "aws:amz:us-east-1:s3" --user "$AK:$SK" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+	-o "$T/after-head" -w 'code=%{http_code}' "$EP/tbfp/two" 2>&1) || true
+assert_contains "methods=HEAD: the HEAD gets 503" "$out" "code=503"
+assert_contains "the GET after it, on the same connection, gets the object" "$out" "code=200"
+assert_contains "(the same connection)" "$out" "Re-using existing connection"
+assert_true "a 503 to a HEAD has no body: the GET's answer is the object, whole" cmp -s "$T/two" "$T/after-head"
+
 # a body sent to a 503 is read and discarded: the same connection goes on
 control mode=503 methods=PUT count=1
 out=$(s3curl PUT tbfp/two -T "$T/two" -v -o "$T/put503" -w 'code=%{http_code}' --next \

@@ -464,8 +464,11 @@ s3_fail(S3Client *cl, const S3Request *rq, const S3Response *r)
 	} else if (r->curl_code == CURLE_PEER_FAILED_VERIFICATION || r->curl_code == CURLE_SSL_CACERT_BADFILE) {
 		rc = err_set(code, "S3 %s of \"%s\" failed: the server's TLS certificate was not accepted (%s)", rq->op,
 		             obj, what);
-		err_hint("Give the CA with ca-file=/path/ca.pem in the storage URI (or, not recommended, "
-		         "verify-tls=false).");
+		if (strstr(what, "subject name") || strstr(what, "does not match"))
+			err_hint("The certificate does not name the host in endpoint=: use a name it is issued for.");
+		else
+			err_hint("Give the CA with ca-file=/path/ca.pem in the storage URI (or, not recommended, "
+			         "verify-tls=false).");
 	} else if (r->curl_code == CURLE_COULDNT_CONNECT || r->curl_code == CURLE_COULDNT_RESOLVE_HOST) {
 		rc = err_set(code, "S3 %s of \"%s\" failed: could not reach %s (%s)", rq->op, obj, cl->cfg.endpoint, what);
 		err_hint("Check endpoint= in the storage URI and that the server is up.");
