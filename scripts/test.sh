@@ -62,10 +62,12 @@ for t in test/it/t_*.sh; do
 	tests+=("$t")
 done
 
-# after a test that had to be killed: stop what it left behind
+# reap NAME: after a test (killed or not), stop what it left behind - its PostgreSQL
+# instances, mounts, S3 server and fault proxy - in its own directory only (the other
+# lane's test is running meanwhile)
 reap() {
 	local d pidfile
-	for d in /tmp/tb-*-"$TB_RUN_ID".*; do
+	for d in /tmp/tb-"${1#t_}"-"$TB_RUN_ID".*; do
 		[[ -d $d ]] || continue
 		while IFS= read -r pidfile; do
 			runuser -u postgres -- timeout 30 /usr/lib/postgresql/15/bin/pg_ctl \
@@ -73,7 +75,6 @@ reap() {
 		done < <(find "$d" -maxdepth 4 -name postmaster.pid 2>/dev/null)
 		while IFS= read -r m; do umount -l "$m" 2>/dev/null || true; done \
 			< <(awk -v d="$d" 'index($2, d) == 1 { print $2 }' /proc/mounts)
-		# an S3 server (test/fixtures/rgw.sh) and a fault proxy it may have left running
 		for r in "$d"/rgw*; do
 			[[ -d $r/run ]] && test/fixtures/rgw.sh stop "$r" >/dev/null 2>&1
 		done
@@ -82,22 +83,28 @@ reap() {
 	done
 }
 
-# run_it SUFFIX: every selected integration test, counted; SUFFIX names the pass
+# Results: one line "PASS|FAIL NAME" per test or check in $results; counted at the end.
+results=$logdir/results.txt
+: >"$results"
+record() { echo "$1 $2" >>"$results"; }
+
+# run_it SUFFIX TEST...: run each integration test (its name gets SUFFIX), print a line
 run_it() {
 	local suffix=$1 t name t0 rc secs n_ok why
-	for t in "${tests[@]}"; do
+	shift
+	for t in "$@"; do
 		name=$(basename "$t" .sh)$suffix
 		t0=$SECONDS
 		TEST_NAME=$name timeout -k 30 "${IT_TIMEOUT:-600}" bash "$t" >"$logdir/$name.log" 2>&1
 		rc=$?
-		reap
+		reap "$name"
 		secs=$((SECONDS - t0))
 		n_ok=$(grep -c '^ok - ' "$logdir/$name.log")
 		if [[ $rc -eq 0 ]]; then
-			passed=$((passed + 1))
+			record PASS "$name"
 			printf 'PASS %-34s %4ss  (%s checks)\n' "$name" "$secs" "$n_ok"
 		else
-			failed=$((failed + 1)); failed_names+=("$name")
+			record FAIL "$name"
 			[[ $rc -eq 124 || $rc -eq 137 ]] && why="timed out" || why="exit $rc"
 			printf 'FAIL %-34s %4ss  (%s, %s checks ok)\n' "$name" "$secs" "$why" "$n_ok"
 			grep -A8 '^not ok - ' "$logdir/$name.log" | head -n 80 | sed 's/^/    /'
@@ -108,91 +115,99 @@ run_it() {
 
 echo
 echo "== integration tests (logs in $logdir/)"
-run_it ""
+run_it "" "${tests[@]}"
 
-# ---- the tests that hold for both storages again, on S3: those with a line
-# "# tb-storage: file s3" (TB_STORAGE=s3: each starts its own Ceph RGW; S3=0 skips)
-if [[ ${S3:-1} == 1 ]]; then
-	all_tests=("${tests[@]}")
-	tests=()
-	for t in "${all_tests[@]}"; do
-		grep -q '^# tb-storage: file s3' "$t" && tests+=("$t")
+# ---- then two lanes at once (their ports and S3 servers do not meet):
+#   lane 1: the console in a real browser, then the tests that hold for both storages
+#           again on S3 ("# tb-storage: file s3"; TB_STORAGE=s3, each with its own RGW);
+#   lane 2: unit and integration tests under ASan+UBSan.
+lane_s3() {
+	local t t0 rc line
+	local -a s3_tests=()
+	if (($# == 0)) || [[ " $* " == *" browser "* ]]; then
+		echo "== browser tests (screenshots in build/browser-artifacts/)"
+		t0=$SECONDS
+		TEST_NAME=browser bash test/browser/run.sh >"$logdir/browser.log" 2>&1
+		rc=$?
+		reap browser
+		line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logdir/browser.log" | tail -n 1)
+		if [[ $rc -eq 0 ]]; then
+			record PASS browser; printf 'PASS %-34s %4ss  (%s)\n' "browser console" "$((SECONDS - t0))" "$line"
+		else
+			record FAIL browser
+			printf 'FAIL %-34s %4ss  (%s)\n' "browser console" "$((SECONDS - t0))" "${line:-no summary}"
+			grep -iE 'not ok|fail|error' "$logdir/browser.log" | head -n 30 | sed 's/^/    /'
+			echo "    (full log: $logdir/browser.log)"
+		fi
+	fi
+	[[ ${S3:-1} == 1 ]] || return 0
+	for t in "${tests[@]}"; do
+		grep -q '^# tb-storage: file s3' "$t" && s3_tests+=("$t")
 	done
-	if ((${#tests[@]})); then
-		echo
-		echo "== integration tests on S3 storage (Ceph RGW on loopback)"
-		TB_STORAGE=s3 run_it "-s3"
-	fi
-	tests=("${all_tests[@]}")
-fi
+	((${#s3_tests[@]})) || return 0
+	echo "== integration tests on S3 storage (Ceph RGW on loopback)"
+	TB_STORAGE=s3 TB_S3_RGW_PORT=27030 TB_PORT_SHIFT=1000 run_it "-s3" "${s3_tests[@]}"
+}
 
-# ---- the console in a real browser (headless chromium, playwright-core)
-if (($# == 0)) || [[ " $* " == *" browser "* ]]; then
-	echo
-	echo "== browser tests (screenshots in build/browser-artifacts/)"
-	t0=$SECONDS
-	bash test/browser/run.sh >"$logdir/browser.log" 2>&1
-	rc=$?
-	reap
-	line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$logdir/browser.log" | tail -n 1)
-	if [[ $rc -eq 0 ]]; then
-		passed=$((passed + 1)); printf 'PASS %-34s %4ss  (%s)\n' "browser console" "$((SECONDS - t0))" "$line"
-	else
-		failed=$((failed + 1)); failed_names+=(browser)
-		printf 'FAIL %-34s %4ss  (%s)\n' "browser console" "$((SECONDS - t0))" "${line:-no summary}"
-		grep -iE 'not ok|fail|error' "$logdir/browser.log" | head -n 30 | sed 's/^/    /'
-		echo "    (full log: $logdir/browser.log)"
-	fi
-fi
-
-# ---- the same under AddressSanitizer + UndefinedBehaviorSanitizer (SANITIZE=0 skips):
-# unit tests, then the integration tests with the instrumented tenback, which also
-# runs as PostgreSQL's archive_command and restore_command. Every report goes to a
-# file; any file there fails the run.
-if [[ ${SANITIZE:-1} == 1 ]]; then
-	echo
+# AddressSanitizer + UndefinedBehaviorSanitizer: unit tests, then the integration tests
+# with the instrumented tenback, which also runs as PostgreSQL's archive_command and
+# restore_command. Every report goes to a file; any file there fails the run.
+lane_asan() {
+	local t san_dir
+	local -a asan_tests=()
 	echo "== unit tests under ASan+UBSan"
 	if [[ ! -f build-asan/build.ninja ]]; then
 		meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 	fi
 	if ! ninja -C build-asan >"$logdir/build-asan.log" 2>&1; then
-		failed=$((failed + 1)); failed_names+=(build-asan); tail -20 "$logdir/build-asan.log"
-	else
-		san_dir=$(mktemp -d /tmp/tb-sanitizer-reports.XXXXXX)
-		chmod 1777 "$san_dir"
-		export ASAN_OPTIONS="log_path=$san_dir/asan:detect_leaks=1:abort_on_error=0"
-		export UBSAN_OPTIONS="log_path=$san_dir/ubsan:print_stacktrace=1"
-		if meson test -C build-asan --print-errorlogs >"$logdir/unit-asan.log" 2>&1; then
-			passed=$((passed + 1)); echo "PASS unit tests (asan)"
-		else
-			failed=$((failed + 1)); failed_names+=(unit-asan); echo "FAIL unit tests (asan): see $logdir/unit-asan.log"
-		fi
-		echo
-		echo "== integration tests under ASan+UBSan"
-		# The instrumented pass covers every code path the suite reaches through a
-		# representative subset (CI must stay well under 25 minutes on 2 cores);
-		# SANITIZE_ALL=1 runs every integration test again instead.
-		if [[ ${SANITIZE_ALL:-0} != 1 && $# -eq 0 ]]; then
-			all_tests=("${tests[@]}")
-			tests=()
-			for t in "${all_tests[@]}"; do
-				case $(basename "$t" .sh) in
-				t_tenant_backup_restore|t_checksums_off_hash|t_archive|t_kill9|t_verify_corrupt|\
-				t_incremental|t_pitr|t_chain_integrity|t_api_backup_now|t_api_auth|t_s3_storage)
-					tests+=("$t") ;;
-				esac
-			done
-		fi
-		TENBACK=$PWD/build-asan/tenback TB_BUILD_DIR=$PWD/build-asan TB_SANITIZED=1 run_it "-asan"
-		if compgen -G "$san_dir/*" >/dev/null; then
-			failed=$((failed + 1)); failed_names+=(sanitizer-reports)
-			echo "FAIL sanitizer reports:"; head -n 60 "$san_dir"/* | sed 's/^/    /'
-		else
-			passed=$((passed + 1)); echo "PASS no sanitizer reports"
-		fi
-		unset ASAN_OPTIONS UBSAN_OPTIONS
-		rm -rf "$san_dir"
+		record FAIL build-asan; tail -20 "$logdir/build-asan.log"
+		return 0
 	fi
+	san_dir=$(mktemp -d /tmp/tb-sanitizer-reports.XXXXXX)
+	chmod 1777 "$san_dir"
+	export ASAN_OPTIONS="log_path=$san_dir/asan:detect_leaks=1:abort_on_error=0"
+	export UBSAN_OPTIONS="log_path=$san_dir/ubsan:print_stacktrace=1"
+	if meson test -C build-asan --print-errorlogs >"$logdir/unit-asan.log" 2>&1; then
+		record PASS unit-asan; echo "PASS unit tests (asan)"
+	else
+		record FAIL unit-asan; echo "FAIL unit tests (asan): see $logdir/unit-asan.log"
+	fi
+	echo "== integration tests under ASan+UBSan"
+	# A representative subset reaches every code path the suite reaches (CI must stay
+	# well under 25 minutes on 2 cores); SANITIZE_ALL=1 runs every integration test.
+	for t in "${tests[@]}"; do
+		if [[ ${SANITIZE_ALL:-0} == 1 || $# -gt 0 ]]; then asan_tests+=("$t"); continue; fi
+		case $(basename "$t" .sh) in
+		t_archive|t_kill9|t_verify_corrupt|t_pitr|t_chain_integrity|t_api_backup_now|t_api_auth|\
+		t_s3_storage|t_logical)
+			asan_tests+=("$t") ;;
+		esac
+	done
+	TENBACK=$PWD/build-asan/tenback TB_BUILD_DIR=$PWD/build-asan TB_SANITIZED=1 run_it "-asan" "${asan_tests[@]}"
+	if compgen -G "$san_dir/*" >/dev/null; then
+		record FAIL sanitizer-reports
+		echo "FAIL sanitizer reports:"; head -n 60 "$san_dir"/* | sed 's/^/    /'
+	else
+		record PASS no-sanitizer-reports; echo "PASS no sanitizer reports"
+	fi
+	rm -rf "$san_dir"
+}
+
+lane_s3 "$@" >"$logdir/lane-s3.out" 2>&1 &
+pid_s3=$!
+pid_asan=""
+if [[ ${SANITIZE:-1} == 1 ]]; then
+	lane_asan "$@" >"$logdir/lane-asan.out" 2>&1 &
+	pid_asan=$!
+fi
+wait "$pid_s3"
+echo; cat "$logdir/lane-s3.out"
+if [[ -n $pid_asan ]]; then
+	wait "$pid_asan"
+	echo; cat "$logdir/lane-asan.out"
 fi
 
+while read -r verdict name; do
+	if [[ $verdict == PASS ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_names+=("$name"); fi
+done <"$results"
 finish

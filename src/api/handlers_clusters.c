@@ -146,7 +146,7 @@ h_cluster_create(ApiRequest *req, ApiResponse *resp)
 	static const ApiField fields[] = {
 		{"name", FIELD_STRING, true, false},
 		{"conninfo", FIELD_STRING, true, false},
-		{"pgdata", FIELD_STRING, true, false},
+		{"pgdata", FIELD_STRING, false, true},   /* absent or null: logical backup only */
 		{"storage", FIELD_STRING, true, false},
 		{"compress", FIELD_STRING, false, true},
 		{NULL, 0, false, false},
@@ -165,7 +165,7 @@ h_cluster_create(ApiRequest *req, ApiResponse *resp)
 	o.compress = json_get_string(req->json, "compress");
 	if ((rc = api_name_check("cluster", o.name)) < 0)
 		return rc;
-	if (o.pgdata[0] != '/')
+	if (o.pgdata && o.pgdata[0] != '/')
 		return err_set(ERR_INVALID, "pgdata must be an absolute path");
 	if (o.compress) {
 		IoCompress comp;

@@ -143,6 +143,17 @@ newest_set(const MetaSet *sets, size_t n, const char *type, const char *status)
 	return NULL;
 }
 
+/* Does the tenant have a completed physical full set (what an incremental builds on)? */
+static bool
+has_physical_full(const MetaSet *sets, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (sets[i].type && strcmp(sets[i].type, "full") == 0 && sets[i].status &&
+		    strcmp(sets[i].status, "completed") == 0 && !(sets[i].method && strcmp(sets[i].method, "logical") == 0))
+			return true;
+	return false;
+}
+
 static void
 next_backup_emit(JsonWriter *w, const MetaStrategy *st)
 {
@@ -340,8 +351,9 @@ h_tenant_get(ApiRequest *req, ApiResponse *resp)
 	json_kv_bool(&w, "full", true);
 	if (method && strcmp(method, "logical") == 0) {
 		json_kv_bool(&w, "incremental", false);
-		json_kv_string(&w, "incremental_reason", "Logical backup supports full data backup only.");
-	} else if (full == NULL) {
+		json_kv_string(&w, "incremental_reason", "Logical backup supports only full backup");
+	} else if (!has_physical_full(sets, ns)) {
+		/* a logical set is no parent: an incremental needs a physical full */
 		json_kv_bool(&w, "incremental", false);
 		json_kv_string(&w, "incremental_reason", "Full data backup needed before incremental data backup");
 	} else {
@@ -651,6 +663,7 @@ h_backup_create(ApiRequest *req, ApiResponse *resp)
 {
 	static const ApiField fields[] = {
 		{"mode", FIELD_STRING, true, false},
+		{"method", FIELD_STRING, false, true},
 		{"storage", FIELD_STRING, false, true},
 		{NULL, 0, false, false},
 	};
@@ -660,13 +673,19 @@ h_backup_create(ApiRequest *req, ApiResponse *resp)
 	MetaTask task = {0};
 	BackupRequest br = {0};
 	int64_t task_id = 0;
-	const char *mode, *storage_name;
+	const char *mode, *storage_name, *method;
 	JsonWriter w;
 	int rc;
 
 	if ((rc = api_body_check(req->json, fields)) < 0)
 		return rc;
 	mode = json_get_string(req->json, "mode");
+	method = json_get_string(req->json, "method");
+	if (method && strcmp(method, "physical") != 0 && strcmp(method, "logical") != 0) {
+		err_set(ERR_INVALID, "invalid backup method \"%.40s\"", method);
+		err_hint("Use \"physical\" or \"logical\", or leave it out: the strategy's, else identified.");
+		return ERR_INVALID;
+	}
 	storage_name = json_get_string(req->json, "storage");
 	if (strcmp(mode, "full") != 0 && strcmp(mode, "incremental") != 0) {
 		err_set(ERR_INVALID, "invalid data backup mode \"%.40s\"", mode);
@@ -692,6 +711,7 @@ h_backup_create(ApiRequest *req, ApiResponse *resp)
 	br.cluster = t.cluster.name;
 	br.tenant = t.name;
 	br.mode = mode;
+	br.method = method;
 	br.storage = storage_name;
 	br.created_by = req->user;
 	if ((rc = task_backup_submit(req->engine, req->meta, &br, &task_id)) < 0)
@@ -718,10 +738,14 @@ h_restore_create(ApiRequest *req, ApiResponse *resp)
 		{"target_lsn", FIELD_STRING, false, true},
 		{"target_xid", FIELD_STRING, false, true},
 		{"target_name", FIELD_STRING, false, true},
-		{"to", FIELD_STRING, true, false},
+		{"to", FIELD_STRING, false, true},
 		{"port", FIELD_INT, false, true},
 		{"start", FIELD_BOOL, false, true},
 		{"socket_dir", FIELD_STRING, false, true},
+		{"as", FIELD_STRING, false, true},
+		{"into_cluster", FIELD_STRING, false, true},
+		{"jobs", FIELD_INT, false, true},
+		{"force", FIELD_BOOL, false, true},
 		{NULL, 0, false, false},
 	};
 	Tenant t = {0};
@@ -753,6 +777,10 @@ h_restore_create(ApiRequest *req, ApiResponse *resp)
 	rr.port = (int)port;
 	rr.start = json_get_bool(req->json, "start", false);
 	rr.socket_dir = json_get_string(req->json, "socket_dir");
+	rr.as = json_get_string(req->json, "as");
+	rr.into_cluster = json_get_string(req->json, "into_cluster");
+	rr.jobs = (int)json_get_int(req->json, "jobs", NULL);
+	rr.force = json_get_bool(req->json, "force", false);
 	rr.created_by = req->user;
 	if ((rc = task_restore_submit(req->engine, req->meta, &rr, &task_id)) < 0)
 		goto out;

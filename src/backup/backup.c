@@ -9,9 +9,14 @@
  * process killed mid-way leaves a "running" row and a directory without
  * manifest; the next backup of the tenant (holding the tenant's lock)
  * removes both.
+ *
+ * A logical backup (logical.c) goes through the same five steps, lock,
+ * set row and manifest: its "data" step is the dump; it needs no
+ * checkpoint and has no WAL of its own.
  */
 #include "backup/backup.h"
 #include "backup/backup_int.h"
+#include "backup/logical_int.h"
 
 #include "common/buf.h"
 #include "common/error.h"
@@ -51,6 +56,9 @@ typedef struct Job {
 	bool wal_log_hints;
 	IoCompress compress;
 	int level;
+	bool logical;             /* a logical backup: a pg_dump of the tenant */
+	char *pg_dump;            /* logical: the pg_dump of the server's major version */
+	char *pg_dump_version;
 } Job;
 
 static char *
@@ -263,8 +271,10 @@ find_parent(Job *j)
 
 	if ((rc = meta_set_list(j->meta, j->cluster.name, j->o->tenant, "completed", &sets, &n)) < 0)
 		return rc;
+	/* a logical set is no parent: an incremental builds on physical sets only */
 	for (size_t i = 0; i < n; i++)
-		if (same_storage(sets[i].storage, j->storage_name))
+		if (same_storage(sets[i].storage, j->storage_name) &&
+		    !(sets[i].method && strcmp(sets[i].method, "logical") == 0))
 			latest = &sets[i];
 	if (latest == NULL) {
 		char why[512];
@@ -621,6 +631,21 @@ backup_job_new(BackupJob **out, Meta *meta, const BackupOpts *o, const char *res
 	}
 	if ((rc = meta_cluster_get(meta, o->cluster, &j->cluster)) < 0)
 		goto fail;
+	{
+		const char *method = NULL;
+		char reason[256] = "";
+		if ((rc = backup_method_resolve(&j->cluster, o->method, &method, reason, sizeof(reason))) < 0)
+			goto fail;
+		j->logical = strcmp(method, "logical") == 0;
+		if (o->method == NULL && resume_set_id == NULL)
+			log_info("backup method of tenant \"%s\": %s (%s)", o->tenant, method, reason);
+	}
+	/* before any work: a logical backup has no incrementals */
+	if (j->logical && o->mode && strcmp(o->mode, "incremental") == 0) {
+		rc = err_set(ERR_UNSUPPORTED, "Logical backup supports only full backup");
+		err_hint("Take a full backup (--mode full), or use --method physical where the cluster allows it.");
+		goto fail;
+	}
 	if ((rc = io_compress_parse(&j->compress, o->compress ? o->compress : j->cluster.compress)) < 0)
 		goto fail;
 	j->level = io_compress_default_level(j->compress);
@@ -643,15 +668,17 @@ backup_job_new(BackupJob **out, Meta *meta, const BackupOpts *o, const char *res
 			}
 		meta_set_array_free(sets, n);
 		bj->resume_id = xstrdup(resume_set_id);
-		/* the set carries on in the storage it was begun in */
+		/* the set carries on in the storage it was begun in, by its method */
 		if (j->row_inserted) {
 			free(j->storage_name);
 			j->storage_name = j->row.storage ? xstrdup(j->row.storage) : NULL;
+			j->logical = j->row.method && strcmp(j->row.method, "logical") == 0;
 		}
 	}
 	if ((rc = cluster_storage_open(meta, &j->cluster, j->storage_name, &j->storage)) < 0)
 		goto fail;
-	if (j->storage_name && (rc = cluster_storage_open(meta, &j->cluster, NULL, &j->archive)) < 0) {
+	/* a physical set copies its WAL from the cluster's archive, in the cluster's own storage */
+	if (j->storage_name && !j->logical && (rc = cluster_storage_open(meta, &j->cluster, NULL, &j->archive)) < 0) {
 		err_prefix("could not open the WAL archive of cluster \"%s\"", j->cluster.name);
 		goto fail;
 	}
@@ -687,6 +714,8 @@ backup_job_free(BackupJob *bj)
 	manifest_free(j->m);
 	manifest_free(j->parent);
 	free(j->stop_time);
+	free(j->pg_dump);
+	free(j->pg_dump_version);
 	meta_set_clear(&j->row);
 	meta_cluster_clear(&j->cluster);
 	free(j->set_dir);
@@ -710,6 +739,15 @@ prepare(BackupJob *bj)
 	j->m = NULL;
 	manifest_free(j->parent);
 	j->parent = NULL;
+	if (j->logical) {
+		/* no data directory nor archiving needed: the server and the tenant */
+		if ((rc = cluster_connect_logical(&j->cluster, &j->conn)) < 0 ||
+		    (rc = logical_check_tenant(j->conn, j->cluster.name, j->o->tenant)) < 0)
+			return rc;
+		j->m = manifest_new();
+		bj->prepared = true;
+		return 0;
+	}
 	if ((rc = cluster_connect(&j->cluster, &j->conn)) < 0)
 		return rc;
 	if ((rc = check_archiving(j)) < 0)
@@ -746,6 +784,20 @@ step_check(BackupJob *bj)
 		err_hint("Register the upgraded instance again, then take a full backup.");
 		return rc;
 	}
+	if (j->logical) {
+		int major = pg_conn_server_version(j->conn) / 10000;
+		/* the pg_dump of the server's major version, found before anything is written */
+		free(j->pg_dump);
+		free(j->pg_dump_version);
+		j->pg_dump = j->pg_dump_version = NULL;
+		if ((rc = pgtool_find(&j->pg_dump, j->o->pg_bin, major, "pg_dump", &j->pg_dump_version)) < 0 ||
+		    (rc = storage_probe(j->storage, "tenback")) < 0)
+			return rc;
+		job_log(j, "PostgreSQL %d, tenant \"%s\", logical full backup with %s, storage %s%s%s",
+		        pg_conn_server_version(j->conn), j->o->tenant, j->pg_dump, j->storage_name ? j->storage_name : "",
+		        j->storage_name ? " " : "", storage_uri(j->storage));
+		return 0;
+	}
 	if ((rc = storage_probe(j->storage, "tenback")) < 0)
 		return rc;
 	if (j->archive && (rc = storage_probe(j->archive, "tenback")) < 0) {
@@ -772,6 +824,10 @@ step_compact(BackupJob *bj)
 
 	if (j->o->mode && strcmp(j->o->mode, "incremental") == 0) {
 		job_log(j, "not needed for an incremental backup: pg_backup_start takes its own checkpoint");
+		return 0;
+	}
+	if (j->logical) {
+		job_log(j, "not needed for a logical backup: pg_dump reads a snapshot");
 		return 0;
 	}
 	if ((rc = prepare(bj)) < 0)
@@ -814,7 +870,7 @@ step_data(BackupJob *bj)
 		return rc;
 	if ((rc = clean_leftovers(j)) < 0)
 		return rc;
-	if ((rc = pg_control_read(&ctl, j->cluster.pgdata)) < 0)
+	if (!j->logical && (rc = pg_control_read(&ctl, j->cluster.pgdata)) < 0)
 		return rc;
 	j->row.cluster = xstrdup(j->o->cluster);
 	j->row.tenant = xstrdup(j->o->tenant);
@@ -824,7 +880,7 @@ step_data(BackupJob *bj)
 	time_format_utc(now, sizeof(now), time(NULL));
 	j->row.type = xstrdup(j->parent ? "incremental" : "full");
 	j->row.parent = j->parent ? xstrdup(j->parent->set_id) : NULL;
-	j->row.method = xstrdup("physical");
+	j->row.method = xstrdup(j->logical ? "logical" : "physical");
 	j->row.status = xstrdup("running");
 	j->row.pid = getpid();
 	j->row.storage_path = xstrdup(j->set_dir);
@@ -840,12 +896,41 @@ step_data(BackupJob *bj)
 	j->m->tenant = xstrdup(j->o->tenant);
 	j->m->type = xstrdup(j->parent ? "incremental" : "full");
 	j->m->parent = j->parent ? xstrdup(j->parent->set_id) : NULL;
-	j->m->method = xstrdup("physical");
+	j->m->method = xstrdup(j->logical ? "logical" : "physical");
 	j->m->tenback_version = xstrdup(TENBACK_VERSION);
 	j->m->pg_version = (uint32_t)pg_conn_server_version(j->conn);
 	j->m->system_id = xstrdup(j->cluster.system_id);
 	j->m->start_time = xstrdup(now);
 	j->m->compress = xstrdup(io_compress_name(j->compress));
+
+	if (j->logical) {
+		LogicalDumpOpts lo = {0};
+		char stop[40];
+
+		j->m->dump_format = xstrdup("custom");
+		j->m->pg_dump_version = xstrdup(j->pg_dump_version);
+		lo.cluster = &j->cluster;
+		lo.tenant = j->o->tenant;
+		lo.pg_dump = j->pg_dump;
+		lo.storage = j->storage;
+		lo.set_dir = j->set_dir;
+		lo.compress = j->compress;
+		lo.level = j->level;
+		lo.progress_cb = j->o->progress_cb;
+		lo.cancel_cb = j->o->cancel_cb;
+		lo.log_cb = j->o->log_cb;
+		lo.payload = j->o->payload;
+		job_log(j, "backup set %s: logical dump of tenant \"%s\"", j->row.id, j->o->tenant);
+		if ((rc = logical_dump(j->m, &lo)) < 0)
+			return rc;
+		time_format_utc(stop, sizeof(stop), time(NULL) + 1); /* rounded up, as a physical set's */
+		free(j->stop_time);
+		j->stop_time = xstrdup(stop);
+		j->m->stop_time = xstrdup(stop);
+		if ((rc = meta_set_update(j->meta, &j->row)) < 0)
+			return rc;
+		return manifest_store_named(j->m, j->storage, j->set_dir, "manifest.partial");
+	}
 	j->m->wal_seg_size = ctl.xlog_seg_size;
 
 	job_log(j, "backup set %s: pg_backup_start", j->row.id);
@@ -855,6 +940,9 @@ step_data(BackupJob *bj)
 		return rc;
 	if ((rc = stop_backup(j)) < 0)
 		return rc;
+	/* kept in manifest.partial: a task resumed after a restart finishes with it */
+	free(j->m->stop_time);
+	j->m->stop_time = xstrdup(j->stop_time);
 	if ((rc = meta_set_update(j->meta, &j->row)) < 0)
 		return rc;
 	return manifest_store_named(j->m, j->storage, j->set_dir, "manifest.partial");
@@ -866,7 +954,7 @@ ensure_set(BackupJob *bj)
 {
 	Job *j = &bj->job;
 
-	if (j->m && j->row_inserted && j->m->backup_label)
+	if (j->m && j->row_inserted && (j->m->backup_label || manifest_is_logical(j->m)))
 		return 0;
 	if (!j->row_inserted || j->set_dir == NULL) {
 		int rc = err_set(ERR_NOT_FOUND, "the backup set of this task no longer exists");
@@ -894,6 +982,10 @@ step_logs(BackupJob *bj)
 
 	if ((rc = ensure_set(bj)) < 0)
 		return rc;
+	if (manifest_is_logical(j->m)) {
+		job_log(j, "no WAL for a logical backup: the dump is consistent by itself");
+		return 0;
+	}
 	for (size_t i = 0; i < j->m->n_wal; i++)
 		free(j->m->wal[i].name);
 	j->m->n_wal = 0; /* idempotent: collected again */

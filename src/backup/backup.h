@@ -18,7 +18,7 @@
 typedef struct ClusterAddOpts {
 	const char *name;
 	const char *conninfo;
-	const char *pgdata;
+	const char *pgdata;       /* NULL or "": none, the cluster is backed up logically only */
 	const char *storage;
 	const char *compress;     /* NULL: zstd */
 	const char *storage_credentials; /* S3: a 0600 file with the key pair; else AWS_* from the environment */
@@ -27,7 +27,8 @@ typedef struct ClusterAddOpts {
 } ClusterAddOpts;
 
 /* Connects, checks the version and that pgdata belongs to the server, probes
- * the storage, then registers. */
+ * the storage, then registers.  Without pgdata: no version or data
+ * directory check (logical backup only). */
 int cluster_add(Meta *meta, const ClusterAddOpts *o);
 
 typedef struct TenantInfo {
@@ -37,6 +38,8 @@ typedef struct TenantInfo {
 	int64_t size_bytes;
 	bool is_template;
 	bool allow_conn;
+	const char *backup_method;  /* what a backup without --method uses (static) */
+	char *backup_method_reason; /* why */
 } TenantInfo;
 
 int tenant_list(Meta *meta, const char *cluster, TenantInfo **out, size_t *out_count);
@@ -67,9 +70,18 @@ int cluster_set_status(Meta *meta, const char *cluster, const char *status);
 /* "Perform a major compaction": a CHECKPOINT of the cluster.  Without
  * pg_checkpoint or superuser: ERR_PERMISSION with a hint to grant it. */
 int cluster_checkpoint(Meta *meta, const char *cluster);
-/* physical where the cluster allows it (PostgreSQL 15+, data directory
- * readable, archiving through tenback), logical otherwise; reason says why. */
+/* physical where the cluster allows it (PostgreSQL 15+, a data directory
+ * registered and readable), logical otherwise; reason says why.  WAL
+ * archiving is not part of the choice: a physical backup without it fails
+ * saying what to configure, rather than silently becoming logical. */
 const char *tenant_backup_method(const MetaCluster *c, int version_num, char *reason, size_t cap);
+/*
+ * The method of a backup: requested ("physical" or "logical") when not
+ * NULL, else identified by tenant_backup_method from the registered
+ * version and the data directory, without connecting (reason, may be
+ * NULL, says why).  *out is a static string.  ERR_INVALID for another value.
+ */
+int backup_method_resolve(const MetaCluster *c, const char *requested, const char **out, char *reason, size_t cap);
 void tenant_array_free(TenantInfo *a, size_t n);
 
 /* ---- backup (backup.c) ---- */
@@ -79,6 +91,8 @@ typedef struct BackupOpts {
 	const char *cluster;
 	const char *tenant;        /* database name or "*" */
 	const char *mode;          /* "full" */
+	const char *method;        /* "physical", "logical"; NULL: identified (backup_method_resolve) */
+	const char *pg_bin;        /* logical: directory of pg_dump; NULL: /usr/lib/postgresql/<major>/bin */
 	const char *compress;      /* NULL: the cluster's */
 	int archive_timeout_s;     /* 0: 60 */
 	bool progress;             /* plain progress lines on stderr */
@@ -168,6 +182,31 @@ typedef struct RestoreOpts {
 } RestoreOpts;
 
 int restore_run(Meta *meta, const RestoreOpts *o);
+
+/* ---- logical restore (logical_restore.c) ---- */
+
+typedef struct LogicalRestoreOpts {
+	const char *cluster;       /* the set's cluster and tenant */
+	const char *tenant;
+	const char *set;           /* id, or "latest": the tenant's newest logical set */
+	const char *as;            /* restore into this new database; or: */
+	const char *sql_file;      /* write the set as one SQL script (roles, pg_restore's script, properties) */
+	const char *into_cluster;  /* --as: a registered cluster; NULL: the set's cluster */
+	int jobs;                  /* pg_restore --jobs; 0: 1 */
+	bool force;                /* --as: drop an existing database first; --sql-file: overwrite the file */
+	const char *pg_bin;        /* NULL: /usr/lib/postgresql/<major>/bin */
+	const char *temp_dir;      /* for the dump read back (pg_restore --jobs seeks); NULL: $TMPDIR, else /var/tmp */
+} LogicalRestoreOpts;
+
+/*
+ * Restore a logical set: into a new database (the target server's major
+ * version at least the dump's; an existing database refused unless
+ * force), or out to a SQL file.  The set's objects are read back and
+ * checked first: a damaged one is ERR_CORRUPT naming it, before anything
+ * is created.  A restore that fails after creating its database drops it.
+ * Prints one line saying what was done.
+ */
+int logical_restore_run(Meta *meta, const LogicalRestoreOpts *o);
 
 /* ---- point in time (pitr.c) ---- */
 

@@ -116,6 +116,9 @@ int files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd
  * identifier equal to the registered one and to pgdata's pg_control.
  */
 int cluster_connect(const MetaCluster *c, PgConn **out);
+/* For a logical backup: reachable, not in recovery, the registered system
+ * identifier; any version, no data directory. */
+int cluster_connect_logical(const MetaCluster *c, PgConn **out);
 
 /*
  * Open the storage a set lives in, or a backup goes to: storage_name NULL

@@ -72,6 +72,12 @@ cluster_connect(const MetaCluster *c, PgConn **out)
 	int rc;
 
 	*out = NULL;
+	if (c->pgdata == NULL || c->pgdata[0] == '\0') {
+		rc = err_set(ERR_UNSUPPORTED, "cluster \"%s\" has no data directory registered: physical backup needs one",
+		             c->name);
+		err_hint("Back up with --method logical, or register the cluster again with --pgdata.");
+		return rc;
+	}
 	if ((rc = pg_conn_open(&conn, c->conninfo)) < 0) {
 		err_prefix("cluster \"%s\"", c->name);
 		return rc;
@@ -101,6 +107,71 @@ out:
 	free(sysid);
 	free(recovery);
 	return rc;
+}
+
+int
+cluster_connect_logical(const MetaCluster *c, PgConn **out)
+{
+	PgConn *conn = NULL;
+	char *sysid = NULL;
+	char *recovery = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = pg_conn_open(&conn, c->conninfo)) < 0) {
+		err_prefix("cluster \"%s\"", c->name);
+		return rc;
+	}
+	if ((rc = pg_conn_query_value(conn, &recovery, "SELECT pg_is_in_recovery()", 0, NULL)) < 0)
+		goto out;
+	if (strcmp(recovery, "t") == 0) {
+		rc = err_set(ERR_UNSUPPORTED, "cluster \"%s\" is a standby; backups are taken from the primary", c->name);
+		goto out;
+	}
+	if ((rc = server_system_id(conn, &sysid)) < 0)
+		goto out;
+	if (strcmp(sysid, c->system_id) != 0) {
+		rc = err_set(ERR_INVALID, "cluster \"%s\" now answers with another system identifier", c->name);
+		err_detail("Registered %s, the server says %s.", c->system_id, sysid);
+		err_hint("The conninfo reaches another instance; register that one under its own name.");
+		goto out;
+	}
+	*out = conn;
+	conn = NULL;
+out:
+	pg_conn_free(conn);
+	free(sysid);
+	free(recovery);
+	return rc;
+}
+
+int
+backup_method_resolve(const MetaCluster *c, const char *requested, const char **out, char *reason, size_t cap)
+{
+	int rc;
+
+	*out = NULL;
+	if (requested) {
+		if (strcmp(requested, "physical") != 0 && strcmp(requested, "logical") != 0) {
+			rc = err_set(ERR_INVALID, "invalid backup method \"%s\"", requested);
+			err_hint("Use --method physical or --method logical, or leave it out to identify it automatically.");
+			return rc;
+		}
+		*out = strcmp(requested, "logical") == 0 ? "logical" : "physical";
+		if (reason && cap)
+			snprintf(reason, cap, "asked for");
+		return 0;
+	}
+	/* Identified from the registration (its version) and the data directory:
+	 * no connection, so a task is made even while the server is down and its
+	 * check step says why.  A version changed since is an upgrade, which the
+	 * check step refuses either way. */
+	{
+		char scratch[256];
+		*out = tenant_backup_method(c, c->pg_version, reason && cap ? reason : scratch,
+		                            reason && cap ? cap : sizeof(scratch));
+	}
+	return 0;
 }
 
 /* "access\nsecret" sealed with the home's key, the form kept in the metadata. */
@@ -199,20 +270,22 @@ cluster_add(Meta *meta, const ClusterAddOpts *o)
 	char *access = NULL, *secret = NULL;
 	MetaCluster c = {0};
 	IoCompress comp;
+	bool has_pgdata = o->pgdata && o->pgdata[0];
 	char now[40];
 	int rc;
 
 	if ((rc = io_compress_parse(&comp, o->compress ? o->compress : "zstd")) < 0)
 		return rc;
-	if (o->pgdata[0] != '/') {
+	if (has_pgdata && o->pgdata[0] != '/') {
 		rc = err_set(ERR_INVALID, "--pgdata must be an absolute path: \"%s\"", o->pgdata);
 		return rc;
 	}
 	if ((rc = pg_conn_open(&conn, o->conninfo)) < 0)
 		goto out;
-	if ((rc = check_version(conn)) < 0 || (rc = server_system_id(conn, &sysid)) < 0)
+	/* Without a data directory the cluster is backed up logically only: any version pg_dump reads. */
+	if ((has_pgdata && (rc = check_version(conn)) < 0) || (rc = server_system_id(conn, &sysid)) < 0)
 		goto out;
-	if ((rc = check_pgdata(o->pgdata, sysid)) < 0)
+	if (has_pgdata && (rc = check_pgdata(o->pgdata, sysid)) < 0)
 		goto out;
 	if (o->access_key && o->secret_key) {
 		access = xstrdup(o->access_key);
@@ -233,7 +306,7 @@ cluster_add(Meta *meta, const ClusterAddOpts *o)
 	time_format_utc(now, sizeof(now), time(NULL));
 	c.name = (char *)o->name;
 	c.conninfo = (char *)o->conninfo;
-	c.pgdata = (char *)o->pgdata;
+	c.pgdata = (char *)(has_pgdata ? o->pgdata : "");
 	c.storage = (char *)o->storage;
 	c.compress = (char *)io_compress_name(comp);
 	c.system_id = sysid;
@@ -288,6 +361,11 @@ tenant_list(Meta *meta, const char *cluster, TenantInfo **out, size_t *out_count
 		a[i].size_bytes = strtoll(PQgetvalue(res, i, 3), NULL, 10);
 		a[i].is_template = PQgetvalue(res, i, 4)[0] == 't';
 		a[i].allow_conn = PQgetvalue(res, i, 5)[0] == 't';
+		{
+			char reason[256];
+			a[i].backup_method = tenant_backup_method(&c, pg_conn_server_version(conn), reason, sizeof(reason));
+			a[i].backup_method_reason = xstrdup(reason);
+		}
 	}
 	*out = a;
 	*out_count = (size_t)n;
@@ -304,6 +382,7 @@ tenant_array_free(TenantInfo *a, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		free(a[i].name);
 		free(a[i].owner);
+		free(a[i].backup_method_reason);
 	}
 	free(a);
 }
@@ -468,10 +547,14 @@ out:
 const char *
 tenant_backup_method(const MetaCluster *c, int version_num, char *reason, size_t cap)
 {
-	char *ctl = path_join(c->pgdata, "global/pg_control");
-	bool readable = access(ctl, R_OK) == 0;
+	char *ctl = c->pgdata && c->pgdata[0] ? path_join(c->pgdata, "global/pg_control") : NULL;
+	bool readable = ctl && access(ctl, R_OK) == 0;
 
 	free(ctl);
+	if (c->pgdata == NULL || c->pgdata[0] == '\0') {
+		snprintf(reason, cap, "no data directory registered for cluster \"%s\"", c->name);
+		return "logical";
+	}
 	if (version_num < 150000) {
 		snprintf(reason, cap, "PostgreSQL %d.%d: physical backup needs PostgreSQL 15 or later", version_num / 10000,
 		         version_num % 10000);
@@ -481,6 +564,6 @@ tenant_backup_method(const MetaCluster *c, int version_num, char *reason, size_t
 		snprintf(reason, cap, "the data directory \"%s\" is not readable by tenback", c->pgdata);
 		return "logical";
 	}
-	snprintf(reason, cap, "PostgreSQL %d, data directory readable, WAL archived by tenback", version_num / 10000);
+	snprintf(reason, cap, "PostgreSQL %d, data directory readable", version_num / 10000);
 	return "physical";
 }

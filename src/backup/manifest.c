@@ -48,6 +48,13 @@ manifest_free(Manifest *m)
 	free(m->compress);
 	free(m->superuser);
 	free(m->backup_label);
+	free(m->dump_format);
+	free(m->pg_dump_version);
+	free(m->db_encoding);
+	free(m->db_collate);
+	free(m->db_ctype);
+	free(m->db_locale_provider);
+	free(m->db_icu_locale);
 	for (size_t i = 0; i < m->n_dbs; i++)
 		free(m->dbs[i].name);
 	free(m->dbs);
@@ -174,6 +181,12 @@ manifest_db_included(const Manifest *m, uint32_t oid)
 	return false;
 }
 
+bool
+manifest_is_logical(const Manifest *m)
+{
+	return m->method && strcmp(m->method, "logical") == 0;
+}
+
 void
 manifest_to_json(const Manifest *m, Buf *out)
 {
@@ -182,6 +195,7 @@ manifest_to_json(const Manifest *m, Buf *out)
 	uint8_t sum[IO_SHA256_LEN];
 	char hex[65];
 	IoSha256 *h;
+	bool logical = manifest_is_logical(m);
 
 	json_writer_init(&w, out, true);
 	json_object_begin(&w);
@@ -196,20 +210,37 @@ manifest_to_json(const Manifest *m, Buf *out)
 	json_kv_string(&w, "tenback_version", m->tenback_version);
 	json_kv_uint(&w, "pg_version", m->pg_version);
 	json_kv_string(&w, "system_id", m->system_id);
-	json_kv_uint(&w, "timeline", m->timeline);
-	pg_lsn_format(lsn, m->start_lsn);
-	json_kv_string(&w, "start_lsn", lsn);
-	pg_lsn_format(lsn, m->stop_lsn);
-	json_kv_string(&w, "stop_lsn", lsn);
+	if (!logical) {
+		json_kv_uint(&w, "timeline", m->timeline);
+		pg_lsn_format(lsn, m->start_lsn);
+		json_kv_string(&w, "start_lsn", lsn);
+		pg_lsn_format(lsn, m->stop_lsn);
+		json_kv_string(&w, "stop_lsn", lsn);
+	}
 	json_kv_string(&w, "start_time", m->start_time);
 	json_kv_string(&w, "stop_time", m->stop_time);
 	json_kv_string(&w, "compress", m->compress);
-	json_kv_uint(&w, "data_checksums", m->data_checksums);
-	json_kv_uint(&w, "wal_seg_size", m->wal_seg_size);
-	json_kv_string(&w, "superuser", m->superuser);
-	json_kv_string(&w, "backup_label", m->backup_label);
+	if (!logical) {
+		json_kv_uint(&w, "data_checksums", m->data_checksums);
+		json_kv_uint(&w, "wal_seg_size", m->wal_seg_size);
+		json_kv_string(&w, "superuser", m->superuser);
+		json_kv_string(&w, "backup_label", m->backup_label);
+	}
 	json_kv_uint(&w, "size_bytes", m->size_bytes);
 	json_kv_uint(&w, "stored_bytes", m->stored_bytes);
+	if (logical) {
+		/* start_time is the dump's snapshot; no LSN, WAL, label, databases nor tablespaces */
+		json_key(&w, "logical");
+		json_object_begin(&w);
+		json_kv_string(&w, "dump_format", m->dump_format);
+		json_kv_string(&w, "pg_dump_version", m->pg_dump_version);
+		json_kv_string(&w, "encoding", m->db_encoding);
+		json_kv_string(&w, "collate", m->db_collate);
+		json_kv_string(&w, "ctype", m->db_ctype);
+		json_kv_string(&w, "locale_provider", m->db_locale_provider);
+		json_kv_string(&w, "icu_locale", m->db_icu_locale);
+		json_object_end(&w);
+	}
 
 	json_key(&w, "databases");
 	json_array_begin(&w);
@@ -470,14 +501,31 @@ manifest_parse(Manifest **out, const char *text, size_t len)
 	m->backup_label = dup_str(root, "backup_label");
 	m->size_bytes = json_get_uint(root, "size_bytes", NULL);
 	m->stored_bytes = json_get_uint(root, "stored_bytes", NULL);
-	if (m->set_id == NULL || m->tenant == NULL || m->system_id == NULL || m->backup_label == NULL ||
-	    m->superuser == NULL || m->wal_seg_size == 0) {
-		rc = err_set(ERR_CORRUPT, "manifest lacks required fields");
-		goto out;
+	if (manifest_is_logical(m)) {
+		/* a logical set: the dump and how to recreate its database; no WAL, LSN nor label */
+		const JsonValue *lg = json_get(root, "logical");
+		m->dump_format = dup_str(lg, "dump_format");
+		m->pg_dump_version = dup_str(lg, "pg_dump_version");
+		m->db_encoding = dup_str(lg, "encoding");
+		m->db_collate = dup_str(lg, "collate");
+		m->db_ctype = dup_str(lg, "ctype");
+		m->db_locale_provider = dup_str(lg, "locale_provider");
+		m->db_icu_locale = dup_str(lg, "icu_locale");
+		if (m->set_id == NULL || m->tenant == NULL || m->system_id == NULL || m->dump_format == NULL ||
+		    m->db_encoding == NULL || m->pg_version == 0) {
+			rc = err_set(ERR_CORRUPT, "manifest lacks required fields");
+			goto out;
+		}
+	} else {
+		if (m->set_id == NULL || m->tenant == NULL || m->system_id == NULL || m->backup_label == NULL ||
+		    m->superuser == NULL || m->wal_seg_size == 0) {
+			rc = err_set(ERR_CORRUPT, "manifest lacks required fields");
+			goto out;
+		}
+		if ((rc = parse_lsn_member(&m->start_lsn, root, "start_lsn")) < 0 ||
+		    (rc = parse_lsn_member(&m->stop_lsn, root, "stop_lsn")) < 0)
+			goto out;
 	}
-	if ((rc = parse_lsn_member(&m->start_lsn, root, "start_lsn")) < 0 ||
-	    (rc = parse_lsn_member(&m->stop_lsn, root, "stop_lsn")) < 0)
-		goto out;
 	const JsonValue *dbs = json_get(root, "databases");
 	for (size_t i = 0; dbs && i < dbs->count; i++) {
 		const char *name = json_get_string(dbs->items[i], "name");

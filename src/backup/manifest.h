@@ -78,7 +78,7 @@ typedef struct Manifest {
 	char *tenant;            /* database name, or "*" for the whole instance */
 	char *type;              /* "full" or "incremental" */
 	char *parent;            /* incremental: the set it builds on */
-	char *method;            /* "physical" */
+	char *method;            /* "physical" or "logical" */
 	char *tenback_version;
 	uint32_t pg_version;     /* server_version_num */
 	char *system_id;
@@ -106,7 +106,21 @@ typedef struct Manifest {
 	ManifestWal *wal;
 	size_t n_wal;
 	StrList removed;         /* incremental: paths of the parent gone since */
+
+	/* Logical sets ("logical" member): the files are the set's objects
+	 * (data/tenant.dump, data/roles.sql, data/database.sql); start_time is
+	 * the dump's snapshot; there is no WAL, LSN nor backup_label. */
+	char *dump_format;       /* "custom": pg_dump -Fc, uncompressed inside the container */
+	char *pg_dump_version;   /* pg_dump --version */
+	char *db_encoding;       /* the tenant database's, for CREATE DATABASE at restore */
+	char *db_collate;
+	char *db_ctype;
+	char *db_locale_provider;/* PostgreSQL 15+: "c" (libc) or "i" (ICU); NULL before */
+	char *db_icu_locale;
 } Manifest;
+
+/* Is m a logical set's manifest? */
+bool manifest_is_logical(const Manifest *m);
 
 Manifest *manifest_new(void);
 void manifest_free(Manifest *m);

@@ -366,10 +366,33 @@ load_candidates(Meta *meta, const char *cluster, const char *tenant, MetaSet **r
                 Candidate **out)
 {
 	int rc = meta_set_list(meta, cluster, tenant, "completed", rows, n_rows);
+	size_t kept = 0, n_logical = 0;
 
 	*out = NULL;
 	if (rc < 0)
 		return rc;
+	/* Logical sets have no WAL position: they are restored with --as, never
+	 * replayed to a point in time.  Only physical sets are candidates. */
+	for (size_t i = 0; i < *n_rows; i++) {
+		if ((*rows)[i].method && strcmp((*rows)[i].method, "logical") == 0) {
+			meta_set_clear(&(*rows)[i]);
+			n_logical++;
+			continue;
+		}
+		if (kept != i) {
+			(*rows)[kept] = (*rows)[i];
+			memset(&(*rows)[i], 0, sizeof((*rows)[i]));
+		}
+		kept++;
+	}
+	*n_rows = kept;
+	if (*n_rows == 0 && n_logical > 0) {
+		rc = err_set(ERR_NOT_FOUND, "tenant \"%s\" of cluster \"%s\" has no physical backup set", tenant, cluster);
+		err_detail("Its %zu backup set(s) are logical: they restore into a database, not a data directory.", n_logical);
+		err_hint("Restore a logical set with \"tenback restore --cluster %s --tenant %s --set latest --as NEWDB\".",
+		         cluster, tenant);
+		return rc;
+	}
 	if (*n_rows == 0) {
 		rc = err_set(ERR_NOT_FOUND, "tenant \"%s\" of cluster \"%s\" has no backup set", tenant, cluster);
 		err_hint("Take one with \"tenback backup --cluster %s --tenant %s\".", cluster, tenant);

@@ -544,6 +544,19 @@ restore_run(Meta *meta, const RestoreOpts *o)
 	}
 	if ((rc = meta_cluster_get(meta, o->cluster, &c)) < 0)
 		goto out;
+	/* a logical set restores into a database (logical_restore.c), not a data directory */
+	if (o->set && strcmp(o->set, "latest") != 0) {
+		if ((rc = backup_find_set(meta, o->cluster, o->tenant, o->set, &row)) < 0)
+			goto out;
+		if (row.method && strcmp(row.method, "logical") == 0) {
+			rc = err_set(ERR_INVALID, "backup set \"%s\" is a logical backup: it restores into a database, not "
+			             "a data directory", row.id);
+			err_hint("Restore it with --as NEWDB [--into-cluster NAME], or write its SQL with --sql-file FILE.");
+			goto out;
+		}
+		meta_set_clear(&row);
+		memset(&row, 0, sizeof(row));
+	}
 	if ((rc = pitr_choose_set(meta, o->cluster, o->tenant, o->set, &target, &set_id)) < 0)
 		goto out;
 	if ((rc = backup_find_set(meta, o->cluster, o->tenant, set_id, &row)) < 0)

@@ -16,9 +16,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BACKUP_USAGE "tenback backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--storage NAME] " \
-	"[--compress none|lz4|zstd] [--archive-timeout SEC]\n" \
-	"       tenback --server URL backup --cluster NAME --tenant DB [--mode M] [--storage NAME] [--wait]"
+#define BACKUP_USAGE "tenback backup --cluster NAME --tenant DB|'*' [--mode full|incremental] " \
+	"[--method physical|logical] [--storage NAME]\n" \
+	"       [--compress none|lz4|zstd] [--archive-timeout SEC] [--pg-bin DIR]\n" \
+	"       tenback --server URL backup --cluster NAME --tenant DB [--mode M] [--method M] [--storage NAME] [--wait]"
 
 int
 cmd_backup(Cli *cli, int argc, char **argv)
@@ -31,6 +32,8 @@ cmd_backup(Cli *cli, int argc, char **argv)
 		{"cluster", ARG_STRING, &o.cluster, true},
 		{"tenant", ARG_STRING, &o.tenant, true},
 		{"mode", ARG_STRING, &o.mode, false},
+		{"method", ARG_STRING, &o.method, false},
+		{"pg-bin", ARG_STRING, &o.pg_bin, false},
 		{"compress", ARG_STRING, &o.compress, false},
 		{"archive-timeout", ARG_STRING, &timeout, false},
 		{"storage", ARG_STRING, &storage, false},
@@ -50,9 +53,14 @@ cmd_backup(Cli *cli, int argc, char **argv)
 		strlist_free(&pos);
 		return cli_usage_error(BACKUP_USAGE);
 	}
+	if (o.method && strcmp(o.method, "physical") != 0 && strcmp(o.method, "logical") != 0) {
+		err_set(ERR_INVALID, "invalid backup method \"%s\"", o.method);
+		err_hint("Use --method physical or --method logical, or leave it out to identify it automatically.");
+		return cli_usage_error(BACKUP_USAGE);
+	}
 	if (cli->server) {
 		Remote r = {cli->server, cli->token};
-		return remote_backup(&r, o.cluster, o.tenant, o.mode, storage, wait);
+		return remote_backup(&r, o.cluster, o.tenant, o.mode, o.method, storage, wait);
 	}
 	/* --storage names a storage configuration; without it, the cluster's own storage */
 	o.storage = storage;
@@ -183,14 +191,15 @@ cmd_set(Cli *cli, int argc, char **argv)
 		printf("%s\n", b.data);
 		buf_free(&b);
 	} else {
-		printf("%-17s %-12s %-12s %-17s %-10s %-22s %-22s %10s %10s\n", "SET", "TENANT", "TYPE", "PARENT", "STATUS",
-		       "START", "STOP", "SIZE", "STORED");
+		printf("%-17s %-12s %-12s %-9s %-17s %-10s %-22s %-22s %10s %10s\n", "SET", "TENANT", "TYPE", "METHOD",
+		       "PARENT", "STATUS", "START", "STOP", "SIZE", "STORED");
 		for (size_t i = 0; i < n; i++) {
 			char size[32], stored[32];
 			size_format(size, sizeof(size), (uint64_t)sets[i].size_bytes);
 			size_format(stored, sizeof(stored), (uint64_t)sets[i].stored_bytes);
-			printf("%-17s %-12s %-12s %-17s %-10s %-22s %-22s %10s %10s\n", sets[i].id, sets[i].tenant, sets[i].type,
-			       sets[i].parent ? sets[i].parent : "-", sets[i].status, sets[i].start_time ? sets[i].start_time : "-",
+			printf("%-17s %-12s %-12s %-9s %-17s %-10s %-22s %-22s %10s %10s\n", sets[i].id, sets[i].tenant,
+			       sets[i].type, sets[i].method ? sets[i].method : "-", sets[i].parent ? sets[i].parent : "-",
+			       sets[i].status, sets[i].start_time ? sets[i].start_time : "-",
 			       sets[i].stop_time ? sets[i].stop_time : "-", size, stored);
 		}
 	}

@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define CLUSTER_USAGE "tenback cluster add NAME --conninfo CONNINFO --pgdata DIR --storage URI [--compress METHOD]\n" \
+#define CLUSTER_USAGE "tenback cluster add NAME --conninfo CONNINFO [--pgdata DIR] --storage URI [--compress METHOD]\n" \
 	"       [--storage-credentials FILE]   (s3://: a 0600 file; else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)\n" \
 	"       tenback cluster list [--output text|json]\n       tenback cluster remove NAME"
 
@@ -24,7 +24,7 @@ cluster_add_cmd(Cli *cli, int argc, char **argv)
 	StrList pos = {0};
 	ArgSpec specs[] = {
 		{"conninfo", ARG_STRING, &o.conninfo, true},
-		{"pgdata", ARG_STRING, &o.pgdata, true},
+		{"pgdata", ARG_STRING, &o.pgdata, false},
 		{"storage", ARG_STRING, &o.storage, true},
 		{"compress", ARG_STRING, &o.compress, false},
 		{"storage-credentials", ARG_STRING, &o.storage_credentials, false},
@@ -43,7 +43,8 @@ cluster_add_cmd(Cli *cli, int argc, char **argv)
 	}
 	o.name = pos.items[0];
 	if ((rc = cluster_add(cli->meta, &o)) == 0)
-		printf("cluster \"%s\" registered\n", o.name);
+		printf("cluster \"%s\" registered%s\n", o.name,
+		       o.pgdata ? "" : " without a data directory: its tenants are backed up logically (pg_dump)");
 	strlist_free(&pos);
 	return rc;
 }
@@ -152,21 +153,23 @@ cmd_tenant(Cli *cli, int argc, char **argv)
 			json_kv_string(&w, "owner", ts[i].owner);
 			json_kv_int(&w, "size_bytes", ts[i].size_bytes);
 			json_kv_bool(&w, "template", ts[i].is_template);
-			json_kv_string(&w, "backup_method", "physical");
+			json_kv_string(&w, "backup_method", ts[i].backup_method);
+			json_kv_string(&w, "backup_method_reason", ts[i].backup_method_reason);
 			json_object_end(&w);
 		}
 		json_array_end(&w);
 		printf("%s\n", b.data);
 		buf_free(&b);
 	} else {
-		printf("%-24s %-8s %-16s %12s %s\n", "TENANT", "OID", "OWNER", "SIZE", "BACKUP METHOD");
+		printf("%-24s %-8s %-16s %12s %-9s %s\n", "TENANT", "OID", "OWNER", "SIZE", "METHOD", "WHY");
 		for (size_t i = 0; i < n; i++) {
 			char size[32];
 			if (ts[i].size_bytes < 0)
 				snprintf(size, sizeof(size), "-");
 			else
 				size_format(size, sizeof(size), (uint64_t)ts[i].size_bytes);
-			printf("%-24s %-8u %-16s %12s %s\n", ts[i].name, ts[i].oid, ts[i].owner, size, "physical");
+			printf("%-24s %-8u %-16s %12s %-9s %s\n", ts[i].name, ts[i].oid, ts[i].owner, size, ts[i].backup_method,
+			       ts[i].backup_method_reason);
 		}
 	}
 	tenant_array_free(ts, n);

@@ -17,7 +17,86 @@
 #define RESTORE_USAGE "tenback restore --cluster NAME --tenant DB [--set ID|latest] --to DIR [--port N] [--start]\n" \
 	"       [--force] [--target latest|immediate | --target-time TIME | --target-lsn LSN | --target-xid XID |\n" \
 	"        --target-name NAME] [--tablespace-map OLD=NEW]... [--socket-dir DIR]\n" \
-	"       [--run-as USER] [--pg-bin DIR] [--timeout SEC]"
+	"       [--run-as USER] [--pg-bin DIR] [--timeout SEC]\n" \
+	"       tenback restore --cluster NAME --tenant DB [--set ID|latest] --as NEWDB [--into-cluster NAME]\n" \
+	"       [--jobs N] [--force] [--pg-bin DIR] [--temp-dir DIR]        (a logical set)\n" \
+	"       tenback restore --cluster NAME --tenant DB [--set ID|latest] --sql-file FILE [--force] [--pg-bin DIR]"
+
+/* The options of one kind of restore that the other kind does not take. */
+static const char *const physical_only[] = {"to", "port", "start", "target", "target-time", "target-lsn",
+                                            "target-xid", "target-name", "tablespace-map", "socket-dir", "run-as",
+                                            "timeout", NULL};
+static const char *const logical_only[] = {"as", "sql-file", "into-cluster", "jobs", "temp-dir", NULL};
+
+/* Was --name given (as "--name", "--name=...")? */
+static bool
+given(int argc, char **argv, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (int i = 0; i < argc; i++)
+		if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, len) == 0 &&
+		    (argv[i][2 + len] == '\0' || argv[i][2 + len] == '='))
+			return true;
+	return false;
+}
+
+static int
+restore_logical(Cli *cli, int argc, char **argv)
+{
+	LogicalRestoreOpts o = {0};
+	const char *jobs = NULL;
+	StrList pos = {0};
+	ArgSpec specs[] = {
+		{"cluster", ARG_STRING, &o.cluster, true},
+		{"tenant", ARG_STRING, &o.tenant, true},
+		{"set", ARG_STRING, &o.set, false},
+		{"as", ARG_STRING, &o.as, false},
+		{"sql-file", ARG_STRING, &o.sql_file, false},
+		{"into-cluster", ARG_STRING, &o.into_cluster, false},
+		{"jobs", ARG_STRING, &jobs, false},
+		{"force", ARG_FLAG, &o.force, false},
+		{"pg-bin", ARG_STRING, &o.pg_bin, false},
+		{"temp-dir", ARG_STRING, &o.temp_dir, false},
+		{NULL, 0, NULL, false},
+	};
+	uint64_t v;
+
+	for (size_t i = 0; physical_only[i]; i++)
+		if (given(argc, argv, physical_only[i])) {
+			err_set(ERR_INVALID, "--%s is for a physical restore (--to DIR); it does not go with --as or --sql-file",
+			        physical_only[i]);
+			return cli_usage_error(RESTORE_USAGE);
+		}
+	if (args_parse(argc, argv, specs, &pos) < 0 || pos.count) {
+		if (pos.count)
+			err_set(ERR_INVALID, "unexpected argument \"%s\"", pos.items[0]);
+		strlist_free(&pos);
+		return cli_usage_error(RESTORE_USAGE);
+	}
+	if (o.as && o.sql_file) {
+		err_set(ERR_INVALID, "--as and --sql-file do not go together");
+		err_hint("Restore into a database with --as, or write the SQL script with --sql-file.");
+		return cli_usage_error(RESTORE_USAGE);
+	}
+	if (o.sql_file && (o.into_cluster || jobs)) {
+		err_set(ERR_INVALID, "--%s is for a restore into a database (--as); --sql-file only writes a file",
+		        o.into_cluster ? "into-cluster" : "jobs");
+		return cli_usage_error(RESTORE_USAGE);
+	}
+	if (jobs) {
+		if (str_to_u64(&v, jobs, "--jobs") < 0 || v == 0 || v > 128) {
+			err_set(ERR_INVALID, "invalid value for --jobs: \"%s\"", jobs);
+			err_hint("Give the number of parallel pg_restore jobs, from 1 to 128.");
+			return cli_usage_error(RESTORE_USAGE);
+		}
+		o.jobs = (int)v;
+	}
+	if (o.set == NULL)
+		o.set = "latest";
+	fflush(stdout);
+	return logical_restore_run(cli->meta, &o);
+}
 
 int
 cmd_restore(Cli *cli, int argc, char **argv)
@@ -29,7 +108,7 @@ cmd_restore(Cli *cli, int argc, char **argv)
 		{"cluster", ARG_STRING, &o.cluster, true},
 		{"tenant", ARG_STRING, &o.tenant, true},
 		{"set", ARG_STRING, &o.set, false},
-		{"to", ARG_STRING, &o.to, true},
+		{"to", ARG_STRING, &o.to, false},
 		{"port", ARG_STRING, &port, false},
 		{"start", ARG_FLAG, &o.start, false},
 		{"force", ARG_FLAG, &o.force, false},
@@ -49,9 +128,21 @@ cmd_restore(Cli *cli, int argc, char **argv)
 	uint64_t v;
 	int rc;
 
+	if (given(argc, argv, "as") || given(argc, argv, "sql-file"))
+		return restore_logical(cli, argc, argv);
+	for (size_t i = 0; logical_only[i]; i++)
+		if (given(argc, argv, logical_only[i])) {
+			err_set(ERR_INVALID, "--%s is for a logical restore; it needs --as NEWDB", logical_only[i]);
+			return cli_usage_error(RESTORE_USAGE);
+		}
 	if (args_parse(argc, argv, specs, &pos) < 0 || pos.count) {
 		if (pos.count)
 			err_set(ERR_INVALID, "unexpected argument \"%s\"", pos.items[0]);
+		rc = cli_usage_error(RESTORE_USAGE);
+		goto out;
+	}
+	if (o.to == NULL) {
+		err_set(ERR_INVALID, "restore needs --to DIR (a physical set), or --as NEWDB or --sql-file FILE (a logical set)");
 		rc = cli_usage_error(RESTORE_USAGE);
 		goto out;
 	}

@@ -132,8 +132,8 @@ find_tenant_id(const Remote *r, const char *cluster, const char *tenant, char **
 }
 
 int
-remote_backup(const Remote *r, const char *cluster, const char *tenant, const char *mode, const char *storage,
-              bool wait)
+remote_backup(const Remote *r, const char *cluster, const char *tenant, const char *mode, const char *method,
+              const char *storage, bool wait)
 {
 	char *tid = NULL, *path = NULL;
 	Buf body = BUF_INIT;
@@ -149,6 +149,8 @@ remote_backup(const Remote *r, const char *cluster, const char *tenant, const ch
 	json_writer_init(&w, &body, false);
 	json_object_begin(&w);
 	json_kv_string(&w, "mode", mode ? mode : "full");
+	if (method)
+		json_kv_string(&w, "method", method);
 	if (storage)
 		json_kv_string(&w, "storage", storage);
 	json_object_end(&w);

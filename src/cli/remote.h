@@ -15,7 +15,7 @@ typedef struct Remote {
 /* POST a backup of cluster/tenant through the daemon; with wait, follow the
  * task's steps on stderr until it ends and fail with the failed step's
  * message.  Prints the task id (and the set id when waited). */
-int remote_backup(const Remote *r, const char *cluster, const char *tenant, const char *mode, const char *storage,
-                  bool wait);
+int remote_backup(const Remote *r, const char *cluster, const char *tenant, const char *mode, const char *method,
+                  const char *storage, bool wait);
 
 #endif

@@ -117,8 +117,17 @@ static void
 run_log(const char *line, void *payload)
 {
 	Run *r = payload;
+	char now[40];
+	char *text;
 
-	meta_task_step_log(r->meta, r->task->id, r->step->idx, line);
+	/* Every update of the step (status, progress) writes its row whole: its log
+	 * is kept in the step too, or the next update would drop these lines. */
+	now_text(now, sizeof(now));
+	text = xasprintf("%s%s %s\n", r->step->log ? r->step->log : "", now, line);
+	free(r->step->log);
+	r->step->log = text;
+	if (meta_task_step_update(r->meta, r->task->id, r->step) < 0)
+		log_warning("task %lld: could not record a step's log: %s", (long long)r->task->id, err_message());
 }
 
 static char *
@@ -213,6 +222,7 @@ run_backup(TaskEngine *e, Meta *meta, MetaTask *t)
 	o.cluster = t->cluster;
 	o.tenant = t->tenant;
 	o.mode = json_get_string(params, "mode");
+	o.method = json_get_string(params, "method"); /* resolved at submit; NULL in tasks of older versions */
 	o.compress = json_get_string(params, "compress");
 	/* by name: the worker opens the configuration with its own keys ("storage_uri" is for display) */
 	o.storage = json_get_string(params, "storage");
@@ -282,6 +292,7 @@ run_restore(TaskEngine *e, Meta *meta, MetaTask *t)
 {
 	Run r = {e, meta, t, &t->steps[0], 0, false, time_now_ms()};
 	RestoreOpts o = {0};
+	LogicalRestoreOpts lo = {0};
 	JsonValue *p = NULL;
 	MetaTaskStep *s = &t->steps[0];
 	int rc;
@@ -303,13 +314,24 @@ run_restore(TaskEngine *e, Meta *meta, MetaTask *t)
 	o.port = (int)json_get_int(p, "port", NULL);
 	o.start = json_get_bool(p, "start", false);
 	o.socket_dir = json_get_string(p, "socket_dir");
+	lo.cluster = t->cluster;
+	lo.tenant = t->tenant;
+	lo.set = o.set;
+	lo.as = json_get_string(p, "as");
+	lo.into_cluster = json_get_string(p, "into_cluster");
+	lo.jobs = (int)json_get_int(p, "jobs", NULL);
+	lo.force = json_get_bool(p, "force", false);
 	step_begin(meta, t, s);
 	meta_task_step_log(meta, t->id, 0, "restoring");
-	rc = restore_run(meta, &o);
+	rc = lo.as ? logical_restore_run(meta, &lo) : restore_run(meta, &o);
 	if (rc == 0) {
 		char line[256];
 		step_end(meta, t, s, "SUCCEEDED", 0);
-		snprintf(line, sizeof(line), "tenant restored to %s%s", o.to, o.start ? " and started" : "");
+		if (lo.as)
+			snprintf(line, sizeof(line), "tenant restored as database %s in cluster %s", lo.as,
+			         lo.into_cluster ? lo.into_cluster : t->cluster);
+		else
+			snprintf(line, sizeof(line), "tenant restored to %s%s", o.to, o.start ? " and started" : "");
 		meta_task_step_log(meta, t->id, 0, line);
 		finish_task(&r, "SUCCEEDED", NULL);
 	} else {
@@ -496,6 +518,9 @@ task_backup_submit(TaskEngine *e, Meta *m, const BackupRequest *r, int64_t *out_
 	MetaTaskFilter f = {r->cluster, r->tenant, "RUNNING", "backup", NULL, 1};
 	MetaTaskStep steps[BACKUP_STEPS];
 	char *uri = NULL, *storage_name = NULL;
+	MetaStrategy strategy = {0};
+	const char *method = NULL;
+	char reason[256] = "";
 	Buf params = BUF_INIT;
 	JsonWriter w;
 	int rc;
@@ -511,6 +536,18 @@ task_backup_submit(TaskEngine *e, Meta *m, const BackupRequest *r, int64_t *out_
 		return rc;
 	if ((rc = resolve_storage(m, r, &c, &uri, &storage_name)) < 0)
 		goto out;
+	/* the method: asked for, the strategy's, or identified on the server */
+	method = r->method;
+	if (method == NULL && meta_strategy_get(m, r->cluster, r->tenant, &strategy) == 0)
+		method = strategy.method;
+	err_clear();
+	if ((rc = backup_method_resolve(&c, method, &method, reason, sizeof(reason))) < 0)
+		goto out;
+	if (strcmp(method, "logical") == 0 && strcmp(r->mode, "incremental") == 0) {
+		rc = err_set(ERR_UNSUPPORTED, "Logical backup supports only full backup");
+		err_hint("Choose a full backup: a logical backup has no incrementals.");
+		goto out;
+	}
 	pthread_mutex_lock(&e->mu);
 	rc = meta_task_list(m, &f, &running, &n_running);
 	if (rc == 0 && n_running > 0) {
@@ -522,6 +559,7 @@ task_backup_submit(TaskEngine *e, Meta *m, const BackupRequest *r, int64_t *out_
 		json_writer_init(&w, &params, false);
 		json_object_begin(&w);
 		json_kv_string(&w, "mode", r->mode);
+		json_kv_string(&w, "method", method);
 		json_kv_string(&w, "storage", storage_name);
 		json_kv_string(&w, "storage_uri", uri);
 		json_object_end(&w);
@@ -545,9 +583,10 @@ task_backup_submit(TaskEngine *e, Meta *m, const BackupRequest *r, int64_t *out_
 	if (rc == 0) {
 		*out_task_id = t.id;
 		enqueue(e, t.id);
-		log_info("task %lld: %s backup of %s/%s queued", (long long)t.id, r->mode, r->cluster, r->tenant);
+		log_info("task %lld: %s %s backup of %s/%s queued", (long long)t.id, r->mode, method, r->cluster, r->tenant);
 	}
 out:
+	meta_strategy_clear(&strategy);
 	meta_task_array_free(running, n_running);
 	buf_free(&params);
 	free(uri);
@@ -567,9 +606,27 @@ task_restore_submit(TaskEngine *e, Meta *m, const RestoreRequest *r, int64_t *ou
 	int rc;
 
 	*out_task_id = 0;
-	if (r->to == NULL || r->to[0] != '/') {
+	if (r->as && r->to) {
+		rc = err_set(ERR_INVALID, "\"to\" and \"as\" do not go together");
+		err_hint("A physical set restores to a directory (\"to\"), a logical set into a new database (\"as\").");
+		return rc;
+	}
+	if (r->as && (r->as[0] == '\0' || strlen(r->as) > 63 || r->port || r->start || r->socket_dir || r->target ||
+	              r->target_time || r->target_lsn || r->target_xid || r->target_name)) {
+		rc = err_set(ERR_INVALID, r->as[0] == '\0' || strlen(r->as) > 63
+		                              ? "\"as\" must be a database name of 1 to 63 bytes"
+		                              : "port, start, socket_dir and targets are for a physical restore (\"to\")");
+		return rc;
+	}
+	if (r->as == NULL && (r->into_cluster || r->jobs || r->force)) {
+		rc = err_set(ERR_INVALID, "into_cluster, jobs and force are for a logical restore (\"as\")");
+		return rc;
+	}
+	if (r->jobs < 0 || r->jobs > 128)
+		return err_set(ERR_INVALID, "jobs must be between 1 and 128");
+	if (r->as == NULL && (r->to == NULL || r->to[0] != '/')) {
 		rc = err_set(ERR_INVALID, "the restore target must be an absolute directory path");
-		err_hint("Give \"to\", e.g. /srv/restored/shop.");
+		err_hint("Give \"to\", e.g. /srv/restored/shop (or \"as\", a new database, for a logical set).");
 		return rc;
 	}
 	if (r->start && r->port <= 0) {
@@ -578,9 +635,23 @@ task_restore_submit(TaskEngine *e, Meta *m, const RestoreRequest *r, int64_t *ou
 	}
 	if ((rc = meta_cluster_get(m, r->cluster, &c)) < 0)
 		return rc;
+	if (r->into_cluster) {
+		MetaCluster into = {0};
+		if ((rc = meta_cluster_get(m, r->into_cluster, &into)) < 0) {
+			meta_cluster_clear(&c);
+			return rc;
+		}
+		meta_cluster_clear(&into);
+	}
 	json_writer_init(&w, &params, false);
 	json_object_begin(&w);
 	json_kv_string(&w, "set", r->set);
+	if (r->as) {
+		json_kv_string(&w, "as", r->as);
+		json_kv_string(&w, "into_cluster", r->into_cluster);
+		json_kv_int(&w, "jobs", r->jobs);
+		json_kv_bool(&w, "force", r->force);
+	}
 	json_kv_string(&w, "target", r->target);
 	json_kv_string(&w, "target_time", r->target_time);
 	json_kv_string(&w, "target_lsn", r->target_lsn);
@@ -606,7 +677,8 @@ task_restore_submit(TaskEngine *e, Meta *m, const RestoreRequest *r, int64_t *ou
 	if ((rc = meta_task_insert(m, &t)) == 0) {
 		*out_task_id = t.id;
 		enqueue(e, t.id);
-		log_info("task %lld: restore of %s/%s to %s queued", (long long)t.id, r->cluster, r->tenant, r->to);
+		log_info("task %lld: restore of %s/%s to %s queued", (long long)t.id, r->cluster, r->tenant,
+		         r->as ? r->as : r->to);
 	}
 	buf_free(&params);
 	meta_cluster_clear(&c);
@@ -722,7 +794,7 @@ task_scheduler_tick(TaskEngine *e, Meta *m, time_t now, int *out_fired)
 		for (size_t k = 0; k < deleted.count; k++)
 			log_info("retention: deleted backup set %s of %s/%s", deleted.items[k], ss[i].cluster, ss[i].tenant);
 		if (schedule_due(ss[i].schedule, ss[i].last_fired, now, slot, mode) == 1) {
-			BackupRequest r = {ss[i].cluster, ss[i].tenant, mode, ss[i].storage, "scheduler"};
+			BackupRequest r = {ss[i].cluster, ss[i].tenant, mode, ss[i].method, ss[i].storage, "scheduler"};
 			/* The slot counts as fired even when the backup cannot start: no retry storm. */
 			meta_strategy_set_fired(m, ss[i].cluster, ss[i].tenant, slot);
 			if (task_backup_submit(e, m, &r, &id) < 0)

@@ -45,13 +45,19 @@ typedef struct BackupRequest {
 	const char *cluster;
 	const char *tenant;
 	const char *mode;        /* full, incremental */
+	const char *method;      /* physical, logical; NULL: the strategy's, else identified on the server */
 	const char *storage;     /* storage configuration name; NULL: the strategy's, else the cluster's */
 	const char *created_by;  /* user name, for the audit trail */
 } BackupRequest;
 
 /* Create a "Back up now" task (status RUNNING, steps PENDING) and queue it.
+ * The method is resolved now and kept in the task's parameters (a retry
+ * never changes it); a logical backup runs the same five steps (no
+ * checkpoint, no WAL: those two steps say so and succeed).
  * ERR_BUSY "a backup of tenant ... is already running (task N)" when one is;
- * ERR_NOT_FOUND for an unknown cluster; ERR_INVALID for a bad mode. */
+ * ERR_NOT_FOUND for an unknown cluster; ERR_INVALID for a bad mode or
+ * method; ERR_UNSUPPORTED "Logical backup supports only full backup" for
+ * an incremental logical one (no task is made). */
 int task_backup_submit(TaskEngine *e, Meta *m, const BackupRequest *r, int64_t *out_task_id);
 typedef struct RestoreRequest {
 	const char *cluster;
@@ -66,11 +72,17 @@ typedef struct RestoreRequest {
 	int port;                 /* 0: the source's */
 	bool start;
 	const char *socket_dir;
+	const char *as;           /* a logical set: restore into this new database (instead of to) */
+	const char *into_cluster; /* logical: NULL, the set's cluster */
+	int jobs;                 /* logical: pg_restore --jobs, 0: 1 */
+	bool force;               /* logical: drop an existing database of that name first */
 	const char *created_by;
 } RestoreRequest;
 
-/* A "Restore" task: one step, STEP_RESTORE, running restore_run (its log
- * holds what it did; a failure removes what it laid down). */
+/* A "Restore" task: one step, STEP_RESTORE, running restore_run, or
+ * logical_restore_run when "as" is given (its log holds what it did; a
+ * failure removes what it laid down / the database it created).
+ * ERR_INVALID unless exactly one of to and as is given. */
 #define STEP_RESTORE "Restore"
 int task_restore_submit(TaskEngine *e, Meta *m, const RestoreRequest *r, int64_t *out_task_id);
 

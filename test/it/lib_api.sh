@@ -51,7 +51,9 @@ user_add() {
 
 # daemon_start PORT [serve options...]
 daemon_start() {
-	local port=$1; shift
+	# TB_PORT_SHIFT: scripts/test.sh runs two lanes at once; the same test in both must
+	# not want the same TCP port
+	local port=$(($1 + ${TB_PORT_SHIFT:-0})); shift
 	_DAEMON_N=$((_DAEMON_N + 1))
 	DAEMON_LOG="$T/log/daemon-$_DAEMON_N.log"
 	: >"$DAEMON_LOG"

@@ -40,7 +40,7 @@ PROXY_PID=$!
 trap '_rc=$?; kill "$PROXY_PID" 2>/dev/null; wait "$PROXY_PID" 2>/dev/null; (exit $_rc); _cleanup' EXIT
 wait_for "the proxy listens" 20 grep -qx "listening on 127.0.0.1:$PROXY_PORT" "$T/log/faultproxy.out" \
 	|| { not_ok "tb-faultproxy starts" "$(cat "$T/log/faultproxy.err")"; exit 1; }
-VIA="endpoint=http://127.0.0.1:$PROXY_PORT&region=us-east-1&uri-style=path"
+VIA="endpoint=http://127.0.0.1:$PROXY_PORT&region=us-east-1&uri-style=path&part-size=5MiB"   # small parts: multipart on tens of MB
 
 # faults WORDS...: the proxy's control file (written aside and renamed: seen at once)
 faults() {
@@ -59,6 +59,7 @@ psql_q shop "CREATE TABLE notes AS SELECT g AS id, md5(g::text) AS txt FROM gene
 wal_switch_and_wait $PA
 
 # ---- 1. 503 SlowDown, 500, reset connections
+log "phase 1 at $SECONDS s"
 faults mode=503 percent=10 seed=11
 workload_start shop 600 $PA
 tb_run backup --cluster a --tenant shop --compress lz4
@@ -97,7 +98,8 @@ fi
 faults mode=pass
 
 # ---- 2. the gateway killed in the middle of a multipart upload, back after 4 s
-psql_q shop "CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 400000) g"
+log "phase 2 at $SECONDS s"
+psql_q shop "CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 150000) g"
 wal_switch_and_wait $PA
 rm -f "$T/bk2.out" "$T/bk2.err"
 bg runuser -u "$PG_USER" -- "$TENBACK" --home "$TB_HOME" backup --cluster a --tenant shop --compress none \
@@ -105,7 +107,7 @@ bg runuser -u "$PG_USER" -- "$TENBACK" --home "$TB_HOME" backup --cluster a --te
 bk2=${_BG_PIDS[-1]}
 uploading() { (( $(s3_pending_uploads "/shop/") > 0 )); }
 if wait_for "a multipart upload of shop under way" 120 uploading; then
-	sleep 0.5
+	sleep 0.2
 	"$RGW" gw-stop "$T/rgw"
 	ok "gateway killed (kill -9) in the middle of a multipart upload"
 	sleep 4
@@ -130,12 +132,13 @@ if tb_restore_start a shop "$set2" "$T/r2" $RA; then
 fi
 
 # ---- 3. cluster b: a small retry budget; the gateway down for good during the backup
+log "phase 3 at $SECONDS s"
 pg_create b $PB checksums=on
 S3_PREFIX=b     # cluster b's root, for the st_* helpers too
-STORAGE_URI="s3://$S3_BUCKET/b?endpoint=$S3_EP&region=us-east-1&uri-style=path&retries=2&retry-time=3"
+STORAGE_URI="s3://$S3_BUCKET/b?endpoint=$S3_EP&region=us-east-1&uri-style=path&part-size=5MiB&retries=2&retry-time=3"
 cluster_add b
 psql_q postgres "CREATE DATABASE crm"
-pgbench_init $PB crm 10
+pgbench_init $PB crm 3
 wal_switch_and_wait $PB
 rm -f "$T/bk3.out" "$T/bk3.err"
 bg runuser -u "$PG_USER" -- "$TENBACK" --home "$TB_HOME" backup --cluster b --tenant crm --compress none \
@@ -143,7 +146,7 @@ bg runuser -u "$PG_USER" -- "$TENBACK" --home "$TB_HOME" backup --cluster b --te
 bk3=${_BG_PIDS[-1]}
 uploading_crm() { (( $(s3_pending_uploads "/crm/") > 0 )); }
 if wait_for "a multipart upload of crm under way" 120 uploading_crm; then
-	sleep 0.5
+	sleep 0.2
 	"$RGW" gw-stop "$T/rgw"
 	ok "gateway killed in the middle of crm's multipart upload"
 fi
@@ -184,6 +187,7 @@ if tb_restore_start b crm "$set3" "$T/r3" $RB; then
 fi
 
 # ---- 4. the network cut while PostgreSQL archives (cluster a, through the proxy)
+log "phase 4 at $SECONDS s"
 S3_PREFIX=it
 before=$(psql_at $PA postgres "SELECT failed_count FROM pg_stat_archiver")
 faults mode=down

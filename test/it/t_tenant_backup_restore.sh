@@ -7,7 +7,6 @@
 #      pgbench invariant, pg_checksums --check on the stopped instance.
 # The immediate restore runs first on purpose: its new timeline must not lead the
 # later "latest" restore away from the source's history.
-# tb-storage: file s3
 source "$(dirname "$0")/lib.sh"
 require_tenback
 

@@ -6,7 +6,8 @@
  * retention period ago are deleted; the newest full and everything built on
  * it stay whatever their age; a parent stays while a set that stays (also a
  * running one) builds on it; children go before parents; what is deleted
- * leaves both the store and the storage, and nothing else does.
+ * leaves both the store and the storage, and nothing else does; a logical
+ * set is a full set that nothing builds on.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -106,8 +107,8 @@ set_dir(Fixture *fx, const char *tenant, const char *id)
 
 /* A set row of tenant, ended age_s seconds before now, with a manifest on storage. */
 static void
-add_set(Fixture *fx, const char *tenant, const char *id, const char *type, const char *status, int64_t age_s,
-        const char *parent)
+add_set_method(Fixture *fx, const char *tenant, const char *id, const char *type, const char *status, int64_t age_s,
+               const char *parent, const char *method)
 {
 	char stop[32], start[32];
 	char *dir = set_dir(fx, tenant, id);
@@ -129,7 +130,7 @@ add_set(Fixture *fx, const char *tenant, const char *id, const char *type, const
 	s.tenant = (char *)tenant;
 	s.id = (char *)id;
 	s.type = (char *)type;
-	s.method = (char *)"physical";
+	s.method = (char *)method;
 	s.status = (char *)status;
 	s.storage_path = rel;
 	s.start_time = start;
@@ -145,6 +146,13 @@ add_set(Fixture *fx, const char *tenant, const char *id, const char *type, const
 	free(rel);
 	free(path);
 	free(dir);
+}
+
+static void
+add_set(Fixture *fx, const char *tenant, const char *id, const char *type, const char *status, int64_t age_s,
+        const char *parent)
+{
+	add_set_method(fx, tenant, id, type, status, age_s, parent, "physical");
 }
 
 /* The tenant's set ids in the store, comma-separated. */
@@ -232,6 +240,25 @@ chains(void **state)
 	assert_run(fx, "shop", 7, "", "20261002-000000F,20261105-000000F,20261124-000000I");
 	/* with 30 days the old crm full goes, the newest stays */
 	assert_run(fx, "crm", 30, "20261001-000000F", "20261002-000000F");
+}
+
+/* Logical sets are full sets nothing builds on: an expired one goes; when the newest
+ * full set is logical it is the newest restorable chain, alone, and an old physical
+ * chain expires. */
+static void
+logical_sets(void **state)
+{
+	Fixture *fx = *state;
+
+	add_set_method(fx, "shop", "20261001-000000F", "full", "completed", 40 * DAY, NULL, "logical");
+	add_set(fx, "shop", "20261010-000000F", "full", "completed", 30 * DAY, NULL);
+	add_set(fx, "shop", "20261011-000000I", "incremental", "completed", 29 * DAY, "20261010-000000F");
+	add_set_method(fx, "shop", "20261020-000000F", "full", "completed", 20 * DAY, NULL, "logical");
+	assert_run(fx, "shop", 7, "20261001-000000F,20261011-000000I,20261010-000000F", "20261020-000000F");
+	assert_on_storage(fx, "shop", "20261001-000000F", false);
+	assert_on_storage(fx, "shop", "20261020-000000F", true);
+	/* the only set, however old, stays */
+	assert_run(fx, "shop", 7, "", "20261020-000000F");
 }
 
 /* The newest chain grows by incrementals on incrementals: all of it stays. */
@@ -323,6 +350,7 @@ main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(chains),
+		T(logical_sets),
 		T(newest_chain_whole),
 		T(only_old_full_kept),
 		T(old_full_with_recent_incremental),

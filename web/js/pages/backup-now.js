@@ -136,7 +136,7 @@ export async function openBackupNow(ctx, t, opts = {}) {
     reason ? h('p#bn-incr-reason.small', { class: physical ? 'warn-text' : 'muted' },
       physical ? [h('strong', 'Incremental: '), reason, '. The step "Check if ready to data backup" refuses it until a full backup exists.']
         : [h('strong', 'Incremental is not available: '), reason]) : h('span#bn-incr-reason'),
-    h('p.small.muted', physical ? 'Physical backup: a full backup copies all of the tenant\'s files; an incremental one copies the pages changed since its parent.' : 'Logical backup supports full data backup only.'));
+    h('p.small.muted', physical ? 'Physical backup: a full backup copies all of the tenant\'s files; an incremental one copies the pages changed since its parent.' : 'Logical backup supports only full backup: pg_dump of the tenant database, with the roles it uses.'));
 
   // ---- Identified automatically
   const ident = h('section.form-section.ident', { 'aria-labelledby': 'bn-ident' },
@@ -178,6 +178,8 @@ export async function openBackupNow(ctx, t, opts = {}) {
     try {
       if (c.create) await post('/storages', c.create);
       const body = { mode };
+      // the method shown is the method run (it would otherwise be the strategy's)
+      if (t.backup_method === 'physical' || t.backup_method === 'logical') body.method = t.backup_method;
       if (c.storage) body.storage = c.storage;
       const task = await post(`/tenants/${seg(t.id)}/backups`, body);
       d.close();

@@ -85,7 +85,7 @@ function setsTable(ctx, t, sets, onRestore, onDeleted) {
   const mayDelete = can(ctx.role, 'admin');
   const rows = sets.map((s) => h('tr', { 'data-set': s.id, 'data-type': s.type },
     h('th.mono', { scope: 'row' }, s.id),
-    h('td', s.type),
+    h('td', s.type, s.method === 'logical' ? h('div.small.muted', 'logical (pg_dump)') : null),
     h('td', timeEl(s.start_time)),
     h('td', timeEl(s.stop_time)),
     h('td.num', fmtBytes(s.size_bytes), s.stored_bytes ? h('div.small.muted', fmtBytes(s.stored_bytes), ' stored') : null),
@@ -93,7 +93,8 @@ function setsTable(ctx, t, sets, onRestore, onDeleted) {
     h('td', badge(s.status), s.error ? h('div.small.err-text', s.error) : null),
     verifyCell(t, s, mayRestore),
     h('td', h('div.actions',
-      s.status === 'completed' && mayRestore ? h('button.btn.btn-small', { type: 'button', onclick: () => onRestore(s.id) }, 'Restore') : null,
+      // the restore dialog lays down a data directory: physical sets only (a logical set: tenback restore --as, or the API's "as")
+      s.status === 'completed' && mayRestore && s.method !== 'logical' ? h('button.btn.btn-small', { type: 'button', onclick: () => onRestore(s.id) }, 'Restore') : null,
       mayDelete ? h('button.btn.btn-small.btn-danger', {
         type: 'button',
         onclick: async (e) => {
