@@ -501,6 +501,112 @@ async function main() {
       await page.waitForSelector('main h1:has-text("Clusters")');
     }, page);
 
+    // ---------------------------------------------------------------- logical backup, restored as a new database
+    // Back up Now runs the method identified for the tenant (physical here): the
+    // logical backup is asked of the API, as an operator, from the page's session.
+    let logicalSet = null;
+    const LOGICAL_AS = `${TENANT}_logical_copy`;
+    await check('a logical backup (API, method logical) succeeds; the sets table marks each set physical or logical', async () => {
+      await logOff(page);
+      await logOn(page, 'operator');
+      // pg_dump reads every table of the tenant, and the restore creates a database and
+      // gives its objects their owners: the cluster's role (tb) must be allowed both.
+      psql('ALTER ROLE tb SUPERUSER');
+      const r = await page.evaluate(async (id) => {
+        const me = await (await fetch('/api/v1/me')).json();
+        const res = await fetch(`/api/v1/tenants/${encodeURIComponent(id)}/backups`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrf_token },
+          body: JSON.stringify({ mode: 'full', method: 'logical' }),
+        });
+        return { status: res.status, body: await res.text() };
+      }, tenantId);
+      assert.equal(r.status, 202, r.body);
+      const task = JSON.parse(r.body).id;
+      await page.goto(URL + `/#/tasks/${task}`);
+      await page.waitForSelector('#task-status');
+      const st = await waitTaskEnd(page);
+      assert.equal(st, 'SUCCEEDED', await page.textContent('main'));
+      await page.click('main .subtitle a[href^="#/tenants/"]');
+      await page.waitForSelector('#tab-sets');
+      await page.click('#tab-sets');
+      await page.waitForSelector('#panel-sets tr[data-method="logical"]');
+      logicalSet = await page.getAttribute('#panel-sets tr[data-method="logical"]', 'data-set');
+      const head = await page.$$eval('#panel-sets thead th', (l) => l.map((x) => x.textContent.trim()));
+      assert.ok(head.includes('Method'), `columns: ${head}`);
+      const rows = await page.$$eval('#panel-sets tbody tr', (l) => l.map((x) => ({ set: x.dataset.set, method: x.dataset.method, shown: x.querySelector('td.method').textContent.trim() })));
+      assert.ok(rows.length >= 3, JSON.stringify(rows));
+      for (const x of rows) assert.ok(x.shown.startsWith(x.method), `set ${x.set} is ${x.method}, the table says "${x.shown}"`);
+      assert.deepEqual(rows.filter((x) => x.method === 'logical').map((x) => x.set), [logicalSet]);
+      assert.ok(rows.filter((x) => x.method === 'physical').length >= 2, JSON.stringify(rows));
+      assert.ok(await page.isVisible(`#panel-sets tr[data-set="${logicalSet}"] button:has-text("Restore")`), 'a logical set offers Restore');
+      await shot(page, 'tenant-sets-logical');
+    }, page);
+
+    await check('Restore of a logical set: name, cluster and jobs asked, no directory/port/point in time; bad names refused', async () => {
+      assert.ok(logicalSet, 'no logical set to restore');
+      await page.click(`#panel-sets tr[data-set="${logicalSet}"] button:has-text("Restore")`);
+      await page.waitForSelector('#restore-dialog[open]');
+      assert.equal(await page.inputValue('#rs-set'), logicalSet);
+      for (const sel of ['#rs-to', '#rs-port', '#rs-sock', '#rs-start', '#rs-time', '#rs-kind-time', '#rs-kind-latest']) {
+        assert.ok(!(await page.isVisible(sel)), `${sel} (physical only) is not shown for a logical set`);
+      }
+      for (const sel of ['#rs-as', '#rs-cluster', '#rs-jobs']) assert.ok(await page.isVisible(sel), `${sel} is shown`);
+      assert.equal(await page.evaluate(() => document.activeElement && document.activeElement.id), 'rs-as', 'the name has the focus');
+      const note = await page.textContent('#rs-logical-note');
+      assert.match(note, /restored as a new database/);
+      assert.match(note, /already exists is refused/);
+      // the registered clusters, the tenant's own chosen
+      await page.waitForSelector('#rs-cluster option:has-text("PostgreSQL 15")', { state: 'attached' });
+      assert.equal(await page.inputValue('#rs-cluster'), CLUSTER);
+      assert.ok((await page.$$eval('#rs-cluster option', (l) => l.map((o) => o.value))).includes(CLUSTER));
+      const refused = async (name, re, jobs = '') => {
+        await page.fill('#rs-as', name);
+        await page.fill('#rs-jobs', jobs);
+        await page.click('#rs-go');
+        await page.waitForSelector('#restore-dialog .dialog-error .alert-error');
+        assert.match(await page.textContent('#restore-dialog .dialog-error'), re, `"${name}" jobs "${jobs}"`);
+        assert.ok(await page.isVisible('#restore-dialog'), 'the dialog stays open');
+      };
+      await refused('', /Enter the name of the new database/);
+      await refused('template1', /template/);
+      await refused('x'.repeat(64), /64 bytes long: PostgreSQL names are at most 63 bytes/);
+      await refused('crm', /already exists in cluster/);
+      await refused(LOGICAL_AS, /from 1 to 128/, '0');
+      // switching to a physical set brings its fields back
+      const phys = await page.$eval('#rs-set', (s) => [...s.options].find((o) => o.dataset.method === 'physical').value);
+      await page.selectOption('#rs-set', phys);
+      assert.ok(await page.isVisible('#rs-to') && await page.isVisible('#rs-port') && await page.isVisible('#rs-kind-time'));
+      assert.ok(!(await page.isVisible('#rs-as')));
+      await page.selectOption('#rs-set', logicalSet);
+      assert.ok(!(await page.isVisible('#rs-to')) && await page.isVisible('#rs-as'));
+      await page.fill('#rs-as', LOGICAL_AS);
+      await page.fill('#rs-jobs', '2');
+      await shot(page, 'restore-dialog-logical', { fullPage: false });
+    }, page);
+
+    await check(`the logical set restored as "${LOGICAL_AS}" into the same cluster: task followed to success, same rows`, async () => {
+      assert.ok(await page.isVisible('#restore-dialog'), 'the dialog is open');
+      assert.equal(psql(`SELECT count(*) FROM pg_database WHERE datname = '${LOGICAL_AS}'`), '0');
+      await page.click('#rs-go');
+      await page.waitForURL(/#\/tasks\/\d+$/, { timeout: 15_000 }).catch(async (e) => {
+        throw new Error(`restore did not start: ${await page.textContent('#restore-dialog .dialog-error').catch(() => e.message)}`);
+      });
+      const st = await waitTaskEnd(page);
+      await shot(page, 'task-restore-logical');
+      assert.equal(st, 'SUCCEEDED', await page.textContent('main'));
+      assert.match(await page.textContent('main h1'), /Restore \(logical\)/);
+      assert.equal(await stepStatus(page, 'Restore'), 'SUCCEEDED');
+      const summary = await page.textContent('#task-restored-as');
+      assert.ok(summary.includes(LOGICAL_AS) && summary.includes(CLUSTER) && /2 parallel jobs/.test(summary), summary);
+      assert.equal(psql(`SELECT count(*) FROM pg_database WHERE datname = '${LOGICAL_AS}'`), '1', 'the new database exists');
+      for (const table of ['pgbench_accounts', 'pgbench_branches']) {
+        const n = psqlAt(env('TB_PGPORT'), LOGICAL_AS, `SELECT count(*) FROM ${table}`);
+        assert.equal(n, psqlAt(env('TB_PGPORT'), TENANT, `SELECT count(*) FROM ${table}`), `${table}: the copy has the rows of the source`);
+        assert.ok(Number(n) > 0, `${table} has rows`);
+      }
+    }, page);
+
     await check('no script error in the pages', async () => {
       assert.deepEqual(pageErrors, []);
     });

@@ -11,7 +11,7 @@ const POLL_MS = 1000;
 export function taskTitle(t) {
   const p = t.params && typeof t.params === 'object' ? t.params : {};
   if (t.type === 'backup') return `Back up now${p.mode ? ` (${p.mode})` : ''}`;
-  if (t.type === 'restore') return 'Restore';
+  if (t.type === 'restore') return p.as ? 'Restore (logical)' : 'Restore';
   return t.type || 'Task';
 }
 
@@ -219,7 +219,9 @@ export async function taskPage(ctx, main) {
         p && p.set ? h('div', h('span.label', 'Backup set'), p.set) : null,
         p && (p.target_time || p.target_lsn || p.target_xid || p.target_name || p.target)
           ? h('div', h('span.label', 'Target'), p.target_time || p.target_lsn || p.target_xid || p.target_name || p.target) : null,
-        p && p.to ? h('div', h('span.label', 'Restored to'), h('span.mono', p.to), p.port ? ` · port ${p.port}` : '') : null),
+        p && p.to ? h('div', h('span.label', 'Restored to'), h('span.mono', p.to), p.port ? ` · port ${p.port}` : '') : null,
+        p && p.as ? h('div#task-restored-as', h('span.label', 'Restored as'), 'database ', h('strong.mono', p.as), ' in cluster ',
+          h('a', { href: `#/clusters/${seg(p.into_cluster || t.cluster)}` }, p.into_cluster || t.cluster), p.jobs ? ` · ${p.jobs} parallel jobs` : '') : null),
       t.error && t.status !== 'SUCCEEDED' && !(t.steps || []).some((x) => x.error) ? h('div.alert.alert-error', { role: 'alert' }, t.error) : null,
       notices(t, tenantId),
       h('section', { 'aria-labelledby': 'steps-title' },

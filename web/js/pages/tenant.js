@@ -83,9 +83,10 @@ function setsTable(ctx, t, sets, onRestore, onDeleted) {
   if (!sets.length) return h('p.empty', 'No backup set yet. Click Back up Now to take the first one.');
   const mayRestore = can(ctx.role, 'operator');
   const mayDelete = can(ctx.role, 'admin');
-  const rows = sets.map((s) => h('tr', { 'data-set': s.id, 'data-type': s.type },
+  const rows = sets.map((s) => h('tr', { 'data-set': s.id, 'data-type': s.type, 'data-method': s.method || 'physical' },
     h('th.mono', { scope: 'row' }, s.id),
-    h('td', s.type, s.method === 'logical' ? h('div.small.muted', 'logical (pg_dump)') : null),
+    h('td', s.type),
+    h('td.method', s.method === 'logical' ? ['logical', h('div.small.muted', 'pg_dump')] : 'physical'),
     h('td', timeEl(s.start_time)),
     h('td', timeEl(s.stop_time)),
     h('td.num', fmtBytes(s.size_bytes), s.stored_bytes ? h('div.small.muted', fmtBytes(s.stored_bytes), ' stored') : null),
@@ -93,8 +94,8 @@ function setsTable(ctx, t, sets, onRestore, onDeleted) {
     h('td', badge(s.status), s.error ? h('div.small.err-text', s.error) : null),
     verifyCell(t, s, mayRestore),
     h('td', h('div.actions',
-      // the restore dialog lays down a data directory: physical sets only (a logical set: tenback restore --as, or the API's "as")
-      s.status === 'completed' && mayRestore && s.method !== 'logical' ? h('button.btn.btn-small', { type: 'button', onclick: () => onRestore(s.id) }, 'Restore') : null,
+      // physical: to a new data directory; logical: as a new database (the dialog asks for what the set needs)
+      s.status === 'completed' && mayRestore ? h('button.btn.btn-small', { type: 'button', onclick: () => onRestore(s.id) }, 'Restore') : null,
       mayDelete ? h('button.btn.btn-small.btn-danger', {
         type: 'button',
         onclick: async (e) => {
@@ -110,7 +111,7 @@ function setsTable(ctx, t, sets, onRestore, onDeleted) {
       }, 'Delete') : null))));
   return h('div.table-wrap', h('table.data',
     h('caption.sr-only', 'Backup sets, newest first'),
-    h('thead', h('tr', ['Set', 'Type', 'Start', 'End', 'Size', 'Parent', 'Status', 'Verify', ''].map((x) => h('th', { scope: 'col' }, x)))),
+    h('thead', h('tr', ['Set', 'Type', 'Method', 'Start', 'End', 'Size', 'Parent', 'Status', 'Verify', ''].map((x) => h('th', { scope: 'col' }, x)))),
     h('tbody', rows)));
 }
 
@@ -290,7 +291,7 @@ export async function tenantPage(ctx, main) {
         h('p.subtitle', 'Tenant ', h('strong', t.name), ' on cluster ', h('a', { href: `#/clusters/${seg(t.cluster)}` }, t.cluster),
           running ? [' · ', h('a', { href: `#/tasks/${running.id}` }, `backup task ${running.id} running`)] : null)),
       h('div.head-actions',
-        h('button.btn#restore-btn', { type: 'button', disabled: !operator, title: operator ? 'Restore a backup set or a point in time to a new instance' : why, onclick: () => restore() }, 'Restore'),
+        h('button.btn#restore-btn', { type: 'button', disabled: !operator, title: operator ? 'Restore a backup set or a point in time to a new instance, or a logical set as a new database' : why, onclick: () => restore() }, 'Restore'),
         operator
           ? h('button.btn.btn-primary#backup-now', { type: 'button', onclick: () => openBackupNow(ctx, state.t) }, 'Back up Now')
           : h('button.btn.btn-primary#backup-now', { type: 'button', disabled: true, 'aria-disabled': 'true', title: why }, 'Back up Now'),
