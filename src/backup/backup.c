@@ -484,35 +484,6 @@ stop_backup(Job *j)
 	return rc;
 }
 
-/* Copy an object as stored (a container: no decompression) from one storage to another. */
-static int
-copy_between(Storage *from, const char *src, Storage *to, const char *dst)
-{
-	IoReader *r = NULL;
-	IoWriter *w = NULL;
-	uint8_t *chunk = xmalloc(256 * 1024);
-	ssize_t n;
-	int rc;
-
-	if ((rc = storage_read_open(from, &r, src)) < 0)
-		goto out;
-	if ((rc = storage_write_open(to, &w, dst, &(StorageWriteOpts){.no_sync = true})) < 0)
-		goto out;
-	while ((n = io_reader_read(r, chunk, 256 * 1024)) > 0)
-		if ((rc = io_writer_write(w, chunk, (size_t)n)) < 0)
-			goto out;
-	if (n < 0) {
-		rc = (int)n;
-		goto out;
-	}
-	rc = io_writer_close(w);
-out:
-	io_writer_free(w);
-	io_reader_free(r);
-	free(chunk);
-	return rc;
-}
-
 /* Wait for each segment from start to stop in the archive (always in the
  * cluster's own storage), then copy it into the set so that the set
  * restores on its own. */
@@ -546,10 +517,8 @@ collect_wal(Job *j)
 			}
 			usleep(100 * 1000);
 		}
-		if (rc == 0 && j->archive)
-			rc = copy_between(j->archive, src, j->storage, dst);
-		else if (rc == 0)
-			rc = storage_copy(j->storage, src, dst, &(StorageWriteOpts){.no_sync = true});
+		if (rc == 0)
+			rc = storage_copy_between(archive, src, j->storage, dst, &(StorageWriteOpts){.no_sync = true});
 		if (rc == 0) {
 			/* Read it back through the container to record what the set holds. */
 			IoContainerInfo ci;

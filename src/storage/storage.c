@@ -216,15 +216,21 @@ storage_sync(Storage *s, const char *path)
 int
 storage_copy(Storage *s, const char *from, const char *to, const StorageWriteOpts *opts)
 {
+	return storage_copy_between(s, from, s, to, opts);
+}
+
+int
+storage_copy_between(Storage *src, const char *from, Storage *dst, const char *to, const StorageWriteOpts *opts)
+{
 	IoReader *r = NULL;
 	IoWriter *w = NULL;
 	char *chunk = xmalloc(256 * 1024);
 	ssize_t n;
 	int rc;
 
-	if ((rc = storage_read_open(s, &r, from)) < 0)
+	if ((rc = storage_read_open(src, &r, from)) < 0)
 		goto out;
-	if ((rc = storage_write_open(s, &w, to, opts)) < 0)
+	if ((rc = storage_write_open(dst, &w, to, opts)) < 0)
 		goto out;
 	while ((n = io_reader_read(r, chunk, 256 * 1024)) > 0)
 		if ((rc = io_writer_write(w, chunk, (size_t)n)) < 0)

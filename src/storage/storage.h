@@ -85,6 +85,8 @@ int storage_remove_tree(Storage *s, const char *path);
 int storage_sync(Storage *s, const char *path);
 /* Copy an object as is (no decompression). */
 int storage_copy(Storage *s, const char *from, const char *to, const StorageWriteOpts *opts);
+/* The same from one storage to another (an archived segment into a set kept elsewhere). */
+int storage_copy_between(Storage *src, const char *from, Storage *dst, const char *to, const StorageWriteOpts *opts);
 /* Write, read back, list and remove a small probe object under path. */
 int storage_probe(Storage *s, const char *path);
 

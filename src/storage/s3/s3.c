@@ -394,24 +394,33 @@ complete(S3Writer *w)
 	return rc;
 }
 
-static void
-abort_upload(S3Writer *w)
+/* AbortMultipartUpload of key's upload_id; one already gone is fine. */
+static int
+abort_key_upload(S3 *s, const char *key, const char *upload_id)
 {
-	S3Param q[1] = {{"uploadId", w->upload_id}};
+	S3Param q[1] = {{"uploadId", upload_id}};
 	char *query = s3_query_canonical(q, 1);
 	S3Request rq = {0};
 	S3Response resp = {0};
+	int rc;
 
 	rq.op = "abort of a multipart upload";
 	rq.method = "DELETE";
-	rq.key = w->key;
+	rq.key = key;
 	rq.query = query;
 	rq.resp_cap = SMALL_CAP;
 	rq.also_ok[0] = 404;
-	if (s3_request(w->s3->cl, &rq, &resp) < 0)
-		log_warning("%s (the incomplete upload stays until it is aborted or expires)", err_message());
+	rc = s3_request(s->cl, &rq, &resp);
 	s3_response_free(&resp);
 	free(query);
+	return rc;
+}
+
+static void
+abort_upload(S3Writer *w)
+{
+	if (abort_key_upload(w->s3, w->key, w->upload_id) < 0)
+		log_warning("%s (the incomplete upload stays until it is aborted or expires)", err_message());
 }
 
 static int
@@ -1107,24 +1116,9 @@ abort_pending_uploads(S3 *s, const char *prefix)
 		if (rc == 0 && (rc = s3_xml_parse(resp.body.data, resp.body.len, uploads_cb, &up)) < 0)
 			err_prefix("S3 listing of pending uploads under \"s3://%s/%s\"", cfg(s)->bucket, prefix);
 		s3_response_free(&resp);
-		for (size_t i = 0; rc == 0 && i < up.keys.count; i++) {
-			S3Param aq[1] = {{"uploadId", up.ids.items[i]}};
-			char *aquery = s3_query_canonical(aq, 1);
-			S3Request arq = {0};
-			S3Response aresp = {0};
-
-			arq.op = "abort of a multipart upload";
-			arq.method = "DELETE";
-			arq.key = up.keys.items[i];
-			arq.query = aquery;
-			arq.resp_cap = SMALL_CAP;
-			arq.also_ok[0] = 404;
-			rc = s3_request(s->cl, &arq, &aresp);
-			if (rc == 0)
+		for (size_t i = 0; rc == 0 && i < up.keys.count; i++)
+			if ((rc = abort_key_upload(s, up.keys.items[i], up.ids.items[i])) == 0)
 				log_info("aborted an incomplete upload of \"s3://%s/%s\"", cfg(s)->bucket, up.keys.items[i]);
-			s3_response_free(&aresp);
-			free(aquery);
-		}
 		bool more = rc == 0 && up.truncated && up.next_key != NULL;
 		if (more) {
 			free(key_marker);
