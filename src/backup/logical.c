@@ -178,7 +178,7 @@ logical_dump(Manifest *m, const LogicalDumpOpts *o)
 {
 	PgConn *conn = NULL;
 	PGresult *res = NULL;
-	char *ci = NULL, *tool_ci = NULL, *password = NULL;
+	char *ci = NULL, *tool_ci = NULL, *password = NULL, *sslpassword = NULL;
 	char *snapshot_arg = NULL, *dbname_arg = NULL;
 	Buf roles = BUF_INIT, dbprops = BUF_INIT;
 	PgProc p = {0};
@@ -189,8 +189,8 @@ logical_dump(Manifest *m, const LogicalDumpOpts *o)
 	int64_t t0 = time_now_ms();
 	int rc;
 
-	if ((rc = pgtool_conninfo(&ci, NULL, o->cluster->conninfo, o->tenant, true)) < 0 ||
-	    (rc = pgtool_conninfo(&tool_ci, &password, o->cluster->conninfo, o->tenant, false)) < 0)
+	if ((rc = pgtool_conninfo(&ci, NULL, NULL, o->cluster->conninfo, o->tenant, true)) < 0 ||
+	    (rc = pgtool_conninfo(&tool_ci, &password, &sslpassword, o->cluster->conninfo, o->tenant, false)) < 0)
 		goto out;
 	if ((rc = pg_conn_open(&conn, ci)) < 0) {
 		err_prefix("tenant \"%s\" of cluster \"%s\"", o->tenant, o->cluster->name);
@@ -198,6 +198,10 @@ logical_dump(Manifest *m, const LogicalDumpOpts *o)
 	}
 	/* One snapshot for everything the set holds; it lives as long as this transaction. */
 	if ((rc = pg_conn_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")) < 0 ||
+	    /* the transaction stays idle while pg_dump works: a managed server's
+	     * timeouts must not end it (and the snapshot with it) */
+	    (rc = pg_conn_exec(conn, "SET LOCAL idle_in_transaction_session_timeout = 0")) < 0 ||
+	    (rc = pg_conn_exec(conn, "SET LOCAL statement_timeout = 0")) < 0 ||
 	    (rc = pg_conn_query(conn, &res,
 	                        "SELECT pg_export_snapshot(),"
 	                        " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '+00',"
@@ -243,7 +247,7 @@ logical_dump(Manifest *m, const LogicalDumpOpts *o)
 		/* -Z0: tenback compresses; no --jobs: the custom format is written by one process */
 		const char *argv[] = {o->pg_dump, "--format=custom", "--compress=0", "--no-password", snapshot_arg,
 		                      dbname_arg, NULL};
-		if ((rc = pgproc_start(&p, argv, password, PGPROC_PIPE)) < 0)
+		if ((rc = pgproc_start(&p, argv, password, sslpassword, PGPROC_PIPE)) < 0)
 			goto out;
 	}
 	if ((rc = stream_dump(m, o, &p, estimate)) < 0)
@@ -263,6 +267,10 @@ out:
 	if (password) {
 		explicit_bzero(password, strlen(password));
 		free(password);
+	}
+	if (sslpassword) {
+		explicit_bzero(sslpassword, strlen(sslpassword));
+		free(sslpassword);
 	}
 	if (ci) {
 		explicit_bzero(ci, strlen(ci));

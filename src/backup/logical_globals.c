@@ -59,17 +59,24 @@ used_roles(PgConn *conn, char **out)
 	             " UNION SELECT unnest(polroles) FROM pg_policy"
 	             " UNION SELECT setrole FROM pg_db_role_setting"
 	             "  WHERE setdatabase = (SELECT oid FROM pg_database WHERE datname = current_database())");
+	/* only the objects created after initdb (FirstNormalObjectId): the
+	 * system's own objects name the predefined roles and the bootstrap
+	 * superuser, which say nothing about the tenant */
 	for (size_t i = 0; i < sizeof(owner_cols) / sizeof(owner_cols[0]); i++)
-		buf_printf(&q, " UNION SELECT %s FROM pg_catalog.%s", owner_cols[i][1], owner_cols[i][0]);
+		buf_printf(&q, " UNION SELECT %s FROM pg_catalog.%s WHERE %s >= 16384", owner_cols[i][1], owner_cols[i][0],
+		           strcmp(owner_cols[i][0], "pg_user_mappings") == 0 ? "umid" : "oid");
 	for (size_t i = 0; i < sizeof(acl_cols) / sizeof(acl_cols[0]); i++)
 		buf_printf(&q, " UNION SELECT a.x FROM pg_catalog.%s t, aclexplode(t.%s) e,"
-		               " LATERAL (VALUES (e.grantee), (e.grantor)) a(x)", acl_cols[i][0], acl_cols[i][1]);
-	/* the members of those roles (login roles that use them), transitively */
-	buf_puts(&q, "), used(oid) AS (SELECT oid FROM direct"
+		               " LATERAL (VALUES (e.grantee), (e.grantor)) a(x) WHERE t.%s >= 16384",
+		           acl_cols[i][0], acl_cols[i][1], strcmp(acl_cols[i][0], "pg_attribute") == 0 ? "attrelid" : "oid");
+	/* not the predefined roles (pg_*), before following memberships: every
+	 * instance has them, and their members (monitoring logins of
+	 * pg_monitor, say) are not the tenant's; then the members of the
+	 * roles left (login roles that use them), transitively */
+	buf_puts(&q, "), used(oid) AS (SELECT oid FROM direct WHERE oid >= 16384 OR oid = 10"
 	             " UNION SELECT m.member FROM pg_auth_members m JOIN used u ON m.roleid = u.oid)"
 	             " SELECT '{' || coalesce(string_agg(r.oid::text, ',' ORDER BY r.oid), '') || '}'"
 	             " FROM pg_roles r WHERE r.oid IN (SELECT oid FROM used)"
-	             /* not the predefined roles (pg_*): every instance has them */
 	             "  AND (r.oid >= 16384 OR r.oid = 10)");
 	rc = pg_conn_query_value(conn, out, q.data, 0, NULL);
 	if (rc < 0)
@@ -79,7 +86,7 @@ used_roles(PgConn *conn, char **out)
 }
 
 /* Settings whose value is a list that PostgreSQL keeps quoted (pg_dump's
- * variable_is_guc_list_quote): written as is, not as one string. */
+ * variable_is_guc_list_quote): each element becomes its own literal. */
 static bool
 guc_list_quote(const char *name)
 {
@@ -110,7 +117,74 @@ put_literal(Buf *b, PGconn *pc, const char *s)
 	PQfreemem(q);
 }
 
-/* "name=value" of pg_db_role_setting as "SET name = value". */
+/*
+ * The elements of a list setting as stored in pg_db_role_setting, split
+ * like PostgreSQL's SplitGUCList (pg_dump does the same): elements are
+ * separated by commas, surrounding blanks ignored, a double-quoted element
+ * keeps everything up to the closing quote ("" being one quote).  Nothing
+ * of the stored text is trusted to be quoted: a value SET ... FROM CURRENT
+ * stored raw splits into elements that become literals, never SQL.
+ * false when it does not split (the caller then writes it as one literal).
+ */
+static bool
+split_guc_list(Buf *b, PGconn *pc, const char *value)
+{
+	Buf out = BUF_INIT;
+	Buf elem = BUF_INIT;
+	const char *p = value;
+	int n = 0;
+	bool ok = false;
+
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+		p++;
+	if (*p == '\0') {
+		buf_puts(b, "''");
+		return true;
+	}
+	for (;;) {
+		buf_reset(&elem);
+		if (*p == '"') {
+			for (p++;; p++) {
+				if (*p == '\0')
+					goto out; /* no closing quote */
+				if (*p == '"') {
+					if (p[1] != '"')
+						break;
+					p++;
+				}
+				buf_putc(&elem, *p);
+			}
+			p++;
+		} else {
+			while (*p && *p != ',' && *p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+				buf_putc(&elem, *p++);
+			if (elem.len == 0)
+				goto out; /* empty unquoted element */
+		}
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+		if (n++ > 0)
+			buf_puts(&out, ", ");
+		put_literal(&out, pc, elem.data ? elem.data : ""); /* NULL: an empty quoted element */
+		if (*p == '\0')
+			break;
+		if (*p != ',')
+			goto out;
+		p++;
+		while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+			p++;
+	}
+	buf_puts(b, out.data);
+	ok = true;
+out:
+	buf_free(&out);
+	buf_free(&elem);
+	return ok;
+}
+
+/* "name=value" of pg_db_role_setting as "SET name = value": the value as
+ * literals only (a list setting as one literal per element), like
+ * pg_dump's makeAlterConfigCommand. */
 static void
 put_setting(Buf *b, PGconn *pc, const char *cfg)
 {
@@ -123,11 +197,19 @@ put_setting(Buf *b, PGconn *pc, const char *cfg)
 	buf_puts(b, "SET ");
 	put_ident(b, pc, name);
 	buf_puts(b, " = ");
-	if (guc_list_quote(name))
-		buf_puts(b, eq + 1);
-	else
+	if (!guc_list_quote(name) || !split_guc_list(b, pc, eq + 1))
 		put_literal(b, pc, eq + 1);
 	free(name);
+}
+
+/* The encoding the script's text is in (the connection's, in which the
+ * server sent names and values), so that psql reads it as such. */
+static void
+put_client_encoding(Buf *b, PGconn *pc)
+{
+	buf_puts(b, "SET client_encoding = ");
+	put_literal(b, pc, pg_encoding_to_char(PQclientEncoding(pc)));
+	buf_puts(b, ";\n\n");
 }
 
 /* A dollar-quote tag that does not occur in body. */
@@ -192,15 +274,29 @@ roles_script(PgConn *conn, const char *oids, Buf *out, size_t *out_n, bool *out_
 			{"BYPASSRLS", "NOBYPASSRLS"},
 		};
 
+		/* SUPERUSER, REPLICATION, BYPASSRLS: a restore must not hand out
+		 * powers over the whole instance, so such a role is recreated
+		 * without them, NOLOGIN and without its password */
+		bool powerful = PQgetvalue(roles, i, 2)[0] == 't' || PQgetvalue(roles, i, 7)[0] == 't' ||
+		                PQgetvalue(roles, i, 8)[0] == 't';
+
+		/* the bootstrap superuser (oid 10) exists on every server: no warning */
+		if (powerful && strcmp(PQgetvalue(roles, i, 0), "10") != 0)
+			log_warning("role \"%s\" is a superuser or has REPLICATION or BYPASSRLS: the logical backup "
+			            "recreates it NOLOGIN, without those attributes and without its password", name);
 		buf_puts(&body, "  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = ");
 		put_literal(&body, pc, name);
 		buf_puts(&body, ") THEN\n    CREATE ROLE ");
 		put_ident(&body, pc, name);
 		buf_puts(&body, " WITH");
-		for (int k = 0; k < 7; k++)
-			buf_printf(&body, " %s", attrs[k][PQgetvalue(roles, i, 2 + k)[0] == 't' ? 0 : 1]);
+		for (int k = 0; k < 7; k++) {
+			bool on = PQgetvalue(roles, i, 2 + k)[0] == 't';
+			if (powerful && (k == 0 || k == 4 || k == 5 || k == 6))
+				on = false;
+			buf_printf(&body, " %s", attrs[k][on ? 0 : 1]);
+		}
 		buf_printf(&body, " CONNECTION LIMIT %d", atoi(PQgetvalue(roles, i, 9)));
-		if (!PQgetisnull(roles, i, 10)) {
+		if (!powerful && !PQgetisnull(roles, i, 10)) {
 			buf_puts(&body, " PASSWORD ");
 			put_literal(&body, pc, PQgetvalue(roles, i, 10));
 		}
@@ -248,6 +344,7 @@ roles_script(PgConn *conn, const char *oids, Buf *out, size_t *out_n, bool *out_
 	buf_printf(out, "--\n-- The roles this database uses (%zu), as tenback backed them up%s.\n"
 	                "-- Each is created only when no role of that name exists; an existing role is never changed.\n"
 	                "--\n\n", *out_n, *out_passwords ? "" : " (without passwords: not readable by the backup role)");
+	put_client_encoding(out, pc);
 	if (*out_n == 0)
 		buf_puts(out, "-- (none besides the bootstrap superuser and the predefined roles)\n");
 	else
@@ -292,6 +389,7 @@ dbprops_script(PgConn *conn, Buf *out)
 	put_ident(out, pc, PQgetvalue(db, 0, 4));
 	buf_puts(out, " (owner, privileges, comment, settings), as tenback backed them up.\n"
 	              "-- They apply to the database this script runs in: psql sets DBNAME to its name.\n--\n\n");
+	put_client_encoding(out, pc);
 	buf_puts(out, "ALTER DATABASE :\"DBNAME\" OWNER TO ");
 	put_ident(out, pc, owner);
 	buf_puts(out, ";\n");

@@ -37,12 +37,15 @@ int pgtool_find(char **out, const char *pg_bin, int major, const char *prog, cha
 
 /*
  * A conninfo for a client program: conninfo's parameters with dbname
- * replaced, the password left out (it goes in PGPASSWORD, not on a command
- * line that ps shows) and returned in *out_password (NULL when none).
- * keep_password leaves it in (for tenback's own libpq connections).
+ * replaced, the password and sslpassword left out (they go in the child's
+ * environment and a private service file, not on a command line that ps
+ * shows) and returned in *out_password and *out_sslpassword (NULL when
+ * none; either out may be NULL, the secret is then dropped).
+ * keep_password leaves both in (for tenback's own libpq connections).
  * ERR_INVALID when conninfo does not parse.
  */
-int pgtool_conninfo(char **out, char **out_password, const char *conninfo, const char *dbname, bool keep_password);
+int pgtool_conninfo(char **out, char **out_password, char **out_sslpassword, const char *conninfo,
+                    const char *dbname, bool keep_password);
 
 /* A running client program.  stderr always goes to a private temporary file. */
 typedef struct PgProc {
@@ -50,23 +53,29 @@ typedef struct PgProc {
 	int out_fd;          /* read end of its stdout when piped, else -1 */
 	int err_fd;          /* its stderr (an unlinked temporary file), -1 when closed */
 	char *name;          /* program name, for messages */
+	char *service_path;  /* private service file holding sslpassword, or NULL */
 } PgProc;
 
 /*
  * Start argv[0] (argv NULL-terminated) with stdin from /dev/null; stdout
  * piped to p->out_fd when stdout_fd is PGPROC_PIPE, written to stdout_fd
  * when >= 0, else into the stderr file; password (may be NULL) in
- * PGPASSWORD.  *p is filled even on failure (pgproc_clear it).
+ * PGPASSWORD; sslpassword (may be NULL) in a private service file
+ * (PGSERVICEFILE, PGSERVICE=tenback) that lives until pgproc_clear.  The
+ * child starts with no signal blocked, SIGPIPE/SIGTERM/SIGINT at their
+ * defaults and no descriptor but 0, 1 and 2.  *p is filled even on
+ * failure (pgproc_clear it).
  */
 #define PGPROC_PIPE (-2)
 #define PGPROC_STDERR (-1)
-int pgproc_start(PgProc *p, const char *const *argv, const char *password, int stdout_fd);
+int pgproc_start(PgProc *p, const char *const *argv, const char *password, const char *sslpassword, int stdout_fd);
 /* Wait for it: 0 when it exited 0; else ERR_PG "<name> failed (exit status N)"
  * with the end of its stderr as the detail. */
 int pgproc_wait(PgProc *p);
 /* The end of what it wrote to stderr (at most max_bytes, whole lines), malloc'd. */
 char *pgproc_stderr(PgProc *p, size_t max_bytes);
-/* Stop it if still running (SIGTERM, then wait) and close everything; a zeroed
+/* Stop it if still running (SIGTERM, SIGKILL when it has not exited 5
+ * seconds later, then wait) and close and remove everything; a zeroed
  * PgProc (never started) is left alone. */
 void pgproc_clear(PgProc *p);
 
@@ -77,9 +86,14 @@ void pgproc_clear(PgProc *p);
  * roles_sql gets one DO block that creates every role the database uses
  * (owners, grantees and grantors of its privileges, default privileges,
  * policies, user mappings, per-database settings, and the members of
- * those roles) when a role of that name does not exist, with its
+ * those roles; only objects created after initdb, and not through the
+ * predefined pg_* roles) when a role of that name does not exist, with its
  * attributes, password (when readable: superuser), comment, settings and
- * memberships; an existing role is never changed.  dbprops_sql gets the
+ * memberships; an existing role is never changed.  A superuser, or a role
+ * with REPLICATION or BYPASSRLS, is created NOLOGIN without those
+ * attributes and without its password (logged as a warning).  Setting
+ * values are written as literals only (list settings one per element).
+ * Both scripts start with SET client_encoding.  dbprops_sql gets the
  * database's owner, privileges, comment and settings (ALTER DATABASE /
  * ALTER ROLE ... IN DATABASE) for the database a psql script runs in
  * (:"DBNAME").  *out_n_roles counts the roles; *out_passwords tells

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct LRestore {
@@ -46,8 +47,9 @@ typedef struct LRestore {
 	char *psql;
 	PgConn *conn;              /* to the target cluster's maintenance database */
 	int major;                 /* of the tools: the target server's (--as) or the dump's (--sql-file) */
-	bool db_exists;
-	bool db_created;
+	bool db_exists;            /* --force: restored under db_name, then put in its place */
+	bool db_created;           /* db_name was created by this restore (dropped on failure) */
+	char *db_name;             /* the database restored into: --as, or a temporary name */
 } LRestore;
 
 /* The newest completed logical set of the tenant, or the one named. */
@@ -228,6 +230,11 @@ write_sql_file(LRestore *r)
 	}
 	if (fd < 0)
 		return err_errno(errno, "could not create file \"%s\"", path);
+	/* it may hold password hashes: private, also when --force reuses a file */
+	if (fchmod(fd, 0600) < 0) {
+		rc = err_errno(errno, "could not make \"%s\" private", path);
+		goto out;
+	}
 	header = xasprintf("--\n-- tenback: tenant \"%s\" of cluster \"%s\", logical backup set %s\n"
 	                   "-- (PostgreSQL %u.%u, dump snapshot %s).  Load it into an empty database:\n"
 	                   "--   psql -X -v ON_ERROR_STOP=1 -d NEWDB -f FILE\n"
@@ -240,7 +247,7 @@ write_sql_file(LRestore *r)
 	file_arg = xasprintf("--file=-");
 	{
 		const char *argv[] = {r->pg_restore, file_arg, r->dump_path, NULL};
-		if ((rc = pgproc_start(&p, argv, NULL, fd)) < 0 || (rc = pgproc_wait(&p)) < 0)
+		if ((rc = pgproc_start(&p, argv, NULL, NULL, fd)) < 0 || (rc = pgproc_wait(&p)) < 0)
 			goto out;
 	}
 	/* pg_restore wrote at the shared offset: go on after it */
@@ -334,7 +341,20 @@ check_target(LRestore *r)
 		r->db_exists = true;
 		if (!o->force) {
 			rc = err_set(ERR_EXISTS, "database \"%s\" already exists in cluster \"%s\"", o->as, r->dst.name);
-			err_hint("Choose another name with --as, or pass --force to drop it and restore in its place.");
+			err_hint("Choose another name with --as, or pass --force to restore in its place.");
+			goto out;
+		}
+		/* --force replaces it only once the restore is complete, and never
+		 * ends its sessions: refused now rather than after the restore */
+		free(exists);
+		exists = NULL;
+		if ((rc = pg_conn_query_value(r->conn, &exists, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+		                              1, params)) < 0)
+			goto out;
+		if (strcmp(exists, "0") != 0) {
+			rc = err_set(ERR_BUSY, "database \"%s\" of cluster \"%s\" has %s session(s): it cannot be replaced",
+			             o->as, r->dst.name, exists);
+			err_hint("End its sessions (or wait for them to end) and run the restore again.");
 		}
 	}
 out:
@@ -346,7 +366,7 @@ out:
 static int
 create_database(LRestore *r)
 {
-	char *name = quote_ident(r->conn, r->o->as);
+	char *name = quote_ident(r->conn, r->db_name);
 	char *enc = quote_literal(r->conn, r->m->db_encoding);
 	char *coll = r->m->db_collate ? quote_literal(r->conn, r->m->db_collate) : NULL;
 	char *ctype = r->m->db_ctype ? quote_literal(r->conn, r->m->db_ctype) : NULL;
@@ -354,16 +374,6 @@ create_database(LRestore *r)
 	Buf sql = BUF_INIT;
 	int rc = 0;
 
-	if (r->db_exists) {
-		char *drop = xasprintf("DROP DATABASE %s%s", name, r->major >= 13 ? " WITH (FORCE)" : "");
-		log_info("dropping database \"%s\" of cluster \"%s\" (--force)", r->o->as, r->dst.name);
-		rc = pg_conn_exec(r->conn, drop);
-		free(drop);
-		if (rc < 0) {
-			err_prefix("could not drop database \"%s\"", r->o->as);
-			goto out;
-		}
-	}
 	/* template0: the encoding and locale of the source, whatever template1 has */
 	buf_printf(&sql, "CREATE DATABASE %s TEMPLATE template0 ENCODING %s", name, enc);
 	if (coll)
@@ -376,7 +386,7 @@ create_database(LRestore *r)
 			buf_printf(&sql, " ICU_LOCALE %s", icu);
 	}
 	if ((rc = pg_conn_exec(r->conn, sql.data)) < 0) {
-		err_prefix("could not create database \"%s\" in cluster \"%s\"", r->o->as, r->dst.name);
+		err_prefix("could not create database \"%s\" in cluster \"%s\"", r->db_name, r->dst.name);
 		goto out;
 	}
 	r->db_created = true;
@@ -391,12 +401,12 @@ out:
 }
 
 static int
-run_tool(const char *const *argv, const char *password, const char *what)
+run_tool(const char *const *argv, const char *password, const char *sslpassword, const char *what)
 {
 	PgProc p = {0};
 	int rc;
 
-	if ((rc = pgproc_start(&p, argv, password, PGPROC_STDERR)) == 0)
+	if ((rc = pgproc_start(&p, argv, password, sslpassword, PGPROC_STDERR)) == 0)
 		rc = pgproc_wait(&p);
 	if (rc < 0)
 		err_prefix("%s", what);
@@ -407,28 +417,30 @@ run_tool(const char *const *argv, const char *password, const char *what)
 static int
 restore_into_database(LRestore *r)
 {
-	char *ci = NULL, *password = NULL;
+	char *ci = NULL, *password = NULL, *sslpassword = NULL;
 	char *dbname_arg = NULL, *jobs_arg = NULL;
 	int jobs = r->o->jobs > 0 ? r->o->jobs : 1;
 	int rc;
 
-	if ((rc = pgtool_conninfo(&ci, &password, r->dst.conninfo, r->o->as, false)) < 0)
+	if ((rc = pgtool_conninfo(&ci, &password, &sslpassword, r->dst.conninfo, r->db_name, false)) < 0)
 		return rc;
 	dbname_arg = xasprintf("--dbname=%s", ci);
 	jobs_arg = xasprintf("--jobs=%d", jobs);
 	if ((rc = create_database(r)) < 0)
 		goto out;
-	log_info("database \"%s\" created in cluster \"%s\"; roles, then pg_restore --jobs=%d", r->o->as, r->dst.name,
+	log_info("database \"%s\" created in cluster \"%s\"; roles, then pg_restore --jobs=%d", r->db_name, r->dst.name,
 	         jobs);
 	{
-		const char *roles[] = {r->psql, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", dbname_arg, "-f",
-		                       r->roles_path, NULL};
+		/* terse, no context: a failing CREATE ROLE ... PASSWORD is not
+		 * echoed (with its hash) into the error that is stored and shown */
+		const char *roles[] = {r->psql, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-v",
+		                       "VERBOSITY=terse", "-v", "SHOW_CONTEXT=never", dbname_arg, "-f", r->roles_path, NULL};
 		const char *restore[] = {r->pg_restore, "--no-password", jobs_arg, dbname_arg, r->dump_path, NULL};
-		const char *props[] = {r->psql, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", dbname_arg, "-f",
-		                       r->dbprops_path, NULL};
-		if ((rc = run_tool(roles, password, "could not create the roles of the backup set")) < 0 ||
-		    (rc = run_tool(restore, password, "pg_restore into the new database failed")) < 0 ||
-		    (rc = run_tool(props, password, "could not apply the properties of the database")) < 0)
+		const char *props[] = {r->psql, "-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "-v",
+		                       "VERBOSITY=terse", "-v", "SHOW_CONTEXT=never", dbname_arg, "-f", r->dbprops_path, NULL};
+		if ((rc = run_tool(roles, password, sslpassword, "could not create the roles of the backup set")) < 0 ||
+		    (rc = run_tool(restore, password, sslpassword, "pg_restore into the new database failed")) < 0 ||
+		    (rc = run_tool(props, password, sslpassword, "could not apply the properties of the database")) < 0)
 			goto out;
 	}
 out:
@@ -436,9 +448,51 @@ out:
 		explicit_bzero(password, strlen(password));
 		free(password);
 	}
+	if (sslpassword) {
+		explicit_bzero(sslpassword, strlen(sslpassword));
+		free(sslpassword);
+	}
 	free(ci);
 	free(dbname_arg);
 	free(jobs_arg);
+	return rc;
+}
+
+/*
+ * --force, once the restore under the temporary name succeeded: the old
+ * database is dropped (refused while it has sessions: nothing is lost,
+ * the restored copy is dropped again) and the new one takes its name.
+ */
+static int
+replace_database(LRestore *r)
+{
+	char *old = quote_ident(r->conn, r->o->as);
+	char *tmp = quote_ident(r->conn, r->db_name);
+	char *sql = xasprintf("DROP DATABASE %s", old);
+	int rc;
+
+	log_info("replacing database \"%s\" of cluster \"%s\" by the restored \"%s\" (--force)", r->o->as, r->dst.name,
+	         r->db_name);
+	if ((rc = pg_conn_exec(r->conn, sql)) < 0) {
+		err_prefix("could not drop database \"%s\" to put the restored one in its place", r->o->as);
+		err_hint("End the sessions of database \"%s\" (or wait for them to end) and run the restore again; "
+		         "it was left as it was.", r->o->as);
+		goto out;
+	}
+	/* from here the restored database is all there is: it is kept whatever happens */
+	r->db_created = false;
+	free(sql);
+	sql = xasprintf("ALTER DATABASE %s RENAME TO %s", tmp, old);
+	if ((rc = pg_conn_exec(r->conn, sql)) < 0) {
+		err_prefix("could not rename the restored database \"%s\" to \"%s\"", r->db_name, r->o->as);
+		err_hint("The restore is complete in database \"%s\": rename it with ALTER DATABASE ... RENAME TO.",
+		         r->db_name);
+		goto out;
+	}
+out:
+	free(old);
+	free(tmp);
+	free(sql);
 	return rc;
 }
 
@@ -450,7 +504,7 @@ drop_created(LRestore *r)
 
 	if (!r->db_created || r->conn == NULL)
 		return;
-	name = quote_ident(r->conn, r->o->as);
+	name = quote_ident(r->conn, r->db_name);
 	sql = xasprintf("DROP DATABASE IF EXISTS %s%s", name, r->major >= 13 ? " WITH (FORCE)" : "");
 	{
 		/* keep the restore's error: the drop's own would overwrite it */
@@ -460,9 +514,9 @@ drop_created(LRestore *r)
 		snprintf(detail, sizeof(detail), "%s", err_detail_text());
 		snprintf(hint, sizeof(hint), "%s", err_hint_text());
 		if (pg_conn_exec(r->conn, sql) < 0)
-			log_warning("could not drop the incomplete database \"%s\": %s", r->o->as, err_message());
+			log_warning("could not drop the incomplete database \"%s\": %s", r->db_name, err_message());
 		else
-			log_info("dropped the incomplete database \"%s\"", r->o->as);
+			log_info("dropped the incomplete database \"%s\"", r->db_name);
 		err_set(code, "%s", msg);
 		if (detail[0])
 			err_detail("%s", detail);
@@ -525,7 +579,11 @@ logical_restore_run(Meta *meta, const LogicalRestoreOpts *o)
 		printf("backup set %s of tenant \"%s\" written as SQL to \"%s\"\n", r.row.id, o->tenant, o->sql_file);
 		goto out;
 	}
-	if ((rc = restore_into_database(&r)) < 0) {
+	/* --force: restored under a temporary name first, so that a failure leaves
+	 * the existing database as it was */
+	r.db_name = r.db_exists ? xasprintf("tenback_restore_%ld_%lld", (long)getpid(), (long long)time(NULL))
+	                        : xstrdup(o->as);
+	if ((rc = restore_into_database(&r)) < 0 || (r.db_exists && (rc = replace_database(&r)) < 0)) {
 		err_prefix("could not restore backup set \"%s\" as database \"%s\"", r.row.id, o->as);
 		drop_created(&r);
 		goto out;
@@ -540,6 +598,7 @@ out:
 	free(r.dbprops_path);
 	free(r.pg_restore);
 	free(r.psql);
+	free(r.db_name);
 	pg_conn_free(r.conn);
 	storage_free(r.storage);
 	manifest_free(r.m);

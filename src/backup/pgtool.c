@@ -4,7 +4,9 @@
  *
  * Invariants: a program is used only when its own --version reports the
  * major version asked for; a password never appears on a command line (it
- * goes in PGPASSWORD, in the child's environment only); what a program
+ * goes in PGPASSWORD, in the child's environment only; an sslpassword in a
+ * private service file removed with the PgProc); a program starts with
+ * default signal handling and only descriptors 0-2; what a program
  * writes to stderr is kept in an unlinked temporary file, so a chatty
  * program can never block on a full pipe, and is shown when it fails.
  */
@@ -51,7 +53,7 @@ tool_version(const char *path, char **out)
 	int rc;
 
 	*out = NULL;
-	if ((rc = pgproc_start(&p, argv, NULL, PGPROC_PIPE)) < 0)
+	if ((rc = pgproc_start(&p, argv, NULL, NULL, PGPROC_PIPE)) < 0)
 		goto out;
 	while ((n = read(p.out_fd, chunk, sizeof(chunk))) != 0) {
 		if (n < 0 && errno == EINTR)
@@ -138,7 +140,8 @@ put_param(Buf *b, const char *key, const char *value)
 }
 
 int
-pgtool_conninfo(char **out, char **out_password, const char *conninfo, const char *dbname, bool keep_password)
+pgtool_conninfo(char **out, char **out_password, char **out_sslpassword, const char *conninfo, const char *dbname,
+                bool keep_password)
 {
 	char *errmsg = NULL;
 	PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
@@ -147,6 +150,8 @@ pgtool_conninfo(char **out, char **out_password, const char *conninfo, const cha
 	*out = NULL;
 	if (out_password)
 		*out_password = NULL;
+	if (out_sslpassword)
+		*out_sslpassword = NULL;
 	if (opts == NULL) {
 		int rc = err_set(ERR_INVALID, "invalid conninfo \"%s\"", conninfo);
 		if (errmsg)
@@ -162,6 +167,11 @@ pgtool_conninfo(char **out, char **out_password, const char *conninfo, const cha
 				*out_password = xstrdup(o->val);
 			continue;
 		}
+		if (strcmp(o->keyword, "sslpassword") == 0 && !keep_password) {
+			if (out_sslpassword)
+				*out_sslpassword = xstrdup(o->val);
+			continue;
+		}
 		put_param(&b, o->keyword, o->val);
 	}
 	put_param(&b, "dbname", dbname);
@@ -170,9 +180,21 @@ pgtool_conninfo(char **out, char **out_password, const char *conninfo, const cha
 	return 0;
 }
 
-/* A copy of the environment with PGPASSWORD set (password) or as it was. */
+/* Whether env entry e sets variable name ("NAME="). */
+static bool
+env_is(const char *e, const char *name_eq)
+{
+	return strncmp(e, name_eq, strlen(name_eq)) == 0;
+}
+
+/*
+ * A copy of the environment with PGPASSWORD set (password) or as it was,
+ * and with PGSERVICEFILE/PGSERVICE naming service_file when given (the
+ * private file that holds sslpassword: libpq has no variable for it).
+ * The entries it adds are malloc'd (free_env).
+ */
 static char **
-child_env(const char *password)
+child_env(const char *password, const char *service_file)
 {
 	size_t n = 0;
 	char **env;
@@ -180,38 +202,110 @@ child_env(const char *password)
 
 	while (environ[n])
 		n++;
-	env = xcalloc(n + 2, sizeof(char *));
-	for (size_t i = 0; i < n; i++)
-		if (password == NULL || strncmp(environ[i], "PGPASSWORD=", 11) != 0)
-			env[k++] = environ[i];
+	env = xcalloc(n + 4, sizeof(char *));
+	for (size_t i = 0; i < n; i++) {
+		if (password && env_is(environ[i], "PGPASSWORD="))
+			continue;
+		if (service_file && (env_is(environ[i], "PGSERVICEFILE=") || env_is(environ[i], "PGSERVICE=")))
+			continue;
+		env[k++] = environ[i];
+	}
 	if (password)
 		env[k++] = xasprintf("PGPASSWORD=%s", password);
+	if (service_file) {
+		env[k++] = xasprintf("PGSERVICEFILE=%s", service_file);
+		env[k++] = xstrdup("PGSERVICE=tenback");
+	}
 	env[k] = NULL;
 	return env;
 }
 
 static void
-free_env(char **env, const char *password)
+free_env(char **env, const char *password, const char *service_file)
 {
 	if (env == NULL)
 		return;
-	if (password) {
-		for (size_t i = 0; env[i]; i++)
-			if (strncmp(env[i], "PGPASSWORD=", 11) == 0) {
-				explicit_bzero(env[i], strlen(env[i]));
-				free(env[i]);
-			}
+	for (size_t i = 0; env[i]; i++) {
+		if ((password && env_is(env[i], "PGPASSWORD=")) ||
+		    (service_file && (env_is(env[i], "PGSERVICEFILE=") || env_is(env[i], "PGSERVICE=")))) {
+			explicit_bzero(env[i], strlen(env[i]));
+			free(env[i]);
+		}
 	}
 	free(env);
 }
 
+static char *
+tmp_path(const char *what)
+{
+	const char *tmpdir = getenv("TMPDIR");
+
+	return xasprintf("%s/tenback-%s-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp", what);
+}
+
+/* A private (0600) service file holding sslpassword, removed by pgproc_clear. */
+static int
+write_service_file(PgProc *p, const char *sslpassword)
+{
+	char *path = tmp_path("service");
+	Buf text = BUF_INIT;
+	int fd = -1;
+	int rc = 0;
+
+	if (strpbrk(sslpassword, "\r\n")) {
+		rc = err_set(ERR_INVALID, "sslpassword of the connection cannot hold a line break");
+		goto out;
+	}
+	fd = mkostemp(path, O_CLOEXEC); /* mode 0600 */
+	if (fd < 0) {
+		rc = err_errno(errno, "could not create a temporary file for the connection of %s", p->name);
+		goto out;
+	}
+	p->service_path = path;
+	path = NULL;
+	buf_printf(&text, "[tenback]\nsslpassword=%s\n", sslpassword);
+	if (write(fd, text.data, text.len) != (ssize_t)text.len) {
+		rc = err_errno(errno, "could not write \"%s\"", p->service_path);
+		goto out;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		rc = err_errno(errno, "could not write \"%s\"", p->service_path);
+		goto out;
+	}
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (text.data)
+		explicit_bzero(text.data, text.len);
+	buf_free(&text);
+	free(path);
+	return rc;
+}
+
+/* Close every descriptor from 3 on, in a forked child (async-signal-safe). */
+static void
+close_from_3(long max_fd)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+	if (close_range(3, ~0U, 0) == 0)
+		return;
+#endif
+	if (max_fd < 0 || max_fd > 65536)
+		max_fd = 65536;
+	for (int fd = 3; fd < max_fd; fd++)
+		close(fd);
+}
+
 int
-pgproc_start(PgProc *p, const char *const *argv, const char *password, int stdout_fd)
+pgproc_start(PgProc *p, const char *const *argv, const char *password, const char *sslpassword, int stdout_fd)
 {
 	const char *base = strrchr(argv[0], '/');
 	int pipefd[2] = {-1, -1};
 	char **env = NULL;
 	int devnull = -1;
+	long max_fd;
 	pid_t pid;
 	int rc = 0;
 
@@ -221,8 +315,7 @@ pgproc_start(PgProc *p, const char *const *argv, const char *password, int stdou
 	p->name = xstrdup(base ? base + 1 : argv[0]);
 	/* stderr: a private file, unlinked at once (TMPDIR is honoured) */
 	{
-		const char *tmpdir = getenv("TMPDIR");
-		char *path = xasprintf("%s/tenback-stderr-XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+		char *path = tmp_path("stderr");
 		p->err_fd = mkostemp(path, O_CLOEXEC);
 		if (p->err_fd < 0) {
 			rc = err_errno(errno, "could not create a temporary file for the errors of %s", p->name);
@@ -241,7 +334,10 @@ pgproc_start(PgProc *p, const char *const *argv, const char *password, int stdou
 		rc = err_errno(errno, "could not create a pipe for %s", p->name);
 		goto out;
 	}
-	env = child_env(password);
+	if (sslpassword && (rc = write_service_file(p, sslpassword)) < 0)
+		goto out;
+	env = child_env(password, p->service_path);
+	max_fd = sysconf(_SC_OPEN_MAX);
 	pid = fork();
 	if (pid < 0) {
 		rc = err_errno(errno, "could not start %s", p->name);
@@ -250,9 +346,19 @@ pgproc_start(PgProc *p, const char *const *argv, const char *password, int stdou
 	if (pid == 0) {
 		/* the child: only async-signal-safe calls from here on */
 		int out_fd = stdout_fd == PGPROC_PIPE ? pipefd[1] : stdout_fd >= 0 ? stdout_fd : p->err_fd;
+		sigset_t none;
+		/* the daemon's threads block SIGINT/SIGTERM and ignore SIGPIPE: a
+		 * program inheriting that would ignore pgproc_clear's SIGTERM */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		signal(SIGPIPE, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGINT, SIG_DFL);
 		if (dup2(devnull, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(p->err_fd, 2) < 0)
 			_exit(126);
+		/* nothing of tenback's (sockets, the metadata database, other
+		 * children's pipes) goes to the program, close-on-exec or not */
+		close_from_3(max_fd);
 		execve(argv[0], (char *const *)argv, env);
 		{
 			static const char msg[] = "tenback: could not run the program\n";
@@ -269,7 +375,7 @@ pgproc_start(PgProc *p, const char *const *argv, const char *password, int stdou
 		pipefd[0] = -1;
 	}
 out:
-	free_env(env, password);
+	free_env(env, password, p->service_path);
 	if (devnull >= 0)
 		close(devnull);
 	if (pipefd[0] >= 0)
@@ -351,12 +457,28 @@ pgproc_clear(PgProc *p)
 		close(p->out_fd);
 	if (p->pid > 0) {
 		int status;
+		pid_t got = 0;
 		kill(p->pid, SIGTERM);
-		while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
-			;
+		/* a program that does not stop within 5 s is killed */
+		for (int i = 0; i < 100; i++) {
+			got = waitpid(p->pid, &status, WNOHANG);
+			if (got != 0 && !(got < 0 && errno == EINTR))
+				break;
+			usleep(50 * 1000);
+		}
+		if (got == 0) {
+			log_warning("%s did not stop within 5 s of SIGTERM: killing it", p->name);
+			kill(p->pid, SIGKILL);
+			while (waitpid(p->pid, &status, 0) < 0 && errno == EINTR)
+				;
+		}
 	}
 	if (p->err_fd >= 0)
 		close(p->err_fd);
+	if (p->service_path) {
+		unlink(p->service_path);
+		free(p->service_path);
+	}
 	free(p->name);
 	memset(p, 0, sizeof(*p));
 	p->out_fd = -1;

@@ -24,6 +24,34 @@ notice_cb(void *arg, const char *message)
 	log_debug("server: %.*s", (int)strcspn(message, "\n"), message);
 }
 
+/* conninfo without its secrets (password, sslpassword), for messages; the
+ * text as given only when it does not parse (then libpq has nothing to
+ * hide in it either: it cannot use it). */
+static char *
+conninfo_redacted(const char *conninfo)
+{
+	PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+	Buf b = BUF_INIT;
+
+	if (opts == NULL)
+		return xstrdup("(unparsable)");
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		if (o->val == NULL || strcmp(o->keyword, "password") == 0 || strcmp(o->keyword, "sslpassword") == 0)
+			continue;
+		if (b.len)
+			buf_putc(&b, ' ');
+		buf_printf(&b, "%s='", o->keyword);
+		for (const char *p = o->val; *p; p++) {
+			if (*p == '\'' || *p == '\\')
+				buf_putc(&b, '\\');
+			buf_putc(&b, *p);
+		}
+		buf_putc(&b, '\'');
+	}
+	PQconninfoFree(opts);
+	return buf_steal(&b);
+}
+
 int
 pg_conn_open(PgConn **out, const char *conninfo)
 {
@@ -38,7 +66,9 @@ pg_conn_open(PgConn **out, const char *conninfo)
 		const char *msg = PQerrorMessage(conn);
 		int rc = err_set(ERR_NETWORK, "could not connect to PostgreSQL");
 		err_detail("%.*s", (int)strcspn(msg, "\n"), msg);
-		err_hint("Check that the server is running and that --conninfo \"%s\" reaches it.", conninfo);
+		char *shown = conninfo_redacted(conninfo);
+		err_hint("Check that the server is running and that --conninfo \"%s\" reaches it.", shown);
+		free(shown);
 		PQfinish(conn);
 		return rc;
 	}

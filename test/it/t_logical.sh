@@ -17,8 +17,14 @@
 #     database's grants, settings and comment follow; pg_dump of the restored database
 #     equals the dump's own content (pg_restore's script from --sql-file), and the
 #     --sql-file script loads into an empty database with psql to the same content;
-#   - an existing database refused without --force, replaced with it; usage errors for
+#   - settings are literals only: a role's search_path stored raw by SET ... FROM CURRENT
+#     (SQL and a psql meta-command in it) does not run on restore, and empty lists ('')
+#     come back as they were; a monitoring login (member of pg_monitor) is not taken
+#     along, a superuser is recreated NOLOGIN without its password and with a warning;
+#   - an existing database refused without --force, replaced with it (a --force restore
+#     whose pg_restore fails leaves it intact); usage errors for
 #     mixed physical and logical options; a logical set refused by a physical restore;
+#   - a conninfo's password and sslpassword are not shown when it does not connect;
 #   - a cluster registered without --pgdata: tenant list says logical and why, a backup
 #     without --method is logical, --method physical is refused;
 #   - a flipped byte in the stored dump: restore refused naming the object before the
@@ -98,6 +104,19 @@ psql_q postgres "ALTER DATABASE shop SET statement_timeout = '5min'"
 psql_q postgres "ALTER ROLE reporter IN DATABASE shop SET work_mem = '16MB'"
 psql_q postgres "COMMENT ON DATABASE shop IS 'the shop tenant'"
 psql_q crm "CREATE TABLE notes (id int); ALTER TABLE notes OWNER TO crm_only"
+# settings stored raw (SET ... FROM CURRENT): SQL and a psql meta-command that must not run
+psql_q postgres "CREATE ROLE sp_evil NOLOGIN"
+psql_q postgres "SELECT set_config('search_path', 'x;CREATE/**/TABLE/**/pwned(i/**/int)', false);
+ALTER ROLE sp_evil SET search_path FROM CURRENT;
+SELECT set_config('search_path', 'x\\!touch\${IFS}$T/pwned', false);
+ALTER ROLE sp_evil IN DATABASE shop SET search_path FROM CURRENT" >/dev/null
+psql_q postgres "ALTER ROLE app_reader IN DATABASE shop SET search_path = ''"
+psql_q postgres "ALTER DATABASE shop SET temp_tablespaces = ''"
+psql_q shop "GRANT SELECT ON inventory.items TO sp_evil"
+# a monitoring login (not the tenant's) and a superuser that owns a table of shop
+psql_q postgres "CREATE ROLE monitor_login LOGIN PASSWORD 'mon-pw' IN ROLE pg_monitor;
+CREATE ROLE sup_owner SUPERUSER LOGIN PASSWORD 'sup-pw'"
+psql_q shop "CREATE TABLE inventory.sup_table (i int); ALTER TABLE inventory.sup_table OWNER TO sup_owner"
 # on the other instance, a role of the same name already exists with its own password
 psql_at $Q postgres "CREATE ROLE reporter LOGIN PASSWORD 'other-pw'"
 other_reporter_pw=$(psql_at $Q postgres "SELECT rolpassword FROM pg_authid WHERE rolname = 'reporter'")
@@ -174,6 +193,8 @@ sleep 3
 tb_must "logical backup of shop while pgbench writes" backup --cluster src --tenant shop --method logical
 lset=$(last_line "$TB_OUT")
 assert_match "backup prints a set id" "$lset" '^[0-9]{8}-[0-9]{6}F$'
+assert_contains "the backup warns about the superuser it will recreate without its powers" "$TB_ALL" \
+	"role \"sup_owner\" is a superuser or has REPLICATION or BYPASSRLS"
 sleep 2
 workload_stop
 wait_no_sessions $P shop
@@ -227,8 +248,23 @@ assert_eq "the existing role reporter was left alone (its own password, no membe
 assert_eq "database grants follow (PUBLIC has no CONNECT, reporter has)" "f t" \
 	"$(psql_at $Q postgres "SELECT has_database_privilege('public', 'shop_copy', 'CONNECT'), has_database_privilege('reporter', 'shop_copy', 'CONNECT')" | tr '|' ' ')"
 assert_eq "database settings and per-role settings follow" \
-	"statement_timeout=5min|work_mem=16MB" \
-	"$(psql_at $Q postgres "SELECT string_agg(c, '|' ORDER BY s.setrole, c) FROM pg_db_role_setting s, unnest(s.setconfig) c WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = 'shop_copy')")"
+	"statement_timeout=5min|temp_tablespaces=\"\"|app_reader:search_path=\"\"|reporter:work_mem=16MB|sp_evil:search_path=\"x\\!touch\${IFS}$T/pwned\"" \
+	"$(psql_at $Q postgres "SELECT string_agg(coalesce(pg_get_userbyid(nullif(s.setrole, 0)) || ':', '') || c, '|' ORDER BY s.setrole <> 0, pg_get_userbyid(nullif(s.setrole, 0)), c) FROM pg_db_role_setting s, unnest(s.setconfig) c WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = 'shop_copy')")"
+db_settings_q() { echo "SELECT coalesce(pg_get_userbyid(nullif(s.setrole, 0)), '-'), c FROM pg_db_role_setting s,
+	unnest(s.setconfig) c WHERE s.setdatabase = (SELECT oid FROM pg_database WHERE datname = '$1')
+	AND c NOT LIKE '%pwned%' ORDER BY 1, 2"; }
+assert_eq "the database's settings round-trip, the empty lists '' included" \
+	"$(psql_at $P postgres "$(db_settings_q shop)")" "$(psql_at $Q postgres "$(db_settings_q shop_copy)")"
+assert_eq "a search_path stored raw (SET FROM CURRENT) comes back as one quoted name, not as SQL" \
+	'{"search_path=\"x;CREATE/**/TABLE/**/pwned(i/**/int)\""}' \
+	"$(psql_at $Q postgres "SELECT rolconfig FROM pg_roles WHERE rolname = 'sp_evil'")"
+assert_eq "...and what was stored in it did not run (no table pwned)" "0 0" \
+	"$(psql_at $Q postgres "SELECT count(*) FROM pg_class WHERE relname = 'pwned'") $(psql_at $Q shop_copy "SELECT count(*) FROM pg_class WHERE relname = 'pwned'")"
+assert_true "...nor the psql meta-command (no file $T/pwned)" test ! -e "$T/pwned"
+assert_eq "a monitoring login, member of pg_monitor, is not taken along" 0 \
+	"$(psql_at $Q postgres "SELECT count(*) FROM pg_roles WHERE rolname = 'monitor_login'")"
+assert_eq "a superuser is recreated NOLOGIN, not superuser, without its password" "f f t" \
+	"$(psql_at $Q postgres "SELECT rolsuper, rolcanlogin, rolpassword IS NULL FROM pg_authid WHERE rolname = 'sup_owner'" | tr '|' ' ')"
 assert_eq "the database comment follows" "the shop tenant" \
 	"$(psql_at $Q postgres "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = 'shop_copy'")"
 assert_eq "the database keeps its owner" postgres \
@@ -254,10 +290,19 @@ else
 	not_ok "psql loads the --sql-file script into an empty database" "$(printf '%s' "$out" | tail -n 10)"
 fi
 assert_eq "...to the same content as the restore" "$(dump_of $Q shop_copy)" "$(dump_of $Q shop_sql)"
+assert_eq "...and no table pwned there either" 0 \
+	"$(psql_at $Q shop_sql "SELECT count(*) FROM pg_class WHERE relname = 'pwned'")"
+assert_true "...nor a file $T/pwned" test ! -e "$T/pwned"
 assert_eq "...with the database's grants" "f t" \
 	"$(psql_at $Q postgres "SELECT has_database_privilege('public', 'shop_sql', 'CONNECT'), has_database_privilege('reporter', 'shop_sql', 'CONNECT')" | tr '|' ' ')"
 tb_fails "an existing --sql-file is refused" 1 restore --cluster src --tenant shop --set "$lset" --sql-file "$T/shop.sql"
 assert_contains "naming it" "$TB_ERR" "file \"$T/shop.sql\" already exists"
+chmod 644 "$T/shop.sql"
+tb_ok "--sql-file --force overwrites it" restore --cluster src --tenant shop --set "$lset" --sql-file "$T/shop.sql" \
+	--force || true
+assert_eq "and leaves it private (0600) though it was 0644" 600 "$(stat -c %a "$T/shop.sql")"
+assert_eq "the roles and database scripts say their encoding (as pg_restore's script does)" 3 \
+	"$(grep -c "^SET client_encoding = 'UTF8';\$" "$T/shop.sql")"
 
 # ---------------------------------------------------------------- existing database, --force
 psql_at $Q shop_copy "CREATE TABLE public.marker (x int)"
@@ -266,6 +311,37 @@ tb_fails "restore into an existing database is refused" 1 restore --cluster src 
 assert_contains "saying so" "$TB_ERR" "database \"shop_copy\" already exists in cluster \"other\""
 assert_contains "and how to replace it" "$TB_ALL" "--force"
 assert_eq "the existing database is untouched" 1 \
+	"$(psql_at $Q shop_copy "SELECT count(*) FROM pg_class WHERE relname = 'marker'")"
+# a --force restore that fails keeps the existing database: pg_restore fails here
+install -d -o "$PG_USER" "$T/failrbin"
+cat >"$T/failrbin/pg_restore" <<EOF
+#!/bin/sh
+if [ "\$1" = --version ]; then exec "$PGBIN/pg_restore" --version; fi
+echo "pg_restore: error: simulated failure" >&2
+exit 1
+EOF
+chmod 755 "$T/failrbin/pg_restore"
+ln -s "$PGBIN/psql" "$T/failrbin/psql"
+tb_fails "a --force restore whose pg_restore fails" 1 restore --cluster src --tenant shop --set latest \
+	--as shop_copy --into-cluster other --force --pg-bin "$T/failrbin"
+assert_contains "shows pg_restore's error" "$TB_ERR" "pg_restore: error: simulated failure"
+assert_eq "the existing database is intact (its marker table is there)" 1 \
+	"$(psql_at $Q shop_copy "SELECT count(*) FROM pg_class WHERE relname = 'marker'")"
+assert_eq "and no temporary database is left" 0 \
+	"$(psql_at $Q postgres "SELECT count(*) FROM pg_database WHERE datname LIKE 'tenback_restore_%'")"
+# a session on it: --force refuses up front (it does not end sessions)
+as_pg "$PGBIN/psql" -X -q -h "$SOCK" -p $Q -U "$PG_USER" -d shop_copy -c "SELECT pg_sleep(120)" >/dev/null 2>&1 &
+holder=$!
+wait_for "a session on shop_copy" "$WAIT_TIMEOUT" eval \
+	'[[ $(psql_at $Q postgres "SELECT count(*) FROM pg_stat_activity WHERE datname = '"'shop_copy'"'") == 1 ]]'
+tb_fails "--force with a session on the existing database is refused" 1 restore --cluster src --tenant shop \
+	--set latest --as shop_copy --into-cluster other --force
+assert_contains "saying it has a session" "$TB_ERR" \
+	"database \"shop_copy\" of cluster \"other\" has 1 session(s): it cannot be replaced"
+psql_at $Q postgres "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'shop_copy'" >/dev/null
+wait "$holder" || true
+wait_no_sessions $Q shop_copy
+assert_eq "the database is still there, with its marker table" 1 \
 	"$(psql_at $Q shop_copy "SELECT count(*) FROM pg_class WHERE relname = 'marker'")"
 tb_ok "with --force it is dropped and restored" restore --cluster src --tenant shop --set latest \
 	--as shop_copy --into-cluster other --force --jobs 2 || true
@@ -312,6 +388,11 @@ cred=()
 tb_must "register other2 without --pgdata" cluster add other2 --conninfo "$(conninfo other)" --storage "$STORAGE_URI" \
 	"${cred[@]}"
 assert_contains "cluster add says it is logical only" "$TB_OUT" "backed up logically"
+tb_fails "a cluster that does not answer is refused" 1 cluster add nobody --conninfo \
+	"host=$SOCK port=1 user=$PG_USER password=sekrit-pw sslpassword=k3y-pw dbname=postgres" --storage "$STORAGE_URI" \
+	"${cred[@]}"
+assert_contains "saying it could not connect, with the conninfo in the hint" "$TB_ALL" "port='1'"
+assert_not_contains "but neither its password nor its sslpassword" "$TB_ALL" "-pw"
 psql_at $Q postgres "CREATE DATABASE billing"
 psql_at $Q billing "CREATE TABLE invoices AS SELECT g AS id, md5(g::text) AS h FROM generate_series(1, 500) g"
 tb_ok "tenant list of other2" tenant list --cluster other2 --output json || true

@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -99,11 +101,15 @@ test_logical_manifest_needs_its_fields(void **state)
 static void
 test_conninfo_keeps_password_off_the_command_line(void **state)
 {
-	char *ci = NULL, *pw = NULL;
+	char *ci = NULL, *pw = NULL, *sslpw = NULL;
 
 	(void)state;
-	assert_int_equal(pgtool_conninfo(&ci, &pw, "host=/run/pg port=5432 user=tb password=s3cret dbname=postgres",
+	assert_int_equal(pgtool_conninfo(&ci, &pw, &sslpw,
+	                                 "host=/run/pg port=5432 user=tb password=s3cret sslpassword=k3y dbname=postgres",
 	                                 "shop", false), 0);
+	assert_null(strstr(ci, "k3y"));
+	assert_string_equal(sslpw, "k3y");
+	free(sslpw);
 	assert_null(strstr(ci, "s3cret"));
 	assert_null(strstr(ci, "postgres'"));
 	assert_non_null(strstr(ci, "dbname='shop'"));
@@ -113,13 +119,13 @@ test_conninfo_keeps_password_off_the_command_line(void **state)
 	free(ci);
 	free(pw);
 	/* tenback's own connection keeps it; a URI works; quotes are escaped */
-	assert_int_equal(pgtool_conninfo(&ci, &pw, "postgresql://tb:s3cret@localhost:5433/postgres", "it's", true), 0);
+	assert_int_equal(pgtool_conninfo(&ci, &pw, NULL, "postgresql://tb:s3cret@localhost:5433/postgres", "it's", true), 0);
 	assert_non_null(strstr(ci, "password='s3cret'"));
 	assert_non_null(strstr(ci, "dbname='it\\'s'"));
 	assert_non_null(strstr(ci, "port='5433'"));
 	assert_null(pw);
 	free(ci);
-	assert_int_equal(pgtool_conninfo(&ci, &pw, "host=a port", "shop", false), ERR_INVALID);
+	assert_int_equal(pgtool_conninfo(&ci, &pw, NULL, "host=a port", "shop", false), ERR_INVALID);
 	assert_null(ci);
 }
 
@@ -200,7 +206,7 @@ test_failed_program_shows_its_stderr(void **state)
 
 	(void)state;
 	pgproc_clear(&p); /* a zeroed one is left alone */
-	assert_int_equal(pgproc_start(&p, argv, "pw", PGPROC_PIPE), 0);
+	assert_int_equal(pgproc_start(&p, argv, "pw", NULL, PGPROC_PIPE), 0);
 	assert_int_equal(pgproc_wait(&p), ERR_PG);
 	assert_string_equal(err_message(), "sh failed (exit status 3)");
 	assert_string_equal(err_detail_text(), "pg_dump: error: connection failed");
@@ -215,9 +221,62 @@ test_password_goes_to_the_environment(void **state)
 	PgProc p = {0};
 
 	(void)state;
-	assert_int_equal(pgproc_start(&p, argv, "p w", PGPROC_STDERR), 0);
+	assert_int_equal(pgproc_start(&p, argv, "p w", NULL, PGPROC_STDERR), 0);
 	assert_int_equal(pgproc_wait(&p), 0);
 	pgproc_clear(&p);
+}
+
+static void
+test_sslpassword_goes_to_a_private_service_file(void **state)
+{
+	const char *argv[] = {"/bin/sh", "-c",
+	                      "test \"$PGSERVICE\" = tenback && grep -qx 'sslpassword=k 3y' \"$PGSERVICEFILE\" && "
+	                      "test \"$(stat -c %a \"$PGSERVICEFILE\")\" = 600 && echo \"$PGSERVICEFILE\"",
+	                      NULL};
+	PgProc p = {0};
+	char path[4096] = "";
+	ssize_t n;
+
+	(void)state;
+	assert_int_equal(pgproc_start(&p, argv, NULL, "k 3y", PGPROC_PIPE), 0);
+	n = read(p.out_fd, path, sizeof(path) - 1);
+	assert_true(n > 0);
+	path[strcspn(path, "\n")] = '\0';
+	assert_int_equal(pgproc_wait(&p), 0);
+	pgproc_clear(&p);
+	assert_int_equal(access(path, F_OK), -1); /* removed */
+}
+
+/* A program started from a thread that blocks SIGTERM (as the daemon's do)
+ * still stops on pgproc_clear's SIGTERM, and gets no descriptor of ours. */
+static void
+test_child_gets_default_signals_and_no_descriptors(void **state)
+{
+	const char *argv[] = {"/bin/sh", "-c", "exec sleep 30", NULL};
+	const char *fds[] = {"/bin/sh", "-c", "ls /proc/self/fd | wc -l", NULL};
+	sigset_t term, old;
+	PgProc p = {0};
+	int64_t t0;
+	char out[64] = "";
+	int leak = open("/dev/null", O_RDONLY); /* not close-on-exec */
+
+	(void)state;
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, &old);
+	assert_int_equal(pgproc_start(&p, argv, NULL, NULL, PGPROC_STDERR), 0);
+	usleep(100 * 1000);
+	t0 = time_now_ms();
+	pgproc_clear(&p);
+	assert_true(time_now_ms() - t0 < 2000); /* SIGTERM, not the SIGKILL 5 s later */
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	/* 0, 1, 2 and the one ls opens to read the directory */
+	assert_int_equal(pgproc_start(&p, fds, NULL, NULL, PGPROC_PIPE), 0);
+	assert_true(read(p.out_fd, out, sizeof(out) - 1) > 0);
+	assert_int_equal(atoi(out), 4);
+	assert_int_equal(pgproc_wait(&p), 0);
+	pgproc_clear(&p);
+	close(leak);
 }
 
 int
@@ -231,6 +290,8 @@ main(void)
 		cmocka_unit_test(test_pg_dump_wrong_major),
 		cmocka_unit_test(test_failed_program_shows_its_stderr),
 		cmocka_unit_test(test_password_goes_to_the_environment),
+		cmocka_unit_test(test_sslpassword_goes_to_a_private_service_file),
+		cmocka_unit_test(test_child_gets_default_signals_and_no_descriptors),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
