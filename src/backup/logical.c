@@ -237,9 +237,7 @@ logical_dump(Manifest *m, const LogicalDumpOpts *o)
 	if (!passwords)
 		dump_log(o, "warning: the backup role cannot read role passwords (pg_authid): roles are backed up "
 		            "without them");
-	if ((rc = store_text(m, o, LOGICAL_ROLES, &roles)) < 0 || (rc = store_text(m, o, LOGICAL_DBPROPS, &dbprops)) < 0)
-		goto out;
-	dump_log(o, "snapshot of %s taken; %zu role(s) and the database's properties stored; pg_dump starts",
+	dump_log(o, "snapshot of %s taken; %zu role(s) and the database's properties read; pg_dump starts",
 	         m->start_time, n_roles);
 
 	dbname_arg = xasprintf("--dbname=%s", tool_ci);
@@ -251,6 +249,10 @@ logical_dump(Manifest *m, const LogicalDumpOpts *o)
 			goto out;
 	}
 	if ((rc = stream_dump(m, o, &p, estimate)) < 0)
+		goto out;
+	/* the roles (with their password hashes) are stored only once the dump succeeded:
+	 * a failed dump leaves no copy of them behind */
+	if ((rc = store_text(m, o, LOGICAL_ROLES, &roles)) < 0 || (rc = store_text(m, o, LOGICAL_DBPROPS, &dbprops)) < 0)
 		goto out;
 	warnings = pgproc_stderr(&p, 2000);
 	if (warnings[0])
