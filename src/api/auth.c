@@ -111,10 +111,7 @@ api_authenticate(ApiRequest *req, const char *authorization, const char *cookie,
 	req->role = xstrdup(a.role);
 	req->auth_id = xstrdup(id);
 out:
-	if (secret) {
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
-	}
+	str_wipe_free(secret);
 	meta_auth_clear(&a);
 	return rc;
 }

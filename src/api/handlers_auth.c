@@ -7,6 +7,7 @@
  * not (same message, an argon2 verification either way).
  */
 #include "api/api_int.h"
+#include "common/strutil.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -91,10 +92,7 @@ h_session_create(ApiRequest *req, ApiResponse *resp)
 	json_kv_int(&w, "expires_in_s", API_SESSION_IDLE_S);
 	json_object_end(&w);
 out:
-	if (secret) {
-		explicit_bzero(secret, strlen(secret));
-		free(secret);
-	}
+	str_wipe_free(secret);
 	free(csrf);
 	meta_user_clear(&u);
 	return rc;

@@ -185,14 +185,8 @@ h_cluster_create(ApiRequest *req, ApiResponse *resp)
 	if ((rc = cluster_add(req->meta, &o)) == 0)
 		rc = cluster_respond(req, resp, o.name, 201, false);
 out:
-	if (access_key) {
-		explicit_bzero(access_key, strlen(access_key));
-		free(access_key);
-	}
-	if (secret_key) {
-		explicit_bzero(secret_key, strlen(secret_key));
-		free(secret_key);
-	}
+	str_wipe_free(access_key);
+	str_wipe_free(secret_key);
 	meta_storage_clear(&st);
 	return rc;
 }

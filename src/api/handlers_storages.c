@@ -141,15 +141,6 @@ h_storage_test_uri(ApiRequest *req, ApiResponse *resp)
 	return test_respond(resp, uri, NULL);
 }
 
-static void
-wipe_free(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 int
 h_storage_test(ApiRequest *req, ApiResponse *resp)
 {
@@ -166,8 +157,8 @@ h_storage_test(ApiRequest *req, ApiResponse *resp)
 		StorageOpenOpts so = {access_key, secret_key, NULL};
 		rc = test_respond(resp, s.uri, &so);
 	}
-	wipe_free(access_key);
-	wipe_free(secret_key);
+	str_wipe_free(access_key);
+	str_wipe_free(secret_key);
 	meta_storage_clear(&s);
 	return rc;
 }

@@ -186,15 +186,6 @@ seal_keys(Meta *meta, const char *access, const char *secret, uint8_t **out, siz
 	return rc;
 }
 
-static void
-wipe_free(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 /* A storage configuration, opened with its own sealed key pair. */
 static int
 named_storage_open(Meta *meta, const char *name, Storage **out)
@@ -211,8 +202,8 @@ named_storage_open(Meta *meta, const char *name, Storage **out)
 		if (rc < 0)
 			err_prefix("storage configuration \"%s\"", name);
 	}
-	wipe_free(access);
-	wipe_free(secret);
+	str_wipe_free(access);
+	str_wipe_free(secret);
 	meta_storage_clear(&sc);
 	return rc;
 }

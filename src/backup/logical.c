@@ -266,18 +266,9 @@ out:
 	pgproc_clear(&p);     /* a pg_dump still running (an error above) is stopped */
 	PQclear(res);
 	pg_conn_free(conn);
-	if (password) {
-		explicit_bzero(password, strlen(password));
-		free(password);
-	}
-	if (sslpassword) {
-		explicit_bzero(sslpassword, strlen(sslpassword));
-		free(sslpassword);
-	}
-	if (ci) {
-		explicit_bzero(ci, strlen(ci));
-		free(ci);
-	}
+	str_wipe_free(password);
+	str_wipe_free(sslpassword);
+	str_wipe_free(ci);
 	free(tool_ci);
 	free(snapshot_arg);
 	free(dbname_arg);

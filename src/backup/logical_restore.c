@@ -444,14 +444,8 @@ restore_into_database(LRestore *r)
 			goto out;
 	}
 out:
-	if (password) {
-		explicit_bzero(password, strlen(password));
-		free(password);
-	}
-	if (sslpassword) {
-		explicit_bzero(sslpassword, strlen(sslpassword));
-		free(sslpassword);
-	}
+	str_wipe_free(password);
+	str_wipe_free(sslpassword);
 	free(ci);
 	free(dbname_arg);
 	free(jobs_arg);

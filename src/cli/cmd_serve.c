@@ -208,10 +208,7 @@ user_add_cmd(Cli *cli, int argc, char **argv)
 	if ((rc = meta_user_add(cli->meta, &u)) == 0)
 		printf("user \"%s\" added with role %s\n", u.name, role);
 out:
-	if (password) {
-		explicit_bzero(password, strlen(password));
-		free(password);
-	}
+	str_wipe_free(password);
 	free(hash);
 	strlist_free(&pos);
 	return rc;

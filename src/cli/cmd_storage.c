@@ -8,6 +8,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/strutil.h"
 #include "common/json.h"
 #include "storage/storage.h"
 
@@ -20,15 +21,6 @@
 	"       tenback storage add NAME --uri URI [--storage-credentials FILE]\n" \
 	"       tenback storage list [--output text|json]\n" \
 	"       tenback storage remove NAME"
-
-static void
-wipe_free(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
 
 /*
  * The key pair for a URI: from FILE, else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY;
@@ -115,8 +107,8 @@ storage_test_cmd(Cli *cli, int argc, char **argv)
 out:
 	strlist_free(&pos);
 	free(uri);
-	wipe_free(access);
-	wipe_free(secret);
+	str_wipe_free(access);
+	str_wipe_free(secret);
 	return rc;
 }
 
@@ -161,8 +153,8 @@ out:
 	free(s.secret);
 	storage_free(st);
 	strlist_free(&pos);
-	wipe_free(access);
-	wipe_free(secret);
+	str_wipe_free(access);
+	str_wipe_free(secret);
 	return rc;
 }
 

@@ -189,3 +189,12 @@ str_shell_quote(const char *s)
 	buf_putc(&b, '\'');
 	return buf_steal(&b);
 }
+
+void
+str_wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}

@@ -44,4 +44,7 @@ void size_format(char *out, size_t cap, uint64_t bytes);
 char *str_conf_quote(const char *s);
 char *str_shell_quote(const char *s);
 
+/* Overwrite a NUL-terminated secret with zeros, then free it (NULL is fine). */
+void str_wipe_free(char *s);
+
 #endif
