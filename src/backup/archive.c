@@ -241,3 +241,45 @@ out:
 	meta_cluster_clear(&c);
 	return rc;
 }
+
+int
+archive_read_segment(Storage *s, const char *system_id, uint32_t seg_size, uint32_t timeline, uint64_t segno,
+                     uint8_t *buf)
+{
+	char name[32];
+	char *object;
+	IoReader *src = NULL, *r = NULL;
+	StorageInfo info;
+	ssize_t n;
+	int rc;
+
+	pg_wal_name(name, timeline, segno, seg_size);
+	object = manifest_archive_path(system_id, name);
+	if ((rc = storage_info(s, object, &info)) < 0)
+		goto out;
+	if (!info.exists) {
+		rc = err_set(ERR_NOT_FOUND, "WAL segment %s is not in the archive", name);
+		goto out;
+	}
+	if ((rc = storage_read_open(s, &src, object)) < 0)
+		goto out;
+	rc = io_container_reader_new(&r, src);
+	src = NULL;
+	if (rc < 0)
+		goto out;
+	n = io_reader_read_full(r, buf, seg_size);
+	if (n >= 0 && n != (ssize_t)seg_size)
+		rc = err_set(ERR_CORRUPT, "archived WAL segment %s has %zd bytes", name, n);
+	else if (n < 0)
+		rc = (int)n;
+	else {
+		uint8_t extra;
+		n = io_reader_read(r, &extra, 1); /* to the end: the container checks itself */
+		rc = n < 0 ? (int)n : 0;
+	}
+out:
+	io_reader_free(r);
+	io_reader_free(src);
+	free(object);
+	return rc;
+}

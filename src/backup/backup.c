@@ -381,10 +381,58 @@ out:
 	return rc;
 }
 
+static void
+job_log(Job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Where an incremental's changed pages come from; NULL *out: the page scan (said in the log). */
+static int
+changed_blocks(Job *j, WalBlocks **out)
+{
+	const char *detect = j->o->detect ? j->o->detect : "wal";
+	WalBlocksOpts wo = {
+		.archive = j->archive ? j->archive : j->storage,
+		.system_id = j->cluster.system_id,
+		.pgdata = j->cluster.pgdata,
+		.seg_size = j->m->wal_seg_size,
+		.from_timeline = j->parent->timeline,
+		.to_timeline = j->m->timeline,
+		.from_lsn = j->parent->start_lsn,
+		.to_lsn = j->m->start_lsn,
+		.cancel_cb = j->o->cancel_cb,
+		.payload = j->o->payload,
+	};
+	char *reason = NULL;
+	int rc;
+
+	*out = NULL;
+	if (strcmp(detect, "scan") == 0) {
+		job_log(j, "changed pages: reading every page of the tenant's relations (--detect scan)");
+		return 0;
+	}
+	if ((rc = walblocks_collect(out, &reason, &wo)) < 0)
+		return rc;
+	if (*out == NULL) {
+		if (strcmp(detect, "compare") == 0) {
+			rc = err_set(ERR_INVALID, "--detect compare needs the WAL since the parent backup: %s", reason);
+			free(reason);
+			return rc;
+		}
+		job_log(j, "changed pages: the WAL since the parent backup cannot be used (%s); reading every page instead",
+		        reason);
+		free(reason);
+		return 0;
+	}
+	job_log(j, "changed pages: from the WAL since the parent backup");
+	return 0;
+}
+
 static int
 copy_data(Job *j)
 {
 	CopyCtx ctx = {0};
+	WalBlocks *wal = NULL;
+	IncrCompare cmp = {0};
+	bool compare = j->o->detect && strcmp(j->o->detect, "compare") == 0;
 	ScanOpts so = {j->cluster.pgdata, strcmp(j->o->tenant, "*") == 0};
 	size_t n_copied = 0;
 	int64_t t0 = time_now_ms(), last = t0;
@@ -406,6 +454,14 @@ copy_data(Job *j)
 	for (size_t i = 0; i < j->m->n_files; i++)
 		if (j->m->files[i].kind == MF_FILE)
 			ctx.bytes_total += j->m->files[i].size;
+	if (j->parent && (rc = changed_blocks(j, &wal)) < 0) {
+		free(ctx.buf);
+		return rc;
+	}
+	if (compare) {
+		cmp.until_lsn = j->m->start_lsn;
+		ctx.compare = &cmp;
+	}
 	for (size_t i = 0; i < j->m->n_files; i++) {
 		ManifestFile *f = &j->m->files[i];
 		const ManifestFile *pf;
@@ -417,9 +473,18 @@ copy_data(Job *j)
 			break;
 		}
 		if (j->parent && files_incremental_candidate(f->path) &&
-		    (pf = manifest_find_file(j->parent, f->path)) != NULL && (pf->kind == MF_FILE || pf->kind == MF_INCR))
-			rc = files_copy_incremental(&ctx, f, pf, j->parent->set_id, j->parent->start_lsn, j->row.id);
-		else
+		    (pf = manifest_find_file(j->parent, f->path)) != NULL && (pf->kind == MF_FILE || pf->kind == MF_INCR)) {
+			BlockRanges changed = {0};
+			bool by_blocks = wal && walblocks_lookup(wal, f->path, &changed) == WB_BLOCKS;
+
+			if (wal && !by_blocks)
+				cmp.whole_files++;
+			ctx.compare = compare && by_blocks ? &cmp : NULL;
+			ctx.compare_wal = &changed;
+			rc = files_copy_incremental(&ctx, f, pf, j->parent->set_id, j->parent->start_lsn, j->row.id,
+			                            by_blocks && !compare ? &changed : NULL);
+			ranges_free(&changed);
+		} else
 			rc = files_copy(&ctx, f);
 		if (rc < 0)
 			break;
@@ -447,12 +512,24 @@ copy_data(Job *j)
 				strlist_add(&j->m->removed, pf->path);
 		}
 	}
+	if (rc == 0 && compare) {
+		job_log(j, "detect compare: the scan stored %" PRIu64 " pages below the parent's length, the WAL named %" PRIu64
+		        "; not named by the WAL: %" PRIu64 " (%" PRIu64 " changed after the start, %" PRIu64
+		        " all-zero); only in the WAL: %" PRIu64 "; files the WAL did not describe by blocks: %" PRIu64,
+		        cmp.scan_blocks, cmp.wal_blocks, cmp.missing + cmp.missing_after_start + cmp.missing_zero,
+		        cmp.missing_after_start, cmp.missing_zero, cmp.only_wal, cmp.whole_files);
+		if (cmp.missing) {
+			rc = err_set(ERR_CORRUPT, "the WAL did not name %" PRIu64 " changed pages, the first %s", cmp.missing,
+			             cmp.first_missing);
+		}
+	}
 	if (rc == 0 && ctx.pages_bad)
 		log_warning("%" PRIu64 " pages failed their checksum; they are listed in the manifest", ctx.pages_bad);
 	if (rc == 0)
-		log_info("data: %zu files, %.1f MiB read, %.1f MiB stored in %.1f s", n_copied,
-		         (double)j->m->size_bytes / 1048576.0, (double)j->m->stored_bytes / 1048576.0,
-		         (double)(time_now_ms() - t0) / 1000.0);
+		job_log(j, "data: %zu files, %.1f MiB in files, %.1f MiB read, %.1f MiB stored in %.1f s", n_copied,
+		        (double)j->m->size_bytes / 1048576.0, (double)ctx.bytes_read / 1048576.0,
+		        (double)j->m->stored_bytes / 1048576.0, (double)(time_now_ms() - t0) / 1000.0);
+	walblocks_free(wal);
 	free(ctx.buf);
 	return rc;
 }
@@ -536,9 +613,6 @@ collect_wal(Job *j)
 	}
 	return 0;
 }
-
-static void
-job_log(Job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void
 job_log(Job *j, const char *fmt, ...)

@@ -5,6 +5,7 @@
 #define TENBACK_BACKUP_BACKUP_INT_H
 
 #include "backup/manifest.h"
+#include "backup/ranges.h"
 #include "io/io.h"
 #include "storage/storage.h"
 
@@ -44,7 +45,25 @@ typedef struct CopyCtx {
 	uint64_t bytes_total;
 	uint64_t files_done;
 	int64_t last_progress_ms;
+	uint64_t bytes_read;      /* read from the data directory (incremental: only what it reads) */
+	/* incremental --detect compare: the WAL's blocks of the file being copied by the scan */
+	struct IncrCompare *compare;
+	const BlockRanges *compare_wal;
+	bool compare_wal_whole;
 } CopyCtx;
+
+/* What the page-LSN scan found against what the WAL named (--detect compare). */
+typedef struct IncrCompare {
+	uint64_t scan_blocks;       /* below the parent's length, stored by the scan */
+	uint64_t wal_blocks;        /* named by the WAL, below the parent's length and the file's */
+	uint64_t missing;           /* stored by the scan, not named by the WAL, page LSN before the new start */
+	uint64_t missing_after_start; /* ... page LSN at or after the new start: changed during the copy */
+	uint64_t missing_zero;      /* ... all-zero pages (the scan stores them unjudged) */
+	uint64_t only_wal;          /* named by the WAL, not stored by the scan */
+	uint64_t whole_files;       /* files the WAL could not describe by blocks */
+	uint64_t until_lsn;         /* the new backup's start */
+	char first_missing[256];    /* "path block N (lsn X/Y)" of the first miss, for the log */
+} IncrCompare;
 
 #define COPY_BUF_SIZE (1024 * 1024)
 
@@ -57,13 +76,18 @@ int files_copy(CopyCtx *ctx, ManifestFile *f);
 
 /*
  * Incremental copy of a relation file whose previous version is pf (an
- * MF_FILE or MF_INCR entry of the parent set parent_id): store only the
- * pages whose LSN is above since_lsn (the parent's start), pages beyond the
- * parent's length and all-zero pages; f becomes MF_INCR with its parts.
- * A file whose length is not a whole number of pages is copied whole.
+ * MF_FILE or MF_INCR entry of the parent set parent_id); f becomes MF_INCR
+ * with its parts.  With changed NULL, every page is read and stored when
+ * its LSN is above since_lsn (the parent's start), it lies beyond the
+ * parent's length or it is all zeros (the page-LSN scan).  With changed
+ * (blocks of this segment file named by the WAL since the parent,
+ * walblocks_lookup), only those pages and the pages beyond the parent's
+ * length are read and stored.  A file whose length is not a whole number
+ * of pages is copied whole.  With ctx->compare set, the scan runs and its
+ * result is compared with *compare_wal (see IncrCompare).
  */
 int files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, const char *parent_id,
-                           uint64_t since_lsn, const char *set_id);
+                           uint64_t since_lsn, const char *set_id, const BlockRanges *changed);
 /* May path be copied page by page: a main or init fork of a relation. */
 bool files_incremental_candidate(const char *path);
 
@@ -85,6 +109,37 @@ int files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest
 
 #include "meta/meta.h"
 #include "pg/conn.h"
+
+/* Read archived WAL segment segno of timeline, whole, into buf (seg_size
+ * bytes), checking its container; ERR_NOT_FOUND when not archived. */
+int archive_read_segment(Storage *s, const char *system_id, uint32_t seg_size, uint32_t timeline, uint64_t segno,
+                         uint8_t *buf);
+
+/* The blocks changed between two LSNs, from the WAL (walblocks.c). */
+typedef struct WalBlocks WalBlocks;
+typedef struct WalBlocksOpts {
+	Storage *archive;         /* the cluster's WAL archive */
+	const char *system_id;
+	const char *pgdata;       /* its pg_wal holds what is not archived yet */
+	uint32_t seg_size;
+	uint32_t from_timeline, to_timeline;
+	uint64_t from_lsn;        /* the parent's start (redo point) */
+	uint64_t to_lsn;          /* this backup's start */
+	bool (*cancel_cb)(void *payload);
+	void *payload;
+} WalBlocksOpts;
+typedef enum WalBlocksAnswer {
+	WB_BLOCKS,                /* exactly the blocks in *out (maybe none) changed */
+	WB_WHOLE,                 /* the WAL does not describe this file by blocks: read it whole */
+} WalBlocksAnswer;
+/* 0 with *out: the blocks; 0 with *out NULL and *out_reason (malloc'd): the
+ * WAL cannot be used (a gap, a timeline switch), fall back to the page scan;
+ * <0: an error (cancelled, storage failing). */
+int walblocks_collect(WalBlocks **out, char **out_reason, const WalBlocksOpts *o);
+/* For a relation segment file's path in the data directory: its changed
+ * blocks, numbered within the segment file (*out is the caller's to free). */
+WalBlocksAnswer walblocks_lookup(const WalBlocks *wb, const char *path, BlockRanges *out);
+void walblocks_free(WalBlocks *wb);
 
 /* A set and its ancestors, newest first: sets[0] is the set itself. */
 typedef struct Chain {

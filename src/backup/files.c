@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/strutil.h"
 #include "pg/page.h"
+#include "pg/wal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -426,6 +427,7 @@ files_copy(CopyCtx *ctx, ManifestFile *f)
 		}
 		if (n == 0)
 			break; /* truncated meanwhile: WAL replay restores what is needed */
+		ctx->bytes_read += (uint64_t)n;
 		if (check)
 			f->page_errors += check_pages(ctx, fd, full, ctx->buf, (size_t)n, (off_t)done,
 			                              segno * PG_RELSEG_BLOCKS + (uint32_t)(done / PG_PAGE_SIZE));
@@ -489,22 +491,180 @@ parent_parts(const ManifestFile *pf, const char *parent_id, ManifestPart **out, 
 	*n = 1;
 }
 
+/* The incremental's object, opened at its first page. */
+typedef struct IncrOut {
+	CopyCtx *ctx;
+	ManifestFile *f;
+	const char *object;
+	IoWriter *w;
+} IncrOut;
+
+static int
+incr_store(IncrOut *o, const uint8_t *page, uint32_t blk)
+{
+	int rc;
+
+	if (o->w == NULL) {
+		StorageWriteOpts wopts = {.no_sync = true};
+		IoWriter *sink = NULL;
+
+		if ((rc = storage_write_open(o->ctx->storage, &sink, o->object, &wopts)) < 0)
+			return rc;
+		if ((rc = io_container_writer_new(&o->w, sink, o->ctx->compress, o->ctx->level)) < 0)
+			return rc; /* the container owns the sink even on failure */
+	}
+	if ((rc = io_writer_write(o->w, page, PG_PAGE_SIZE)) < 0)
+		return rc;
+	ranges_append(&o->f->blocks, blk);
+	return 0;
+}
+
+/* --detect compare: one page below the parent's length, judged by the scan. */
+static void
+compare_page(CopyCtx *ctx, const char *path, const uint8_t *page, uint32_t blk, bool stored)
+{
+	IncrCompare *c = ctx->compare;
+	bool named = ranges_contains(ctx->compare_wal, blk);
+
+	c->scan_blocks += stored;
+	c->wal_blocks += named;
+	if (named && !stored)
+		c->only_wal++;
+	if (!stored || named)
+		return;
+	if (pg_page_is_new(page)) {
+		c->missing_zero++;
+	} else if (pg_page_lsn(page) >= c->until_lsn) {
+		c->missing_after_start++;
+	} else {
+		char lsn[32];
+		pg_lsn_format(lsn, pg_page_lsn(page));
+		if (c->missing++ == 0)
+			snprintf(c->first_missing, sizeof(c->first_missing), "%s block %u (page LSN %s)", path, blk, lsn);
+	}
+}
+
+/* The page-LSN scan: every page read, the changed ones stored. */
+static int
+incr_scan(IncrOut *o, int fd, const char *full, uint64_t limit, uint32_t parent_blocks, uint32_t segno,
+          uint64_t since_lsn, uint64_t *out_done)
+{
+	CopyCtx *ctx = o->ctx;
+	uint64_t done = 0;
+	int rc;
+
+	while (done < limit) {
+		size_t want = limit - done < COPY_BUF_SIZE ? (size_t)(limit - done) : COPY_BUF_SIZE;
+		ssize_t n = read_at(fd, ctx->buf, want, (off_t)done);
+		uint32_t first = (uint32_t)(done / PG_PAGE_SIZE);
+
+		if (n < 0)
+			return err_errno(errno, "could not read file \"%s\"", full);
+		n -= n % PG_PAGE_SIZE; /* a page being added right now: WAL replay brings it */
+		if (n == 0)
+			break;
+		ctx->bytes_read += (uint64_t)n;
+		if (ctx->verify_checksums)
+			o->f->page_errors += check_pages(ctx, fd, full, ctx->buf, (size_t)n, (off_t)done,
+			                                 segno * PG_RELSEG_BLOCKS + first);
+		for (size_t p = 0; p < (size_t)n; p += PG_PAGE_SIZE) {
+			const uint8_t *page = ctx->buf + p;
+			uint32_t blk = first + (uint32_t)(p / PG_PAGE_SIZE);
+			/* Without data checksums or wal_log_hints, VACUUM sets PD_ALL_VISIBLE
+			 * (pd_flags 0x0004) without a new page LSN, while the visibility map
+			 * (copied whole) gets its bit: such pages go in too, or the restored
+			 * map would claim pages whose flag says otherwise. */
+			bool store = !(blk < parent_blocks && !pg_page_is_new(page) && pg_page_lsn(page) <= since_lsn &&
+			               !(ctx->hints_unlogged && (page[10] & 0x04)));
+
+			if (ctx->compare && blk < parent_blocks)
+				compare_page(ctx, o->f->path, page, blk, store);
+			if (store && (rc = incr_store(o, page, blk)) < 0)
+				return rc;
+		}
+		done += (uint64_t)n;
+		ctx->bytes_done += (uint64_t)n;
+		files_progress(ctx, false);
+	}
+	*out_done = done;
+	return 0;
+}
+
+/* Read and store the pages [first, first + count) of the file. */
+static int
+incr_read_run(IncrOut *o, int fd, const char *full, uint32_t first, uint32_t count, uint32_t segno, bool *out_short)
+{
+	CopyCtx *ctx = o->ctx;
+	const uint32_t per_read = COPY_BUF_SIZE / PG_PAGE_SIZE;
+	int rc;
+
+	while (count > 0) {
+		uint32_t k = count < per_read ? count : per_read;
+		off_t off = (off_t)first * PG_PAGE_SIZE;
+		ssize_t n = read_at(fd, ctx->buf, (size_t)k * PG_PAGE_SIZE, off);
+
+		if (n < 0)
+			return err_errno(errno, "could not read file \"%s\"", full);
+		n -= n % PG_PAGE_SIZE;
+		ctx->bytes_read += (uint64_t)n;
+		if (ctx->verify_checksums && n > 0)
+			o->f->page_errors += check_pages(ctx, fd, full, ctx->buf, (size_t)n, off, segno * PG_RELSEG_BLOCKS + first);
+		for (size_t p = 0; p < (size_t)n; p += PG_PAGE_SIZE)
+			if ((rc = incr_store(o, ctx->buf + p, first + (uint32_t)(p / PG_PAGE_SIZE))) < 0)
+				return rc;
+		if ((size_t)n < (size_t)k * PG_PAGE_SIZE) {
+			*out_short = true; /* truncated meanwhile: WAL replay restores what is needed */
+			return 0;
+		}
+		first += k;
+		count -= k;
+	}
+	return 0;
+}
+
+/* Only the pages the WAL named, and those beyond the parent's length. */
+static int
+incr_from_wal(IncrOut *o, int fd, const char *full, uint64_t limit, uint32_t parent_blocks, uint32_t segno,
+              const BlockRanges *changed, uint64_t *out_done)
+{
+	uint32_t blocks = (uint32_t)(limit / PG_PAGE_SIZE);
+	uint32_t below = parent_blocks < blocks ? parent_blocks : blocks;
+	bool short_read = false;
+	int rc;
+
+	for (size_t i = 0; i < changed->n && !short_read; i++) {
+		uint32_t first = changed->r[i].first, last = changed->r[i].last;
+		if (first >= below)
+			break;
+		if (last >= below)
+			last = below - 1;
+		if ((rc = incr_read_run(o, fd, full, first, last - first + 1, segno, &short_read)) < 0)
+			return rc;
+	}
+	if (!short_read && blocks > parent_blocks &&
+	    (rc = incr_read_run(o, fd, full, parent_blocks, blocks - parent_blocks, segno, &short_read)) < 0)
+		return rc;
+	*out_done = (uint64_t)blocks * PG_PAGE_SIZE;
+	o->ctx->bytes_done += limit;
+	files_progress(o->ctx, false);
+	return 0;
+}
+
 int
 files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, const char *parent_id,
-                       uint64_t since_lsn, const char *set_id)
+                       uint64_t since_lsn, const char *set_id, const BlockRanges *changed)
 {
 	char *full = path_join(ctx->pgdata, f->path);
 	char *object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
 	const char *base = strrchr(f->path, '/') + 1;
-	IoWriter *sink = NULL, *w = NULL;
+	IncrOut out = {ctx, f, object, NULL};
 	IoContainerInfo info;
-	StorageWriteOpts wopts = {.no_sync = true};
 	ManifestPart *pparts = NULL;
 	size_t n_pparts = 0;
 	struct stat st;
 	uint32_t relnode, segno = 0, parent_blocks;
 	int fork;
-	uint64_t limit, done = 0;
+	uint64_t done = 0;
 	int fd = -1;
 	int rc = 0;
 
@@ -528,59 +688,23 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 		rc = files_copy(ctx, f);
 		goto out_copied; /* files_copy said which file */
 	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	limit = (uint64_t)st.st_size;
 	parent_blocks = (uint32_t)(pf->size / PG_PAGE_SIZE);
 	f->kind = MF_INCR;
 	f->mtime = st.st_mtime;
 	f->mode = st.st_mode & 07777;
-	while (done < limit) {
-		size_t want = limit - done < COPY_BUF_SIZE ? (size_t)(limit - done) : COPY_BUF_SIZE;
-		ssize_t n = read_at(fd, ctx->buf, want, (off_t)done);
-		uint32_t first = (uint32_t)(done / PG_PAGE_SIZE);
-
-		if (n < 0) {
-			rc = err_errno(errno, "could not read file \"%s\"", full);
-			goto out;
-		}
-		n -= n % PG_PAGE_SIZE; /* a page being added right now: WAL replay brings it */
-		if (n == 0)
-			break;
-		if (ctx->verify_checksums)
-			f->page_errors += check_pages(ctx, fd, full, ctx->buf, (size_t)n, (off_t)done,
-			                              segno * PG_RELSEG_BLOCKS + first);
-		for (size_t p = 0; p < (size_t)n; p += PG_PAGE_SIZE) {
-			const uint8_t *page = ctx->buf + p;
-			uint32_t blk = first + (uint32_t)(p / PG_PAGE_SIZE);
-
-			/* Without data checksums or wal_log_hints, VACUUM sets PD_ALL_VISIBLE
-			 * (pd_flags 0x0004) without a new page LSN, while the visibility map
-			 * (copied whole) gets its bit: such pages go in too, or the restored
-			 * map would claim pages whose flag says otherwise. */
-			if (blk < parent_blocks && !pg_page_is_new(page) && pg_page_lsn(page) <= since_lsn &&
-			    !(ctx->hints_unlogged && (page[10] & 0x04)))
-				continue;
-			if (w == NULL) {
-				if ((rc = storage_write_open(ctx->storage, &sink, object, &wopts)) < 0)
-					goto out;
-				rc = io_container_writer_new(&w, sink, ctx->compress, ctx->level);
-				sink = NULL;
-				if (rc < 0)
-					goto out;
-			}
-			if ((rc = io_writer_write(w, page, PG_PAGE_SIZE)) < 0)
-				goto out;
-			ranges_append(&f->blocks, blk);
-		}
-		done += (uint64_t)n;
-		ctx->bytes_done += (uint64_t)n;
-		files_progress(ctx, false);
+	if (changed) {
+		rc = incr_from_wal(&out, fd, full, (uint64_t)st.st_size, parent_blocks, segno, changed, &done);
+	} else {
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+		rc = incr_scan(&out, fd, full, (uint64_t)st.st_size, parent_blocks, segno, since_lsn, &done);
 	}
+	if (rc < 0)
+		goto out;
 	f->size = done;
-	if (w != NULL) {
-		if ((rc = io_writer_close(w)) < 0)
+	if (out.w != NULL) {
+		if ((rc = io_writer_close(out.w)) < 0)
 			goto out;
-		io_container_writer_info(w, &info);
+		io_container_writer_info(out.w, &info);
 		f->stored_size = info.stored_size;
 		io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
 	}
@@ -609,8 +733,7 @@ out_copied:
 		ranges_free(&pparts[i].blocks);
 	}
 	free(pparts);
-	io_writer_free(w);
-	io_writer_free(sink);
+	io_writer_free(out.w);
 	if (fd >= 0)
 		close(fd);
 	free(full);

@@ -174,43 +174,8 @@ static int
 read_segment(uint8_t *buf, uint32_t timeline, uint64_t segno, void *payload)
 {
 	Archive *a = payload;
-	char name[32];
-	char *object;
-	IoReader *src = NULL, *r = NULL;
-	StorageInfo info;
-	ssize_t n;
-	int rc;
 
-	pg_wal_name(name, timeline, segno, a->seg_size);
-	object = manifest_archive_path(a->system_id, name);
-	if ((rc = storage_info(a->storage, object, &info)) < 0)
-		goto out;
-	if (!info.exists) {
-		rc = ERR_NOT_FOUND;
-		err_set(rc, "WAL segment %s is not in the archive", name);
-		goto out;
-	}
-	if ((rc = storage_read_open(a->storage, &src, object)) < 0)
-		goto out;
-	rc = io_container_reader_new(&r, src);
-	src = NULL;
-	if (rc < 0)
-		goto out;
-	n = io_reader_read_full(r, buf, a->seg_size);
-	if (n >= 0 && n != (ssize_t)a->seg_size)
-		rc = err_set(ERR_CORRUPT, "archived WAL segment %s has %zd bytes", name, n);
-	else if (n < 0)
-		rc = (int)n;
-	else {
-		uint8_t extra;
-		n = io_reader_read(r, &extra, 1); /* to the end: the container checks itself */
-		rc = n < 0 ? (int)n : 0;
-	}
-out:
-	io_reader_free(r);
-	io_reader_free(src);
-	free(object);
-	return rc;
+	return archive_read_segment(a->storage, a->system_id, a->seg_size, timeline, segno, buf);
 }
 
 typedef struct LaterSegs {

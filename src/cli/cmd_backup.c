@@ -18,7 +18,7 @@
 
 #define BACKUP_USAGE "tenback backup --cluster NAME --tenant DB|'*' [--mode full|incremental] " \
 	"[--method physical|logical] [--storage NAME]\n" \
-	"       [--compress none|lz4|zstd] [--archive-timeout SEC] [--pg-bin DIR]\n" \
+	"       [--compress none|lz4|zstd] [--archive-timeout SEC] [--pg-bin DIR] [--detect wal|scan|compare]\n" \
 	"       tenback --server URL backup --cluster NAME --tenant DB [--mode M] [--method M] [--storage NAME] [--wait]"
 
 int
@@ -37,6 +37,7 @@ cmd_backup(Cli *cli, int argc, char **argv)
 		{"compress", ARG_STRING, &o.compress, false},
 		{"archive-timeout", ARG_STRING, &timeout, false},
 		{"storage", ARG_STRING, &storage, false},
+		{"detect", ARG_STRING, &o.detect, false},
 		{"wait", ARG_FLAG, &wait, false},
 		{NULL, 0, NULL, false},
 	};
@@ -56,6 +57,12 @@ cmd_backup(Cli *cli, int argc, char **argv)
 	if (o.method && strcmp(o.method, "physical") != 0 && strcmp(o.method, "logical") != 0) {
 		err_set(ERR_INVALID, "invalid backup method \"%s\"", o.method);
 		err_hint("Use --method physical or --method logical, or leave it out to identify it automatically.");
+		return cli_usage_error(BACKUP_USAGE);
+	}
+	if (o.detect && strcmp(o.detect, "wal") != 0 && strcmp(o.detect, "scan") != 0 && strcmp(o.detect, "compare") != 0) {
+		err_set(ERR_INVALID, "invalid value for --detect: \"%s\"", o.detect);
+		err_hint("Use wal (the default: changed pages named by the WAL since the parent), scan (read every page) "
+		         "or compare (both, differences logged).");
 		return cli_usage_error(BACKUP_USAGE);
 	}
 	if (cli->server) {

@@ -6,7 +6,9 @@
  * entry i is the CRC register after shifting the byte i through eight
  * rounds of the polynomial.  test_walread checks it against PostgreSQL (WAL
  * record CRCs) and test_pg against pg_control.  A byte-wise table runs at
- * several hundred MB/s, enough for WAL read from an archive.
+ * several hundred MB/s; on x86-64 with SSE 4.2 the crc32 instruction does
+ * the same work several times faster (incrementals read all the WAL since
+ * their parent).
  */
 #include "pg/crc32c.h"
 
@@ -56,15 +58,56 @@ static const uint32_t crc32c_table[256] = {
 	0xBE2DA0A5u, 0x4C4623A6u, 0x5F16D052u, 0xAD7D5351u,
 };
 
-uint32_t
-pg_crc32c_update(uint32_t crc, const void *data, size_t len)
+static uint32_t
+crc32c_table_update(uint32_t crc, const uint8_t *p, size_t len)
 {
-	const uint8_t *p = data;
-
 	for (size_t i = 0; i < len; i++)
 		crc = crc32c_table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
 	return crc;
 }
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <nmmintrin.h>
+#include <string.h>
+
+/* SSE 4.2's crc32 instruction computes the same CRC-32C, 8 bytes a step:
+ * WAL records are read from the archive at memory speed, not ~500 MB/s. */
+__attribute__((target("sse4.2"))) static uint32_t
+crc32c_sse42_update(uint32_t crc, const uint8_t *p, size_t len)
+{
+	uint64_t c = crc;
+
+	while (len >= 8) {
+		uint64_t v;
+		memcpy(&v, p, sizeof(v));
+		c = _mm_crc32_u64(c, v);
+		p += 8;
+		len -= 8;
+	}
+	crc = (uint32_t)c;
+	while (len-- > 0)
+		crc = _mm_crc32_u8(crc, *p++);
+	return crc;
+}
+
+uint32_t
+pg_crc32c_update(uint32_t crc, const void *data, size_t len)
+{
+	static int have_sse42 = -1; /* a benign race: every thread computes the same value */
+
+	if (have_sse42 < 0) {
+		__builtin_cpu_init();
+		have_sse42 = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+	}
+	return have_sse42 ? crc32c_sse42_update(crc, data, len) : crc32c_table_update(crc, data, len);
+}
+#else
+uint32_t
+pg_crc32c_update(uint32_t crc, const void *data, size_t len)
+{
+	return crc32c_table_update(crc, data, len);
+}
+#endif
 
 uint32_t
 pg_crc32c(const void *data, size_t len)
