@@ -409,6 +409,21 @@ changed_blocks(Job *j, WalBlocks **out)
 		job_log(j, "changed pages: reading every page of the tenant's relations (--detect scan)");
 		return 0;
 	}
+	if (j->o->detect == NULL) {
+		/* The WAL is the whole instance's: for a small tenant of a busy instance
+		 * reading it costs more than reading the tenant's pages. */
+		uint64_t wal_bytes = wo.to_lsn > wo.from_lsn ? wo.to_lsn - wo.from_lsn : 0, rel_bytes = 0;
+
+		for (size_t i = 0; i < j->m->n_files; i++)
+			if (j->m->files[i].kind == MF_FILE && files_incremental_candidate(j->m->files[i].path))
+				rel_bytes += j->m->files[i].size;
+		if (wal_bytes > rel_bytes) {
+			job_log(j, "changed pages: reading every page: the WAL since the parent backup (%.1f MiB) is more than "
+			        "the relation files to back up (%.1f MiB)", (double)wal_bytes / 1048576.0,
+			        (double)rel_bytes / 1048576.0);
+			return 0;
+		}
+	}
 	if ((rc = walblocks_collect(out, &reason, &wo)) < 0)
 		return rc;
 	if (*out == NULL) {

@@ -97,10 +97,11 @@ typedef struct BackupOpts {
 	int archive_timeout_s;     /* 0: 60 */
 	bool progress;             /* plain progress lines on stderr */
 	const char *storage;       /* storage configuration name; NULL: the cluster's own storage */
-	/* incremental: how changed pages are found; NULL or "wal": from the WAL since the
-	 * parent (the page scan where the WAL cannot tell); "scan": read every page and
-	 * compare its LSN; "compare": both, the scan's result stored, differences logged
-	 * (and a page the WAL missed fails the backup) */
+	/* incremental: how changed pages are found; "wal": from the WAL since the parent
+	 * (the page scan where the WAL cannot tell); NULL: the same, unless that WAL is
+	 * larger than the relation files to back up; "scan": read every page and compare
+	 * its LSN; "compare": both, the scan's result stored, differences logged (and a
+	 * page the WAL missed fails the backup) */
 	const char *detect;
 	/* Optional: progress of "Back up data", and a cancel check (true: stop). */
 	void (*progress_cb)(uint64_t bytes_done, uint64_t bytes_total, uint64_t files_done, void *payload);

@@ -10,12 +10,14 @@
 #     hold, and its chain restores equal to the source: amcheck, pg_checksums, the
 #     pgbench invariant;
 #   - a damaged archived segment in the window: the backup says why the WAL cannot be
-#     used, reads every page instead, completes, and restores equal.
+#     used, reads every page instead, completes, and restores equal;
+#   - a small tenant (crm) of a busy instance: the WAL since its full is larger than its
+#     pages, so the default reads its pages instead, says so, and restores equal.
 # tb-storage: file s3
 source "$(dirname "$0")/lib.sh"
 require_tenback
 
-P=26550; R3=26553; R4=26554
+P=26550; R3=26553; R4=26554; R5=26555
 
 pg_create src $P checksums=on
 cluster_add src
@@ -39,6 +41,7 @@ wal_switch_and_wait $P
 
 tb_must "full backup S0" backup --cluster src --tenant shop --mode full
 S0=$(last_line "$TB_OUT")
+tb_must "full backup of the small tenant crm" backup --cluster src --tenant crm --mode full
 
 # compare_line: the "detect compare:" line of the last run
 compare_line() { grep -o 'detect compare: .*' <<<"$TB_ERR" | head -n 1; }
@@ -86,7 +89,7 @@ assert_contains "S2: compared" "$line" "the WAL named"
 
 # ---- S3: the default (WAL) incremental while pgbench writes, then restore its chain
 sleep 2
-tb_must "incremental S3 (WAL) while pgbench writes" backup --cluster src --tenant shop --mode incremental
+tb_must "incremental S3 (WAL) while pgbench writes" backup --cluster src --tenant shop --mode incremental --detect wal
 S3=$(last_line "$TB_OUT")
 assert_contains "S3: the changed pages came from the WAL" "$TB_ERR" "changed pages: from the WAL since the parent backup"
 data=$(grep -o 'data: .*' <<<"$TB_ERR" | head -n 1)
@@ -116,7 +119,7 @@ sysid=$(st_sysid)
 seg=$(st_keys "tenback/$sysid/archive" | grep -E '/[0-9A-F]{24}$' | tail -n 1)
 log "damaging $seg"
 st_flip_byte "$seg" 2000
-tb_must "incremental S4 with a damaged segment in the window" backup --cluster src --tenant shop --mode incremental
+tb_must "incremental S4 with a damaged segment in the window" backup --cluster src --tenant shop --mode incremental --detect wal
 S4=$(last_line "$TB_OUT")
 assert_contains "S4 says why the WAL cannot be used" "$TB_ERR" "the WAL since the parent backup cannot be used ("
 assert_contains "S4 names the segment" "$TB_ERR" "$(basename "$seg")"
@@ -126,5 +129,16 @@ if tb_restore_start src shop "$S4" "$T/r4" $R4; then
 	compare_tenant "S4 (page scan after the fallback): every shop table equals the source" $P $R4 shop
 	check_amcheck $R4 shop
 	assert_ok "S4: clean stop" pg_stop "$T/r4"
+fi
+# ---- crm, a small tenant of a busy instance: the WAL since its full is more than its
+# pages, so the default reads its pages instead, saying so; the set restores equal
+tb_must "incremental of crm" backup --cluster src --tenant crm --mode incremental
+assert_contains "crm: reads every page, the WAL being larger, and says so" "$TB_ERR" \
+	"changed pages: reading every page: the WAL since the parent backup ("
+CRM=$(last_line "$TB_OUT")
+wal_switch_and_wait $P
+if tb_restore_start src crm "$CRM" "$T/r5" $R5; then
+	compare_tenant "crm incremental: every crm table equals the source" $P $R5 crm
+	assert_ok "crm: clean stop" pg_stop "$T/r5"
 fi
 log "done at ${SECONDS}s"
