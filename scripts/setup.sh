@@ -17,6 +17,7 @@ PACKAGES=(
 	libzstd-dev liblz4-dev libssl-dev libsqlite3-dev libpq-dev libcmocka-dev libmicrohttpd-dev libargon2-dev libcurl4-openssl-dev
 	postgresql-15 postgresql-contrib     # server, pgbench, pg_checksums, amcheck
 	jq perl time util-linux procps coreutils findutils diffutils sqlite3   # used by the tests
+	clang libclang-rt-14-dev             # the sanitizer build and its libFuzzer targets (scripts/fuzz.sh)
 	chromium nodejs                      # the console's browser tests (test/browser)
 )
 # npm comes with some nodejs builds (nodesource) and separately with Debian's

@@ -155,9 +155,14 @@ lane_s3() {
 lane_asan() {
 	local t san_dir
 	local -a asan_tests=()
-	echo "== unit tests under ASan+UBSan"
+	echo "== unit tests under ASan+UBSan (clang, with the libFuzzer targets)"
+	# clang: the same build gives the fuzz targets (-Dfuzz=true); an older gcc
+	# build-asan without them is configured afresh
+	if [[ -f build-asan/build.ninja ]] && ! grep -q 'fuzz_json' build-asan/build.ninja; then
+		rm -rf build-asan
+	fi
 	if [[ ! -f build-asan/build.ninja ]]; then
-		meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+		CC=clang meson setup build-asan -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 	fi
 	if ! ninja -C build-asan >"$logdir/build-asan.log" 2>&1; then
 		record FAIL build-asan; tail -20 "$logdir/build-asan.log"
@@ -191,6 +196,13 @@ lane_asan() {
 		record PASS no-sanitizer-reports; echo "PASS no sanitizer reports"
 	fi
 	rm -rf "$san_dir"
+	echo "== fuzzing: every parser of untrusted bytes, ${FUZZ_SECONDS:-10} s each (scripts/fuzz.sh)"
+	if ./scripts/fuzz.sh --build build-asan --seconds "${FUZZ_SECONDS:-10}" >"$logdir/fuzz.log" 2>&1; then
+		record PASS fuzz
+	else
+		record FAIL fuzz
+	fi
+	grep -E '^(PASS|FAIL) fuzz|^    ' "$logdir/fuzz.log"
 }
 
 lane_s3 "$@" >"$logdir/lane-s3.out" 2>&1 &
