@@ -210,12 +210,26 @@ int
 meta_open(Meta **out, const char *home)
 {
 	Meta *m = xcalloc(1, sizeof(*m));
+	struct stat st;
 	int rc;
 
 	*out = NULL;
 	if (mkdir(home, 0700) < 0 && errno != EEXIST) {
 		rc = err_errno(errno, "could not create tenback home \"%s\"", home);
 		err_hint("Pass --home DIR or set TENBACK_HOME to a directory you can write.");
+		goto fail;
+	}
+	/* The home holds the metadata (who may log on, what is stored where) and
+	 * the master key of the stored secrets: nobody else may look in. */
+	if (stat(home, &st) < 0) {
+		rc = err_errno(errno, "could not stat tenback home \"%s\"", home);
+		goto fail;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		rc = err_set(ERR_PERMISSION, "tenback home \"%s\" is accessible by group or others", home);
+		err_detail("Its mode is %04o; it holds the metadata and the master key of the stored secrets.",
+		           (unsigned)(st.st_mode & 07777));
+		err_hint("Run \"chmod 700 %s\".", home);
 		goto fail;
 	}
 	m->path = path_join(home, "metadata.db");

@@ -117,3 +117,12 @@ assert_true "forced restore laid down PG_VERSION" test -f "$T/target/PG_VERSION"
 expect_error "restore of an unknown tenant" '"nosuch"' \
 	restore --cluster src --tenant nosuch --set latest --to "$T/t2" --port 26453 --socket-dir "$SOCK"
 assert_true "no directory created for the failed restore" test ! -e "$T/t2"
+
+# --- a home others can look into (metadata, master key): refused until chmod 700
+# (a master key file others can read is refused too: test/unit/meta/test_secret.c)
+chmod 755 "$TB_HOME"
+expect_error "a home accessible by others is refused" 'accessible by group or others' \
+	set list --cluster src
+assert_contains "the hint says how to fix it" "$TB_ERR" "chmod 700 $TB_HOME"
+chmod 700 "$TB_HOME"
+tb_ok "with mode 0700 the same command works" set list --cluster src || true

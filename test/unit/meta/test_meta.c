@@ -631,11 +631,33 @@ test_storage_with_sets_stays(void **state)
 	assert_int_equal(meta_storage_get(m, "s3main", &got), ERR_NOT_FOUND);
 }
 
+/* A home others can look into is refused (metadata and master key inside), named with a hint. */
+static void
+test_open_home_open_to_others_refused(void **state)
+{
+	Fixture *fx = *state;
+	Meta *m = open_meta(fx);
+	char *want = xasprintf("tenback home \"%s\" is accessible by group or others", fx->home);
+
+	meta_free(m);
+	fx->meta = NULL;
+	assert_int_equal(chmod(fx->home, 0750), 0);
+	assert_int_equal(meta_open(&m, fx->home), ERR_PERMISSION);
+	assert_null(m);
+	assert_string_equal(err_message(), want);
+	assert_non_null(strstr(err_hint_text(), "chmod 700"));
+	assert_int_equal(chmod(fx->home, 0700), 0);
+	assert_int_equal(meta_open(&m, fx->home), 0);
+	meta_free(m);
+	free(want);
+}
+
 int
 main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		T(test_open_home_open_to_others_refused),
 		T(test_open_creates_home),
 		T(test_open_fails_below_file),
 		T(test_reopen_keeps_data),
