@@ -254,6 +254,7 @@ int api_task_id_parse(const char *s, int64_t *out);
 int h_session_create(ApiRequest *req, ApiResponse *resp);
 int h_session_delete(ApiRequest *req, ApiResponse *resp);
 int h_me(ApiRequest *req, ApiResponse *resp);
+int h_audit_list(ApiRequest *req, ApiResponse *resp);
 int h_token_create(ApiRequest *req, ApiResponse *resp);
 int h_openapi(ApiRequest *req, ApiResponse *resp);
 

@@ -188,3 +188,40 @@ h_openapi(ApiRequest *req, ApiResponse *resp)
 	buf_append(&resp->body, api_openapi_json, api_openapi_json_len);
 	return 0;
 }
+
+/* GET /api/v1/audit?limit=N&before=ID: the audit log, newest first (admins). */
+int
+h_audit_list(ApiRequest *req, ApiResponse *resp)
+{
+	MetaAudit *a = NULL;
+	size_t n = 0;
+	uint64_t limit = 100, before = 0;
+	const char *q;
+	JsonWriter w;
+	int rc;
+
+	if ((q = api_query(req, "limit")) != NULL && (str_to_u64(&limit, q, "limit") < 0 || limit < 1 || limit > 1000))
+		return err_set(ERR_INVALID, "limit must be between 1 and 1000");
+	if ((q = api_query(req, "before")) != NULL && str_to_u64(&before, q, "before") < 0)
+		return err_set(ERR_INVALID, "before must be an audit entry id");
+	if ((rc = meta_audit_list(req->meta, (int64_t)limit, (int64_t)before, &a, &n)) < 0)
+		return rc;
+	api_json_begin(resp, 200, &w);
+	json_array_begin(&w);
+	for (size_t i = 0; i < n; i++) {
+		json_object_begin(&w);
+		json_kv_int(&w, "id", a[i].id);
+		json_kv_string(&w, "at", a[i].at);
+		json_kv_string(&w, "user", a[i].user_name);
+		json_kv_string(&w, "role", a[i].role);
+		json_kv_string(&w, "client", a[i].client);
+		json_kv_string(&w, "action", a[i].action);
+		json_kv_string(&w, "object", a[i].object);
+		json_kv_string(&w, "outcome", a[i].outcome);
+		json_kv_string(&w, "detail", a[i].detail);
+		json_object_end(&w);
+	}
+	json_array_end(&w);
+	meta_audit_array_free(a, n);
+	return 0;
+}

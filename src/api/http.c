@@ -135,6 +135,84 @@ request_clear(ApiRequest *req)
 	free(req->auth_id);
 }
 
+/* The audit log's word for a route that changes something; NULL for reads. */
+static const char *
+audit_action(const ApiRoute *r)
+{
+	static const struct {
+		const char *method, *path, *action;
+	} map[] = {
+		{"POST", "/api/v1/sessions", "logon"},
+		{"DELETE", "/api/v1/sessions", "logoff"},
+		{"POST", "/api/v1/tokens", "token.create"},
+		{"POST", "/api/v1/clusters", "cluster.create"},
+		{"POST", "/api/v1/clusters/{name}/status", "cluster.status"},
+		{"POST", "/api/v1/clusters/{name}/checkpoint", "cluster.checkpoint"},
+		{"DELETE", "/api/v1/tenants/{id}/sets/{set}", "set.delete"},
+		{"POST", "/api/v1/tenants/{id}/sets/{set}/verify", "set.verify"},
+		{"PUT", "/api/v1/tenants/{id}/strategy", "strategy.put"},
+		{"DELETE", "/api/v1/tenants/{id}/strategy", "strategy.delete"},
+		{"POST", "/api/v1/tenants/{id}/backups", "backup.start"},
+		{"POST", "/api/v1/tenants/{id}/restores", "restore.start"},
+		{"POST", "/api/v1/storages", "storage.create"},
+		{"POST", "/api/v1/storages/test", "storage.test"},
+		{"DELETE", "/api/v1/storages/{name}", "storage.delete"},
+		{"POST", "/api/v1/storages/{name}/test", "storage.test"},
+		{"POST", "/api/v1/tasks/{id}/retry", "task.retry"},
+		{"POST", "/api/v1/tasks/{id}/cancel", "task.cancel"},
+		{"POST", "/api/v1/scheduler/run", "scheduler.run"},
+	};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strcmp(map[i].method, r->method) == 0 && strcmp(map[i].path, r->path) == 0)
+			return map[i].action;
+	return strcmp(r->method, "GET") == 0 ? NULL : r->path; /* a new route: audited under its path */
+}
+
+/*
+ * One audit entry per request that changes something, allowed or not:
+ * who (the authenticated user, or the name a log-on tried), from where,
+ * what to (the URL below /api/v1/), and how it ended (ok, or the error's
+ * word and message); a created task's id as detail.  Never the body: it
+ * may hold a password.  A failure to write it is logged, not the
+ * request's failure.
+ */
+static void
+audit_request(const ApiRequest *req, const ApiRoute *route, const char *outcome, const ApiResponse *resp)
+{
+	const char *action = route ? audit_action(route) : NULL;
+	char detail[64] = "";
+	MetaAudit a = {0};
+	const char *tried = NULL;
+
+	if (action == NULL || req->meta == NULL)
+		return;
+	if (strcmp(outcome, "ok") == 0 && resp->body.len) {
+		JsonValue *v = NULL;
+		if (json_parse(&v, (const char *)resp->body.data, resp->body.len) == 0) {
+			bool ok = false;
+			uint64_t id = json_get_uint(v, "id", &ok);
+			const JsonValue *task = json_get(v, "task");
+			if (!ok && task)
+				id = json_get_uint(task, "id", &ok);
+			if (ok)
+				snprintf(detail, sizeof(detail), "task %llu", (unsigned long long)id);
+		}
+		json_free(v);
+	}
+	if (req->user == NULL && req->json)
+		tried = json_get_string(req->json, "username");
+	a.user_name = req->user ? req->user : tried ? (char *)tried : "(anonymous)";
+	a.role = req->role;
+	a.client = (char *)req->client_addr;
+	a.action = (char *)action;
+	a.object = (char *)(str_starts_with(req->path, "/api/v1/") ? req->path + 8 : req->path);
+	a.outcome = (char *)outcome;
+	a.detail = detail[0] ? detail : NULL;
+	if (meta_audit_add(req->meta, &a) < 0)
+		log_warning("could not write the audit log: %s", err_message());
+}
+
 /* Route, authenticate, check the role, parse the body, run the handler. */
 static void
 api_dispatch(ApiServer *s, struct MHD_Connection *c, const char *method, const char *url, ReqCtx *ctx,
@@ -144,6 +222,7 @@ api_dispatch(ApiServer *s, struct MHD_Connection *c, const char *method, const c
 	const ApiRoute *route = NULL;
 	const char *route_method = strcmp(method, "HEAD") == 0 ? "GET" : method;
 	ApiMatch m;
+	char outcome[512];
 	int rc = 0;
 
 	req.method = method;
@@ -187,8 +266,11 @@ api_dispatch(ApiServer *s, struct MHD_Connection *c, const char *method, const c
 		goto out;
 	rc = route->handler(&req, resp);
 out:
-	if (rc < 0)
+	if (rc < 0) {
+		snprintf(outcome, sizeof(outcome), "%s: %s", api_error_name(rc), err_message());
 		error_response(resp, rc);
+	}
+	audit_request(&req, route, rc < 0 ? outcome : "ok", resp);
 	request_clear(&req);
 }
 

@@ -39,6 +39,7 @@
 	X("GET", "/api/v1/tasks/{id}", ROLE_VIEWER, h_task_get) \
 	X("POST", "/api/v1/tasks/{id}/retry", ROLE_OPERATOR, h_task_retry) \
 	X("POST", "/api/v1/tasks/{id}/cancel", ROLE_OPERATOR, h_task_cancel) \
-	X("POST", "/api/v1/scheduler/run", ROLE_ADMIN, h_scheduler_run)
+	X("POST", "/api/v1/scheduler/run", ROLE_ADMIN, h_scheduler_run) \
+	X("GET", "/api/v1/audit", ROLE_ADMIN, h_audit_list)
 
 #endif

@@ -113,6 +113,17 @@ static const char *const migrations[] = {
 	"ALTER TABLE cluster ADD COLUMN storage_secret BLOB;",
 	/* 6: the storage configuration a set was written to (NULL: the cluster's own storage) */
 	"ALTER TABLE backup_set ADD COLUMN storage TEXT;",
+	/* 7: the audit log: who did what, when, from where, and how it ended */
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  at TEXT NOT NULL,"
+	"  user_name TEXT NOT NULL,"
+	"  role TEXT,"
+	"  client TEXT,"
+	"  action TEXT NOT NULL,"
+	"  object TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"
+	"  detail TEXT);",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

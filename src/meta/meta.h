@@ -234,4 +234,24 @@ int meta_task_fail_running(Meta *m, const char *reason, int *out_count);
 void meta_task_clear(MetaTask *t);
 void meta_task_array_free(MetaTask *a, size_t n);
 
+/* ---- the audit log: append-only; nothing in tenback updates or deletes an entry ---- */
+
+typedef struct MetaAudit {
+	int64_t id;
+	char *at;             /* "YYYY-MM-DD HH:MM:SS+00" */
+	char *user_name;      /* an API user, "os:NAME" for the CLI, "scheduler" */
+	char *role;           /* NULL for the CLI and the scheduler */
+	char *client;         /* the client's address; NULL for the CLI */
+	char *action;         /* "backup.start", "set.delete", "logon", ... */
+	char *object;         /* what it was done to: "tenants/main/shop/sets/2026...F", ... */
+	char *outcome;        /* "ok" or the error's code word and message */
+	char *detail;         /* e.g. the task id a start created; NULL */
+} MetaAudit;
+
+/* Append an entry (id and at are set by the store). */
+int meta_audit_add(Meta *m, const MetaAudit *a);
+/* Newest first: at most limit entries (0: 100) with an id below before (0: any). */
+int meta_audit_list(Meta *m, int64_t limit, int64_t before, MetaAudit **out, size_t *out_count);
+void meta_audit_array_free(MetaAudit *a, size_t n);
+
 #endif

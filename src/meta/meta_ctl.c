@@ -1002,3 +1002,82 @@ meta_task_array_free(MetaTask *a, size_t n)
 		meta_task_clear(&a[i]);
 	free(a);
 }
+
+/* ---- audit log ---- */
+
+int
+meta_audit_add(Meta *m, const MetaAudit *a)
+{
+	sqlite3_stmt *st;
+	char now[40];
+	int rc;
+
+	now_text(now, sizeof(now));
+	if ((rc = meta_prepare(m, &st, "INSERT INTO audit (at, user_name, role, client, action, object, outcome, detail)"
+	                               " VALUES (?,?,?,?,?,?,?,?)")) < 0)
+		return rc;
+	meta_bind_text(st, 1, now);
+	meta_bind_text(st, 2, a->user_name);
+	meta_bind_text(st, 3, a->role);
+	meta_bind_text(st, 4, a->client);
+	meta_bind_text(st, 5, a->action);
+	meta_bind_text(st, 6, a->object);
+	meta_bind_text(st, 7, a->outcome);
+	meta_bind_text(st, 8, a->detail);
+	return meta_step_done(m, st, "insert of an audit entry");
+}
+
+int
+meta_audit_list(Meta *m, int64_t limit, int64_t before, MetaAudit **out, size_t *out_count)
+{
+	sqlite3_stmt *st;
+	MetaAudit *a = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	*out_count = 0;
+	if ((rc = meta_prepare(m, &st, "SELECT id, at, user_name, role, client, action, object, outcome, detail FROM audit"
+	                               " WHERE ? = 0 OR id < ? ORDER BY id DESC LIMIT ?")) < 0)
+		return rc;
+	sqlite3_bind_int64(st, 1, before);
+	sqlite3_bind_int64(st, 2, before);
+	sqlite3_bind_int64(st, 3, limit > 0 ? limit : 100);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		a = xrealloc(a, (n + 1) * sizeof(*a));
+		a[n].id = sqlite3_column_int64(st, 0);
+		a[n].at = meta_col_text(st, 1);
+		a[n].user_name = meta_col_text(st, 2);
+		a[n].role = meta_col_text(st, 3);
+		a[n].client = meta_col_text(st, 4);
+		a[n].action = meta_col_text(st, 5);
+		a[n].object = meta_col_text(st, 6);
+		a[n].outcome = meta_col_text(st, 7);
+		a[n].detail = meta_col_text(st, 8);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		meta_audit_array_free(a, n);
+		return meta_db_error(m, "list of the audit log");
+	}
+	*out = a;
+	*out_count = n;
+	return 0;
+}
+
+void
+meta_audit_array_free(MetaAudit *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(a[i].at);
+		free(a[i].user_name);
+		free(a[i].role);
+		free(a[i].client);
+		free(a[i].action);
+		free(a[i].object);
+		free(a[i].outcome);
+		free(a[i].detail);
+	}
+	free(a);
+}

@@ -7,7 +7,9 @@
 #     a body over 64 KiB: 413; path traversal in names and in console paths: 4xx, nothing
 #     of /etc served; the daemon keeps serving;
 #   - storage secrets never appear in a response, in the daemon's log (at debug level)
-#     or in any file of the tenback home (metadata.db and its WAL).
+#     or in any file of the tenback home (metadata.db and its WAL);
+#   - the audit log (admins only) names who started, was refused or failed to log on,
+#     with the task made, newest first, pages with limit/before, and holds no password.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/lib_api.sh"
 require_tenback
@@ -160,6 +162,35 @@ assert_eq "storage with secrets deleted" 204 "$API_STATUS"
 api POST /api/v1/storages "$(jq -nc --arg u "file://$T/sstore" --arg a "$AK" --arg s "$SK" \
 	'{name: "sec", uri: $u, access_key: $a, secret_key: $s}')"
 assert_eq "created again (to be in metadata.db at the end)" 201 "$API_STATUS"
+
+# ---- the audit log: who did what, allowed or not; for admins only; no password in it
+API_TOKEN=$VIEW api GET /api/v1/audit
+assert_eq "a viewer may not read the audit log: 403" 403 "$API_STATUS"
+API_TOKEN=$OPER api GET /api/v1/audit
+assert_eq "an operator may not read the audit log: 403" 403 "$API_STATUS"
+api GET "/api/v1/audit?limit=1000"
+assert_eq "an admin reads the audit log" 200 "$API_STATUS"
+AUDIT=$API_BODY
+aud() { printf '%s' "$AUDIT" | jq -r "$1" 2>&1; }
+assert_eq "the operator's backup start, with the task it made" "oper operator ok task $op_task" \
+	"$(aud "[.[] | select(.action == \"backup.start\" and .user == \"oper\")] | last | \"\\(.user) \\(.role) \\(.outcome) \\(.detail)\"")"
+assert_eq "the viewer's refused backup start" "view forbidden" \
+	"$(aud "[.[] | select(.action == \"backup.start\" and .user == \"view\")] | last | \"\\(.user) \\(.outcome | split(\":\")[0])\"")"
+assert_true "failed log-ons of victim are there, with the name they tried" \
+	test "$(aud '[.[] | select(.action == "logon" and .user == "victim" and (.outcome | startswith("ok") | not))] | length')" -ge 5
+assert_eq "the operator's refused cluster registration" "forbidden" \
+	"$(aud '[.[] | select(.action == "cluster.create" and .user == "oper")] | last | .outcome | split(":")[0]')"
+assert_eq "every entry has a time, a client and an object" 0 \
+	"$(aud '[.[] | select(.at == null or .client == null or .object == null)] | length')"
+assert_eq "entries are newest first" true "$(aud '[.[].id] == ([.[].id] | sort | reverse)')"
+for pw in oper-pw-3 victim-pw-3 admin-pw-3 "$SK"; do
+	assert_eq "\"$pw\" is not in the audit log" 0 "$(grep -c -F -- "$pw" <<<"$AUDIT" || true)"
+done
+api GET "/api/v1/audit?limit=2"
+assert_eq "limit pages the log" 2 "$(printf '%s' "$API_BODY" | jq 'length' 2>&1)"
+before=$(printf '%s' "$API_BODY" | jq -r '.[1].id')
+api GET "/api/v1/audit?limit=1&before=$before"
+assert_eq "before= gives the next page" "$((before - 1))" "$(printf '%s' "$API_BODY" | jq -r '.[0].id' 2>&1)"
 
 # ---- the daemon still serves
 api GET /api/v1/me

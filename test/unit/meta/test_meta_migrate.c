@@ -324,7 +324,7 @@ test_set_storage_round_trip(void **state)
 	meta_free(fx->meta);
 	fx->meta = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_sql(db, "ALTER TABLE backup_set DROP COLUMN storage; PRAGMA user_version = 5");
+	exec_sql(db, "DROP TABLE audit; ALTER TABLE backup_set DROP COLUMN storage; PRAGMA user_version = 5");
 	sqlite3_close(db);
 	assert_int_equal(raw_user_version(fx), 5);
 
@@ -405,11 +405,76 @@ test_newer_schema_refused(void **state)
 	free(pragma);
 }
 
+/* Migration 7 alone: a version-6 database keeps its rows and gains the
+ * audit log, which appends and lists newest first, paging by id. */
+static void
+test_audit_log_added(void **state)
+{
+	Fixture *fx = *state;
+	char *path = xasprintf("%s/metadata.db", fx->home);
+	sqlite3 *db = NULL;
+	MetaAudit *a = NULL;
+	MetaCluster c;
+	size_t n = 0;
+	MetaAudit e = {
+		.user_name = (char *)"alice",
+		.role = (char *)"operator",
+		.client = (char *)"127.0.0.1",
+		.action = (char *)"backup.start",
+		.object = (char *)"tenants/main:shop/backups",
+		.outcome = (char *)"ok",
+		.detail = (char *)"task 7",
+	};
+
+	make_v1(fx, NULL);
+	open_meta(fx);
+	meta_free(fx->meta);
+	fx->meta = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_sql(db, "DROP TABLE audit; PRAGMA user_version = 6");
+	sqlite3_close(db);
+	assert_int_equal(raw_user_version(fx), 6);
+
+	open_meta(fx);
+	assert_int_equal(raw_user_version(fx), meta_schema_latest());
+	assert_int_equal(meta_cluster_get(fx->meta, "main", &c), 0); /* the version-1 row is still there */
+	meta_cluster_clear(&c);
+	assert_int_equal(meta_audit_list(fx->meta, 0, 0, &a, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(meta_audit_add(fx->meta, &e), 0);
+	e.user_name = (char *)"bob";
+	e.role = NULL;
+	e.client = NULL;
+	e.action = (char *)"logon";
+	e.outcome = (char *)"unauthenticated: wrong user name or password";
+	e.detail = NULL;
+	assert_int_equal(meta_audit_add(fx->meta, &e), 0);
+	assert_int_equal(meta_audit_list(fx->meta, 0, 0, &a, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(a[0].user_name, "bob");
+	assert_null(a[0].role);
+	assert_null(a[0].detail);
+	assert_string_equal(a[1].action, "backup.start");
+	assert_string_equal(a[1].detail, "task 7");
+	assert_non_null(strstr(a[1].at, "+00"));
+	assert_true(a[0].id > a[1].id);
+	{
+		int64_t newest = a[0].id;
+		meta_audit_array_free(a, n);
+		assert_int_equal(meta_audit_list(fx->meta, 10, newest, &a, &n), 0);
+		assert_int_equal(n, 1);
+		assert_string_equal(a[0].user_name, "alice");
+	}
+	meta_audit_array_free(a, n);
+	free(path);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_audit_log_added, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parent_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_storage_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_migration_rolls_back, setup, teardown),
