@@ -9,10 +9,12 @@
 #include "common/log.h"
 #include "common/strutil.h"
 
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #ifndef TENBACK_VERSION
 #define TENBACK_VERSION "dev"
@@ -48,6 +50,7 @@ static const char usage_text[] =
 	"  storage add NAME --uri URI [--storage-credentials FILE]   (a named storage configuration)\n"
 	"  storage list [--output text|json]\n"
 	"  storage remove NAME\n"
+	"  audit list [--limit N] [--before ID] [--output text|json]   (who changed what: API, console and CLI)\n"
 	"  archive-push --cluster NAME PATH       (archive_command, with %p)\n"
 	"  archive-get --cluster NAME FILE PATH   (restore_command, with %f %p)\n"
 	"  serve [--listen 127.0.0.1:8432] [--workers N] [--web DIR]   (the daemon: REST API and console)\n"
@@ -102,12 +105,109 @@ static const Command commands[] = {
 	{"restore", cmd_restore},
 	{"window", cmd_window},
 	{"storage", cmd_storage},
+	{"audit", cmd_audit},
 	{"serve", cmd_serve},
 	{"user", cmd_user},
 	{"archive-push", cmd_archive_push},
 	{"archive-get", cmd_archive_get},
 	{NULL, NULL},
 };
+
+/* The audit log's word for a command that changes something ("cli.backup",
+ * "cli.set.delete"); NULL for reads and for archive-push/-get, which
+ * PostgreSQL runs for every segment. */
+static char *
+audit_action(const char *cmd, int argc, char **argv)
+{
+	static const char *const whole[] = {"backup", "restore", "verify", NULL};
+	static const char *const with_sub[] = {"cluster", "set", "storage", "user", NULL};
+	static const char *const reads[] = {"list", "show", "test", "--help", NULL};
+
+	for (int i = 0; whole[i]; i++)
+		if (strcmp(cmd, whole[i]) == 0)
+			return xasprintf("cli.%s", cmd);
+	for (int i = 0; with_sub[i]; i++) {
+		if (strcmp(cmd, with_sub[i]) != 0 || argc < 1)
+			continue;
+		for (int k = 0; reads[k]; k++)
+			if (strcmp(argv[0], reads[k]) == 0)
+				return NULL;
+		return xasprintf("cli.%s.%s", cmd, argv[0]);
+	}
+	return NULL;
+}
+
+/* The command's arguments for the audit log, with what follows an option
+ * naming a password, secret or token, and password= in a conninfo, hidden. */
+static char *
+audit_args(int argc, char **argv)
+{
+	Buf b = {0};
+	bool hide_next = false;
+
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		const char *pw;
+
+		if (i)
+			buf_puts(&b, " ");
+		if (hide_next) {
+			buf_puts(&b, "***");
+			hide_next = false;
+			continue;
+		}
+		if (strncmp(a, "--", 2) == 0 && (strstr(a, "password") || strstr(a, "secret") || strstr(a, "token"))) {
+			const char *eq = strchr(a, '=');
+			if (eq) {
+				buf_append(&b, a, (size_t)(eq - a));
+				buf_puts(&b, "=***");
+			} else {
+				buf_puts(&b, a);
+				hide_next = true;
+			}
+			continue;
+		}
+		if ((pw = strstr(a, "password=")) != NULL) {
+			const char *end = pw + 9;
+			while (*end && *end != ' ')
+				end++;
+			buf_append(&b, a, (size_t)(pw - a) + 9);
+			buf_puts(&b, "***");
+			buf_puts(&b, end);
+			continue;
+		}
+		buf_puts(&b, a);
+	}
+	if (b.data == NULL)
+		return xstrdup("");
+	return b.data; /* the Buf's storage, now the caller's */
+}
+
+static void
+audit_command(Meta *meta, const char *cmd, int argc, char **argv, int rc)
+{
+	char *action = audit_action(cmd, argc, argv);
+	char outcome[512], user[80];
+	struct passwd *pw;
+	MetaAudit a = {0};
+
+	if (action == NULL)
+		return;
+	if (rc < 0)
+		snprintf(outcome, sizeof(outcome), "error: %s", err_message());
+	else
+		snprintf(outcome, sizeof(outcome), rc == 0 ? "ok" : "failed (exit status %d)", rc);
+	pw = getpwuid(geteuid());
+	snprintf(user, sizeof(user), "os:%s", pw ? pw->pw_name : "?");
+	a.user_name = user;
+	a.action = action;
+	a.object = audit_args(argc, argv);
+	a.outcome = outcome;
+	if (meta_audit_add(meta, &a) < 0)
+		log_warning("could not write the audit log: %s", err_message());
+	free(a.object);
+	free(action);
+}
 
 int
 main(int argc, char **argv)
@@ -182,6 +282,8 @@ main(int argc, char **argv)
 out:
 	if (rc < 0 || rc == CLI_ABORT_RECOVERY)
 		log_error_record();
+	if (cli.meta && cmd)
+		audit_command(cli.meta, cmd->name, argc - i - 1, argv + i + 1, rc);
 	meta_free(cli.meta);
 	free(home);
 	if (rc == CLI_USAGE)

@@ -126,3 +126,13 @@ expect_error "a home accessible by others is refused" 'accessible by group or ot
 assert_contains "the hint says how to fix it" "$TB_ERR" "chmod 700 $TB_HOME"
 chmod 700 "$TB_HOME"
 tb_ok "with mode 0700 the same command works" set list --cluster src || true
+
+# --- the CLI's changes are in the audit log too, with the OS user, the outcome, and
+# no password of a conninfo
+tb_run cluster add pwtest --conninfo "host=$SOCK port=1 user=$PG_USER password=topsecret-42" --storage "file://$T/st2"
+tb_ok "audit list" audit list --output json --limit 1000 || true
+assert_eq "the failed cluster add is audited, its password hidden" "cli.cluster.add os:$PG_USER error" \
+	"$(printf '%s' "$TB_OUT" | jq -r '[.[] | select(.object | contains("pwtest"))] | first | "\(.action) \(.user) \(.outcome | split(":")[0])"' 2>&1)"
+assert_eq "the password is nowhere in the audit log" 0 "$(grep -c -F topsecret-42 <<<"$TB_OUT" || true)"
+assert_true "failed backups are audited" test "$(printf '%s' "$TB_OUT" | jq '[.[] | select(.action == "cli.backup" and (.outcome | startswith("error")))] | length' 2>&1)" -ge 1
+assert_eq "reads are not audited" 0 "$(printf '%s' "$TB_OUT" | jq '[.[] | select(.action | test("list"))] | length' 2>&1)"
