@@ -25,10 +25,16 @@ static _Thread_local ErrRecord rec;
 
 static void vformat(char *dst, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/* Through a copy: an argument may be the record's own text
+ * (err_set(..., "...: %s", err_message())), which vsnprintf must not
+ * read while it writes over it. */
 static void
 vformat(char *dst, const char *fmt, va_list ap)
 {
-	vsnprintf(dst, ERR_TEXT_MAX, fmt, ap);
+	char tmp[ERR_TEXT_MAX];
+
+	vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	memcpy(dst, tmp, strlen(tmp) + 1);
 }
 
 /* dst = a + ": " + b, truncated to ERR_TEXT_MAX; dst may alias neither input. */

@@ -54,6 +54,21 @@ test_err_set_and_clear(void **state)
 }
 
 static void
+test_err_set_from_own_message(void **state)
+{
+	(void)state;
+	/* found by valgrind: the new message formatted from the old one */
+	err_set(ERR_INVALID, "unexpected character at offset %d", 12);
+	err_detail("the detail %d", 1);
+	err_set(ERR_CORRUPT, "manifest is not valid JSON: %s", err_message());
+	assert_string_equal(err_message(), "manifest is not valid JSON: unexpected character at offset 12");
+	err_detail("now: %s", err_message());
+	assert_string_equal(err_detail_text(), "now: manifest is not valid JSON: unexpected character at offset 12");
+	err_hint("%s", err_detail_text());
+	assert_string_equal(err_hint_text(), err_detail_text());
+}
+
+static void
 test_err_prefix_extends(void **state)
 {
 	(void)state;
@@ -970,6 +985,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_err_set_and_clear),
 		cmocka_unit_test(test_err_prefix_extends),
+		cmocka_unit_test(test_err_set_from_own_message),
 		cmocka_unit_test(test_err_truncation),
 		cmocka_unit_test(test_err_errno_mapping),
 		cmocka_unit_test(test_err_class),
