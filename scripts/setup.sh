@@ -18,6 +18,7 @@ PACKAGES=(
 	postgresql-15 postgresql-contrib     # server, pgbench, pg_checksums, amcheck
 	jq perl time util-linux procps coreutils findutils diffutils sqlite3   # used by the tests
 	clang libclang-rt-14-dev             # the sanitizer build and its libFuzzer targets (scripts/fuzz.sh)
+	valgrind                             # the unit tests under memcheck
 	chromium nodejs                      # the console's browser tests (test/browser)
 )
 # npm comes with some nodejs builds (nodesource) and separately with Debian's
