@@ -32,9 +32,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+
 #include <unistd.h>
 
 #define RECOVERY_LOG "tenback_recovery.log"
@@ -106,7 +108,7 @@ spawn_postgres(Instance *in)
 	char *postgres = path_join(ctx->pg_bin, "postgres");
 	StrList args = {0};
 	int logfd;
-	pid_t pid;
+	pid_t pid, parent;
 
 	strlist_add(&args, postgres);
 	strlist_add(&args, "-D");
@@ -150,6 +152,7 @@ spawn_postgres(Instance *in)
 	}
 	if (ctx->as_other_user && fchown(logfd, ctx->uid, ctx->gid) < 0)
 		log_warning("could not change owner of \"%s\"", in->log_path);
+	parent = getpid();
 	pid = fork();
 	if (pid == 0) {
 		int devnull = open("/dev/null", O_RDONLY);
@@ -158,6 +161,13 @@ spawn_postgres(Instance *in)
 		dup2(logfd, 1);
 		dup2(logfd, 2);
 		become_user(ctx);
+		/* tenback killed (kill -9, a crash) must not leave a server running
+		 * in a half-restored directory: the postmaster gets SIGQUIT
+		 * (immediate shutdown) when we die.  Set after become_user, which
+		 * clears it; getppid() tells whether we died before it was set. */
+		prctl(PR_SET_PDEATHSIG, SIGQUIT);
+		if (getppid() != parent)
+			_exit(1);
 		execv(postgres, args.items);
 		perror("tenback: could not run postgres");
 		_exit(127);
