@@ -19,6 +19,7 @@ PACKAGES=(
 	jq perl time util-linux procps coreutils findutils diffutils sqlite3   # used by the tests
 	clang libclang-rt-14-dev             # the sanitizer build and its libFuzzer targets (scripts/fuzz.sh)
 	valgrind                             # the unit tests under memcheck
+	prometheus                           # promtool: /metrics and the example rules checked by Prometheus's parser
 	chromium nodejs                      # the console's browser tests (test/browser)
 )
 # npm comes with some nodejs builds (nodesource) and separately with Debian's

@@ -90,6 +90,7 @@ typedef struct ApiResponse {
 	int status;
 	Buf body;
 	char *set_cookie;                /* Set-Cookie header value */
+	const char *content_type;        /* static; NULL: application/json */
 } ApiResponse;
 
 typedef int (*ApiHandler)(ApiRequest *req, ApiResponse *resp);
@@ -255,6 +256,7 @@ int h_session_create(ApiRequest *req, ApiResponse *resp);
 int h_session_delete(ApiRequest *req, ApiResponse *resp);
 int h_me(ApiRequest *req, ApiResponse *resp);
 int h_audit_list(ApiRequest *req, ApiResponse *resp);
+int h_metrics(ApiRequest *req, ApiResponse *resp);
 int h_token_create(ApiRequest *req, ApiResponse *resp);
 int h_openapi(ApiRequest *req, ApiResponse *resp);
 

@@ -90,7 +90,7 @@ add_common_headers(struct MHD_Response *r)
 }
 
 static enum MHD_Result
-send_json(struct MHD_Connection *c, int status, Buf *body, const char *set_cookie)
+send_json(struct MHD_Connection *c, int status, Buf *body, const char *set_cookie, const char *content_type)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
@@ -104,7 +104,7 @@ send_json(struct MHD_Connection *c, int status, Buf *body, const char *set_cooki
 	}
 	add_common_headers(r);
 	if (len)
-		MHD_add_response_header(r, "Content-Type", "application/json");
+		MHD_add_response_header(r, "Content-Type", content_type ? content_type : "application/json");
 	MHD_add_response_header(r, "Cache-Control", "no-store");
 	if (set_cookie)
 		MHD_add_response_header(r, "Set-Cookie", set_cookie);
@@ -293,7 +293,7 @@ serve_static(ApiServer *s, struct MHD_Connection *c, const char *url, int *out_s
 		error_response(&resp, ERR_NOT_FOUND);
 		*out_status = resp.status;
 		free(path);
-		return send_json(c, resp.status, &resp.body, NULL);
+		return send_json(c, resp.status, &resp.body, NULL, NULL);
 	}
 	free(path);
 	r = MHD_create_response_from_fd((uint64_t)st.st_size, fd);
@@ -339,7 +339,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 			error_response(&resp, API_ERR_TOO_LARGE);
 			ctx->answered = true;
 			log_request(method, url, resp.status, ctx->start_ms);
-			return send_json(c, resp.status, &resp.body, NULL);
+			return send_json(c, resp.status, &resp.body, NULL, NULL);
 		}
 		return MHD_YES;
 	}
@@ -358,12 +358,15 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	if (ctx->answered)
 		return MHD_YES;
 	err_clear();
+	/* Prometheus scrapes /metrics: the API's route under its conventional path */
+	if (strcmp(url, "/metrics") == 0)
+		url = "/api/v1/metrics";
 	if (str_starts_with(url, "/api/")) {
 		api_dispatch(s, c, method, url, ctx, &resp);
 		if (resp.status >= 500)
 			log_warning("%s %s: %s", method, url, err_message());
 		log_request(method, url, resp.status, ctx->start_ms);
-		ret = send_json(c, resp.status ? resp.status : 500, &resp.body, resp.set_cookie);
+		ret = send_json(c, resp.status ? resp.status : 500, &resp.body, resp.set_cookie, resp.content_type);
 		free(resp.set_cookie);
 		return ret;
 	}
@@ -376,7 +379,7 @@ on_request(void *cls, struct MHD_Connection *c, const char *url, const char *met
 	err_set(ERR_NOT_FOUND, "no such page \"%.200s\"", url);
 	error_response(&resp, ERR_NOT_FOUND);
 	log_request(method, url, resp.status, ctx->start_ms);
-	return send_json(c, resp.status, &resp.body, NULL);
+	return send_json(c, resp.status, &resp.body, NULL, NULL);
 }
 
 static void

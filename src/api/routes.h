@@ -40,6 +40,7 @@
 	X("POST", "/api/v1/tasks/{id}/retry", ROLE_OPERATOR, h_task_retry) \
 	X("POST", "/api/v1/tasks/{id}/cancel", ROLE_OPERATOR, h_task_cancel) \
 	X("POST", "/api/v1/scheduler/run", ROLE_ADMIN, h_scheduler_run) \
-	X("GET", "/api/v1/audit", ROLE_ADMIN, h_audit_list)
+	X("GET", "/api/v1/audit", ROLE_ADMIN, h_audit_list) \
+	X("GET", "/api/v1/metrics", ROLE_VIEWER, h_metrics)
 
 #endif

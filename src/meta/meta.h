@@ -234,6 +234,17 @@ int meta_task_fail_running(Meta *m, const char *reason, int *out_count);
 void meta_task_clear(MetaTask *t);
 void meta_task_array_free(MetaTask *a, size_t n);
 
+/* Tasks counted by (type, cluster, tenant, status), with the duration in
+ * seconds of the last finished one of each group, from its start (or its
+ * creation) to its end (-1: none finished). */
+typedef struct MetaTaskStat {
+	char *type, *cluster, *tenant, *status;
+	int64_t count;
+	double last_duration_s;
+} MetaTaskStat;
+int meta_task_stats(Meta *m, MetaTaskStat **out, size_t *out_count);
+void meta_task_stats_free(MetaTaskStat *a, size_t n);
+
 /* ---- the audit log: append-only; nothing in tenback updates or deletes an entry ---- */
 
 typedef struct MetaAudit {

@@ -1081,3 +1081,61 @@ meta_audit_array_free(MetaAudit *a, size_t n)
 	}
 	free(a);
 }
+
+/* ---- task statistics (/metrics) ---- */
+
+int
+meta_task_stats(Meta *m, MetaTaskStat **out, size_t *out_count)
+{
+	sqlite3_stmt *st;
+	MetaTaskStat *a = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	*out_count = 0;
+	/* the duration of each group's newest finished task: times are stored as
+	 * "YYYY-MM-DD HH:MM:SS+00", whose first 19 characters SQLite reads */
+	if ((rc = meta_prepare(m, &st,
+	                       "SELECT g.type, g.cluster, g.tenant, g.status, g.n,"
+	                       " coalesce((SELECT (julianday(substr(t.finished_at, 1, 19)) -"
+	                       "                   julianday(substr(coalesce(t.started_at, t.created_at), 1, 19))) * 86400.0"
+	                       "           FROM task t WHERE t.type = g.type AND t.cluster = g.cluster"
+	                       "            AND t.tenant = g.tenant AND t.status = g.status"
+	                       "            AND t.finished_at IS NOT NULL"
+	                       "          ORDER BY t.id DESC LIMIT 1), -1)"
+	                       " FROM (SELECT type, cluster, tenant, status, count(*) AS n FROM task"
+	                       "       GROUP BY type, cluster, tenant, status) g"
+	                       " ORDER BY g.type, g.cluster, g.tenant, g.status")) < 0)
+		return rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		a = xrealloc(a, (n + 1) * sizeof(*a));
+		a[n].type = meta_col_text(st, 0);
+		a[n].cluster = meta_col_text(st, 1);
+		a[n].tenant = meta_col_text(st, 2);
+		a[n].status = meta_col_text(st, 3);
+		a[n].count = sqlite3_column_int64(st, 4);
+		a[n].last_duration_s = sqlite3_column_double(st, 5);
+		n++;
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		meta_task_stats_free(a, n);
+		return meta_db_error(m, "task statistics");
+	}
+	*out = a;
+	*out_count = n;
+	return 0;
+}
+
+void
+meta_task_stats_free(MetaTaskStat *a, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(a[i].type);
+		free(a[i].cluster);
+		free(a[i].tenant);
+		free(a[i].status);
+	}
+	free(a);
+}

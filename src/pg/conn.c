@@ -11,6 +11,7 @@
 #include "common/log.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 struct PgConn {
@@ -55,11 +56,22 @@ conninfo_redacted(const char *conninfo)
 int
 pg_conn_open(PgConn **out, const char *conninfo)
 {
+	return pg_conn_open_timeout(out, conninfo, 0);
+}
+
+int
+pg_conn_open_timeout(PgConn **out, const char *conninfo, int timeout_s)
+{
 	PgConn *c;
 	PGconn *conn;
+	char timeout[16];
+	/* the conninfo expanded first, the timeout after it: it wins */
+	const char *const keys[] = {"dbname", timeout_s > 0 ? "connect_timeout" : NULL, NULL};
+	const char *const values[] = {conninfo, timeout, NULL};
 
 	*out = NULL;
-	conn = PQconnectdb(conninfo);
+	snprintf(timeout, sizeof(timeout), "%d", timeout_s);
+	conn = PQconnectdbParams(keys, values, 1);
 	if (conn == NULL)
 		return err_set(ERR_INTERNAL, "out of memory connecting to PostgreSQL");
 	if (PQstatus(conn) != CONNECTION_OK) {

@@ -14,6 +14,8 @@ typedef struct PgConn PgConn;
 
 /* ERR_NETWORK "could not connect to PostgreSQL" with libpq's reason in the detail. */
 int pg_conn_open(PgConn **out, const char *conninfo);
+/* The same, giving up after timeout_s seconds (0: libpq's default, or the conninfo's). */
+int pg_conn_open_timeout(PgConn **out, const char *conninfo, int timeout_s);
 void pg_conn_free(PgConn *c);
 /* Run a statement, discard rows. */
 int pg_conn_exec(PgConn *c, const char *sql);
