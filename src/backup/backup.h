@@ -97,7 +97,9 @@ typedef struct BackupOpts {
 	int archive_timeout_s;     /* 0: 60 */
 	bool progress;             /* plain progress lines on stderr */
 	const char *storage;       /* storage configuration name; NULL: the cluster's own storage */
-	/* Optional: progress of "Back up data", and a cancel check (true: stop). */
+	int jobs;                  /* physical: worker threads copying the data; 0: one per online CPU (at most 64) */
+	/* Optional: progress of "Back up data", and a cancel check (true: stop); both
+	 * called on the thread that runs the backup, never from its workers. */
 	void (*progress_cb)(uint64_t bytes_done, uint64_t bytes_total, uint64_t files_done, void *payload);
 	bool (*cancel_cb)(void *payload);
 	void (*log_cb)(const char *line, void *payload);
@@ -179,6 +181,7 @@ typedef struct RestoreOpts {
 	const char *socket_dir;
 	const char *pg_bin;
 	int timeout_s;             /* for recovery and start; 0: 3600 */
+	int jobs;                  /* worker threads laying files down; 0: one per online CPU (at most 64) */
 } RestoreOpts;
 
 int restore_run(Meta *meta, const RestoreOpts *o);

@@ -315,8 +315,8 @@ out:
 	return rc;
 }
 
-static ssize_t
-read_at(int fd, uint8_t *buf, size_t len, off_t off)
+ssize_t
+files_read_at(int fd, uint8_t *buf, size_t len, off_t off)
 {
 	size_t done = 0;
 
@@ -334,10 +334,9 @@ read_at(int fd, uint8_t *buf, size_t len, off_t off)
 	return (ssize_t)done;
 }
 
-/* Check the pages of a chunk, re-reading failing ones; counts the pages
- * that stay bad and predate the backup. */
-static uint32_t
-check_pages(CopyCtx *ctx, int fd, const char *path, uint8_t *chunk, size_t len, off_t off, uint32_t first_blk)
+uint32_t
+files_check_pages(const CopyCtx *ctx, int fd, const char *path, uint8_t *chunk, size_t len, off_t off,
+                  uint32_t first_blk)
 {
 	uint32_t bad = 0;
 
@@ -350,7 +349,7 @@ check_pages(CopyCtx *ctx, int fd, const char *path, uint8_t *chunk, size_t len, 
 		/* Torn by a concurrent write? Read it again a few times. */
 		for (int attempt = 0; attempt < 5 && !pg_page_verify(page, blk); attempt++) {
 			usleep(1000 * (useconds_t)attempt);
-			if (read_at(fd, page, PG_PAGE_SIZE, off + (off_t)p) != PG_PAGE_SIZE)
+			if (files_read_at(fd, page, PG_PAGE_SIZE, off + (off_t)p) != PG_PAGE_SIZE)
 				break;
 		}
 		if (pg_page_verify(page, blk) || pg_page_lsn(page) >= ctx->start_lsn)
@@ -366,92 +365,11 @@ files_progress(CopyCtx *ctx, bool force)
 {
 	if (ctx->progress_cb == NULL || (!force && time_now_ms() - ctx->last_progress_ms < 500))
 		return;
+	uint64_t done = atomic_load(&ctx->bytes_done);
+
 	ctx->last_progress_ms = time_now_ms();
-	ctx->progress_cb(ctx->bytes_done, ctx->bytes_total > ctx->bytes_done ? ctx->bytes_total : ctx->bytes_done,
-	                 ctx->files_done, ctx->payload);
-}
-
-int
-files_copy(CopyCtx *ctx, ManifestFile *f)
-{
-	char *full = path_join(ctx->pgdata, f->path);
-	char *object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
-	const char *base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
-	IoWriter *sink = NULL, *w = NULL;
-	IoContainerInfo info;
-	StorageWriteOpts wopts = {.no_sync = true};
-	struct stat st;
-	uint32_t relnode, segno = 0;
-	int fork;
-	bool check;
-	uint64_t limit, done = 0;
-	int fd = -1;
-	int rc = 0;
-
-	fd = open(full, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			f->vanished = true;
-			goto out;
-		}
-		rc = err_errno(errno, "could not open file \"%s\"", full);
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		rc = err_errno(errno, "could not stat file \"%s\"", full);
-		goto out;
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	limit = (uint64_t)st.st_size;
-	f->mtime = st.st_mtime;
-	f->mode = st.st_mode & 07777;
-	check = ctx->verify_checksums && strncmp(f->path, "global/pg_control", 17) != 0 &&
-	        (str_starts_with(f->path, "base/") || str_starts_with(f->path, "global/") ||
-	         str_starts_with(f->path, "pg_tblspc/")) &&
-	        files_relation_name(base, &relnode, &fork, &segno);
-
-	if ((rc = storage_write_open(ctx->storage, &sink, object, &wopts)) < 0)
-		goto out;
-	if ((rc = io_container_writer_new(&w, sink, ctx->compress, ctx->level)) < 0) {
-		sink = NULL; /* owned by the container even on failure */
-		goto out;
-	}
-	sink = NULL;
-	while (done < limit) {
-		size_t want = limit - done < COPY_BUF_SIZE ? (size_t)(limit - done) : COPY_BUF_SIZE;
-		ssize_t n = read_at(fd, ctx->buf, want, (off_t)done);
-		if (n < 0) {
-			rc = err_errno(errno, "could not read file \"%s\"", full);
-			goto out;
-		}
-		if (n == 0)
-			break; /* truncated meanwhile: WAL replay restores what is needed */
-		if (check)
-			f->page_errors += check_pages(ctx, fd, full, ctx->buf, (size_t)n, (off_t)done,
-			                              segno * PG_RELSEG_BLOCKS + (uint32_t)(done / PG_PAGE_SIZE));
-		if ((rc = io_writer_write(w, ctx->buf, (size_t)n)) < 0)
-			goto out;
-		done += (uint64_t)n;
-		ctx->bytes_done += (uint64_t)n;
-		files_progress(ctx, false);
-	}
-	if ((rc = io_writer_close(w)) < 0)
-		goto out;
-	io_container_writer_info(w, &info);
-	f->size = info.raw_size;
-	f->stored_size = info.stored_size;
-	io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
-	ctx->pages_bad += f->page_errors;
-out:
-	if (rc < 0)
-		err_prefix("while backing up \"%s\"", f->path);
-	io_writer_free(w);
-	io_writer_free(sink);
-	if (fd >= 0)
-		close(fd);
-	free(full);
-	free(object);
-	return rc;
+	ctx->progress_cb(done, ctx->bytes_total > done ? ctx->bytes_total : done, atomic_load(&ctx->files_done),
+	                 ctx->payload);
 }
 
 bool
@@ -490,8 +408,8 @@ parent_parts(const ManifestFile *pf, const char *parent_id, ManifestPart **out, 
 }
 
 int
-files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, const char *parent_id,
-                       uint64_t since_lsn, const char *set_id)
+files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const ManifestFile *pf,
+                       const char *parent_id, uint64_t since_lsn, const char *set_id)
 {
 	char *full = path_join(ctx->pgdata, f->path);
 	char *object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
@@ -500,6 +418,7 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 	IoContainerInfo info;
 	StorageWriteOpts wopts = {.no_sync = true};
 	ManifestPart *pparts = NULL;
+	uint8_t *buf;
 	size_t n_pparts = 0;
 	struct stat st;
 	uint32_t relnode, segno = 0, parent_blocks;
@@ -525,10 +444,13 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 	if (st.st_size % PG_PAGE_SIZE != 0 || pf->size % PG_PAGE_SIZE != 0) {
 		close(fd);
 		fd = -1;
-		rc = files_copy(ctx, f);
+		rc = files_copy(ctx, p, f);
 		goto out_copied; /* files_copy said which file */
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if (ctx->bufs[worker_idx] == NULL)
+		ctx->bufs[worker_idx] = xmalloc(COPY_BUF_SIZE);
+	buf = ctx->bufs[worker_idx];
 	limit = (uint64_t)st.st_size;
 	parent_blocks = (uint32_t)(pf->size / PG_PAGE_SIZE);
 	f->kind = MF_INCR;
@@ -536,8 +458,13 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 	f->mode = st.st_mode & 07777;
 	while (done < limit) {
 		size_t want = limit - done < COPY_BUF_SIZE ? (size_t)(limit - done) : COPY_BUF_SIZE;
-		ssize_t n = read_at(fd, ctx->buf, want, (off_t)done);
+		ssize_t n;
 		uint32_t first = (uint32_t)(done / PG_PAGE_SIZE);
+
+		/* the next megabyte read ahead while this one is checked and compressed */
+		if (done + want < limit)
+			posix_fadvise(fd, (off_t)(done + want), COPY_BUF_SIZE, POSIX_FADV_WILLNEED);
+		n = files_read_at(fd, buf, want, (off_t)done);
 
 		if (n < 0) {
 			rc = err_errno(errno, "could not read file \"%s\"", full);
@@ -547,11 +474,11 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 		if (n == 0)
 			break;
 		if (ctx->verify_checksums)
-			f->page_errors += check_pages(ctx, fd, full, ctx->buf, (size_t)n, (off_t)done,
-			                              segno * PG_RELSEG_BLOCKS + first);
-		for (size_t p = 0; p < (size_t)n; p += PG_PAGE_SIZE) {
-			const uint8_t *page = ctx->buf + p;
-			uint32_t blk = first + (uint32_t)(p / PG_PAGE_SIZE);
+			f->page_errors += files_check_pages(ctx, fd, full, buf, (size_t)n, (off_t)done,
+			                                    segno * PG_RELSEG_BLOCKS + first);
+		for (size_t page_off = 0; page_off < (size_t)n; page_off += PG_PAGE_SIZE) {
+			const uint8_t *page = buf + page_off;
+			uint32_t blk = first + (uint32_t)(page_off / PG_PAGE_SIZE);
 
 			/* Without data checksums or wal_log_hints, VACUUM sets PD_ALL_VISIBLE
 			 * (pd_flags 0x0004) without a new page LSN, while the visibility map
@@ -573,8 +500,11 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 			ranges_append(&f->blocks, blk);
 		}
 		done += (uint64_t)n;
-		ctx->bytes_done += (uint64_t)n;
-		files_progress(ctx, false);
+		atomic_fetch_add(&ctx->bytes_done, (uint64_t)n);
+		if (pool_stopping(p)) {
+			rc = err_set(ERR_CANCELLED, "stopped after an error elsewhere");
+			goto out;
+		}
 	}
 	f->size = done;
 	if (w != NULL) {
@@ -584,7 +514,6 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 		f->stored_size = info.stored_size;
 		io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
 	}
-	ctx->pages_bad += f->page_errors;
 	/* Parts: the parent's, minus what this set stores, cut to the new length. */
 	parent_parts(pf, parent_id, &pparts, &n_pparts);
 	for (size_t i = 0; i < n_pparts; i++) {
