@@ -396,6 +396,7 @@ copy_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
 	Job *j = run->j;
 	ManifestFile *f = &j->m->files[run->order[item_idx]];
 	const ManifestFile *pf;
+	int64_t t0 = time_now_ms();
 	int rc;
 
 	if (j->parent && files_incremental_candidate(f->path) &&
@@ -403,9 +404,12 @@ copy_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
 		rc = files_copy_incremental(run->ctx, p, worker_idx, f, pf, j->parent->set_id, j->parent->start_lsn,
 		                            j->row.id);
 	else
-		rc = files_copy(run->ctx, p, f);
+		rc = files_copy(run->ctx, p, worker_idx, f);
 	if (rc == 0 && !f->vanished)
 		atomic_fetch_add(&run->ctx->files_done, 1);
+	if (rc == 0 && f->size >= 64 * 1024 * 1024)
+		log_debug("copied \"%s\", %.1f MiB, in %.2f s", f->path, (double)f->size / 1048576.0,
+		          (double)(time_now_ms() - t0) / 1000.0);
 	return rc;
 }
 

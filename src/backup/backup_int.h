@@ -79,10 +79,11 @@ void copy_ctx_release(CopyCtx *ctx);
  * Copy one MF_FILE entry into <set_dir>/data/<path>, filling size, mtime,
  * sha256, stored_size and page_errors, as the owner of that item in pool p:
  * the file is read, its pages checked and its chunks compressed as
- * separate frames by the pool's workers, and the frames written in order.
+ * separate frames by the pool's workers, and the frames written in order
+ * (a file of one chunk, by the owner alone: worker worker_idx).
  * A file gone from the source is marked vanished.
  */
-int files_copy(CopyCtx *ctx, Pool *p, ManifestFile *f);
+int files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f);
 
 /*
  * Incremental copy of a relation file whose previous version is pf (an

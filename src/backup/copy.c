@@ -114,7 +114,7 @@ backup_chunk_run(PoolTask *t, int worker_idx)
 }
 
 int
-files_copy(CopyCtx *ctx, Pool *p, ManifestFile *f)
+files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f)
 {
 	char *full = path_join(ctx->pgdata, f->path);
 	char *object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
@@ -164,6 +164,29 @@ files_copy(CopyCtx *ctx, Pool *p, ManifestFile *f)
 	if (rc < 0)
 		goto out;
 	n_chunks = (size_t)((limit + COPY_CHUNK_BYTES - 1) / COPY_CHUNK_BYTES);
+	if (n_chunks == 1) {
+		/* one chunk: the owner does it, without handing it to another thread and back */
+		CopyChunk *c = &ring[0];
+
+		memset(c, 0, sizeof(*c));
+		c->src = &src;
+		c->want = (size_t)limit;
+		if ((c->slot = pool_slot_take(p, true)) == NULL) {
+			rc = err_set(ERR_CANCELLED, "stopped after an error elsewhere");
+			goto out;
+		}
+		rc = backup_chunk_run(&c->task, worker_idx);
+		if (rc == 0 && c->got > 0) {
+			f->page_errors += c->bad_pages;
+			rc = io_frame_writer_put(fw, c->slot->a, c->got,
+			                         ctx->compress == IO_COMPRESS_NONE ? c->slot->a : c->slot->b, c->frame_len);
+			if (rc == 0)
+				atomic_fetch_add(&ctx->bytes_done, (uint64_t)c->got);
+		}
+		pool_slot_give(p, c->slot);
+		next_write = next_submit = 1;
+		ended = true;
+	}
 	for (;;) {
 		CopyChunk *c;
 		int trc;

@@ -444,7 +444,7 @@ files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, c
 	if (st.st_size % PG_PAGE_SIZE != 0 || pf->size % PG_PAGE_SIZE != 0) {
 		close(fd);
 		fd = -1;
-		rc = files_copy(ctx, p, f);
+		rc = files_copy(ctx, p, worker_idx, f);
 		goto out_copied; /* files_copy said which file */
 	}
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);

@@ -631,6 +631,7 @@ restore_run(Meta *meta, const RestoreOpts *o)
 	char *set_id = NULL;
 	Chain chain = {0};
 	char *pg_bin = NULL, *restore_cmd = NULL;
+	int64_t t0;
 	int rc;
 
 	if ((rc = recovery_target_parse(&target, o)) < 0)
@@ -689,10 +690,12 @@ restore_run(Meta *meta, const RestoreOpts *o)
 	if ((rc = prepare_target(&l)) < 0)
 		goto out_plain;
 	log_info("restoring backup set %s of tenant \"%s\" to \"%s\" (%d jobs)", m->set_id, m->tenant, l.dir, l.jobs);
+	t0 = time_now_ms();
 	if ((rc = lay_down(&l)) < 0 || (rc = write_recovery_files(&l)) < 0 || (rc = sync_target(&l)) < 0) {
 		err_prefix("could not restore backup set \"%s\"", m->set_id);
 		goto out_undo;
 	}
+	log_info("files laid down in %.1f s", (double)(time_now_ms() - t0) / 1000.0);
 	restore_cmd = make_restore_command(o);
 	rctx.o = o;
 	rctx.m = m;

@@ -196,8 +196,7 @@ backup_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
 {
 	BackupRun *run = payload;
 
-	(void)worker_idx;
-	return files_copy(run->ctx, p, &run->files[item_idx]);
+	return files_copy(run->ctx, p, worker_idx, &run->files[item_idx]);
 }
 
 static int
@@ -630,10 +629,135 @@ test_old_container_restores(void **state)
 	free(dest);
 }
 
+/* ---- the pool alone ---- */
+
+typedef struct CountTask {
+	PoolTask task;
+	int item;
+	int idx;
+	int fail_item;            /* this item's task 5 fails (-1: none) */
+	_Atomic int *ran;
+} CountTask;
+
+static int
+count_task_run(PoolTask *t, int worker_idx)
+{
+	CountTask *ct = (CountTask *)t;
+
+	(void)worker_idx;
+	atomic_fetch_add(ct->ran, 1);
+	if (ct->item == ct->fail_item && ct->idx == 5) {
+		err_set(ERR_IO, "task %d of item %d failed", ct->idx, ct->item);
+		err_detail("The detail of the failure.");
+		err_hint("The hint of the failure.");
+		return ERR_IO;
+	}
+	usleep(100);
+	return 0;
+}
+
+typedef struct CountRun {
+	int fail_item;
+	_Atomic int ran;
+	_Atomic int items;
+} CountRun;
+
+/* An owner with 16 tasks, 3 in flight at most, each taken back in order. */
+static int
+count_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
+{
+	CountRun *run = payload;
+	CountTask tasks[16];
+	PoolSlot *slots[16] = {0};
+	size_t next_submit = 0, next_done = 0;
+	int rc = 0;
+
+	(void)worker_idx;
+	atomic_fetch_add(&run->items, 1);
+	for (;;) {
+		while (rc == 0 && next_submit < 16 && next_submit - next_done < 3) {
+			PoolSlot *slot = pool_slot_take(p, next_submit == next_done);
+
+			if (slot == NULL)
+				break;
+			slots[next_submit] = slot;
+			tasks[next_submit] = (CountTask){{0}, (int)item_idx, (int)next_submit, run->fail_item, &run->ran};
+			tasks[next_submit].task.run = count_task_run;
+			pool_submit(p, &tasks[next_submit].task);
+			next_submit++;
+		}
+		if (next_done == next_submit)
+			break;
+		{
+			int trc = pool_wait(p, &tasks[next_done].task);
+
+			if (rc == 0 && trc < 0)
+				rc = trc;
+		}
+		pool_slot_give(p, slots[next_done]);
+		next_done++;
+	}
+	if (rc == 0 && next_done < 16)
+		rc = err_set(ERR_CANCELLED, "stopped after an error elsewhere");
+	return rc;
+}
+
+static int
+run_count(int jobs, size_t n_items, CountRun *run)
+{
+	PoolOpts po = {0};
+
+	po.jobs = jobs;
+	po.n_items = n_items;
+	po.item = count_item;
+	po.payload = run;
+	po.slot_bytes = 16;
+	po.n_slots = (size_t)jobs + 1;   /* fewer than the owners could hold: they wait for slots */
+	return pool_run(&po);
+}
+
+/* Every task of every item runs exactly once, whatever the number of workers. */
+static void
+test_pool_all_tasks_run(void **state)
+{
+	static const int jobs[] = {1, 2, 4, 8};
+
+	(void)state;
+	for (size_t jobs_idx = 0; jobs_idx < sizeof(jobs) / sizeof(jobs[0]); jobs_idx++) {
+		CountRun run = {-1, 0, 0};
+
+		assert_int_equal(run_count(jobs[jobs_idx], 40, &run), 0);
+		assert_int_equal(atomic_load(&run.ran), 40 * 16);
+		assert_int_equal(atomic_load(&run.items), 40);
+	}
+}
+
+/*
+ * A task failing on a worker thread: its whole record reaches pool_run's
+ * caller through its owner; items not yet started are not started.
+ */
+static void
+test_pool_task_error(void **state)
+{
+	(void)state;
+	for (int jobs = 1; jobs <= 4; jobs *= 2) {
+		CountRun run = {3, 0, 0};
+
+		err_clear();
+		assert_int_equal(run_count(jobs, 200, &run), ERR_IO);
+		assert_string_equal(err_message(), "task 5 of item 3 failed");
+		assert_string_equal(err_detail_text(), "The detail of the failure.");
+		assert_string_equal(err_hint_text(), "The hint of the failure.");
+		assert_true(atomic_load(&run.items) < 200);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pool_all_tasks_run),
+		cmocka_unit_test(test_pool_task_error),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_files, setup, teardown),
