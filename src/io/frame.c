@@ -405,7 +405,7 @@ static int
 fr_lz4(IoFrameReader *r, uint8_t *buf, size_t cap, size_t *flen, uint64_t *out_raw)
 {
 	uint8_t flg;
-	bool has_size, block_sum, content_sum, any_block = false;
+	bool has_size, block_sum, content_sum;
 	int rc;
 
 	if ((rc = fr_take(r, buf, cap, flen, 6)) < 0)
@@ -435,14 +435,14 @@ fr_lz4(IoFrameReader *r, uint8_t *buf, size_t cap, size_t *flen, uint64_t *out_r
 		word = (uint32_t)le(buf + at, 4);
 		if (word == 0)
 			break;
-		any_block = true;
+		/* without its size only an empty frame can be placed: a stream writer's frame */
+		if (!has_size)
+			return fr_unsplittable("an LZ4 frame does not record its size");
 		if ((rc = fr_take(r, buf, cap, flen, (word & 0x7FFFFFFFu) + (block_sum ? 4 : 0))) < 0)
 			return rc;
 	}
 	if (content_sum && (rc = fr_take(r, buf, cap, flen, 4)) < 0)
 		return rc;
-	if (!has_size && any_block)
-		return fr_unsplittable("an LZ4 frame does not record its size");
 	return 0;
 }
 
