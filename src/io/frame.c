@@ -28,6 +28,7 @@
 #include "common/error.h"
 
 #include <lz4frame.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -213,6 +214,13 @@ io_frame_decode(IoFrameCodec *fc, IoCompress c, uint8_t *dst, size_t raw_len, co
 
 /* ---- writing a container frame by frame ---- */
 
+/*
+ * Small pieces (the header, the trailer, the frames of a small file) are
+ * gathered and handed to the sink together: most files of a data directory
+ * are smaller than PENDING_BYTES, and become one write instead of three.
+ */
+#define PENDING_BYTES (64 * 1024)
+
 struct IoFrameWriter {
 	IoWriter *sink;     /* owned */
 	IoCompress c;
@@ -221,27 +229,54 @@ struct IoFrameWriter {
 	bool failed;
 	bool closed;
 	IoContainerInfo info;
+	size_t pending_len;
+	uint8_t pending[PENDING_BYTES];
 };
+
+static int
+fw_flush(IoFrameWriter *w)
+{
+	int rc = 0;
+
+	if (w->pending_len > 0)
+		rc = io_writer_write(w->sink, w->pending, w->pending_len);
+	w->pending_len = 0;
+	if (rc < 0)
+		w->failed = true;
+	return rc;
+}
 
 static int
 fw_sink_write(IoFrameWriter *w, const void *buf, size_t len)
 {
-	int rc = io_writer_write(w->sink, buf, len);
+	int rc;
 
-	if (rc < 0)
+	w->info.stored_size += len;
+	if (len <= PENDING_BYTES - w->pending_len) {
+		memcpy(w->pending + w->pending_len, buf, len);
+		w->pending_len += len;
+		return 0;
+	}
+	if ((rc = fw_flush(w)) < 0)
+		return rc;
+	if (len < PENDING_BYTES) {
+		memcpy(w->pending, buf, len);
+		w->pending_len = len;
+		return 0;
+	}
+	if ((rc = io_writer_write(w->sink, buf, len)) < 0)
 		w->failed = true;
-	else
-		w->info.stored_size += len;
 	return rc;
 }
 
 int
 io_frame_writer_new(IoFrameWriter **out, IoWriter *sink, IoCompress c)
 {
-	IoFrameWriter *w = xcalloc(1, sizeof(*w));
+	IoFrameWriter *w = xmalloc(sizeof(*w));
 	uint8_t header[IO_CONTAINER_HEADER_BYTES];
 	int rc;
 
+	memset(w, 0, offsetof(IoFrameWriter, pending)); /* not the buffer: filled before it is read */
 	w->sink = sink;
 	w->c = c;
 	w->sha = io_sha256_new();
@@ -293,7 +328,7 @@ io_frame_writer_close(IoFrameWriter *w, IoContainerInfo *out)
 	}
 	io_sha256_final(w->sha, w->info.sha256);
 	io_container_trailer_make(trailer, w->info.raw_size, w->info.sha256);
-	if ((rc = fw_sink_write(w, trailer, sizeof(trailer))) < 0)
+	if ((rc = fw_sink_write(w, trailer, sizeof(trailer))) < 0 || (rc = fw_flush(w)) < 0)
 		return rc;
 	if ((rc = io_writer_close(w->sink)) < 0) {
 		w->failed = true;

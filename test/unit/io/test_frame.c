@@ -461,6 +461,67 @@ test_verify_mismatch(void **state)
 	free(data);
 }
 
+/* A sink that fails its writes: the writer says so (at a put or at close,
+ * whenever its buffer reaches the sink) and never closes the sink. */
+typedef struct FailSink {
+	int closes;
+	int frees;
+} FailSink;
+
+static int
+fail_write(void *impl, const void *buf, size_t len)
+{
+	(void)impl;
+	(void)buf;
+	(void)len;
+	return err_set(ERR_NO_SPACE, "no space left on the probe");
+}
+
+static int
+fail_close(void *impl)
+{
+	((FailSink *)impl)->closes++;
+	return 0;
+}
+
+static void
+fail_free(void *impl)
+{
+	((FailSink *)impl)->frees++;
+}
+
+static const IoWriterOps fail_ops = {.write = fail_write, .close = fail_close, .free = fail_free};
+
+static void
+test_writer_sink_fails(void **state)
+{
+	static const size_t lens[] = {10, 3 * CHUNK};
+
+	(void)state;
+	for (size_t len_idx = 0; len_idx < 2; len_idx++) {
+		FailSink fs = {0, 0};
+		IoFrameWriter *fw = NULL;
+		size_t len = lens[len_idx];
+		uint8_t *data = make_data(len, true, 1);
+		int rc = 0;
+
+		assert_int_equal(io_frame_writer_new(&fw, io_writer_new(&fail_ops, &fs), IO_COMPRESS_NONE), 0);
+		for (size_t off = 0; off < len && rc == 0; off += CHUNK) {
+			size_t n = len - off < CHUNK ? len - off : CHUNK;
+			rc = io_frame_writer_put(fw, data + off, n, data + off, n);
+		}
+		if (rc == 0)
+			rc = io_frame_writer_close(fw, NULL);
+		assert_int_equal(rc, ERR_NO_SPACE);
+		/* once failed, it refuses further use */
+		assert_int_equal(io_frame_writer_close(fw, NULL), ERR_INTERNAL);
+		io_frame_writer_free(fw);
+		assert_int_equal(fs.closes, 0);
+		assert_int_equal(fs.frees, 1);
+		free(data);
+	}
+}
+
 int
 main(void)
 {
@@ -472,6 +533,7 @@ main(void)
 		cmocka_unit_test(test_frame_larger_than_buffer),
 		cmocka_unit_test(test_framed_damage),
 		cmocka_unit_test(test_verify_mismatch),
+		cmocka_unit_test(test_writer_sink_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
