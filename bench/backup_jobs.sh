@@ -63,7 +63,7 @@ timed() {
 		$((rss / 1024)))
 	# tenback's own account of the copy alone (without checkpoint, WAL, recovery)
 	local inner
-	inner=$(grep -oE "data: .* in [0-9.]+ s.*|files laid down in [0-9.]+ s" "$T/log/bench-cmd.txt" | tail -n 1 || true)
+	inner=$(grep -oE "data: .* in [0-9.]+ s.*|files laid down in .*" "$T/log/bench-cmd.txt" | tail -n 1 || true)
 	[[ -n $inner ]] && line+="  [$inner]"
 	echo "# $line"
 	RESULTS+=("$line")
