@@ -118,9 +118,9 @@ int files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest
  * The same as the owner of an item of pool p, whose slots are
  * copy_slot_bytes(): a container of frames is split by the owner, its
  * frames decoded and written at their offsets by the workers (codecs[i]
- * is worker i's), the SHA-256 computed in order by the owner.  Any other
- * container (one stream, no compression) is restored as files_restore_to_fd
- * does.  The file is complete and checked only when it returns 0.
+ * is worker i's), the SHA-256 computed in order by the owner.  A container
+ * of one compressed stream (older sets, incremental parts) is restored as
+ * files_restore_to_fd does.  The file is complete and checked only when it returns 0.
  */
 int files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const char *object, int fd,
                          const char *dest_path, uint64_t want_size, const char *want_sha256);

@@ -9,8 +9,9 @@
  * takes the chunks back in file order, hashes the raw bytes and writes the
  * frames, then the container's trailer (io.h, "Framed containers").
  *
- * Restore: the owner splits the stored container into frames as it reads
- * it; a frame task decodes one and writes it with pwrite at its offset; the
+ * Restore: the owner splits the stored container into frames (without
+ * compression: pieces of the content) as it reads it; a frame task decodes
+ * one and writes it with pwrite at its offset; the
  * owner hashes the decoded chunks in order and checks the trailer and the
  * manifest's size and SHA-256 at the end.
  *
@@ -263,6 +264,7 @@ typedef struct RestoreChunk {
 	size_t frame_len;
 	size_t raw_len;
 	uint64_t off;
+	const uint8_t *raw;      /* the decoded chunk: b, or a itself without compression */
 } RestoreChunk;
 
 static int
@@ -273,11 +275,16 @@ restore_chunk_run(PoolTask *t, int worker_idx)
 	size_t done = 0;
 	int rc;
 
-	if ((rc = io_frame_decode(dst->codecs[worker_idx], dst->compress, c->slot->b, c->raw_len, c->slot->a,
-	                          c->frame_len)) < 0)
-		return rc;
+	if (dst->compress == IO_COMPRESS_NONE) {
+		c->raw = c->slot->a;
+	} else {
+		if ((rc = io_frame_decode(dst->codecs[worker_idx], dst->compress, c->slot->b, c->raw_len, c->slot->a,
+		                          c->frame_len)) < 0)
+			return rc;
+		c->raw = c->slot->b;
+	}
 	while (done < c->raw_len) {
-		ssize_t n = pwrite(dst->fd, c->slot->b + done, c->raw_len - done, (off_t)(c->off + done));
+		ssize_t n = pwrite(dst->fd, c->raw + done, c->raw_len - done, (off_t)(c->off + done));
 
 		if (n < 0) {
 			if (errno == EINTR)
@@ -345,7 +352,7 @@ restore_frames(Pool *p, IoFrameReader *fr, const TargetFile *dst, IoSha256 *sha,
 		if (rc == 0 && trc < 0)
 			rc = trc;
 		if (rc == 0)
-			io_sha256_update(sha, c->slot->b, c->raw_len);
+			io_sha256_update(sha, c->raw, c->raw_len);
 		pool_slot_give(p, c->slot);
 		next_done++;
 	}
@@ -379,7 +386,7 @@ files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const cha
 	dst.compress = io_frame_reader_compress(fr);
 	rc = restore_frames(p, fr, &dst, sha, &raw, &unsplittable);
 	if (unsplittable) {
-		/* one stream (an older set, an incremental) or no compression: read it whole */
+		/* one stream (an older set, an incremental part): read it whole */
 		io_frame_reader_free(fr);
 		fr = NULL;
 		if (ftruncate(fd, 0) < 0) {

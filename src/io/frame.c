@@ -11,9 +11,10 @@
  *
  * The frame reader splits such a body again without decoding it, by walking
  * the frame and block headers, so that frames can be decoded on several
- * threads.  It refuses (ERR_UNSUPPORTED, not ERR_CORRUPT) what it cannot
- * split: no compression, a frame without its content size (the stream
- * writer's), a frame larger than the caller's buffer.  Such a container is
+ * threads (without compression, the body is cut in pieces as it comes).  It
+ * refuses (ERR_UNSUPPORTED, not ERR_CORRUPT) what it cannot split: a frame
+ * without its content size (the stream writer's), a frame larger than the
+ * caller's buffer.  Such a container is
  * read with the stream reader instead, which tells damage from the rest.
  *
  * Invariant: a frame reader returns 0 (the end) only with exactly the
@@ -533,6 +534,31 @@ fr_zstd(IoFrameReader *r, uint8_t *buf, size_t cap, size_t *flen, uint64_t *out_
 	return 0;
 }
 
+/* No compression: the body is the content, cut in pieces of up to want
+ * bytes, never into the trailer (the last 44 bytes of the object). */
+static int
+fr_raw(IoFrameReader *r, uint8_t *buf, size_t want, size_t *flen, uint64_t *out_raw)
+{
+	while (*flen < want) {
+		size_t avail, k;
+		int rc;
+
+		if ((rc = fr_fill(r, IO_CONTAINER_TRAILER_BYTES + 1)) < 0)
+			return rc;
+		avail = r->len - r->pos;
+		if (avail <= IO_CONTAINER_TRAILER_BYTES)
+			break; /* the trailer (or less: next says so) */
+		k = avail - IO_CONTAINER_TRAILER_BYTES;
+		if (k > want - *flen)
+			k = want - *flen;
+		memcpy(buf + *flen, r->rb + r->pos, k);
+		r->pos += k;
+		*flen += k;
+	}
+	*out_raw = *flen;
+	return 0;
+}
+
 int
 io_frame_reader_new(IoFrameReader **out, IoReader *source)
 {
@@ -596,7 +622,7 @@ io_frame_reader_next(IoFrameReader *r, uint8_t *buf, size_t cap, size_t raw_max,
 		return 0;
 	}
 	if (r->c == IO_COMPRESS_NONE)
-		rc = fr_unsplittable("the content is not compressed");
+		rc = fr_raw(r, buf, cap < raw_max ? cap : raw_max, out_len, out_raw_len);
 	else if (r->c == IO_COMPRESS_LZ4)
 		rc = fr_lz4(r, buf, cap, out_len, out_raw_len);
 	else

@@ -184,9 +184,11 @@ void io_frame_writer_free(IoFrameWriter *w);
  * (ERR_CORRUPT when bad).  next copies the next frame into buf: 1 with its
  * length and content size, 0 at the end (only the trailer left), or
  * ERR_CORRUPT when the body is damaged, ERR_UNSUPPORTED when it cannot be
- * split (no compression, a frame that does not record its size - the
- * stream writer's - or one larger than cap or holding more than raw_max
- * bytes): read that container with the stream reader instead.  After the
+ * split (a frame that does not record its size - the stream writer's - or
+ * one larger than cap or holding more than raw_max bytes): read that
+ * container with the stream reader instead.  Without compression, any
+ * container splits: its pieces of up to min(cap, raw_max) bytes are the
+ * content itself.  After the
  * end, verify compares the trailer with the size and SHA-256 of what the
  * caller decoded, with the stream reader's ERR_CORRUPT messages, and fills
  * out (may be NULL).
