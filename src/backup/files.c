@@ -1,5 +1,6 @@
 /*
- * files.c - what goes into a physical backup set and how each file is copied.
+ * files.c - what goes into a physical backup set, the page checks and the
+ * incremental copy of a file (the whole-file copy, in chunks, is copy.c).
  *
  * The exclusions follow PostgreSQL 15's own base backup (basebackup.c):
  * runtime directories keep only their entry, postmaster and temporary files
@@ -363,10 +364,11 @@ files_check_pages(const CopyCtx *ctx, int fd, const char *path, uint8_t *chunk, 
 void
 files_progress(CopyCtx *ctx, bool force)
 {
+	uint64_t done;
+
 	if (ctx->progress_cb == NULL || (!force && time_now_ms() - ctx->last_progress_ms < 500))
 		return;
-	uint64_t done = atomic_load(&ctx->bytes_done);
-
+	done = atomic_load(&ctx->bytes_done);
 	ctx->last_progress_ms = time_now_ms();
 	ctx->progress_cb(done, ctx->bytes_total > done ? ctx->bytes_total : done, atomic_load(&ctx->files_done),
 	                 ctx->payload);
