@@ -441,16 +441,96 @@ changed_blocks(Job *j, WalBlocks **out)
 	return 0;
 }
 
+/* One copy of the data: the pool's payload. */
+typedef struct CopyRun {
+	Job *j;
+	CopyCtx *ctx;
+	size_t *order;            /* item -> index in j->m->files */
+	int64_t last_log_ms;
+	const WalBlocks *wal;     /* incremental: the blocks the WAL named; NULL: the page scan */
+	_Atomic uint64_t whole_files; /* files the WAL did not describe by blocks */
+} CopyRun;
+
+static int
+copy_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
+{
+	CopyRun *run = payload;
+	Job *j = run->j;
+	ManifestFile *f = &j->m->files[run->order[item_idx]];
+	const ManifestFile *pf;
+	int64_t t0 = time_now_ms();
+	int rc;
+
+	if (j->parent && files_incremental_candidate(f->path) &&
+	    (pf = manifest_find_file(j->parent, f->path)) != NULL && (pf->kind == MF_FILE || pf->kind == MF_INCR)) {
+		BlockRanges changed = {0};
+		bool by_blocks = run->wal && walblocks_lookup(run->wal, f->path, &changed) == WB_BLOCKS;
+
+		if (run->wal && !by_blocks)
+			atomic_fetch_add(&run->whole_files, 1);
+		rc = files_copy_incremental(run->ctx, p, worker_idx, f, pf, j->parent->set_id, j->parent->start_lsn,
+		                            j->row.id, by_blocks ? &changed : NULL);
+		ranges_free(&changed);
+	} else
+		rc = files_copy(run->ctx, p, worker_idx, f);
+	if (rc == 0 && !f->vanished)
+		atomic_fetch_add(&run->ctx->files_done, 1);
+	if (rc == 0 && f->size >= 64 * 1024 * 1024)
+		log_debug("copied \"%s\", %.1f MiB, in %.2f s", f->path, (double)f->size / 1048576.0,
+		          (double)(time_now_ms() - t0) / 1000.0);
+	return rc;
+}
+
+/* On the calling thread, every ~250 ms: cancellation, progress, a log line. */
+static int
+copy_tick(void *payload)
+{
+	CopyRun *run = payload;
+	Job *j = run->j;
+
+	if (j->o->cancel_cb && j->o->cancel_cb(j->o->payload))
+		return err_set(ERR_CANCELLED, "the backup was cancelled");
+	files_progress(run->ctx, false);
+	if (j->o->progress && time_now_ms() - run->last_log_ms >= 2000) {
+		run->last_log_ms = time_now_ms();
+		log_info("backup %s: %" PRIu64 " files, %.1f MiB copied", j->row.id, atomic_load(&run->ctx->files_done),
+		         (double)atomic_load(&run->ctx->bytes_done) / (1024.0 * 1024.0));
+	}
+	return 0;
+}
+
+/* Largest first: a big file's chunks keep every worker busy, and a file
+ * copied whole (an incremental one) does not start last. */
+typedef struct SizedItem {
+	uint64_t size;
+	size_t file_idx;
+} SizedItem;
+
+static int
+cmp_item_size(const void *a, const void *b)
+{
+	const SizedItem *x = a, *y = b;
+
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return x->file_idx < y->file_idx ? -1 : x->file_idx > y->file_idx;
+}
+
 static int
 copy_data(Job *j)
 {
 	CopyCtx ctx = {0};
+	CopyRun run = {j, &ctx, NULL, 0, NULL, 0};
 	WalBlocks *wal = NULL;
 	IncrCompare cmp = {0};
 	bool compare = j->o->detect && strcmp(j->o->detect, "compare") == 0;
 	ScanOpts so = {j->cluster.pgdata, strcmp(j->o->tenant, "*") == 0};
-	size_t n_copied = 0;
-	int64_t t0 = time_now_ms(), last = t0;
+	PoolOpts po = {0};
+	SizedItem *items = NULL;
+	size_t n_items = 0, n_copied = 0;
+	ssize_t control_idx = -1;
+	uint64_t pages_bad = 0;
+	int64_t t0 = time_now_ms();
 	int rc;
 
 	if ((rc = files_scan(j->m, &so)) < 0)
@@ -463,62 +543,66 @@ copy_data(Job *j)
 	ctx.start_lsn = j->m->start_lsn;
 	ctx.verify_checksums = j->m->data_checksums != 0;
 	ctx.hints_unlogged = j->m->data_checksums == 0 && !j->wal_log_hints;
-	ctx.buf = xmalloc(COPY_BUF_SIZE);
+	ctx.jobs = j->o->jobs > 0 ? (j->o->jobs > POOL_JOBS_MAX ? POOL_JOBS_MAX : j->o->jobs) : pool_default_jobs();
 	ctx.progress_cb = j->o->progress_cb;
 	ctx.payload = j->o->payload;
-	for (size_t i = 0; i < j->m->n_files; i++)
-		if (j->m->files[i].kind == MF_FILE)
-			ctx.bytes_total += j->m->files[i].size;
-	if (j->parent && (rc = changed_blocks(j, &wal)) < 0) {
-		free(ctx.buf);
-		return rc;
-	}
+	if (j->parent && (rc = changed_blocks(j, &wal)) < 0)
+		goto out;
+	run.wal = wal;
 	if (compare) {
+		/* the comparison counts are not shared between threads */
 		cmp.until_lsn = j->m->start_lsn;
 		ctx.compare = &cmp;
+		ctx.jobs = 1;
 	}
+	if ((rc = copy_ctx_prepare(&ctx)) < 0)
+		goto out;
+	/* the workers look files up in the parent: its index is built before they start */
+	if (j->parent)
+		manifest_find_file(j->parent, "");
+	run.order = xcalloc(j->m->n_files + 1, sizeof(*run.order));
+	items = xcalloc(j->m->n_files + 1, sizeof(*items));
 	for (size_t i = 0; i < j->m->n_files; i++) {
-		ManifestFile *f = &j->m->files[i];
-		const ManifestFile *pf;
-
-		if (f->kind != MF_FILE)
+		if (j->m->files[i].kind != MF_FILE)
 			continue;
-		if (j->o->cancel_cb && j->o->cancel_cb(j->o->payload)) {
-			rc = err_set(ERR_CANCELLED, "the backup was cancelled");
-			break;
-		}
-		if (j->parent && files_incremental_candidate(f->path) &&
-		    (pf = manifest_find_file(j->parent, f->path)) != NULL && (pf->kind == MF_FILE || pf->kind == MF_INCR)) {
-			BlockRanges changed = {0};
-			bool by_blocks = wal && walblocks_lookup(wal, f->path, &changed) == WB_BLOCKS;
-
-			if (wal && !by_blocks)
-				cmp.whole_files++;
-			ctx.compare = compare && by_blocks ? &cmp : NULL;
-			ctx.compare_wal = &changed;
-			rc = files_copy_incremental(&ctx, f, pf, j->parent->set_id, j->parent->start_lsn, j->row.id,
-			                            by_blocks && !compare ? &changed : NULL);
-			ranges_free(&changed);
-		} else
-			rc = files_copy(&ctx, f);
-		if (rc < 0)
-			break;
-		if (!f->vanished) {
-			j->m->size_bytes += f->size;  /* the file's size; stored_bytes tells what this set holds */
-			j->m->stored_bytes += f->stored_size;
-			n_copied++;
-		}
-		ctx.files_done = n_copied;
-		files_progress(&ctx, false);
-		if (j->o->progress && time_now_ms() - last >= 2000) {
-			last = time_now_ms();
-			log_info("backup %s: %zu files, %.1f MiB copied", j->row.id, n_copied,
-			         (double)ctx.bytes_done / (1024.0 * 1024.0));
-		}
+		ctx.bytes_total += j->m->files[i].size;
+		/* pg_control is copied last, after every other file (as PostgreSQL's base backup does) */
+		if (strcmp(j->m->files[i].path, "global/pg_control") == 0)
+			control_idx = (ssize_t)i;
+		else
+			items[n_items++] = (SizedItem){j->m->files[i].size, i};
 	}
-	if (rc == 0)
-		files_progress(&ctx, true);
-	if (rc == 0 && j->parent) {
+	qsort(items, n_items, sizeof(*items), cmp_item_size);
+	for (size_t item_idx = 0; item_idx < n_items; item_idx++)
+		run.order[item_idx] = items[item_idx].file_idx;
+	po.jobs = ctx.jobs;
+	po.n_items = n_items;
+	po.item = copy_item;
+	po.tick = copy_tick;
+	po.payload = &run;
+	po.slot_bytes = copy_slot_bytes();
+	po.n_slots = COPY_SLOTS(ctx.jobs);
+	if ((rc = pool_run(&po)) < 0)
+		goto out;
+	if (control_idx >= 0) {
+		run.order[0] = (size_t)control_idx;
+		po.n_items = 1;
+		if ((rc = pool_run(&po)) < 0)
+			goto out;
+	}
+	files_progress(&ctx, true);
+	/* Totals in manifest order: the same whatever the workers' timing. */
+	for (size_t i = 0; i < j->m->n_files; i++) {
+		const ManifestFile *f = &j->m->files[i];
+
+		if ((f->kind != MF_FILE && f->kind != MF_INCR) || f->vanished)
+			continue;
+		j->m->size_bytes += f->size;  /* the file's size; stored_bytes tells what this set holds */
+		j->m->stored_bytes += f->stored_size;
+		pages_bad += f->page_errors;
+		n_copied++;
+	}
+	if (j->parent) {
 		/* What the parent had and this set has not: gone since. */
 		for (size_t i = 0; i < j->parent->n_files; i++) {
 			const ManifestFile *pf = &j->parent->files[i];
@@ -527,7 +611,8 @@ copy_data(Job *j)
 				strlist_add(&j->m->removed, pf->path);
 		}
 	}
-	if (rc == 0 && compare) {
+	if (compare) {
+		cmp.whole_files = atomic_load(&run.whole_files);
 		job_log(j, "detect compare: the scan stored %" PRIu64 " pages below the parent's length, the WAL named %" PRIu64
 		        "; not named by the WAL: %" PRIu64 " (%" PRIu64 " changed after the start, %" PRIu64
 		        " all-zero); only in the WAL: %" PRIu64 "; files the WAL did not describe by blocks: %" PRIu64,
@@ -536,16 +621,19 @@ copy_data(Job *j)
 		if (cmp.missing) {
 			rc = err_set(ERR_CORRUPT, "the WAL did not name %" PRIu64 " changed pages, the first %s", cmp.missing,
 			             cmp.first_missing);
+			goto out;
 		}
 	}
-	if (rc == 0 && ctx.pages_bad)
-		log_warning("%" PRIu64 " pages failed their checksum; they are listed in the manifest", ctx.pages_bad);
-	if (rc == 0)
-		job_log(j, "data: %zu files, %.1f MiB in files, %.1f MiB read, %.1f MiB stored in %.1f s", n_copied,
-		        (double)j->m->size_bytes / 1048576.0, (double)ctx.bytes_read / 1048576.0,
-		        (double)j->m->stored_bytes / 1048576.0, (double)(time_now_ms() - t0) / 1000.0);
+	if (pages_bad)
+		log_warning("%" PRIu64 " pages failed their checksum; they are listed in the manifest", pages_bad);
+	job_log(j, "data: %zu files, %.1f MiB in files, %.1f MiB read, %.1f MiB stored in %.1f s (%d jobs)", n_copied,
+	        (double)j->m->size_bytes / 1048576.0, (double)atomic_load(&ctx.bytes_read) / 1048576.0,
+	        (double)j->m->stored_bytes / 1048576.0, (double)(time_now_ms() - t0) / 1000.0, ctx.jobs);
+out:
 	walblocks_free(wal);
-	free(ctx.buf);
+	copy_ctx_release(&ctx);
+	free(run.order);
+	free(items);
 	return rc;
 }
 

@@ -103,7 +103,9 @@ typedef struct BackupOpts {
 	 * its LSN; "compare": both, the scan's result stored, differences logged (and a
 	 * page the WAL missed fails the backup) */
 	const char *detect;
-	/* Optional: progress of "Back up data", and a cancel check (true: stop). */
+	int jobs;                  /* physical: worker threads copying the data; 0: one per online CPU (at most 64) */
+	/* Optional: progress of "Back up data", and a cancel check (true: stop); both
+	 * called on the thread that runs the backup, never from its workers. */
 	void (*progress_cb)(uint64_t bytes_done, uint64_t bytes_total, uint64_t files_done, void *payload);
 	bool (*cancel_cb)(void *payload);
 	void (*log_cb)(const char *line, void *payload);
@@ -185,6 +187,7 @@ typedef struct RestoreOpts {
 	const char *socket_dir;
 	const char *pg_bin;
 	int timeout_s;             /* for recovery and start; 0: 3600 */
+	int jobs;                  /* worker threads laying files down; 0: one per online CPU (at most 64) */
 } RestoreOpts;
 
 int restore_run(Meta *meta, const RestoreOpts *o);

@@ -6,11 +6,14 @@
 
 #include "backup/manifest.h"
 #include "backup/ranges.h"
+#include "backup/pool.h"
 #include "io/io.h"
 #include "storage/storage.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* What a data-directory scan decides about a set: which databases are whole. */
 typedef struct ScanOpts {
@@ -27,6 +30,11 @@ typedef struct ScanOpts {
  */
 int files_scan(Manifest *m, const ScanOpts *o);
 
+/*
+ * What the workers of a backup share.  The fields up to jobs are set before
+ * the pool starts and read-only after; codecs[i] and bufs[i] belong to
+ * worker i; the counters are atomic (the progress tick reads them).
+ */
 typedef struct CopyCtx {
 	Storage *storage;
 	const char *set_dir;
@@ -36,20 +44,19 @@ typedef struct CopyCtx {
 	uint64_t start_lsn;
 	bool verify_checksums;
 	bool hints_unlogged;      /* neither data checksums nor wal_log_hints */
-	uint8_t *buf;            /* COPY_BUF_SIZE bytes */
-	uint64_t bytes_done;
-	uint64_t pages_bad;
-	/* optional: progress every ~500 ms, also inside a large file */
+	int jobs;
+	IoFrameCodec *codecs[POOL_JOBS_MAX];
+	uint8_t *bufs[POOL_JOBS_MAX];   /* COPY_BUF_SIZE each, made by their worker on first use */
+	_Atomic uint64_t bytes_done;
+	_Atomic uint64_t files_done;
+	/* optional: progress every ~500 ms, also inside a large file; called by files_progress only */
 	void (*progress_cb)(uint64_t bytes_done, uint64_t bytes_total, uint64_t files_done, void *payload);
 	void *payload;
 	uint64_t bytes_total;
-	uint64_t files_done;
 	int64_t last_progress_ms;
-	uint64_t bytes_read;      /* read from the data directory (incremental: only what it reads) */
-	/* incremental --detect compare: the WAL's blocks of the file being copied by the scan */
+	_Atomic uint64_t bytes_read;   /* read from the data directory (incremental: only what it reads) */
+	/* incremental --detect compare (jobs 1): what the scan stored against what the WAL named */
 	struct IncrCompare *compare;
-	const BlockRanges *compare_wal;
-	bool compare_wal_whole;
 } CopyCtx;
 
 /* What the page-LSN scan found against what the WAL named (--detect compare). */
@@ -66,13 +73,34 @@ typedef struct IncrCompare {
 } IncrCompare;
 
 #define COPY_BUF_SIZE (1024 * 1024)
+/* The raw bytes of one frame of a stored file: whole pages. */
+#define COPY_CHUNK_BYTES (1024 * 1024)
 
-/* Report progress when ~500 ms passed since the last report. */
+/* Slots and chunks in flight per owner, for jobs workers: enough to keep
+ * every worker busy on one file while its owner writes. */
+#define COPY_WINDOW(jobs) ((jobs) + 2)
+#define COPY_SLOTS(jobs) (2 * (size_t)(jobs) + 2)
+/* A slot holds one chunk and its frame, whichever the compression. */
+size_t copy_slot_bytes(void);
+
+/* Report progress when ~500 ms passed since the last report; the thread
+ * that runs the pool only (the callback may use its metadata handle). */
 void files_progress(CopyCtx *ctx, bool force);
 
-/* Copy one MF_FILE entry into <set_dir>/data/<path>, filling size, mtime,
- * sha256 and stored_size.  A file gone from the source is marked vanished. */
-int files_copy(CopyCtx *ctx, ManifestFile *f);
+/* Per-worker state of a copy: ctx->codecs for every worker (ERR_INVALID
+ * for a bad level); copy_ctx_release frees codecs and buffers. */
+int copy_ctx_prepare(CopyCtx *ctx);
+void copy_ctx_release(CopyCtx *ctx);
+
+/*
+ * Copy one MF_FILE entry into <set_dir>/data/<path>, filling size, mtime,
+ * sha256, stored_size and page_errors, as the owner of that item in pool p:
+ * the file is read, its pages checked and its chunks compressed as
+ * separate frames by the pool's workers, and the frames written in order
+ * (a file of one chunk, by the owner alone: worker worker_idx).
+ * A file gone from the source is marked vanished.
+ */
+int files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f);
 
 /*
  * Incremental copy of a relation file whose previous version is pf (an
@@ -83,11 +111,13 @@ int files_copy(CopyCtx *ctx, ManifestFile *f);
  * (blocks of this segment file named by the WAL since the parent,
  * walblocks_lookup), only those pages and the pages beyond the parent's
  * length are read and stored.  A file whose length is not a whole number
- * of pages is copied whole.  With ctx->compare set, the scan runs and its
- * result is compared with *compare_wal (see IncrCompare).
+ * of pages is copied whole.  With ctx->compare set (--detect compare, one
+ * worker), the scan stores and its result is compared with changed (see
+ * IncrCompare).  Runs on worker worker_idx of p, as one piece.
  */
-int files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, const char *parent_id,
-                           uint64_t since_lsn, const char *set_id, const BlockRanges *changed);
+int files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const ManifestFile *pf,
+                           const char *parent_id, uint64_t since_lsn, const char *set_id,
+                           const BlockRanges *changed);
 /* May path be copied page by page: a main or init fork of a relation. */
 bool files_incremental_candidate(const char *path);
 
@@ -106,6 +136,24 @@ int files_read_object(Storage *s, const char *object, int fd, const char *dest_p
  * against the manifest entry; ERR_CORRUPT names the stored object. */
 int files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_path,
                         uint64_t want_size, const char *want_sha256);
+
+/*
+ * The same as the owner of an item of pool p, whose slots are
+ * copy_slot_bytes(): a container of frames is split by the owner, its
+ * frames decoded and written at their offsets by the workers (codecs[i]
+ * is worker i's), the SHA-256 computed in order by the owner.  A container
+ * of one compressed stream (older sets, incremental parts) is restored as
+ * files_restore_to_fd does.  The file is complete and checked only when it returns 0.
+ */
+int files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const char *object, int fd,
+                         const char *dest_path, uint64_t want_size, const char *want_sha256);
+
+/* Shared by the copies: read len bytes at off (short only at the end of the
+ * file), and check a chunk's pages, re-reading failing ones; returns how
+ * many stay bad and predate the backup (each logged). */
+ssize_t files_read_at(int fd, uint8_t *buf, size_t len, off_t off);
+uint32_t files_check_pages(const CopyCtx *ctx, int fd, const char *path, uint8_t *chunk, size_t len, off_t off,
+                           uint32_t first_blk);
 
 #include "meta/meta.h"
 #include "pg/conn.h"

@@ -1,5 +1,6 @@
 /*
- * files.c - what goes into a physical backup set and how each file is copied.
+ * files.c - what goes into a physical backup set, the page checks and the
+ * incremental copy of a file (the whole-file copy, in chunks, is copy.c).
  *
  * The exclusions follow PostgreSQL 15's own base backup (basebackup.c):
  * runtime directories keep only their entry, postmaster and temporary files
@@ -316,8 +317,8 @@ out:
 	return rc;
 }
 
-static ssize_t
-read_at(int fd, uint8_t *buf, size_t len, off_t off)
+ssize_t
+files_read_at(int fd, uint8_t *buf, size_t len, off_t off)
 {
 	size_t done = 0;
 
@@ -335,10 +336,9 @@ read_at(int fd, uint8_t *buf, size_t len, off_t off)
 	return (ssize_t)done;
 }
 
-/* Check the pages of a chunk, re-reading failing ones; counts the pages
- * that stay bad and predate the backup. */
-static uint32_t
-check_pages(CopyCtx *ctx, int fd, const char *path, uint8_t *chunk, size_t len, off_t off, uint32_t first_blk)
+uint32_t
+files_check_pages(const CopyCtx *ctx, int fd, const char *path, uint8_t *chunk, size_t len, off_t off,
+                  uint32_t first_blk)
 {
 	uint32_t bad = 0;
 
@@ -351,7 +351,7 @@ check_pages(CopyCtx *ctx, int fd, const char *path, uint8_t *chunk, size_t len, 
 		/* Torn by a concurrent write? Read it again a few times. */
 		for (int attempt = 0; attempt < 5 && !pg_page_verify(page, blk); attempt++) {
 			usleep(1000 * (useconds_t)attempt);
-			if (read_at(fd, page, PG_PAGE_SIZE, off + (off_t)p) != PG_PAGE_SIZE)
+			if (files_read_at(fd, page, PG_PAGE_SIZE, off + (off_t)p) != PG_PAGE_SIZE)
 				break;
 		}
 		if (pg_page_verify(page, blk) || pg_page_lsn(page) >= ctx->start_lsn)
@@ -365,95 +365,14 @@ check_pages(CopyCtx *ctx, int fd, const char *path, uint8_t *chunk, size_t len, 
 void
 files_progress(CopyCtx *ctx, bool force)
 {
+	uint64_t done;
+
 	if (ctx->progress_cb == NULL || (!force && time_now_ms() - ctx->last_progress_ms < 500))
 		return;
+	done = atomic_load(&ctx->bytes_done);
 	ctx->last_progress_ms = time_now_ms();
-	ctx->progress_cb(ctx->bytes_done, ctx->bytes_total > ctx->bytes_done ? ctx->bytes_total : ctx->bytes_done,
-	                 ctx->files_done, ctx->payload);
-}
-
-int
-files_copy(CopyCtx *ctx, ManifestFile *f)
-{
-	char *full = path_join(ctx->pgdata, f->path);
-	char *object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
-	const char *base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
-	IoWriter *sink = NULL, *w = NULL;
-	IoContainerInfo info;
-	StorageWriteOpts wopts = {.no_sync = true};
-	struct stat st;
-	uint32_t relnode, segno = 0;
-	int fork;
-	bool check;
-	uint64_t limit, done = 0;
-	int fd = -1;
-	int rc = 0;
-
-	fd = open(full, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			f->vanished = true;
-			goto out;
-		}
-		rc = err_errno(errno, "could not open file \"%s\"", full);
-		goto out;
-	}
-	if (fstat(fd, &st) < 0) {
-		rc = err_errno(errno, "could not stat file \"%s\"", full);
-		goto out;
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	limit = (uint64_t)st.st_size;
-	f->mtime = st.st_mtime;
-	f->mode = st.st_mode & 07777;
-	check = ctx->verify_checksums && strncmp(f->path, "global/pg_control", 17) != 0 &&
-	        (str_starts_with(f->path, "base/") || str_starts_with(f->path, "global/") ||
-	         str_starts_with(f->path, "pg_tblspc/")) &&
-	        files_relation_name(base, &relnode, &fork, &segno);
-
-	if ((rc = storage_write_open(ctx->storage, &sink, object, &wopts)) < 0)
-		goto out;
-	if ((rc = io_container_writer_new(&w, sink, ctx->compress, ctx->level)) < 0) {
-		sink = NULL; /* owned by the container even on failure */
-		goto out;
-	}
-	sink = NULL;
-	while (done < limit) {
-		size_t want = limit - done < COPY_BUF_SIZE ? (size_t)(limit - done) : COPY_BUF_SIZE;
-		ssize_t n = read_at(fd, ctx->buf, want, (off_t)done);
-		if (n < 0) {
-			rc = err_errno(errno, "could not read file \"%s\"", full);
-			goto out;
-		}
-		if (n == 0)
-			break; /* truncated meanwhile: WAL replay restores what is needed */
-		ctx->bytes_read += (uint64_t)n;
-		if (check)
-			f->page_errors += check_pages(ctx, fd, full, ctx->buf, (size_t)n, (off_t)done,
-			                              segno * PG_RELSEG_BLOCKS + (uint32_t)(done / PG_PAGE_SIZE));
-		if ((rc = io_writer_write(w, ctx->buf, (size_t)n)) < 0)
-			goto out;
-		done += (uint64_t)n;
-		ctx->bytes_done += (uint64_t)n;
-		files_progress(ctx, false);
-	}
-	if ((rc = io_writer_close(w)) < 0)
-		goto out;
-	io_container_writer_info(w, &info);
-	f->size = info.raw_size;
-	f->stored_size = info.stored_size;
-	io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
-	ctx->pages_bad += f->page_errors;
-out:
-	if (rc < 0)
-		err_prefix("while backing up \"%s\"", f->path);
-	io_writer_free(w);
-	io_writer_free(sink);
-	if (fd >= 0)
-		close(fd);
-	free(full);
-	free(object);
-	return rc;
+	ctx->progress_cb(done, ctx->bytes_total > done ? ctx->bytes_total : done, atomic_load(&ctx->files_done),
+	                 ctx->payload);
 }
 
 bool
@@ -494,8 +413,13 @@ parent_parts(const ManifestFile *pf, const char *parent_id, ManifestPart **out, 
 /* The incremental's object, opened at its first page. */
 typedef struct IncrOut {
 	CopyCtx *ctx;
+	Pool *pool;
 	ManifestFile *f;
 	const char *object;
+	const char *full;
+	int fd;
+	uint32_t segno;
+	uint8_t *buf;             /* the worker's COPY_BUF_SIZE bytes */
 	IoWriter *w;
 } IncrOut;
 
@@ -519,12 +443,14 @@ incr_store(IncrOut *o, const uint8_t *page, uint32_t blk)
 	return 0;
 }
 
-/* --detect compare: one page below the parent's length, judged by the scan. */
+/* --detect compare: one page below the parent's length, judged by the scan
+ * (one worker: the counts are not shared with another thread). */
 static void
-compare_page(CopyCtx *ctx, const char *path, const uint8_t *page, uint32_t blk, bool stored)
+compare_page(CopyCtx *ctx, const char *path, const BlockRanges *named_blocks, const uint8_t *page, uint32_t blk,
+             bool stored)
 {
 	IncrCompare *c = ctx->compare;
-	bool named = ranges_contains(ctx->compare_wal, blk);
+	bool named = ranges_contains(named_blocks, blk);
 
 	c->scan_blocks += stored;
 	c->wal_blocks += named;
@@ -544,32 +470,38 @@ compare_page(CopyCtx *ctx, const char *path, const uint8_t *page, uint32_t blk, 
 	}
 }
 
-/* The page-LSN scan: every page read, the changed ones stored. */
+/* The page-LSN scan: every page read, the changed ones stored; with
+ * compare_with, compared with those blocks. */
 static int
-incr_scan(IncrOut *o, int fd, const char *full, uint64_t limit, uint32_t parent_blocks, uint32_t segno,
-          uint64_t since_lsn, uint64_t *out_done)
+incr_scan(IncrOut *o, uint64_t limit, uint32_t parent_blocks, uint64_t since_lsn, const BlockRanges *compare_with,
+          uint64_t *out_done)
 {
 	CopyCtx *ctx = o->ctx;
 	uint64_t done = 0;
 	int rc;
 
+	posix_fadvise(o->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	while (done < limit) {
 		size_t want = limit - done < COPY_BUF_SIZE ? (size_t)(limit - done) : COPY_BUF_SIZE;
-		ssize_t n = read_at(fd, ctx->buf, want, (off_t)done);
 		uint32_t first = (uint32_t)(done / PG_PAGE_SIZE);
+		ssize_t n;
 
+		/* the next megabyte read ahead while this one is checked and compressed */
+		if (done + want < limit)
+			posix_fadvise(o->fd, (off_t)(done + want), COPY_BUF_SIZE, POSIX_FADV_WILLNEED);
+		n = files_read_at(o->fd, o->buf, want, (off_t)done);
 		if (n < 0)
-			return err_errno(errno, "could not read file \"%s\"", full);
+			return err_errno(errno, "could not read file \"%s\"", o->full);
 		n -= n % PG_PAGE_SIZE; /* a page being added right now: WAL replay brings it */
 		if (n == 0)
 			break;
-		ctx->bytes_read += (uint64_t)n;
+		atomic_fetch_add(&ctx->bytes_read, (uint64_t)n);
 		if (ctx->verify_checksums)
-			o->f->page_errors += check_pages(ctx, fd, full, ctx->buf, (size_t)n, (off_t)done,
-			                                 segno * PG_RELSEG_BLOCKS + first);
-		for (size_t p = 0; p < (size_t)n; p += PG_PAGE_SIZE) {
-			const uint8_t *page = ctx->buf + p;
-			uint32_t blk = first + (uint32_t)(p / PG_PAGE_SIZE);
+			o->f->page_errors += files_check_pages(ctx, o->fd, o->full, o->buf, (size_t)n, (off_t)done,
+			                                       o->segno * PG_RELSEG_BLOCKS + first);
+		for (size_t page_off = 0; page_off < (size_t)n; page_off += PG_PAGE_SIZE) {
+			const uint8_t *page = o->buf + page_off;
+			uint32_t blk = first + (uint32_t)(page_off / PG_PAGE_SIZE);
 			/* Without data checksums or wal_log_hints, VACUUM sets PD_ALL_VISIBLE
 			 * (pd_flags 0x0004) without a new page LSN, while the visibility map
 			 * (copied whole) gets its bit: such pages go in too, or the restored
@@ -577,14 +509,15 @@ incr_scan(IncrOut *o, int fd, const char *full, uint64_t limit, uint32_t parent_
 			bool store = !(blk < parent_blocks && !pg_page_is_new(page) && pg_page_lsn(page) <= since_lsn &&
 			               !(ctx->hints_unlogged && (page[10] & 0x04)));
 
-			if (ctx->compare && blk < parent_blocks)
-				compare_page(ctx, o->f->path, page, blk, store);
+			if (compare_with && blk < parent_blocks)
+				compare_page(ctx, o->f->path, compare_with, page, blk, store);
 			if (store && (rc = incr_store(o, page, blk)) < 0)
 				return rc;
 		}
 		done += (uint64_t)n;
-		ctx->bytes_done += (uint64_t)n;
-		files_progress(ctx, false);
+		atomic_fetch_add(&ctx->bytes_done, (uint64_t)n);
+		if (pool_stopping(o->pool))
+			return err_set(ERR_CANCELLED, "stopped after an error elsewhere");
 	}
 	*out_done = done;
 	return 0;
@@ -592,7 +525,7 @@ incr_scan(IncrOut *o, int fd, const char *full, uint64_t limit, uint32_t parent_
 
 /* Read and store the pages [first, first + count) of the file. */
 static int
-incr_read_run(IncrOut *o, int fd, const char *full, uint32_t first, uint32_t count, uint32_t segno, bool *out_short)
+incr_read_run(IncrOut *o, uint32_t first, uint32_t count, bool *out_short)
 {
 	CopyCtx *ctx = o->ctx;
 	const uint32_t per_read = COPY_BUF_SIZE / PG_PAGE_SIZE;
@@ -601,21 +534,24 @@ incr_read_run(IncrOut *o, int fd, const char *full, uint32_t first, uint32_t cou
 	while (count > 0) {
 		uint32_t k = count < per_read ? count : per_read;
 		off_t off = (off_t)first * PG_PAGE_SIZE;
-		ssize_t n = read_at(fd, ctx->buf, (size_t)k * PG_PAGE_SIZE, off);
+		ssize_t n = files_read_at(o->fd, o->buf, (size_t)k * PG_PAGE_SIZE, off);
 
 		if (n < 0)
-			return err_errno(errno, "could not read file \"%s\"", full);
+			return err_errno(errno, "could not read file \"%s\"", o->full);
 		n -= n % PG_PAGE_SIZE;
-		ctx->bytes_read += (uint64_t)n;
+		atomic_fetch_add(&ctx->bytes_read, (uint64_t)n);
 		if (ctx->verify_checksums && n > 0)
-			o->f->page_errors += check_pages(ctx, fd, full, ctx->buf, (size_t)n, off, segno * PG_RELSEG_BLOCKS + first);
+			o->f->page_errors += files_check_pages(ctx, o->fd, o->full, o->buf, (size_t)n, off,
+			                                       o->segno * PG_RELSEG_BLOCKS + first);
 		for (size_t p = 0; p < (size_t)n; p += PG_PAGE_SIZE)
-			if ((rc = incr_store(o, ctx->buf + p, first + (uint32_t)(p / PG_PAGE_SIZE))) < 0)
+			if ((rc = incr_store(o, o->buf + p, first + (uint32_t)(p / PG_PAGE_SIZE))) < 0)
 				return rc;
 		if ((size_t)n < (size_t)k * PG_PAGE_SIZE) {
 			*out_short = true; /* truncated meanwhile: WAL replay restores what is needed */
 			return 0;
 		}
+		if (pool_stopping(o->pool))
+			return err_set(ERR_CANCELLED, "stopped after an error elsewhere");
 		first += k;
 		count -= k;
 	}
@@ -624,8 +560,7 @@ incr_read_run(IncrOut *o, int fd, const char *full, uint32_t first, uint32_t cou
 
 /* Only the pages the WAL named, and those beyond the parent's length. */
 static int
-incr_from_wal(IncrOut *o, int fd, const char *full, uint64_t limit, uint32_t parent_blocks, uint32_t segno,
-              const BlockRanges *changed, uint64_t *out_done)
+incr_from_wal(IncrOut *o, uint64_t limit, uint32_t parent_blocks, const BlockRanges *changed, uint64_t *out_done)
 {
 	uint32_t blocks = (uint32_t)(limit / PG_PAGE_SIZE);
 	uint32_t below = parent_blocks < blocks ? parent_blocks : blocks;
@@ -638,39 +573,37 @@ incr_from_wal(IncrOut *o, int fd, const char *full, uint64_t limit, uint32_t par
 			break;
 		if (last >= below)
 			last = below - 1;
-		if ((rc = incr_read_run(o, fd, full, first, last - first + 1, segno, &short_read)) < 0)
+		if ((rc = incr_read_run(o, first, last - first + 1, &short_read)) < 0)
 			return rc;
 	}
 	if (!short_read && blocks > parent_blocks &&
-	    (rc = incr_read_run(o, fd, full, parent_blocks, blocks - parent_blocks, segno, &short_read)) < 0)
+	    (rc = incr_read_run(o, parent_blocks, blocks - parent_blocks, &short_read)) < 0)
 		return rc;
 	*out_done = (uint64_t)blocks * PG_PAGE_SIZE;
-	o->ctx->bytes_done += limit;
-	files_progress(o->ctx, false);
+	atomic_fetch_add(&o->ctx->bytes_done, limit);
 	return 0;
 }
 
 int
-files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, const char *parent_id,
-                       uint64_t since_lsn, const char *set_id, const BlockRanges *changed)
+files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const ManifestFile *pf,
+                       const char *parent_id, uint64_t since_lsn, const char *set_id, const BlockRanges *changed)
 {
 	char *full = path_join(ctx->pgdata, f->path);
 	char *object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
 	const char *base = strrchr(f->path, '/') + 1;
-	IncrOut out = {ctx, f, object, NULL};
+	IncrOut out = {ctx, p, f, object, full, -1, 0, NULL, NULL};
 	IoContainerInfo info;
 	ManifestPart *pparts = NULL;
 	size_t n_pparts = 0;
 	struct stat st;
-	uint32_t relnode, segno = 0, parent_blocks;
+	uint32_t relnode, parent_blocks;
 	int fork;
 	uint64_t done = 0;
-	int fd = -1;
 	int rc = 0;
 
-	files_relation_name(base, &relnode, &fork, &segno);
-	fd = open(full, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	files_relation_name(base, &relnode, &fork, &out.segno);
+	out.fd = open(full, O_RDONLY | O_CLOEXEC);
+	if (out.fd < 0) {
 		if (errno == ENOENT) {
 			f->vanished = true;
 			goto out;
@@ -678,26 +611,27 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 		rc = err_errno(errno, "could not open file \"%s\"", full);
 		goto out;
 	}
-	if (fstat(fd, &st) < 0) {
+	if (fstat(out.fd, &st) < 0) {
 		rc = err_errno(errno, "could not stat file \"%s\"", full);
 		goto out;
 	}
 	if (st.st_size % PG_PAGE_SIZE != 0 || pf->size % PG_PAGE_SIZE != 0) {
-		close(fd);
-		fd = -1;
-		rc = files_copy(ctx, f);
+		close(out.fd);
+		out.fd = -1;
+		rc = files_copy(ctx, p, worker_idx, f);
 		goto out_copied; /* files_copy said which file */
 	}
+	if (ctx->bufs[worker_idx] == NULL)
+		ctx->bufs[worker_idx] = xmalloc(COPY_BUF_SIZE);
+	out.buf = ctx->bufs[worker_idx];
 	parent_blocks = (uint32_t)(pf->size / PG_PAGE_SIZE);
 	f->kind = MF_INCR;
 	f->mtime = st.st_mtime;
 	f->mode = st.st_mode & 07777;
-	if (changed) {
-		rc = incr_from_wal(&out, fd, full, (uint64_t)st.st_size, parent_blocks, segno, changed, &done);
-	} else {
-		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-		rc = incr_scan(&out, fd, full, (uint64_t)st.st_size, parent_blocks, segno, since_lsn, &done);
-	}
+	if (changed && ctx->compare == NULL)
+		rc = incr_from_wal(&out, (uint64_t)st.st_size, parent_blocks, changed, &done);
+	else
+		rc = incr_scan(&out, (uint64_t)st.st_size, parent_blocks, since_lsn, ctx->compare ? changed : NULL, &done);
 	if (rc < 0)
 		goto out;
 	f->size = done;
@@ -708,7 +642,6 @@ files_copy_incremental(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, co
 		f->stored_size = info.stored_size;
 		io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
 	}
-	ctx->pages_bad += f->page_errors;
 	/* Parts: the parent's, minus what this set stores, cut to the new length. */
 	parent_parts(pf, parent_id, &pparts, &n_pparts);
 	for (size_t i = 0; i < n_pparts; i++) {
@@ -734,8 +667,8 @@ out_copied:
 	}
 	free(pparts);
 	io_writer_free(out.w);
-	if (fd >= 0)
-		close(fd);
+	if (out.fd >= 0)
+		close(out.fd);
 	free(full);
 	free(object);
 	return rc;

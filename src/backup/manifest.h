@@ -133,7 +133,8 @@ bool manifest_db_included(const Manifest *m, uint32_t oid);
 /* Add a part to an MF_INCR entry (takes the ranges). */
 void manifest_file_add_part(ManifestFile *f, const char *set_id, BlockRanges *blocks);
 /* The entry for path, or NULL; builds a sorted index on first use (do not
- * add files after a lookup). */
+ * add files after a lookup).  Lookups from several threads at once are
+ * safe only once the index exists: look one path up before sharing m. */
 const ManifestFile *manifest_find_file(Manifest *m, const char *path);
 
 /* Serialize with the trailing checksum. */

@@ -18,14 +18,14 @@
 
 #define BACKUP_USAGE "tenback backup --cluster NAME --tenant DB|'*' [--mode full|incremental] " \
 	"[--method physical|logical] [--storage NAME]\n" \
-	"       [--compress none|lz4|zstd] [--archive-timeout SEC] [--pg-bin DIR] [--detect wal|scan|compare]\n" \
+	"       [--compress none|lz4|zstd] [--jobs N] [--archive-timeout SEC] [--pg-bin DIR] [--detect wal|scan|compare]\n" \
 	"       tenback --server URL backup --cluster NAME --tenant DB [--mode M] [--method M] [--storage NAME] [--wait]"
 
 int
 cmd_backup(Cli *cli, int argc, char **argv)
 {
 	BackupOpts o = {0};
-	const char *timeout = NULL, *storage = NULL;
+	const char *timeout = NULL, *storage = NULL, *jobs = NULL;
 	bool wait = false;
 	StrList pos = {0};
 	ArgSpec specs[] = {
@@ -38,11 +38,12 @@ cmd_backup(Cli *cli, int argc, char **argv)
 		{"archive-timeout", ARG_STRING, &timeout, false},
 		{"storage", ARG_STRING, &storage, false},
 		{"detect", ARG_STRING, &o.detect, false},
+		{"jobs", ARG_STRING, &jobs, false},
 		{"wait", ARG_FLAG, &wait, false},
 		{NULL, 0, NULL, false},
 	};
 	char *id = NULL;
-	uint64_t t = 0;
+	uint64_t t = 0, v = 0;
 	IoCompress comp;
 	int rc;
 
@@ -64,6 +65,19 @@ cmd_backup(Cli *cli, int argc, char **argv)
 		err_hint("Use wal (the default: changed pages named by the WAL since the parent), scan (read every page) "
 		         "or compare (both, differences logged).");
 		return cli_usage_error(BACKUP_USAGE);
+	}
+	if (jobs) {
+		if (str_to_u64(&v, jobs, "--jobs") < 0 || v == 0 || v > 64) {
+			err_set(ERR_INVALID, "invalid value for --jobs: \"%s\"", jobs);
+			err_hint("Give the number of worker threads, from 1 to 64.");
+			return cli_usage_error(BACKUP_USAGE);
+		}
+		if (cli->server) {
+			err_set(ERR_INVALID, "--jobs is for a backup run by this command");
+			err_hint("A backup through --server runs with the server's default (one worker per CPU).");
+			return cli_usage_error(BACKUP_USAGE);
+		}
+		o.jobs = (int)v;
 	}
 	if (cli->server) {
 		Remote r = {cli->server, cli->token};

@@ -15,18 +15,20 @@
 #include <string.h>
 
 #define RESTORE_USAGE "tenback restore --cluster NAME --tenant DB [--set ID|latest] --to DIR [--port N] [--start]\n" \
-	"       [--force] [--target latest|immediate | --target-time TIME | --target-lsn LSN | --target-xid XID |\n" \
+	"       [--force] [--jobs N] [--target latest|immediate | --target-time TIME | --target-lsn LSN | --target-xid XID |\n" \
 	"        --target-name NAME] [--tablespace-map OLD=NEW]... [--socket-dir DIR]\n" \
 	"       [--run-as USER] [--pg-bin DIR] [--timeout SEC]\n" \
 	"       tenback restore --cluster NAME --tenant DB [--set ID|latest] --as NEWDB [--into-cluster NAME]\n" \
 	"       [--jobs N] [--force] [--pg-bin DIR] [--temp-dir DIR]        (a logical set)\n" \
 	"       tenback restore --cluster NAME --tenant DB [--set ID|latest] --sql-file FILE [--force] [--pg-bin DIR]"
 
-/* The options of one kind of restore that the other kind does not take. */
+/* The options of one kind of restore that the other kind does not take.  --jobs
+ * goes with both: worker threads of a physical restore, pg_restore jobs of a
+ * logical one. */
 static const char *const physical_only[] = {"to", "port", "start", "target", "target-time", "target-lsn",
                                             "target-xid", "target-name", "tablespace-map", "socket-dir", "run-as",
                                             "timeout", NULL};
-static const char *const logical_only[] = {"as", "sql-file", "into-cluster", "jobs", "temp-dir", NULL};
+static const char *const logical_only[] = {"as", "sql-file", "into-cluster", "temp-dir", NULL};
 
 /* Was --name given (as "--name", "--name=...")? */
 static bool
@@ -102,7 +104,7 @@ int
 cmd_restore(Cli *cli, int argc, char **argv)
 {
 	RestoreOpts o = {0};
-	const char *port = NULL, *timeout = NULL;
+	const char *port = NULL, *timeout = NULL, *jobs = NULL;
 	StrList maps = {0}, pos = {0};
 	ArgSpec specs[] = {
 		{"cluster", ARG_STRING, &o.cluster, true},
@@ -122,6 +124,7 @@ cmd_restore(Cli *cli, int argc, char **argv)
 		{"run-as", ARG_STRING, &o.run_as, false},
 		{"pg-bin", ARG_STRING, &o.pg_bin, false},
 		{"timeout", ARG_STRING, &timeout, false},
+		{"jobs", ARG_STRING, &jobs, false},
 		{NULL, 0, NULL, false},
 	};
 	TablespaceMap *tm = NULL;
@@ -160,6 +163,15 @@ cmd_restore(Cli *cli, int argc, char **argv)
 			goto out;
 		}
 		o.timeout_s = (int)v;
+	}
+	if (jobs) {
+		if (str_to_u64(&v, jobs, "--jobs") < 0 || v == 0 || v > 64) {
+			err_set(ERR_INVALID, "invalid value for --jobs: \"%s\"", jobs);
+			err_hint("Give the number of worker threads laying the files down, from 1 to 64.");
+			rc = cli_usage_error(RESTORE_USAGE);
+			goto out;
+		}
+		o.jobs = (int)v;
 	}
 	tm = xcalloc(maps.count + 1, sizeof(*tm));
 	for (size_t i = 0; i < maps.count; i++) {

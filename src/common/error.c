@@ -161,6 +161,33 @@ err_clear(void)
 	memset(&rec, 0, sizeof(rec));
 }
 
+struct ErrSaved {
+	ErrRecord rec;
+};
+
+ErrSaved *
+err_save(void)
+{
+	ErrSaved *saved = malloc(sizeof(*saved));
+
+	ASSERT(saved != NULL);
+	saved->rec = rec;
+	return saved;
+}
+
+int
+err_restore(const ErrSaved *saved)
+{
+	rec = saved->rec;
+	return rec.code;
+}
+
+void
+err_saved_free(ErrSaved *saved)
+{
+	free(saved);
+}
+
 int
 err_code(void)
 {

@@ -52,6 +52,16 @@ void err_hint(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void err_clear(void);
 
+/*
+ * Carrying an error to another thread: err_save copies the calling thread's
+ * record (malloc'd), err_restore makes a copy the calling thread's record
+ * and returns its code.  err_saved_free accepts NULL.
+ */
+typedef struct ErrSaved ErrSaved;
+ErrSaved *err_save(void);
+int err_restore(const ErrSaved *saved);
+void err_saved_free(ErrSaved *saved);
+
 /* Borrowed until the next err_* call on this thread; never NULL ("" when unset). */
 int err_code(void);
 int err_os_errno(void);

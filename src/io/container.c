@@ -10,6 +10,7 @@
  * source's reads come in, so the trailer is never decoded as content.
  */
 #include "io/io.h"
+#include "io/io_int.h"
 
 #include "common/buf.h"
 #include "common/error.h"
@@ -18,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HEADER_BYTES 8
-#define TRAILER_BYTES 44
+#define HEADER_BYTES IO_CONTAINER_HEADER_BYTES
+#define TRAILER_BYTES IO_CONTAINER_TRAILER_BYTES
 #define TRAILER_MAGIC_OFFSET (8 + IO_SHA256_LEN)
 #define CONTAINER_FORMAT 1
 #define LOOKBEHIND_CHUNK_BYTES (64 * 1024)
@@ -90,17 +91,32 @@ typedef struct ContainerWriter {
 	IoContainerInfo info;
 } ContainerWriter;
 
+void
+io_container_header_make(uint8_t out[HEADER_BYTES], IoCompress c)
+{
+	memset(out, 0, HEADER_BYTES);
+	memcpy(out, header_magic, sizeof(header_magic));
+	out[4] = CONTAINER_FORMAT;
+	out[5] = (uint8_t)c;
+}
+
+void
+io_container_trailer_make(uint8_t out[TRAILER_BYTES], uint64_t raw_size, const uint8_t sha256[IO_SHA256_LEN])
+{
+	put_le64(out, raw_size);
+	memcpy(out + 8, sha256, IO_SHA256_LEN);
+	memcpy(out + TRAILER_MAGIC_OFFSET, trailer_magic, sizeof(trailer_magic));
+}
+
 static int
 container_header(ContainerWriter *cw)
 {
-	uint8_t header[HEADER_BYTES] = {0};
+	uint8_t header[HEADER_BYTES];
 
 	if (cw->header_done)
 		return 0;
 	cw->header_done = 1;
-	memcpy(header, header_magic, sizeof(header_magic));
-	header[4] = CONTAINER_FORMAT;
-	header[5] = (uint8_t)cw->compress;
+	io_container_header_make(header, cw->compress);
 	return counter_write(cw->counter, header, sizeof(header));
 }
 
@@ -130,9 +146,7 @@ container_close(void *impl)
 	if (rc < 0)
 		return rc;
 	io_sha256_final(cw->sha, cw->info.sha256);
-	put_le64(trailer, cw->info.raw_size);
-	memcpy(trailer + 8, cw->info.sha256, IO_SHA256_LEN);
-	memcpy(trailer + TRAILER_MAGIC_OFFSET, trailer_magic, sizeof(trailer_magic));
+	io_container_trailer_make(trailer, cw->info.raw_size, cw->info.sha256);
 	rc = counter_write(cw->counter, trailer, sizeof(trailer));
 	if (rc < 0)
 		return rc;
@@ -258,37 +272,49 @@ typedef struct ContainerReader {
 	IoContainerInfo info;
 } ContainerReader;
 
-static int
-container_verify(ContainerReader *cr)
+int
+io_container_trailer_check(const uint8_t *trailer, size_t trailer_len, uint64_t raw_size,
+                           const uint8_t sha256[IO_SHA256_LEN])
 {
-	const Lookbehind *tail = cr->tail;
-	const uint8_t *trailer = tail->buf + tail->start;
 	uint64_t recorded_size;
 	char recorded_hex[2 * IO_SHA256_LEN + 1];
 	char actual_hex[2 * IO_SHA256_LEN + 1];
 
-	ASSERT(tail->eof);
-	if (tail->len < TRAILER_BYTES ||
+	if (trailer_len < TRAILER_BYTES ||
 		memcmp(trailer + TRAILER_MAGIC_OFFSET, trailer_magic, sizeof(trailer_magic)) != 0) {
 		err_set(ERR_CORRUPT, "truncated container");
 		err_detail("The trailer is missing or incomplete.");
 		return ERR_CORRUPT;
 	}
 	recorded_size = get_le64(trailer);
-	if (recorded_size != cr->info.raw_size) {
+	if (recorded_size != raw_size) {
 		err_set(ERR_CORRUPT, "size mismatch in container");
 		err_detail("The trailer records %" PRIu64 " bytes, the content has %" PRIu64 ".",
-			recorded_size, cr->info.raw_size);
+			recorded_size, raw_size);
 		return ERR_CORRUPT;
 	}
-	io_sha256_final(cr->sha, cr->info.sha256);
-	if (memcmp(trailer + 8, cr->info.sha256, IO_SHA256_LEN) != 0) {
+	if (memcmp(trailer + 8, sha256, IO_SHA256_LEN) != 0) {
 		io_hex(recorded_hex, trailer + 8, IO_SHA256_LEN);
-		io_hex(actual_hex, cr->info.sha256, IO_SHA256_LEN);
+		io_hex(actual_hex, sha256, IO_SHA256_LEN);
 		err_set(ERR_CORRUPT, "checksum mismatch in container");
 		err_detail("The trailer records SHA-256 %s, the content has %s.", recorded_hex, actual_hex);
 		return ERR_CORRUPT;
 	}
+	return 0;
+}
+
+static int
+container_verify(ContainerReader *cr)
+{
+	const Lookbehind *tail = cr->tail;
+	int rc;
+
+	ASSERT(tail->eof);
+	/* the hash is final only after the size matched: as before, the size is reported first */
+	io_sha256_final(cr->sha, cr->info.sha256);
+	rc = io_container_trailer_check(tail->buf + tail->start, tail->len, cr->info.raw_size, cr->info.sha256);
+	if (rc < 0)
+		return rc;
 	cr->info.stored_size = HEADER_BYTES + tail->bytes;
 	cr->verified = 1;
 	return 0;
@@ -330,6 +356,21 @@ header_corrupt(const char *detail)
 	return ERR_CORRUPT;
 }
 
+int
+io_container_header_parse(IoCompress *out, const uint8_t header[HEADER_BYTES])
+{
+	if (memcmp(header, header_magic, sizeof(header_magic)) != 0)
+		return header_corrupt("The header magic is missing.");
+	if (header[4] != CONTAINER_FORMAT)
+		return header_corrupt("The container format is unknown.");
+	if (header[5] != IO_COMPRESS_NONE && header[5] != IO_COMPRESS_LZ4 && header[5] != IO_COMPRESS_ZSTD)
+		return header_corrupt("The compression method is unknown.");
+	if (header[6] != 0 || header[7] != 0)
+		return header_corrupt("The reserved header bytes are not zero.");
+	*out = (IoCompress)header[5];
+	return 0;
+}
+
 /* Read and check the header; the compression method goes to *out. */
 static int
 container_read_header(IoCompress *out, IoReader *source)
@@ -344,16 +385,7 @@ container_read_header(IoCompress *out, IoReader *source)
 		err_detail("The object is %zd bytes, shorter than the %d-byte header.", n, HEADER_BYTES);
 		return ERR_CORRUPT;
 	}
-	if (memcmp(header, header_magic, sizeof(header_magic)) != 0)
-		return header_corrupt("The header magic is missing.");
-	if (header[4] != CONTAINER_FORMAT)
-		return header_corrupt("The container format is unknown.");
-	if (header[5] != IO_COMPRESS_NONE && header[5] != IO_COMPRESS_LZ4 && header[5] != IO_COMPRESS_ZSTD)
-		return header_corrupt("The compression method is unknown.");
-	if (header[6] != 0 || header[7] != 0)
-		return header_corrupt("The reserved header bytes are not zero.");
-	*out = (IoCompress)header[5];
-	return 0;
+	return io_container_header_parse(out, header);
 }
 
 int

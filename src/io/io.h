@@ -32,6 +32,7 @@
 #ifndef TENBACK_IO_IO_H
 #define TENBACK_IO_IO_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -113,7 +114,8 @@ int io_unhex(uint8_t *out, const char *hex, size_t len);
  * in a backup set, an archived WAL segment) is one container, self-checking:
  *
  *   header  (8 bytes):  "TBK1" | format u8 = 1 | compression u8 | 2 reserved zero bytes
- *   body:               the content, compressed by the header's method
+ *   body:               the content, compressed by the header's method: one
+ *                       stream, or a sequence of frames (below)
  *   trailer (44 bytes): raw size u64 little-endian | SHA-256 of the raw content (32)
  *                       | "TBKE"
  *
@@ -139,6 +141,66 @@ void io_container_writer_info(IoWriter *w, IoContainerInfo *out);
 int io_container_reader_new(IoReader **out, IoReader *source);
 /* After the reader returned 0 (end, verified): what was read. */
 void io_container_reader_info(IoReader *r, IoContainerInfo *out);
+
+/*
+ * Framed containers (frame.c): the same container format, its body a
+ * sequence of independent compressed frames (zstd or LZ4 frames, each
+ * recording its content size; for no compression, the content itself).
+ * Any container reader reads them as one stream; the frame reader splits
+ * them again so that frames can be decoded on several threads.
+ *
+ * A codec holds one thread's compression and decompression contexts.
+ */
+typedef struct IoFrameCodec IoFrameCodec;
+/* level 0 = default; the levels io_compress_writer_new takes, else ERR_INVALID. */
+int io_frame_codec_new(IoFrameCodec **out, IoCompress c, int level);
+void io_frame_codec_free(IoFrameCodec *fc);
+/* The largest frame raw_len bytes can become. */
+size_t io_frame_bound(IoCompress c, size_t raw_len);
+/* Compress src (len bytes, NULL when 0) into one complete frame in dst (cap >= io_frame_bound). */
+int io_frame_encode(IoFrameCodec *fc, uint8_t *dst, size_t cap, size_t *out_len, const uint8_t *src, size_t len);
+/* Decode one complete frame of compression c (exactly len bytes) holding exactly
+ * raw_len bytes into dst; anything else is ERR_CORRUPT ("could not decompress
+ * ... stream: ...").  Any codec decodes any compression. */
+int io_frame_decode(IoFrameCodec *fc, IoCompress c, uint8_t *dst, size_t raw_len, const uint8_t *src, size_t len);
+
+/*
+ * Writing a container frame by frame: the header goes to sink (owned, even
+ * on failure) at once; each put hashes raw and stores frame (what encoding
+ * raw gave; for IO_COMPRESS_NONE the raw bytes themselves); close writes
+ * the trailer, closes sink and says what was written.  A container without
+ * frames gets an empty frame, which every stream reader needs.
+ */
+typedef struct IoFrameWriter IoFrameWriter;
+int io_frame_writer_new(IoFrameWriter **out, IoWriter *sink, IoCompress c);
+int io_frame_writer_put(IoFrameWriter *w, const void *raw, size_t raw_len, const void *frame, size_t frame_len);
+int io_frame_writer_close(IoFrameWriter *w, IoContainerInfo *out);
+/* Abandons the container unless it was closed (a storage sink leaves nothing). */
+void io_frame_writer_free(IoFrameWriter *w);
+
+/*
+ * Splitting a container into frames without decoding them: source (owned,
+ * even on failure) is read sequentially; the header is checked by _new
+ * (ERR_CORRUPT when bad).  next copies the next frame into buf: 1 with its
+ * length and content size, 0 at the end (only the trailer left), or
+ * ERR_CORRUPT when the body is damaged, ERR_UNSUPPORTED when it cannot be
+ * split (a frame that does not record its size - the stream writer's - or
+ * one larger than cap or holding more than raw_max bytes): read that
+ * container with the stream reader instead.  Without compression, any
+ * container splits: its pieces of up to min(cap, raw_max) bytes are the
+ * content itself.  After the
+ * end, verify compares the trailer with the size and SHA-256 of what the
+ * caller decoded, with the stream reader's ERR_CORRUPT messages, and fills
+ * out (may be NULL).
+ */
+typedef struct IoFrameReader IoFrameReader;
+int io_frame_reader_new(IoFrameReader **out, IoReader *source);
+IoCompress io_frame_reader_compress(const IoFrameReader *r);
+int io_frame_reader_next(IoFrameReader *r, uint8_t *buf, size_t cap, size_t raw_max, size_t *out_len,
+                         uint64_t *out_raw_len);
+int io_frame_reader_verify(IoFrameReader *r, uint64_t raw_size, const uint8_t sha256[IO_SHA256_LEN],
+                           IoContainerInfo *out);
+void io_frame_reader_free(IoFrameReader *r);
 
 /* Access to the impl behind a stream, for filters' info functions. */
 void *io_writer_impl(IoWriter *w);

@@ -471,7 +471,8 @@ st_sizes() {
 			| sed "s| $S3_PREFIX/| |" | sort -n
 	else
 		[[ -d $T/storage/$dir ]] || return 0
-		(cd "$T/storage" && find "$dir" -type f -printf '%s %p\n' | sort -n)
+		# a backup running meanwhile renames its temporary files: not an error of the listing
+		(cd "$T/storage" && find "$dir" -ignore_readdir_race -type f -printf '%s %p\n' | sort -n)
 	fi
 }
 
@@ -489,7 +490,7 @@ st_dirs() {
 		_s3_list "$S3_PREFIX/$dir/" / | sed "s|^$S3_PREFIX/$dir/||; s|/\$||" | sort
 	else
 		[[ -d $T/storage/$dir ]] || return 0
-		find "$T/storage/$dir" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort
+		find "$T/storage/$dir" -ignore_readdir_race -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort
 	fi
 }
 

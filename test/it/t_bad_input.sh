@@ -31,6 +31,16 @@ tb_fails "unknown command is a usage error" 2 frobnicate
 tb_fails "backup without --cluster is a usage error" 2 backup --tenant shop
 tb_fails "unknown option is a usage error" 2 backup --cluster src --tenant shop --no-such-option
 tb_fails "bad --compress value is a usage error" 2 backup --cluster src --tenant shop --compress rot13
+tb_fails "backup --jobs 0 is a usage error" 2 backup --cluster src --tenant shop --jobs 0
+assert_contains "naming --jobs" "$TB_ERR" 'invalid value for --jobs: "0"'
+assert_contains "and its range" "$TB_ERR" "from 1 to 64"
+tb_fails "backup --jobs 65 is a usage error" 2 backup --cluster src --tenant shop --jobs 65
+tb_fails "restore --jobs x is a usage error" 2 restore --cluster src --tenant shop --to "$T/x" --jobs x
+assert_contains "naming --jobs" "$TB_ERR" 'invalid value for --jobs: "x"'
+tb_fails "backup --jobs through --server is a usage error" 2 --server http://127.0.0.1:9 backup --cluster src \
+	--tenant shop --jobs 2
+assert_contains "saying the server uses its default" "$TB_ERR" "--jobs is for a backup run by this command"
+assert_eq "no set listed after the usage errors" 0 "$(set_count src)"
 
 # --- unknown cluster
 expect_error "unknown cluster" '"nope"' backup --cluster nope --tenant shop

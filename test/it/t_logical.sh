@@ -355,8 +355,8 @@ assert_eq "same cluster: the schema equals the source's" "$src_schema" "$(dump_o
 # ---------------------------------------------------------------- usage errors
 tb_fails "--as with --to is a usage error" 2 restore --cluster src --tenant shop --as x --to "$T/x"
 assert_contains "naming the physical option" "$TB_ERR" "--to is for a physical restore"
-tb_fails "--jobs without --as is a usage error" 2 restore --cluster src --tenant shop --to "$T/x" --jobs 2
-assert_contains "naming the logical option" "$TB_ERR" "--jobs is for a logical restore"
+tb_fails "--temp-dir without --as is a usage error" 2 restore --cluster src --tenant shop --to "$T/x" --temp-dir "$T"
+assert_contains "naming the logical option" "$TB_ERR" "--temp-dir is for a logical restore"
 tb_fails "--as with --sql-file is a usage error" 2 restore --cluster src --tenant shop --as x --sql-file "$T/x.sql"
 tb_fails "restore without --to, --as or --sql-file is a usage error" 2 restore --cluster src --tenant shop
 tb_fails "a physical restore of a logical set is refused" 1 restore --cluster src --tenant shop --set "$lset" --to "$T/x"

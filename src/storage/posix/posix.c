@@ -159,9 +159,13 @@ posix_write_open(void *drv, IoWriter **out, const char *path, const StorageWrite
 	w->tmp = xasprintf("%s.tbtmp.%ld.%u", w->final, (long)getpid(), atomic_fetch_add(&tmp_counter, 1));
 	w->no_sync = opts->no_sync;
 	w->no_replace = opts->no_replace;
-	if ((rc = make_parents(w->final)) < 0)
-		goto fail;
+	/* the directories usually exist (a set's files share them): make them only when missing */
 	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (w->fd < 0 && errno == ENOENT) {
+		if ((rc = make_parents(w->final)) < 0)
+			goto fail;
+		w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	}
 	if (w->fd < 0) {
 		rc = err_errno(errno, "could not create file \"%s\"", w->tmp);
 		goto fail;

@@ -180,6 +180,37 @@ test_err_thread_local(void **state)
 	assert_string_equal(err_message(), "main thread");
 }
 
+/* A worker's error carried to the thread that reports it: the whole record. */
+static void *
+thread_save_error(void *arg)
+{
+	(void)arg;
+	err_set(ERR_NO_SPACE, "could not write \"%s\"", "x");
+	err_detail("detail %d", 1);
+	err_hint("hint %d", 2);
+	return err_save();
+}
+
+static void
+test_err_carry_between_threads(void **state)
+{
+	pthread_t th;
+	void *saved = NULL;
+
+	(void)state;
+	err_set(ERR_EXISTS, "main thread");
+	assert_int_equal(pthread_create(&th, NULL, thread_save_error, NULL), 0);
+	assert_int_equal(pthread_join(th, &saved), 0);
+	assert_string_equal(err_message(), "main thread");
+	assert_int_equal(err_restore(saved), ERR_NO_SPACE);
+	assert_int_equal(err_code(), ERR_NO_SPACE);
+	assert_string_equal(err_message(), "could not write \"x\"");
+	assert_string_equal(err_detail_text(), "detail 1");
+	assert_string_equal(err_hint_text(), "hint 2");
+	err_saved_free(saved);
+	err_saved_free(NULL);
+}
+
 /* ---- buf.h ---- */
 
 static void
@@ -990,6 +1021,7 @@ main(void)
 		cmocka_unit_test(test_err_errno_mapping),
 		cmocka_unit_test(test_err_class),
 		cmocka_unit_test(test_err_thread_local),
+		cmocka_unit_test(test_err_carry_between_threads),
 		cmocka_unit_test(test_buf_append_growth),
 		cmocka_unit_test(test_buf_printf_growth),
 		cmocka_unit_test(test_buf_steal),

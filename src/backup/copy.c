@@ -1,0 +1,416 @@
+/*
+ * copy.c - one file into a set and back again, in chunks, through the
+ * worker pool.
+ *
+ * Backup: the owner of a file opens it and the set's object, then keeps up
+ * to COPY_WINDOW chunks in flight.  A chunk task (any worker) reads its
+ * COPY_CHUNK_BYTES with pread, verifies the pages' checksums (re-reading
+ * torn ones) and compresses the chunk into one complete frame.  The owner
+ * takes the chunks back in file order, hashes the raw bytes and writes the
+ * frames, then the container's trailer (io.h, "Framed containers").
+ *
+ * Restore: the owner splits the stored container into frames (without
+ * compression: pieces of the content) as it reads it; a frame task decodes
+ * one and writes it with pwrite at its offset; the
+ * owner hashes the decoded chunks in order and checks the trailer and the
+ * manifest's size and SHA-256 at the end.
+ *
+ * Invariants: memory is the pool's slots (a fixed number per job), never
+ * proportional to a file; an owner returns only after every task it
+ * submitted finished, whatever failed; frames are written, and hashed, in
+ * file order, so a file's object and its SHA-256 do not depend on how many
+ * workers made them.
+ */
+#include "backup/backup_int.h"
+
+#include "common/buf.h"
+#include "common/error.h"
+#include "common/strutil.h"
+#include "pg/page.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define WINDOW_MAX COPY_WINDOW(POOL_JOBS_MAX)
+
+size_t
+copy_slot_bytes(void)
+{
+	size_t bound = COPY_CHUNK_BYTES;
+
+	for (IoCompress c = IO_COMPRESS_NONE; c <= IO_COMPRESS_ZSTD; c++)
+		if (io_frame_bound(c, COPY_CHUNK_BYTES) > bound)
+			bound = io_frame_bound(c, COPY_CHUNK_BYTES);
+	return bound;
+}
+
+int
+copy_ctx_prepare(CopyCtx *ctx)
+{
+	int rc;
+
+	ASSERT(ctx->jobs >= 1 && ctx->jobs <= POOL_JOBS_MAX);
+	for (int worker_idx = 0; worker_idx < ctx->jobs; worker_idx++)
+		if ((rc = io_frame_codec_new(&ctx->codecs[worker_idx], ctx->compress, ctx->level)) < 0)
+			return rc;
+	return 0;
+}
+
+void
+copy_ctx_release(CopyCtx *ctx)
+{
+	for (int worker_idx = 0; worker_idx < POOL_JOBS_MAX; worker_idx++) {
+		io_frame_codec_free(ctx->codecs[worker_idx]);
+		ctx->codecs[worker_idx] = NULL;
+		free(ctx->bufs[worker_idx]);
+		ctx->bufs[worker_idx] = NULL;
+	}
+}
+
+/* ---- backup ---- */
+
+/* What the chunks of one file share; the owner's, read-only while chunks run. */
+typedef struct SourceFile {
+	const CopyCtx *ctx;
+	const char *full;
+	int fd;
+	bool check;
+	uint32_t first_blk;      /* block number of the file's first page in its relation fork */
+} SourceFile;
+
+typedef struct CopyChunk {
+	PoolTask task;           /* first: the task is the chunk */
+	const SourceFile *src;
+	PoolSlot *slot;          /* a: the raw chunk, b: its frame */
+	uint64_t off;
+	size_t want;
+	size_t got;
+	size_t frame_len;
+	uint32_t bad_pages;
+} CopyChunk;
+
+static int
+backup_chunk_run(PoolTask *t, int worker_idx)
+{
+	CopyChunk *c = (CopyChunk *)t;
+	const SourceFile *src = c->src;
+	ssize_t n = files_read_at(src->fd, c->slot->a, c->want, (off_t)c->off);
+
+	if (n < 0)
+		return err_errno(errno, "could not read file \"%s\"", src->full);
+	c->got = (size_t)n;
+	atomic_fetch_add(&((CopyCtx *)src->ctx)->bytes_read, (uint64_t)n);
+	c->bad_pages = 0;
+	c->frame_len = c->got;
+	if (src->check)
+		c->bad_pages = files_check_pages(src->ctx, src->fd, src->full, c->slot->a, c->got, (off_t)c->off,
+		                                 src->first_blk + (uint32_t)(c->off / PG_PAGE_SIZE));
+	if (src->ctx->compress == IO_COMPRESS_NONE || c->got == 0)
+		return 0;
+	return io_frame_encode(src->ctx->codecs[worker_idx], c->slot->b, copy_slot_bytes(), &c->frame_len, c->slot->a,
+	                       c->got);
+}
+
+int
+files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f)
+{
+	char *full = path_join(ctx->pgdata, f->path);
+	char *object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
+	const char *base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
+	IoWriter *sink = NULL;
+	IoFrameWriter *fw = NULL;
+	IoContainerInfo info;
+	StorageWriteOpts wopts = {.no_sync = true};
+	SourceFile src = {ctx, full, -1, false, 0};
+	CopyChunk ring[WINDOW_MAX];
+	size_t window = COPY_WINDOW(ctx->jobs) < WINDOW_MAX ? COPY_WINDOW(ctx->jobs) : WINDOW_MAX;
+	size_t n_chunks, next_submit = 0, next_write = 0;
+	bool ended = false;       /* a short chunk: the file was truncated meanwhile */
+	struct stat st;
+	uint32_t relnode, segno = 0;
+	int fork;
+	uint64_t limit;
+	int rc = 0;
+
+	src.fd = open(full, O_RDONLY | O_CLOEXEC);
+	if (src.fd < 0) {
+		if (errno == ENOENT) {
+			f->vanished = true;
+			goto out;
+		}
+		rc = err_errno(errno, "could not open file \"%s\"", full);
+		goto out;
+	}
+	if (fstat(src.fd, &st) < 0) {
+		rc = err_errno(errno, "could not stat file \"%s\"", full);
+		goto out;
+	}
+	posix_fadvise(src.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	limit = (uint64_t)st.st_size;
+	f->mtime = st.st_mtime;
+	f->mode = st.st_mode & 07777;
+	src.check = ctx->verify_checksums && strncmp(f->path, "global/pg_control", 17) != 0 &&
+	            (str_starts_with(f->path, "base/") || str_starts_with(f->path, "global/") ||
+	             str_starts_with(f->path, "pg_tblspc/")) &&
+	            files_relation_name(base, &relnode, &fork, &segno);
+	src.first_blk = segno * PG_RELSEG_BLOCKS;
+
+	if ((rc = storage_write_open(ctx->storage, &sink, object, &wopts)) < 0)
+		goto out;
+	rc = io_frame_writer_new(&fw, sink, ctx->compress);
+	sink = NULL; /* owned by the frame writer even on failure */
+	if (rc < 0)
+		goto out;
+	n_chunks = (size_t)((limit + COPY_CHUNK_BYTES - 1) / COPY_CHUNK_BYTES);
+	if (n_chunks == 1) {
+		/* one chunk: the owner does it, without handing it to another thread and back */
+		CopyChunk *c = &ring[0];
+
+		memset(c, 0, sizeof(*c));
+		c->src = &src;
+		c->want = (size_t)limit;
+		if ((c->slot = pool_slot_take(p, true)) == NULL) {
+			rc = err_set(ERR_CANCELLED, "stopped after an error elsewhere");
+			goto out;
+		}
+		rc = backup_chunk_run(&c->task, worker_idx);
+		if (rc == 0 && c->got > 0) {
+			f->page_errors += c->bad_pages;
+			rc = io_frame_writer_put(fw, c->slot->a, c->got,
+			                         ctx->compress == IO_COMPRESS_NONE ? c->slot->a : c->slot->b, c->frame_len);
+			if (rc == 0)
+				atomic_fetch_add(&ctx->bytes_done, (uint64_t)c->got);
+		}
+		pool_slot_give(p, c->slot);
+		next_write = next_submit = 1;
+		ended = true;
+	}
+	for (;;) {
+		CopyChunk *c;
+		int trc;
+
+		/* keep the window full; wait for a slot only with nothing in flight */
+		while (rc == 0 && !ended && next_submit < n_chunks && next_submit - next_write < window) {
+			PoolSlot *slot = pool_slot_take(p, next_submit == next_write);
+
+			if (slot == NULL)
+				break;
+			c = &ring[next_submit % window];
+			memset(c, 0, sizeof(*c));
+			c->task.run = backup_chunk_run;
+			c->src = &src;
+			c->slot = slot;
+			c->off = (uint64_t)next_submit * COPY_CHUNK_BYTES;
+			c->want = limit - c->off < COPY_CHUNK_BYTES ? (size_t)(limit - c->off) : COPY_CHUNK_BYTES;
+			posix_fadvise(src.fd, (off_t)c->off, (off_t)c->want, POSIX_FADV_WILLNEED);
+			pool_submit(p, &c->task);
+			next_submit++;
+		}
+		if (next_write == next_submit)
+			break;
+		c = &ring[next_write % window];
+		trc = pool_wait(p, &c->task);
+		if (rc == 0 && trc < 0)
+			rc = trc;
+		if (rc == 0 && !ended && c->got > 0) {
+			f->page_errors += c->bad_pages;
+			rc = io_frame_writer_put(fw, c->slot->a, c->got,
+			                         ctx->compress == IO_COMPRESS_NONE ? c->slot->a : c->slot->b, c->frame_len);
+			if (rc == 0)
+				atomic_fetch_add(&ctx->bytes_done, (uint64_t)c->got);
+		}
+		if (c->got < c->want)
+			ended = true; /* truncated meanwhile: WAL replay restores what is needed */
+		pool_slot_give(p, c->slot);
+		next_write++;
+	}
+	if (rc == 0 && !ended && next_write < n_chunks)
+		rc = err_set(ERR_CANCELLED, "stopped after an error elsewhere");
+	if (rc < 0)
+		goto out;
+	if ((rc = io_frame_writer_close(fw, &info)) < 0)
+		goto out;
+	f->size = info.raw_size;
+	f->stored_size = info.stored_size;
+	io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
+out:
+	if (rc < 0 && rc != ERR_CANCELLED)
+		err_prefix("while backing up \"%s\"", f->path);
+	io_frame_writer_free(fw);
+	io_writer_free(sink);
+	if (src.fd >= 0)
+		close(src.fd);
+	free(full);
+	free(object);
+	return rc;
+}
+
+/* ---- restore ---- */
+
+typedef struct TargetFile {
+	IoFrameCodec *const *codecs;
+	IoCompress compress;
+	int fd;
+	const char *dest_path;
+} TargetFile;
+
+typedef struct RestoreChunk {
+	PoolTask task;           /* first: the task is the chunk */
+	const TargetFile *dst;
+	PoolSlot *slot;          /* a: the frame, b: what it decodes to */
+	size_t frame_len;
+	size_t raw_len;
+	uint64_t off;
+	const uint8_t *raw;      /* the decoded chunk: b, or a itself without compression */
+} RestoreChunk;
+
+static int
+restore_chunk_run(PoolTask *t, int worker_idx)
+{
+	RestoreChunk *c = (RestoreChunk *)t;
+	const TargetFile *dst = c->dst;
+	size_t done = 0;
+	int rc;
+
+	if (dst->compress == IO_COMPRESS_NONE) {
+		c->raw = c->slot->a;
+	} else {
+		if ((rc = io_frame_decode(dst->codecs[worker_idx], dst->compress, c->slot->b, c->raw_len, c->slot->a,
+		                          c->frame_len)) < 0)
+			return rc;
+		c->raw = c->slot->b;
+	}
+	while (done < c->raw_len) {
+		ssize_t n = pwrite(dst->fd, c->raw + done, c->raw_len - done, (off_t)(c->off + done));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_errno(errno, "could not write file \"%s\"", dst->dest_path);
+		}
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * Split, decode and write; *out_unsplittable when the container turned out
+ * not to be framed (nothing counts then: the caller starts over).
+ */
+static int
+restore_frames(Pool *p, IoFrameReader *fr, const TargetFile *dst, IoSha256 *sha, uint64_t *out_raw,
+               bool *out_unsplittable)
+{
+	RestoreChunk ring[WINDOW_MAX];
+	size_t window = COPY_WINDOW(pool_jobs(p)) < WINDOW_MAX ? COPY_WINDOW(pool_jobs(p)) : WINDOW_MAX;
+	size_t next_submit = 0, next_done = 0;
+	uint64_t next_off = 0;
+	bool ended = false;
+	int rc = 0;
+
+	*out_unsplittable = false;
+	for (;;) {
+		RestoreChunk *c;
+		int trc;
+
+		while (rc == 0 && !ended && next_submit - next_done < window) {
+			PoolSlot *slot = pool_slot_take(p, next_submit == next_done);
+			uint64_t raw_len = 0;
+			size_t frame_len = 0;
+			int r;
+
+			if (slot == NULL)
+				break;
+			r = io_frame_reader_next(fr, slot->a, pool_slot_bytes(p), COPY_CHUNK_BYTES, &frame_len, &raw_len);
+			if (r <= 0) {
+				pool_slot_give(p, slot);
+				ended = true;
+				if (r == ERR_UNSUPPORTED)
+					*out_unsplittable = true;
+				rc = r;
+				break;
+			}
+			c = &ring[next_submit % window];
+			memset(c, 0, sizeof(*c));
+			c->task.run = restore_chunk_run;
+			c->dst = dst;
+			c->slot = slot;
+			c->frame_len = frame_len;
+			c->raw_len = (size_t)raw_len;
+			c->off = next_off;
+			next_off += raw_len;
+			pool_submit(p, &c->task);
+			next_submit++;
+		}
+		if (next_done == next_submit)
+			break;
+		c = &ring[next_done % window];
+		trc = pool_wait(p, &c->task);
+		if (rc == 0 && trc < 0)
+			rc = trc;
+		if (rc == 0)
+			io_sha256_update(sha, c->raw, c->raw_len);
+		pool_slot_give(p, c->slot);
+		next_done++;
+	}
+	if (rc == 0 && !ended)
+		rc = err_set(ERR_CANCELLED, "stopped after an error elsewhere");
+	*out_raw = next_off;
+	return rc;
+}
+
+int
+files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const char *object, int fd,
+                     const char *dest_path, uint64_t want_size, const char *want_sha256)
+{
+	IoReader *src = NULL;
+	IoFrameReader *fr = NULL;
+	IoSha256 *sha = io_sha256_new();
+	IoContainerInfo info;
+	TargetFile dst = {codecs, IO_COMPRESS_NONE, fd, dest_path};
+	uint8_t digest[IO_SHA256_LEN];
+	char hex[2 * IO_SHA256_LEN + 1];
+	uint64_t raw = 0;
+	bool unsplittable = false;
+	int rc;
+
+	if ((rc = storage_read_open(s, &src, object)) < 0)
+		goto out;
+	rc = io_frame_reader_new(&fr, src);
+	src = NULL;
+	if (rc < 0)
+		goto out;
+	dst.compress = io_frame_reader_compress(fr);
+	rc = restore_frames(p, fr, &dst, sha, &raw, &unsplittable);
+	if (unsplittable) {
+		/* one stream (an older set, an incremental part): read it whole */
+		io_frame_reader_free(fr);
+		fr = NULL;
+		if (ftruncate(fd, 0) < 0) {
+			rc = err_errno(errno, "could not truncate file \"%s\"", dest_path);
+			goto out;
+		}
+		rc = files_restore_to_fd(s, object, fd, dest_path, want_size, want_sha256);
+		goto out_named;
+	}
+	if (rc < 0)
+		goto out;
+	io_sha256_final(sha, digest);
+	if ((rc = io_frame_reader_verify(fr, raw, digest, &info)) < 0)
+		goto out;
+	io_hex(hex, info.sha256, IO_SHA256_LEN);
+	if (info.raw_size != want_size || strcmp(hex, want_sha256) != 0)
+		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
+out:
+	if (rc < 0 && err_code() == ERR_CORRUPT)
+		err_prefix("stored file \"%s\" is damaged", object);
+out_named:
+	io_frame_reader_free(fr);
+	io_reader_free(src);
+	io_sha256_free(sha);
+	return rc;
+}
