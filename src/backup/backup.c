@@ -462,7 +462,9 @@ copy_data(Job *j)
 		cmp.until_lsn = j->m->start_lsn;
 		ctx.compare = &cmp;
 	}
-	for (size_t i = 0; i < j->m->n_files; i++) {
+	/* small files go into <set>/bundles/NNNNNN (doc/repository.md) */
+	rc = storage_bundle_begin(j->storage, j->set_dir, 0, 0);
+	for (size_t i = 0; rc == 0 && i < j->m->n_files; i++) {
 		ManifestFile *f = &j->m->files[i];
 		const ManifestFile *pf;
 
@@ -501,6 +503,10 @@ copy_data(Job *j)
 			         (double)ctx.bytes_done / (1024.0 * 1024.0));
 		}
 	}
+	if (rc == 0)
+		rc = storage_bundle_end(j->storage); /* the last bundle stored: every file is */
+	else
+		storage_bundle_abandon(j->storage);
 	if (rc == 0)
 		files_progress(&ctx, true);
 	if (rc == 0 && j->parent) {

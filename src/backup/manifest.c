@@ -187,6 +187,16 @@ manifest_is_logical(const Manifest *m)
 	return m->method && strcmp(m->method, "logical") == 0;
 }
 
+/* Optional members: only a bundled file has them (a manifest without them reads as before). */
+static void
+write_bundle(JsonWriter *w, const ManifestFile *f)
+{
+	if (f->bundle == 0)
+		return;
+	json_kv_uint(w, "bundle", f->bundle);
+	json_kv_uint(w, "bundle_offset", f->bundle_offset);
+}
+
 void
 manifest_to_json(const Manifest *m, Buf *out)
 {
@@ -285,6 +295,7 @@ manifest_to_json(const Manifest *m, Buf *out)
 			json_kv_string(&w, "sha256", f->sha256);
 			if (f->page_errors)
 				json_kv_uint(&w, "page_errors", f->page_errors);
+			write_bundle(&w, f);
 		}
 		if (f->kind == MF_LINK)
 			json_kv_string(&w, "target", f->link_target);
@@ -297,6 +308,7 @@ manifest_to_json(const Manifest *m, Buf *out)
 			if (f->blocks.n) {
 				json_kv_uint(&w, "stored_size", f->stored_size);
 				json_kv_string(&w, "sha256", f->sha256);
+				write_bundle(&w, f);
 			}
 			json_key(&w, "parts");
 			json_array_begin(&w);
@@ -386,6 +398,27 @@ parse_incr(ManifestFile *f, const JsonValue *o)
 	return 0;
 }
 
+/* "bundle" and "bundle_offset": both or neither, on an entry with stored content. */
+static int
+parse_bundle(ManifestFile *f, const JsonValue *o)
+{
+	bool has_bundle = json_get(o, "bundle") != NULL, has_offset = json_get(o, "bundle_offset") != NULL;
+	bool ok_bundle = true, ok_offset = true;
+	uint64_t bundle;
+
+	if (!has_bundle && !has_offset)
+		return 0;
+	bundle = json_get_uint(o, "bundle", &ok_bundle);
+	f->bundle_offset = json_get_uint(o, "bundle_offset", &ok_offset);
+	if (!has_bundle || !has_offset || !ok_bundle || !ok_offset || bundle == 0 || bundle > UINT32_MAX ||
+	    f->bundle_offset > UINT64_MAX - f->stored_size)
+		return err_set(ERR_CORRUPT, "manifest entry \"%s\" has an invalid bundle", f->path);
+	if (!(f->kind == MF_FILE || (f->kind == MF_INCR && f->blocks.n > 0)))
+		return err_set(ERR_CORRUPT, "manifest entry \"%s\" has a bundle but no stored content", f->path);
+	f->bundle = (uint32_t)bundle;
+	return 0;
+}
+
 /* A manifest path stays inside the data directory: relative, no "." or ".." parts. */
 static bool
 safe_relpath(const char *path)
@@ -439,6 +472,8 @@ parse_files(Manifest *m, const JsonValue *arr)
 			f->link_target = xstrdup(t);
 		}
 		if (k == MF_INCR && parse_incr(f, o) < 0)
+			return err_code();
+		if (parse_bundle(f, o) < 0)
 			return err_code();
 	}
 	return 0;
@@ -586,6 +621,33 @@ char *
 manifest_archive_path(const char *system_id, const char *wal_name)
 {
 	return xasprintf("tenback/%s/archive/%.8s/%s", system_id, wal_name, wal_name);
+}
+
+int
+manifest_add_aliases(const Manifest *m, Storage *s, const char *set_dir)
+{
+	char *bundle = NULL;
+	uint32_t bundle_no = 0;
+	Buf object = BUF_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < m->n_files && rc == 0; i++) {
+		const ManifestFile *f = &m->files[i];
+
+		if (f->bundle == 0)
+			continue;
+		if (f->bundle != bundle_no) {
+			free(bundle);
+			bundle = storage_bundle_path(set_dir, f->bundle);
+			bundle_no = f->bundle;
+		}
+		buf_reset(&object);
+		buf_printf(&object, "%s/data/%s", set_dir, f->path);
+		rc = storage_alias_add(s, object.data, bundle, f->bundle_offset, f->stored_size);
+	}
+	free(bundle);
+	buf_free(&object);
+	return rc;
 }
 
 int
