@@ -871,6 +871,55 @@ test_chain_bundled(void **state)
 	free(dincr);
 }
 
+/* A manifest of many files is stored a megabyte at a time: the stored text is
+ * exactly manifest_to_json's, and loads back (files streamed from the parser). */
+static void
+test_store_big_manifest(void **state)
+{
+	Repo *r = *state;
+	Manifest *m = sample_incr();
+	Manifest *back = NULL;
+	char *dir = manifest_set_dir(SYSID, "shop", INCR2_ID);
+	char *path = xasprintf("%s/repo/%s/manifest", r->dir, dir);
+	char rel[64];
+	Buf text = BUF_INIT;
+	Buf stored = BUF_INIT;
+	char chunk[65536];
+	size_t n;
+	FILE *f;
+
+	for (int i = 0; i < 30000; i++) {
+		ManifestFile *e;
+		snprintf(rel, sizeof(rel), "base/16384/%d", 100000 + i);
+		e = manifest_add_file(m, rel, MF_FILE);
+		e->mode = 0600;
+		e->size = (uint64_t)i * PAGE;
+		e->stored_size = 52 + (uint64_t)i;
+		memcpy(e->sha256, i % 2 ? SHA_A : SHA_B, 65);
+		e->bundle = (uint32_t)(1 + i / 7000);
+		e->bundle_offset = (uint64_t)i * 1000;
+	}
+	manifest_to_json(m, &text);
+	assert_true(text.len > 3 * 1024 * 1024);
+	assert_int_equal(manifest_store(m, r->s, dir), 0);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&stored, chunk, n);
+	fclose(f);
+	assert_int_equal(stored.len, text.len);
+	assert_memory_equal(stored.data, text.data, text.len);
+	if (manifest_load(&back, r->s, dir) != 0)
+		fail_msg("manifest_load: %s", err_message());
+	assert_incr_equal(back, m);
+	manifest_free(back);
+	manifest_free(m);
+	buf_free(&text);
+	buf_free(&stored);
+	free(path);
+	free(dir);
+}
+
 /* ---- chain_load ---- */
 
 static void
@@ -946,6 +995,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_rebuild_rejects_part_beyond_stored, setup_repo, teardown_repo),
 		cmocka_unit_test_setup_teardown(test_chain_load, setup_repo, teardown_repo),
 		cmocka_unit_test_setup_teardown(test_chain_bundled, setup_repo, teardown_repo),
+		cmocka_unit_test_setup_teardown(test_store_big_manifest, setup_repo, teardown_repo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
