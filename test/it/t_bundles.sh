@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Small files are bundled: a tenant with a few thousand small tables (heap, primary
-# key, TOAST table and index, and after VACUUM their free space and visibility maps)
-# plus pgbench data, data checksums on, lz4.
+# key, TOAST table and index, and after VACUUM their free space and visibility maps;
+# enough data for several 32 MiB bundles) plus pgbench data, data checksums on, lz4.
 #   - full backup, writes and DDL, incremental: each set holds far fewer objects than
 #     stored files (the small ones in <set>/bundles/NNNNNN, the large ones at
 #     data/<path>), and the manifest says where each bundled file is;
@@ -22,11 +22,13 @@ cluster_add src
 psql_q postgres "CREATE DATABASE shop"
 pgbench_init $P shop 5
 psql_q shop "CREATE EXTENSION amcheck"
-# the small tables, committed in batches (one transaction would run out of locks)
+# the small tables, committed in batches (one transaction would run out of locks);
+# every tenth a few hundred KiB, so that the bundles pass 32 MiB and a set has several
 psql_q shop "DO \$\$ BEGIN
 	FOR i IN 1..$N_TABLES LOOP
 		EXECUTE format('CREATE TABLE small_%s (id int PRIMARY KEY, v text)', i);
-		EXECUTE format('INSERT INTO small_%s SELECT g, md5(g::text) FROM generate_series(1, %s) g', i, 1 + i % 40);
+		EXECUTE format('INSERT INTO small_%s SELECT g, md5(g::text) || md5((g * %s)::text) FROM generate_series(1, %s) g',
+		               i, i, CASE WHEN i % 10 = 0 THEN 2500 ELSE 1 + i % 40 END);
 		IF i % 200 = 0 THEN COMMIT; END IF;
 	END LOOP;
 END \$\$"
@@ -75,6 +77,8 @@ TB_RSS_FILE="$T/log/rss-full.txt" tb_must "full backup (lz4)" backup --cluster s
 F=$(last_line "$TB_OUT")
 log "full backup $F: peak RSS $(cat "$T/log/rss-full.txt") KiB"
 check_set "$F" "full set"
+assert_true "the full set has more than one bundle" \
+	test "$(jq '[.files[] | select(.bundle) | .bundle] | max' "$T/log/manifest-$F.json")" -gt 1
 assert_contains "a relation file is bundled" \
 	"$(jq -r '.files[] | select(.bundle) | .path' "$T/log/manifest-$F.json")" "base/"
 
