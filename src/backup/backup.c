@@ -582,14 +582,21 @@ copy_data(Job *j)
 	po.payload = &run;
 	po.slot_bytes = copy_slot_bytes();
 	po.n_slots = COPY_SLOTS(ctx.jobs);
-	if ((rc = pool_run(&po)) < 0)
+	/* small files go into <set>/bundles/NNNNNN (doc/repository.md) */
+	if ((rc = storage_bundle_begin(j->storage, j->set_dir, 0, 0)) < 0)
 		goto out;
-	if (control_idx >= 0) {
+	rc = pool_run(&po);
+	if (rc == 0 && control_idx >= 0) {
 		run.order[0] = (size_t)control_idx;
 		po.n_items = 1;
-		if ((rc = pool_run(&po)) < 0)
-			goto out;
+		rc = pool_run(&po);
 	}
+	if (rc == 0)
+		rc = storage_bundle_end(j->storage); /* the last bundle stored: every file is */
+	else
+		storage_bundle_abandon(j->storage);
+	if (rc < 0)
+		goto out;
 	files_progress(&ctx, true);
 	/* Totals in manifest order: the same whatever the workers' timing. */
 	for (size_t i = 0; i < j->m->n_files; i++) {

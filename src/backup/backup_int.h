@@ -199,7 +199,9 @@ typedef struct Chain {
 /*
  * Load the manifests of head's ancestors (head is taken into the chain).
  * A missing or unreadable parent is ERR_CORRUPT naming both sets: the
- * chain cannot be restored.
+ * chain cannot be restored.  Every set's bundled files become aliases in s
+ * (manifest_add_aliases), so they read at <set dir>/data/<path>: call it
+ * before threads read through s.
  */
 int chain_load(Chain *out, Storage *s, Manifest *head, const char *head_dir);
 /* The member with that id, or NULL. */

@@ -5,6 +5,8 @@
  * Invariant: a file is rebuilt only from sets of its own chain, each block
  * from exactly the set its parts name, and every stored stream read is
  * verified to its end against its manifest entry before the restore counts.
+ * Files stored in bundles are read at their own names: chain_load makes
+ * them aliases of their bundles' ranges (manifest_add_aliases).
  */
 #include "backup/backup_int.h"
 
@@ -35,6 +37,8 @@ chain_load(Chain *out, Storage *s, Manifest *head, const char *head_dir)
 
 	memset(out, 0, sizeof(*out));
 	chain_push(out, head, xstrdup(head_dir));
+	if ((rc = manifest_add_aliases(head, s, head_dir)) < 0)
+		return rc;
 	while (out->sets[out->n - 1]->parent != NULL) {
 		const Manifest *child = out->sets[out->n - 1];
 		char *dir = manifest_set_dir(child->system_id, child->tenant, child->parent);
@@ -62,6 +66,8 @@ chain_load(Chain *out, Storage *s, Manifest *head, const char *head_dir)
 			return rc;
 		}
 		chain_push(out, pm, dir);
+		if ((rc = manifest_add_aliases(pm, s, dir)) < 0)
+			return rc;
 	}
 	return 0;
 }

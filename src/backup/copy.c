@@ -234,6 +234,7 @@ files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f)
 		goto out;
 	if ((rc = io_frame_writer_close(fw, &info)) < 0)
 		goto out;
+	storage_bundle_take(ctx->storage, object, &f->bundle, &f->bundle_offset);
 	f->size = info.raw_size;
 	f->stored_size = info.stored_size;
 	io_hex(f->sha256, info.sha256, IO_SHA256_LEN);

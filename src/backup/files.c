@@ -638,6 +638,7 @@ files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, c
 	if (out.w != NULL) {
 		if ((rc = io_writer_close(out.w)) < 0)
 			goto out;
+		storage_bundle_take(ctx->storage, object, &f->bundle, &f->bundle_offset);
 		io_container_writer_info(out.w, &info);
 		f->stored_size = info.stored_size;
 		io_hex(f->sha256, info.sha256, IO_SHA256_LEN);

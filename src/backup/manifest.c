@@ -187,14 +187,51 @@ manifest_is_logical(const Manifest *m)
 	return m->method && strcmp(m->method, "logical") == 0;
 }
 
-void
-manifest_to_json(const Manifest *m, Buf *out)
+/* Optional members: only a bundled file has them (a manifest without them reads as before). */
+static void
+write_bundle(JsonWriter *w, const ManifestFile *f)
 {
+	if (f->bundle == 0)
+		return;
+	json_kv_uint(w, "bundle", f->bundle);
+	json_kv_uint(w, "bundle_offset", f->bundle_offset);
+}
+
+/*
+ * Where the text goes: all into out (manifest_to_json), or, with sink set,
+ * out holding at most about FLUSH_BYTES before they go on to the sink
+ * (manifest_store: the text of 100,000 files is never whole in memory).
+ * Either way h sees every byte, for the trailing checksum.
+ */
+#define FLUSH_BYTES (1024 * 1024)
+
+typedef struct TextOut {
+	Buf *out;
+	IoSha256 *h;
+	IoWriter *sink;
+	int rc;
+} TextOut;
+
+static void
+text_flush(TextOut *t, bool always)
+{
+	if (t->sink == NULL || (!always && t->out->len < FLUSH_BYTES))
+		return;
+	if (t->h)
+		io_sha256_update(t->h, t->out->data, t->out->len);
+	if (t->rc == 0)
+		t->rc = io_writer_write(t->sink, t->out->data, t->out->len);
+	buf_reset(t->out);
+}
+
+static void
+serialize(const Manifest *m, TextOut *t)
+{
+	Buf *out = t->out;
 	JsonWriter w;
 	char lsn[32];
 	uint8_t sum[IO_SHA256_LEN];
 	char hex[65];
-	IoSha256 *h;
 	bool logical = manifest_is_logical(m);
 
 	json_writer_init(&w, out, true);
@@ -285,6 +322,7 @@ manifest_to_json(const Manifest *m, Buf *out)
 			json_kv_string(&w, "sha256", f->sha256);
 			if (f->page_errors)
 				json_kv_uint(&w, "page_errors", f->page_errors);
+			write_bundle(&w, f);
 		}
 		if (f->kind == MF_LINK)
 			json_kv_string(&w, "target", f->link_target);
@@ -297,6 +335,7 @@ manifest_to_json(const Manifest *m, Buf *out)
 			if (f->blocks.n) {
 				json_kv_uint(&w, "stored_size", f->stored_size);
 				json_kv_string(&w, "sha256", f->sha256);
+				write_bundle(&w, f);
 			}
 			json_key(&w, "parts");
 			json_array_begin(&w);
@@ -311,6 +350,7 @@ manifest_to_json(const Manifest *m, Buf *out)
 			json_array_end(&w);
 		}
 		json_object_end(&w);
+		text_flush(t, false);
 	}
 	json_array_end(&w);
 	json_key(&w, "wal");
@@ -334,12 +374,23 @@ manifest_to_json(const Manifest *m, Buf *out)
 	json_array_end(&w);
 	buf_puts(out, ",\n");
 
-	h = io_sha256_new();
-	io_sha256_update(h, out->data, out->len);
-	io_sha256_final(h, sum);
-	io_sha256_free(h);
+	text_flush(t, true);
+	if (t->sink == NULL)
+		io_sha256_update(t->h, out->data, out->len);
+	io_sha256_final(t->h, sum);
+	io_sha256_free(t->h);
+	t->h = NULL; /* the checksum line is not part of what it sums */
 	io_hex(hex, sum, sizeof(sum));
 	buf_printf(out, CHECKSUM_KEY ": \"%s\"\n}\n", hex);
+	text_flush(t, true);
+}
+
+void
+manifest_to_json(const Manifest *m, Buf *out)
+{
+	TextOut t = {out, io_sha256_new(), NULL, 0};
+
+	serialize(m, &t);
 }
 
 static char *
@@ -386,6 +437,27 @@ parse_incr(ManifestFile *f, const JsonValue *o)
 	return 0;
 }
 
+/* "bundle" and "bundle_offset": both or neither, on an entry with stored content. */
+static int
+parse_bundle(ManifestFile *f, const JsonValue *o)
+{
+	bool has_bundle = json_get(o, "bundle") != NULL, has_offset = json_get(o, "bundle_offset") != NULL;
+	bool ok_bundle = true, ok_offset = true;
+	uint64_t bundle;
+
+	if (!has_bundle && !has_offset)
+		return 0;
+	bundle = json_get_uint(o, "bundle", &ok_bundle);
+	f->bundle_offset = json_get_uint(o, "bundle_offset", &ok_offset);
+	if (!has_bundle || !has_offset || !ok_bundle || !ok_offset || bundle == 0 || bundle > UINT32_MAX ||
+	    f->bundle_offset > UINT64_MAX - f->stored_size)
+		return err_set(ERR_CORRUPT, "manifest entry \"%s\" has an invalid bundle", f->path);
+	if (!(f->kind == MF_FILE || (f->kind == MF_INCR && f->blocks.n > 0)))
+		return err_set(ERR_CORRUPT, "manifest entry \"%s\" has a bundle but no stored content", f->path);
+	f->bundle = (uint32_t)bundle;
+	return 0;
+}
+
 /* A manifest path stays inside the data directory: relative, no "." or ".." parts. */
 static bool
 safe_relpath(const char *path)
@@ -405,42 +477,63 @@ safe_relpath(const char *path)
 }
 
 static int
-parse_files(Manifest *m, const JsonValue *arr)
+parse_file(Manifest *m, const JsonValue *o, size_t i)
 {
-	for (size_t i = 0; arr && i < arr->count; i++) {
-		const JsonValue *o = arr->items[i];
-		const char *path = json_get_string(o, "path");
-		const char *kind = json_get_string(o, "kind");
-		const char *sha = json_get_string(o, "sha256");
-		int k = -1;
+	const char *path = json_get_string(o, "path");
+	const char *kind = json_get_string(o, "kind");
+	const char *sha = json_get_string(o, "sha256");
+	int k = -1;
 
-		for (int j = 0; kind && j < N_KINDS; j++)
-			if (strcmp(kind, kind_names[j]) == 0)
-				k = j;
-		if (path == NULL || k < 0)
-			return err_set(ERR_CORRUPT, "manifest file entry %zu is invalid", i);
-		if (!safe_relpath(path))
-			return err_set(ERR_CORRUPT, "manifest file entry \"%.200s\" leaves the data directory", path);
-		ManifestFile *f = manifest_add_file(m, path, (ManifestKind)k);
-		f->mode = (uint32_t)json_get_uint(o, "mode", NULL);
-		f->size = json_get_uint(o, "size", NULL);
-		f->mtime = json_get_int(o, "mtime", NULL);
-		f->stored_size = json_get_uint(o, "stored_size", NULL);
-		f->page_errors = (uint32_t)json_get_uint(o, "page_errors", NULL);
-		if (k == MF_FILE) {
-			if (sha == NULL || strlen(sha) != 64)
-				return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", path);
-			memcpy(f->sha256, sha, 65);
-		}
-		if (k == MF_LINK) {
-			const char *t = json_get_string(o, "target");
-			if (t == NULL)
-				return err_set(ERR_CORRUPT, "manifest link \"%s\" has no target", path);
-			f->link_target = xstrdup(t);
-		}
-		if (k == MF_INCR && parse_incr(f, o) < 0)
-			return err_code();
+	for (int j = 0; kind && j < N_KINDS; j++)
+		if (strcmp(kind, kind_names[j]) == 0)
+			k = j;
+	if (path == NULL || k < 0)
+		return err_set(ERR_CORRUPT, "manifest file entry %zu is invalid", i);
+	if (!safe_relpath(path))
+		return err_set(ERR_CORRUPT, "manifest file entry \"%.200s\" leaves the data directory", path);
+	ManifestFile *f = manifest_add_file(m, path, (ManifestKind)k);
+	f->mode = (uint32_t)json_get_uint(o, "mode", NULL);
+	f->size = json_get_uint(o, "size", NULL);
+	f->mtime = json_get_int(o, "mtime", NULL);
+	f->stored_size = json_get_uint(o, "stored_size", NULL);
+	f->page_errors = (uint32_t)json_get_uint(o, "page_errors", NULL);
+	if (k == MF_FILE) {
+		if (sha == NULL || strlen(sha) != 64)
+			return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", path);
+		memcpy(f->sha256, sha, 65);
 	}
+	if (k == MF_LINK) {
+		const char *t = json_get_string(o, "target");
+		if (t == NULL)
+			return err_set(ERR_CORRUPT, "manifest link \"%s\" has no target", path);
+		f->link_target = xstrdup(t);
+	}
+	if (k == MF_INCR && parse_incr(f, o) < 0)
+		return err_code();
+	if (parse_bundle(f, o) < 0)
+		return err_code();
+	return 0;
+}
+
+/*
+ * The file entries, parsed as the JSON parser reaches them (a manifest of
+ * 100,000 files is never a tree in memory).  The first bad entry's error is
+ * kept, not raised: the checksum, checked once the whole text is parsed,
+ * speaks first.
+ */
+typedef struct FilesParse {
+	Manifest *m;
+	int rc;
+	char message[512];
+} FilesParse;
+
+static int
+file_item_cb(const JsonValue *item, size_t item_idx, void *payload)
+{
+	FilesParse *fp = payload;
+
+	if (fp->rc == 0 && (fp->rc = parse_file(fp->m, item, item_idx)) < 0)
+		snprintf(fp->message, sizeof(fp->message), "%s", err_message());
 	return 0;
 }
 
@@ -448,7 +541,8 @@ int
 manifest_parse(Manifest **out, const char *text, size_t len)
 {
 	JsonValue *root = NULL;
-	Manifest *m = NULL;
+	Manifest *m = manifest_new();
+	FilesParse fp = {m, 0, ""};
 	const char *key = NULL;
 	uint8_t sum[IO_SHA256_LEN];
 	char hex[65];
@@ -460,9 +554,11 @@ manifest_parse(Manifest **out, const char *text, size_t len)
 	/* The checksum covers everything before its key. */
 	for (const char *p = text; (p = memmem(p, len - (size_t)(p - text), CHECKSUM_KEY, strlen(CHECKSUM_KEY))); p++)
 		key = p;
-	if (key == NULL)
+	if (key == NULL) {
+		manifest_free(m);
 		return err_set(ERR_CORRUPT, "manifest has no checksum");
-	if (json_parse(&root, text, len) < 0) {
+	}
+	if (json_parse_streaming(&root, text, len, "files", file_item_cb, &fp) < 0) {
 		rc = err_set(ERR_CORRUPT, "manifest is not valid JSON: %s", err_message());
 		goto out;
 	}
@@ -476,7 +572,6 @@ manifest_parse(Manifest **out, const char *text, size_t len)
 		rc = err_set(ERR_CORRUPT, "manifest checksum mismatch");
 		goto out;
 	}
-	m = manifest_new();
 	m->format = (int)json_get_int(root, "format", NULL);
 	if (m->format != MANIFEST_FORMAT) {
 		rc = err_set(ERR_UNSUPPORTED, "manifest format %d is not supported", m->format);
@@ -546,8 +641,10 @@ manifest_parse(Manifest **out, const char *text, size_t len)
 		}
 		manifest_add_tablespace(m, (uint32_t)json_get_uint(tss->items[i], "oid", NULL), name, loc);
 	}
-	if ((rc = parse_files(m, json_get(root, "files"))) < 0)
+	if (fp.rc < 0) {
+		rc = err_set(fp.rc, "%s", fp.message);
 		goto out;
+	}
 	const JsonValue *wal = json_get(root, "wal");
 	for (size_t i = 0; wal && i < wal->count; i++) {
 		const JsonValue *o = wal->items[i];
@@ -586,6 +683,33 @@ char *
 manifest_archive_path(const char *system_id, const char *wal_name)
 {
 	return xasprintf("tenback/%s/archive/%.8s/%s", system_id, wal_name, wal_name);
+}
+
+int
+manifest_add_aliases(const Manifest *m, Storage *s, const char *set_dir)
+{
+	char *bundle = NULL;
+	uint32_t bundle_no = 0;
+	Buf object = BUF_INIT;
+	int rc = 0;
+
+	for (size_t i = 0; i < m->n_files && rc == 0; i++) {
+		const ManifestFile *f = &m->files[i];
+
+		if (f->bundle == 0)
+			continue;
+		if (f->bundle != bundle_no) {
+			free(bundle);
+			bundle = storage_bundle_path(set_dir, f->bundle);
+			bundle_no = f->bundle;
+		}
+		buf_reset(&object);
+		buf_printf(&object, "%s/data/%s", set_dir, f->path);
+		rc = storage_alias_add(s, object.data, bundle, f->bundle_offset, f->stored_size);
+	}
+	free(bundle);
+	buf_free(&object);
+	return rc;
 }
 
 int
@@ -635,14 +759,19 @@ manifest_store_named(const Manifest *m, Storage *s, const char *set_dir, const c
 	char *path = path_join(set_dir, name);
 	IoWriter *w = NULL;
 	Buf text = BUF_INIT;
+	TextOut t = {&text, io_sha256_new(), NULL, 0};
 	int rc;
 
-	manifest_to_json(m, &text);
-	if ((rc = storage_write_open(s, &w, path, NULL)) < 0 ||
-	    (rc = io_writer_write(w, text.data, text.len)) < 0 ||
-	    (rc = io_writer_close(w)) < 0)
+	if ((rc = storage_write_open(s, &w, path, NULL)) == 0) {
+		t.sink = w;
+		serialize(m, &t);
+		if ((rc = t.rc) == 0)
+			rc = io_writer_close(w);
+	}
+	if (rc < 0)
 		err_prefix("could not write manifest \"%s\"", path);
 	io_writer_free(w);
+	io_sha256_free(t.h); /* NULL once serialized */
 	buf_free(&text);
 	free(path);
 	return rc;

@@ -21,7 +21,8 @@
 #define MANIFEST_FORMAT 1
 
 typedef enum ManifestKind {
-	MF_FILE,     /* content stored at data/<path> as a container */
+	MF_FILE,     /* content stored at data/<path> as a container (or, with bundle, at
+	              * bundle_offset in a bundle: see manifest_add_aliases) */
 	MF_SPARSE,   /* another tenant's relation file: name and size only */
 	MF_DIR,
 	MF_LINK,     /* pg_tblspc/<oid> -> tablespace location */
@@ -44,6 +45,9 @@ typedef struct ManifestFile {
 	int64_t mtime;
 	uint32_t mode;
 	char sha256[65];     /* of the raw content, MF_FILE only */
+	uint32_t bundle;     /* stored content in <set>/bundles/NNNNNN (storage_bundle_path), or 0:
+	                      * an object of its own at data/<path> */
+	uint64_t bundle_offset; /* where its container starts in the bundle (stored_size bytes) */
 	char *link_target;   /* MF_LINK */
 	uint32_t page_errors;/* pages that failed their checksum and were not rewritten during the backup */
 	bool vanished;       /* removed from the source while the backup ran: not serialized */
@@ -145,6 +149,14 @@ int manifest_parse(Manifest **out, const char *text, size_t len);
 /* Storage paths of a set: tenback/<sysid>/<encoded tenant>/<set id>; malloc'd. */
 char *manifest_set_dir(const char *system_id, const char *tenant, const char *set_id);
 char *manifest_archive_path(const char *system_id, const char *wal_name);
+
+/*
+ * Make the set's bundled files readable at their own names: for each entry
+ * with a bundle, <set_dir>/data/<path> becomes an alias of its range of
+ * <set_dir>/bundles/NNNNNN (storage_alias_add).  Call before threads read
+ * through s.
+ */
+int manifest_add_aliases(const Manifest *m, Storage *s, const char *set_dir);
 
 /* Read <set_dir>/manifest from storage. */
 int manifest_load(Manifest **out, Storage *s, const char *set_dir);

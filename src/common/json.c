@@ -155,6 +155,9 @@ typedef struct Parser {
 	const char *s;
 	size_t len;
 	size_t pos;
+	const char *stream_key;   /* json_parse_streaming: the top-level member whose items go to cb */
+	JsonItemCb cb;
+	void *payload;
 } Parser;
 
 static int parse_value(Parser *p, JsonValue **out, int depth);
@@ -319,6 +322,45 @@ push_item(JsonValue *v, JsonValue *item)
 	v->items[v->count++] = item;
 }
 
+/* The streamed array: each element to the callback, then freed; the value
+ * left in the tree is an empty array. */
+static int
+parse_streamed_array(Parser *p, JsonValue **out, int depth)
+{
+	size_t item_idx = 0;
+	int rc;
+
+	p->pos++; /* '[' */
+	skip_ws(p);
+	if (p->pos < p->len && p->s[p->pos] == ']') {
+		p->pos++;
+		*out = value_new(JSON_ARRAY);
+		return 0;
+	}
+	for (;;) {
+		JsonValue *item = NULL;
+
+		if ((rc = parse_value(p, &item, depth + 1)) < 0)
+			return rc;
+		rc = p->cb(item, item_idx++, p->payload);
+		json_free(item);
+		if (rc < 0)
+			return rc;
+		skip_ws(p);
+		if (p->pos < p->len && p->s[p->pos] == ',') {
+			p->pos++;
+			continue;
+		}
+		if (p->pos < p->len && p->s[p->pos] == ']') {
+			p->pos++;
+			break;
+		}
+		return fail(p, "expected ',' or ']'");
+	}
+	*out = value_new(JSON_ARRAY);
+	return 0;
+}
+
 static int
 parse_container(Parser *p, JsonValue **out, int depth, bool object)
 {
@@ -353,7 +395,13 @@ parse_container(Parser *p, JsonValue **out, int depth, bool object)
 			}
 			p->pos++;
 		}
-		if ((rc = parse_value(p, &item, depth + 1)) < 0) {
+		if (key && depth == 0 && p->stream_key && strcmp(key, p->stream_key) == 0 &&
+		    (skip_ws(p), p->pos < p->len && p->s[p->pos] == '[')) {
+			rc = parse_streamed_array(p, &item, depth + 1);
+		} else {
+			rc = parse_value(p, &item, depth + 1);
+		}
+		if (rc < 0) {
 			free(key);
 			goto out;
 		}
@@ -474,7 +522,14 @@ parse_value(Parser *p, JsonValue **out, int depth)
 int
 json_parse(JsonValue **out, const char *text, size_t len)
 {
-	Parser p = {text, len, 0};
+	return json_parse_streaming(out, text, len, NULL, NULL, NULL);
+}
+
+int
+json_parse_streaming(JsonValue **out, const char *text, size_t len, const char *array_key, JsonItemCb cb,
+                     void *payload)
+{
+	Parser p = {text, len, 0, cb ? array_key : NULL, cb, payload};
 	JsonValue *v = NULL;
 	int rc;
 

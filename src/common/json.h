@@ -3,7 +3,8 @@
  *
  * The writer tracks commas itself: call the begin/end and key/value
  * functions in document order.  The parser builds a tree of JsonValue that
- * the caller frees with json_free; strings are NUL-terminated UTF-8 (a \u0000
+ * the caller frees with json_free (or, for one big array, hands its
+ * elements over one at a time: json_parse_streaming); strings are NUL-terminated UTF-8 (a \u0000
  * escape is rejected).  Nesting is limited to 64 levels.
  */
 #ifndef TENBACK_COMMON_JSON_H
@@ -63,6 +64,16 @@ struct JsonValue {
 
 /* Parse text (len bytes); ERR_INVALID with the byte offset on bad input. */
 int json_parse(JsonValue **out, const char *text, size_t len);
+/*
+ * The same for a document too big to hold as a tree (a manifest of 100,000
+ * files): each element of the array that is the value of the top-level
+ * member array_key is given to cb as soon as it is parsed, then freed; that
+ * array stays empty in *out.  A cb returning <0 stops the parse with that
+ * code (its error record kept).  item is borrowed for the call only.
+ */
+typedef int (*JsonItemCb)(const JsonValue *item, size_t item_idx, void *payload);
+int json_parse_streaming(JsonValue **out, const char *text, size_t len, const char *array_key, JsonItemCb cb,
+                         void *payload);
 void json_free(JsonValue *v);
 /* Lookups return borrowed pointers (valid until json_free of the root), NULL when absent or of another type. */
 const JsonValue *json_get(const JsonValue *obj, const char *key);

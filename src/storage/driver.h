@@ -14,6 +14,8 @@ typedef struct StorageDriver {
 	const char *name;
 	int (*write_open)(void *drv, IoWriter **out, const char *path, const StorageWriteOpts *opts);
 	int (*read_open)(void *drv, IoReader **out, const char *path);
+	/* the bytes [offset, offset + length); see storage_read_open_range */
+	int (*read_open_range)(void *drv, IoReader **out, const char *path, uint64_t offset, uint64_t length);
 	int (*info)(void *drv, const char *path, StorageInfo *out);
 	int (*list)(void *drv, const char *path, StorageListCb cb, void *payload);
 	int (*remove)(void *drv, const char *path);

@@ -1,5 +1,6 @@
 /*
- * storage.c - the storage wrappers: URI parsing, path checks, dispatch.
+ * storage.c - the storage wrappers: URI parsing, path checks, dispatch
+ * (to bundling writers and aliases too: bundle.c).
  *
  * Invariant: no path reaches a driver unless it is relative and free of
  * "." and ".." components.
@@ -11,18 +12,13 @@
 #include "common/strutil.h"
 #include "storage/driver.h"
 #include "storage/s3/s3.h"
+#include "storage/storage_int.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-struct Storage {
-	const StorageDriver *driver;
-	void *drv;
-	char *uri;
-};
 
 int
 storage_open(Storage **out, const char *uri)
@@ -96,6 +92,7 @@ storage_free(Storage *s)
 {
 	if (s == NULL)
 		return;
+	bundle_storage_release(s);
 	s->driver->free(s->drv);
 	free(s->uri);
 	free(s);
@@ -107,19 +104,17 @@ storage_uri(const Storage *s)
 	return s->uri;
 }
 
-static int check_path(const char *path);
-
 /* An object needs a name: "" (the root) is only for list, info, sync, remove_tree. */
-static int
-check_object_path(const char *path)
+int
+storage_check_object_path(const char *path)
 {
 	if (path[0] == '\0' || path[strlen(path) - 1] == '/')
 		return err_set(ERR_INTERNAL, "invalid storage path \"%s\": an object needs a name", path);
-	return check_path(path);
+	return storage_check_path(path);
 }
 
-static int
-check_path(const char *path)
+int
+storage_check_path(const char *path)
 {
 	const char *p = path;
 
@@ -146,31 +141,65 @@ storage_write_open(Storage *s, IoWriter **out, const char *path, const StorageWr
 	int rc;
 
 	*out = NULL;
-	if ((rc = check_object_path(path)) < 0)
+	if ((rc = storage_check_object_path(path)) < 0)
 		return rc;
+	if (bundle_wants(s, path, opts))
+		return bundle_writer_open(s, out, path, opts);
 	return s->driver->write_open(s->drv, out, path, opts ? opts : &none);
 }
 
 int
 storage_read_open(Storage *s, IoReader **out, const char *path)
 {
+	const char *bundle;
+	uint64_t offset, length;
 	int rc;
 
 	*out = NULL;
-	if ((rc = check_object_path(path)) < 0)
+	if ((rc = storage_check_object_path(path)) < 0)
 		return rc;
+	if (bundle_alias_find(s, path, &bundle, &offset, &length))
+		return storage_read_open_range(s, out, bundle, offset, length);
 	return s->driver->read_open(s->drv, out, path);
+}
+
+int
+storage_read_open_range(Storage *s, IoReader **out, const char *path, uint64_t offset, uint64_t length)
+{
+	int rc;
+
+	*out = NULL;
+	if ((rc = storage_check_object_path(path)) < 0)
+		return rc;
+	if (offset > UINT64_MAX - length)
+		return err_set(ERR_INTERNAL, "invalid range %llu+%llu of \"%s\"", (unsigned long long)offset,
+		               (unsigned long long)length, path);
+	if (s->driver->read_open_range == NULL)
+		return err_set(ERR_UNSUPPORTED, "storage driver \"%s\" cannot read a part of an object", s->driver->name);
+	return s->driver->read_open_range(s->drv, out, path, offset, length);
 }
 
 int
 storage_info(Storage *s, const char *path, StorageInfo *out)
 {
+	const char *bundle;
+	uint64_t offset, length;
+	StorageInfo binfo;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = check_path(path)) < 0)
+	if ((rc = storage_check_path(path)) < 0)
 		return rc;
-	return s->driver->info(s->drv, path, out);
+	if (!bundle_alias_find(s, path, &bundle, &offset, &length))
+		return s->driver->info(s->drv, path, out);
+	if ((rc = s->driver->info(s->drv, bundle, &binfo)) < 0)
+		return rc;
+	if (binfo.exists && !binfo.is_dir && binfo.size >= offset + length) {
+		out->exists = true;
+		out->size = length;
+		out->mtime = binfo.mtime;
+	}
+	return 0;
 }
 
 int
@@ -178,7 +207,7 @@ storage_list(Storage *s, const char *path, StorageListCb cb, void *payload)
 {
 	int rc;
 
-	if ((rc = check_path(path)) < 0)
+	if ((rc = storage_check_path(path)) < 0)
 		return rc;
 	return s->driver->list(s->drv, path, cb, payload);
 }
@@ -188,7 +217,7 @@ storage_remove(Storage *s, const char *path)
 {
 	int rc;
 
-	if ((rc = check_object_path(path)) < 0)
+	if ((rc = storage_check_object_path(path)) < 0)
 		return rc;
 	return s->driver->remove(s->drv, path);
 }
@@ -198,7 +227,7 @@ storage_remove_tree(Storage *s, const char *path)
 {
 	int rc;
 
-	if ((rc = check_path(path)) < 0)
+	if ((rc = storage_check_path(path)) < 0)
 		return rc;
 	return s->driver->remove_tree(s->drv, path);
 }
@@ -208,7 +237,7 @@ storage_sync(Storage *s, const char *path)
 {
 	int rc;
 
-	if ((rc = check_path(path)) < 0)
+	if ((rc = storage_check_path(path)) < 0)
 		return rc;
 	return s->driver->sync ? s->driver->sync(s->drv, path) : 0;
 }

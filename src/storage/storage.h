@@ -71,8 +71,18 @@ typedef int (*StorageListCb)(const char *name, const StorageInfo *info, void *pa
 
 /* opts may be NULL. */
 int storage_write_open(Storage *s, IoWriter **out, const char *path, const StorageWriteOpts *opts);
-/* ERR_NOT_FOUND (message names the path) when the object does not exist. */
+/* ERR_NOT_FOUND (message names the path) when the object does not exist.
+ * An alias (storage_alias_add) reads its range of the bundle. */
 int storage_read_open(Storage *s, IoReader **out, const char *path);
+/*
+ * The bytes [offset, offset + length) of an object: the reader ends after
+ * length bytes.  ERR_NOT_FOUND as storage_read_open; an object shorter than
+ * offset + length is ERR_CORRUPT (at open, or when it shrinks while read);
+ * S3: the object replaced while it is read is ERR_IO, as for a whole read.
+ */
+int storage_read_open_range(Storage *s, IoReader **out, const char *path, uint64_t offset, uint64_t length);
+/* An alias: exists (when its bundle holds the whole range), size = its length,
+ * mtime = the bundle's. */
 int storage_info(Storage *s, const char *path, StorageInfo *out);
 /* Direct children of path (a "directory" prefix), in no particular order;
  * a missing path lists nothing.  A callback returning <0 stops the walk with that code. */
@@ -89,6 +99,72 @@ int storage_copy(Storage *s, const char *from, const char *to, const StorageWrit
 int storage_copy_between(Storage *src, const char *from, Storage *dst, const char *to, const StorageWriteOpts *opts);
 /* Write, read back, list and remove a small probe object under path. */
 int storage_probe(Storage *s, const char *path);
+
+/* ---- small objects bundled into larger ones (bundle.c) ----
+ *
+ * A directory with many small objects (a backup set's data files) need not
+ * be as many objects on the store.  Between storage_bundle_begin and
+ * storage_bundle_end, an object written under dir/ is kept in memory while
+ * it is small; closed at no more than `limit` bytes, it is appended whole to
+ * the current bundle object "dir/bundles/NNNNNN" (000001, 000002, ...; a
+ * new one once the next object would take it past `target` bytes) and
+ * storage_bundle_take says where.  An object that grows past `limit`
+ * becomes an ordinary object, streamed as any other.  Bundles are written
+ * with no_sync: storage_sync(dir) makes them durable.
+ *
+ * Bundled are only objects under dir/ (not under dir/bundles/) opened with
+ * no_sync and without no_replace: those two options promise something at
+ * close that a shared bundle object cannot keep.
+ *
+ * The atomic-write contract, for a bundled object: its close only appends
+ * it to the bundle.  It is in the store when the bundle is: after
+ * storage_bundle_end returned 0 (or, for earlier bundles, once a later one
+ * was started).  A failed bundle fails the closes after it and
+ * storage_bundle_end; storage_bundle_abandon leaves nothing of the current
+ * bundle visible.
+ *
+ * Memory: one buffer of at most `limit` bytes per open writer, and one
+ * record per closed object not taken yet (taken right after close, the
+ * records stay as few as the writing threads).
+ *
+ * Thread safety: writers may be opened, written and closed from several
+ * threads at once.  storage_bundle_begin, _end and _abandon must not run
+ * concurrently with any other use of the Storage, and every writer opened
+ * in between must be closed or freed before _end or _abandon.
+ */
+#define STORAGE_BUNDLE_LIMIT_DEFAULT (1024u * 1024)          /* objects up to 1 MiB are bundled */
+#define STORAGE_BUNDLE_TARGET_DEFAULT (32u * 1024 * 1024)    /* bundles of about 32 MiB */
+
+/* limit, target 0: the defaults.  ERR_INVALID when limit > target,
+ * ERR_INTERNAL when bundling is already on.  Numbering continues after the
+ * bundles already in dir/bundles/. */
+int storage_bundle_begin(Storage *s, const char *dir, uint64_t limit, uint64_t target);
+/*
+ * Where the object path, closed just before by this thread, went: true
+ * with its bundle number and the offset of its first byte there; false
+ * (both 0) when it is an ordinary object.  Removes the record: call it
+ * right after a successful io_writer_close.
+ */
+bool storage_bundle_take(Storage *s, const char *path, uint32_t *out_bundle, uint64_t *out_offset);
+/* Close the current bundle; its error, or the first failure of a bundle
+ * write since begin.  Writes are ordinary again after it, whatever it returns. */
+int storage_bundle_end(Storage *s);
+/* Stop bundling after a failure: the current bundle is dropped (posix: its
+ * temporary file removed; S3: its upload aborted). */
+void storage_bundle_abandon(Storage *s);
+/* "dir/bundles/NNNNNN", malloc'd. */
+char *storage_bundle_path(const char *dir, uint32_t bundle);
+
+/*
+ * Reading bundled objects: from now on path reads as the bytes [offset,
+ * offset + length) of bundle_path (storage_read_open, storage_info,
+ * storage_copy); storage_list and storage_remove still see only real
+ * objects.  Adding an alias for a path again replaces it.
+ * Not thread-safe: add every alias before threads read through the Storage;
+ * lookups are then read-only.  Memory: one small entry per alias, until
+ * storage_free.
+ */
+int storage_alias_add(Storage *s, const char *path, const char *bundle_path, uint64_t offset, uint64_t length);
 
 /* ---- the storage test: the console's Test button (probe.c) ---- */
 

@@ -197,6 +197,87 @@ out:
 	return rc;
 }
 
+/* A range of a file: pread from offset, the end after length bytes. */
+typedef struct PosixRange {
+	int fd;
+	char *full;
+	uint64_t pos;
+	uint64_t end;
+} PosixRange;
+
+static ssize_t
+pr_read(void *impl, void *buf, size_t cap)
+{
+	PosixRange *r = impl;
+	size_t want = r->end - r->pos < cap ? (size_t)(r->end - r->pos) : cap;
+
+	if (want == 0)
+		return 0;
+	for (;;) {
+		ssize_t n = pread(r->fd, buf, want, (off_t)r->pos);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_errno(errno, "could not read file \"%s\"", r->full);
+		if (n == 0)
+			return err_set(ERR_CORRUPT, "file \"%s\" ends at byte %llu, before the end of the range read (%llu)",
+			               r->full, (unsigned long long)r->pos, (unsigned long long)r->end);
+		r->pos += (uint64_t)n;
+		return n;
+	}
+}
+
+static void
+pr_free(void *impl)
+{
+	PosixRange *r = impl;
+
+	close(r->fd);
+	free(r->full);
+	free(r);
+}
+
+static const IoReaderOps posix_range_ops = {pr_read, pr_free};
+
+static int
+posix_read_open_range(void *drv, IoReader **out, const char *path, uint64_t offset, uint64_t length)
+{
+	Posix *p = drv;
+	char *full = full_path(p, path);
+	struct stat st;
+	PosixRange *r;
+	int fd = open(full, O_RDONLY | O_CLOEXEC);
+	int rc;
+
+	if (fd < 0) {
+		rc = err_errno(errno, "could not open file \"%s\"", full);
+		goto fail;
+	}
+	if (fstat(fd, &st) < 0) {
+		rc = err_errno(errno, "could not stat file \"%s\"", full);
+		goto fail;
+	}
+	if ((uint64_t)st.st_size < offset + length) {
+		rc = err_set(ERR_CORRUPT, "file \"%s\" holds %llu bytes, too few for %llu bytes at offset %llu", full,
+		             (unsigned long long)st.st_size, (unsigned long long)length, (unsigned long long)offset);
+		goto fail;
+	}
+	posix_fadvise(fd, (off_t)offset, (off_t)length, POSIX_FADV_SEQUENTIAL);
+	r = xcalloc(1, sizeof(*r));
+	r->fd = fd;
+	r->full = full;
+	r->pos = offset;
+	r->end = offset + length;
+	*out = io_reader_new(&posix_range_ops, r);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(full);
+	return rc;
+}
+
 static int
 posix_info(void *drv, const char *path, StorageInfo *out)
 {
@@ -370,6 +451,7 @@ const StorageDriver storage_posix_driver = {
 	.name = "posix",
 	.write_open = posix_write_open,
 	.read_open = posix_read_open,
+	.read_open_range = posix_read_open_range,
 	.info = posix_info,
 	.list = posix_list,
 	.remove = posix_remove,

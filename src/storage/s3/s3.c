@@ -16,7 +16,9 @@
  * upload-threads parts being uploaded (3 by default: 64 MiB at 16 MiB
  * parts); a reader holds one 8 MiB range.  Reads are ranged GETs pinned to
  * the first answer's ETag (If-Match), so an object replaced while it is read
- * is an error, never a mix of two versions.
+ * is an error, never a mix of two versions.  A range read
+ * (storage_read_open_range) is the same walk from its offset, its last GET
+ * ending where the range ends.
  *
  * Objects are durable when their upload completed: no sync operation.
  */
@@ -528,25 +530,44 @@ s3_write_open(void *drv, IoWriter **out, const char *path, const StorageWriteOpt
 typedef struct S3Reader {
 	S3 *s3;
 	char *key;
+	uint64_t start;           /* first byte read */
+	uint64_t end;             /* ranged: the byte after the range; else UINT64_MAX */
+	bool ranged;
 	uint64_t next;            /* offset of the next range to fetch */
-	uint64_t size;
+	uint64_t size;            /* of the object */
 	char etag[128];
 	S3Response resp;          /* body: the current range */
 	size_t pos;
 	bool eof;
 } S3Reader;
 
-/* "bytes 0-99/1234" -> 1234 */
+/* "bytes 0-99/1234" -> 0 and 1234; "bytes [star]/1234" (an unsatisfiable range) -> UINT64_MAX and 1234 */
 static bool
-parse_total(const char *cr, uint64_t *out)
+parse_content_range(const char *cr, uint64_t *out_first, uint64_t *out_total)
 {
 	const char *slash = strrchr(cr, '/');
+	const char *sp = strchr(cr, ' ');
 	char *end;
 
-	if (slash == NULL || slash[1] == '*')
+	if (slash == NULL || slash[1] == '*' || sp == NULL)
 		return false;
-	*out = strtoull(slash + 1, &end, 10);
-	return end != slash + 1;
+	*out_total = strtoull(slash + 1, &end, 10);
+	if (end == slash + 1)
+		return false;
+	if (sp[1] == '*') {
+		*out_first = UINT64_MAX;
+		return true;
+	}
+	*out_first = strtoull(sp + 1, &end, 10);
+	return end != sp + 1;
+}
+
+static int
+short_object(S3Reader *r, uint64_t total)
+{
+	return err_set(ERR_CORRUPT, "S3 object \"s3://%s/%s\" holds %llu bytes, too few for %llu bytes at offset %llu",
+	               cfg(r->s3)->bucket, r->key, (unsigned long long)total, (unsigned long long)(r->end - r->start),
+	               (unsigned long long)r->start);
 }
 
 static int
@@ -554,17 +575,20 @@ fetch(S3Reader *r)
 {
 	char range[64];
 	S3Request rq = {0};
-	bool first = r->next == 0;
+	bool first = r->next == r->start;
+	uint64_t last = r->next + READ_CHUNK - 1;
+	uint64_t got_first = 0, total = 0;
 	int rc;
 
-	snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)r->next,
-	         (unsigned long long)(r->next + READ_CHUNK - 1));
+	if (r->ranged && last > r->end - 1)
+		last = r->end - 1;
+	snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)r->next, (unsigned long long)last);
 	rq.op = "read";
 	rq.method = "GET";
 	rq.key = r->key;
 	rq.range = range;
 	rq.if_match = first ? NULL : r->etag;
-	rq.resp_cap = READ_CHUNK + 1;
+	rq.resp_cap = (size_t)(last - r->next) + 1 + SMALL_CAP; /* room for an error's XML */
 	rq.also_ok[0] = 416;
 	r->pos = 0;
 	if ((rc = s3_request(r->s3->cl, &rq, &r->resp)) < 0) {
@@ -576,36 +600,47 @@ fetch(S3Reader *r)
 	if (first)
 		snprintf(r->etag, sizeof(r->etag), "%s", r->resp.etag);
 	if (r->resp.status == 416) {
-		/* a range of an empty object */
+		/* the range starts at or after the end */
 		if (!first)
 			return err_set(ERR_IO, "S3 read of \"s3://%s/%s\": the object shrank while it was read",
 			               cfg(r->s3)->bucket, r->key);
+		if (r->ranged)
+			return short_object(r, parse_content_range(r->resp.content_range, &got_first, &total) ? total : 0);
+		/* a range of an empty object */
 		buf_reset(&r->resp.body);
 		r->size = 0;
 		r->eof = true;
 		return 0;
 	}
 	if (r->resp.status == 206) {
-		uint64_t total;
-		if (!parse_total(r->resp.content_range, &total))
+		if (!parse_content_range(r->resp.content_range, &got_first, &total) || got_first != r->next)
 			return err_set(ERR_IO, "S3 read of \"s3://%s/%s\": a bad Content-Range \"%s\"", cfg(r->s3)->bucket,
 			               r->key, r->resp.content_range);
 		if (!first && total != r->size)
 			return err_set(ERR_IO, "S3 read of \"s3://%s/%s\": the object changed while it was read",
 			               cfg(r->s3)->bucket, r->key);
 		r->size = total;
+		if (first && r->ranged && total < r->end)
+			return short_object(r, total);
+		if (r->resp.body.len > last - r->next + 1)
+			return err_set(ERR_IO, "S3 read of \"s3://%s/%s\": more bytes than the range asked for",
+			               cfg(r->s3)->bucket, r->key);
 	} else {
 		/* 200: the whole object (a server that ignores ranges) */
-		if (!first)
+		if (!first || r->start > 0)
 			return err_set(ERR_IO, "S3 read of \"s3://%s/%s\": the server ignored the range", cfg(r->s3)->bucket,
 			               r->key);
 		r->size = r->resp.body.len;
+		if (r->ranged && r->size < r->end)
+			return short_object(r, r->size);
+		if (r->ranged)
+			r->resp.body.len = (size_t)r->end; /* only the range */
 	}
 	if (r->resp.body.len == 0 && r->next < r->size)
 		return err_set(ERR_IO, "S3 read of \"s3://%s/%s\": an empty range before the end", cfg(r->s3)->bucket,
 		               r->key);
 	r->next += r->resp.body.len;
-	if (r->next >= r->size)
+	if (r->next >= r->size || (r->ranged && r->next >= r->end))
 		r->eof = true;
 	return 0;
 }
@@ -640,15 +675,35 @@ sr_free(void *impl)
 
 static const IoReaderOps s3_reader_ops = {sr_read, sr_free};
 
+static int s3_info(void *drv, const char *path, StorageInfo *out);
+
 static int
-s3_read_open(void *drv, IoReader **out, const char *path)
+reader_open(S3 *s, IoReader **out, const char *path, uint64_t offset, uint64_t length, bool ranged)
 {
-	S3 *s = drv;
 	S3Reader *r = xcalloc(1, sizeof(*r));
 	int rc;
 
 	r->s3 = s;
 	r->key = full_key(s, path);
+	r->start = r->next = offset;
+	r->ranged = ranged;
+	r->end = ranged ? offset + length : UINT64_MAX;
+	if (ranged && length == 0) {
+		/* nothing to read: only that the object is there and long enough */
+		StorageInfo info;
+		if ((rc = s3_info(s, path, &info)) == 0 && (!info.exists || info.is_dir))
+			rc = err_set(ERR_NOT_FOUND, "object \"%s\" not found in s3://%s/%s", path, cfg(s)->bucket,
+			             cfg(s)->prefix);
+		else if (rc == 0 && info.size < offset)
+			rc = short_object(r, info.size);
+		if (rc < 0) {
+			sr_free(r);
+			return rc;
+		}
+		r->eof = true;
+		*out = io_reader_new(&s3_reader_ops, r);
+		return 0;
+	}
 	/* the first range now: a missing object is ERR_NOT_FOUND here, naming the path */
 	if ((rc = fetch(r)) < 0) {
 		if (rc == ERR_NOT_FOUND && r->resp.status == 404 && strcmp(r->resp.err_code, "NoSuchBucket") != 0)
@@ -659,6 +714,18 @@ s3_read_open(void *drv, IoReader **out, const char *path)
 	}
 	*out = io_reader_new(&s3_reader_ops, r);
 	return 0;
+}
+
+static int
+s3_read_open(void *drv, IoReader **out, const char *path)
+{
+	return reader_open(drv, out, path, 0, 0, false);
+}
+
+static int
+s3_read_open_range(void *drv, IoReader **out, const char *path, uint64_t offset, uint64_t length)
+{
+	return reader_open(drv, out, path, offset, length, true);
 }
 
 /* ---------------------------------------------------------------- list */
@@ -1357,6 +1424,7 @@ const StorageDriver storage_s3_driver = {
 	.name = "s3",
 	.write_open = s3_write_open,
 	.read_open = s3_read_open,
+	.read_open_range = s3_read_open_range,
 	.info = s3_info,
 	.list = s3_list,
 	.remove = s3_remove,

@@ -11,6 +11,9 @@
  * chain has every block from the set its parts name, and a part list that
  * does not account for every block exactly once, or that names a block its
  * set does not store, is ERR_CORRUPT, never a file with zero pages in it.
+ * Bundled entries keep their bundle and offset through the text, a manifest
+ * without bundles has no such member, and a chain whose files live in
+ * bundles rebuilds from them through the aliases chain_load adds.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,6 +116,8 @@ sample_incr(void)
 	f->stored_size = 4321;
 	memcpy(f->sha256, SHA_A, 65);
 	f->blocks = R("3,10-19,99");
+	f->bundle = 2;                 /* its stored pages in bundles/000002 */
+	f->bundle_offset = 12345;
 	add_part(f, FULL_ID, "0-2,4-9,20-49");
 	add_part(f, INCR1_ID, "50-98");
 	add_part(f, INCR2_ID, "3,10-19,99");
@@ -141,6 +146,8 @@ sample_incr(void)
 	f->size = PAGE;
 	f->stored_size = 52;
 	memcpy(f->sha256, SHA_C, 65);
+	f->bundle = 1;
+	f->bundle_offset = 0;
 	f = manifest_add_file(m, "base/16390/1259", MF_SPARSE);
 	f->mode = 0600;
 	f->size = 40960;
@@ -196,6 +203,8 @@ assert_incr_equal(const Manifest *got, const Manifest *want)
 			assert_true(g->stored_size == w->stored_size);
 			assert_string_equal(g->sha256, w->sha256);
 		}
+		assert_int_equal(g->bundle, w->bundle);
+		assert_true(g->bundle_offset == w->bundle_offset);
 		if (w->kind == MF_INCR && w->blocks.n == 0) {
 			assert_string_equal(g->sha256, "");
 			assert_true(g->stored_size == 0);
@@ -401,6 +410,54 @@ test_tampered_blocks(void **state)
 	               "has no checksum");
 	/* no parts at all */
 	check_tampered("\"path\":\"base/16384/16385.1\"", "\"parts\"", "\"partz\"", "lacks blocks or parts");
+}
+
+/* Bundle members: written only for bundled entries, so that a manifest of a
+ * set without bundles reads as before; parsed back; refused when invalid. */
+static void
+test_bundle_members(void **state)
+{
+	Manifest *m = sample_incr();
+	Buf text = BUF_INIT;
+	const char *vm, *ctl;
+
+	(void)state;
+	manifest_to_json(m, &text);
+	vm = strstr(text.data, "\"path\":\"base/16384/16385_vm\"");
+	ctl = strstr(text.data, "\"path\":\"global/pg_control\"");
+	assert_non_null(vm);
+	assert_non_null(ctl);
+	assert_non_null(strstr(text.data, "\"bundle\":2,\"bundle_offset\":12345"));
+	assert_true(strstr(vm, "\"bundle\":1,\"bundle_offset\":0") < ctl);
+	assert_null(strstr(ctl, "\"bundle\""));
+	buf_free(&text);
+	/* without bundles, no member at all: the text of a set written before bundles */
+	for (size_t i = 0; i < m->n_files; i++)
+		m->files[i].bundle = 0;
+	manifest_to_json(m, &text);
+	assert_null(strstr(text.data, "bundle"));
+	Manifest *back = NULL;
+	assert_int_equal(manifest_parse(&back, text.data, text.len), 0);
+	for (size_t i = 0; i < back->n_files; i++)
+		assert_int_equal(back->files[i].bundle, 0);
+	manifest_free(back);
+	buf_free(&text);
+	manifest_free(m);
+
+	check_tampered("\"path\":\"base/16384/16385_vm\"", "\"bundle\":1", "\"bundle\":0", "has an invalid bundle");
+	check_tampered("\"path\":\"base/16384/16385_vm\"", "\"bundle\":1", "\"bundle\":-1", "has an invalid bundle");
+	check_tampered("\"path\":\"base/16384/16385_vm\"", "\"bundle\":1", "\"bundle\":4294967296",
+	               "has an invalid bundle");
+	check_tampered("\"path\":\"base/16384/16385_vm\"", "\"bundle\":1", "\"bundle\":\"1\"", "has an invalid bundle");
+	check_tampered("\"path\":\"base/16384/16385_vm\"", ",\"bundle_offset\":0", "", "has an invalid bundle");
+	check_tampered("\"path\":\"base/16384/16385\"", "\"bundle\":2,", "", "has an invalid bundle");
+	check_tampered("\"path\":\"base/16384/16385_vm\"", "\"bundle_offset\":0", "\"bundle_offset\":18446744073709551615",
+	               "has an invalid bundle");
+	/* no stored content: an MF_INCR storing no page, a sparse file */
+	check_tampered("\"path\":\"base/16384/16385.1\"", "\"blocks\":\"\"", "\"blocks\":\"\",\"bundle\":1,\"bundle_offset\":0",
+	               "has a bundle but no stored content");
+	check_tampered("\"path\":\"base/16390/1259\"", "\"mtime\"", "\"bundle\":1,\"bundle_offset\":0,\"mtime\"",
+	               "has a bundle but no stored content");
 }
 
 /* ---- rebuilding a file from a chain ---- */
@@ -672,6 +729,197 @@ test_rebuild_rejects_part_beyond_stored(void **state)
 	expect_corrupt(r, &t, "a part naming a block its set does not store");
 }
 
+/* Store the pages of blocks ('tag') of f into set m's current bundle
+ * (bundling on for its directory), as a backup does. */
+static void
+store_pages_bundled(Storage *s, const Manifest *m, ManifestFile *f, const BlockRanges *blocks, char tag)
+{
+	char *dir = manifest_set_dir(m->system_id, m->tenant, m->set_id);
+	char *object = xasprintf("%s/data/%s", dir, f->path);
+	StorageWriteOpts ns = {.no_sync = true};
+	IoWriter *sink = NULL, *w = NULL;
+	IoContainerInfo info;
+	uint8_t page[PAGE];
+
+	assert_int_equal(storage_write_open(s, &sink, object, &ns), 0);
+	assert_int_equal(io_container_writer_new(&w, sink, IO_COMPRESS_LZ4, 0), 0);
+	for (size_t k = 0; k < blocks->n; k++)
+		for (uint64_t blk = blocks->r[k].first; blk <= blocks->r[k].last; blk++) {
+			fill_page(page, (uint32_t)blk, tag);
+			assert_int_equal(io_writer_write(w, page, PAGE), 0);
+		}
+	assert_int_equal(io_writer_close(w), 0);
+	assert_true(storage_bundle_take(s, object, &f->bundle, &f->bundle_offset));
+	io_container_writer_info(w, &info);
+	io_writer_free(w);
+	f->stored_size = info.stored_size;
+	io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
+	free(object);
+	free(dir);
+}
+
+/* A chain whose files live in bundles: chain_load makes them readable at
+ * their own names, a file is rebuilt from both sets' bundles, and damage in
+ * a bundle fails the file stored there, named. */
+static void
+test_chain_bundled(void **state)
+{
+	Repo *r = *state;
+	Manifest *full = base_manifest(FULL_ID, "full", NULL);
+	Manifest *incr = base_manifest(INCR1_ID, "incremental", FULL_ID);
+	char *dfull = manifest_set_dir(SYSID, "shop", FULL_ID);
+	char *dincr = manifest_set_dir(SYSID, "shop", INCR1_ID);
+	char *dest = xasprintf("%s/restored", r->dir);
+	char *bundle1 = NULL;
+	BlockRanges all = R("0-7"), one = R("0");
+	ManifestFile *f, *small, *fi;
+	Manifest *loaded = NULL;
+	uint8_t want[PAGE], got[PAGE];
+	Chain c;
+	int fd;
+
+	/* the full set: REL and a small file, each in bundle 1 of the set */
+	assert_int_equal(storage_bundle_begin(r->s, dfull, 0, 0), 0);
+	f = manifest_add_file(full, REL, MF_FILE);
+	f->size = 8 * PAGE;
+	store_pages_bundled(r->s, full, f, &all, 'F');
+	small = manifest_add_file(full, "base/16384/2600_vm", MF_FILE);
+	small->size = PAGE;
+	store_pages_bundled(r->s, full, small, &one, 'V');
+	assert_int_equal(storage_bundle_end(r->s), 0);
+	assert_int_equal(f->bundle, 1);
+	assert_int_equal(small->bundle, 1);
+	assert_true(small->bundle_offset == f->stored_size);
+	/* the incremental: blocks 1 and 5 of REL in its own bundle 1 */
+	assert_int_equal(storage_bundle_begin(r->s, dincr, 0, 0), 0);
+	fi = manifest_add_file(incr, REL, MF_INCR);
+	fi->size = 8 * PAGE;
+	fi->blocks = R("1,5");
+	store_pages_bundled(r->s, incr, fi, &fi->blocks, 'I');
+	add_part(fi, FULL_ID, "0,2-4,6-7");
+	add_part(fi, INCR1_ID, "1,5");
+	assert_int_equal(storage_bundle_end(r->s), 0);
+	assert_int_equal(manifest_store(full, r->s, dfull), 0);
+	assert_int_equal(manifest_store(incr, r->s, dincr), 0);
+
+	/* nothing under data/: every file is in a bundle */
+	StorageInfo info;
+	char *obj = xasprintf("%s/data/%s", dfull, REL);
+	assert_int_equal(storage_info(r->s, obj, &info), 0);
+	assert_false(info.exists);
+
+	/* a fresh storage, as restore and verify open one */
+	Storage *s2 = NULL;
+	char *uri = xasprintf("file://%s/repo", r->dir);
+	assert_int_equal(storage_open(&s2, uri), 0);
+	assert_int_equal(manifest_load(&loaded, s2, dincr), 0);
+	if (chain_load(&c, s2, loaded, dincr) != 0)
+		fail_msg("chain_load: %s", err_message());
+	assert_int_equal(storage_info(s2, obj, &info), 0);
+	assert_true(info.exists && info.size == f->stored_size);
+
+	fd = open(dest, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	if (files_restore_incr(s2, &c, manifest_find_file(loaded, REL), fd, dest) != 0)
+		fail_msg("files_restore_incr: %s", err_message());
+	for (uint32_t blk = 0; blk < 8; blk++) {
+		fill_page(want, blk, blk == 1 || blk == 5 ? 'I' : 'F');
+		assert_int_equal(pread(fd, got, PAGE, (off_t)blk * PAGE), PAGE);
+		assert_memory_equal(got, want, PAGE);
+	}
+	close(fd);
+	/* the small file, whole */
+	char *sobj = xasprintf("%s/data/base/16384/2600_vm", dfull);
+	fd = open(dest, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_int_equal(files_restore_to_fd(s2, sobj, fd, dest, small->size, small->sha256), 0);
+	fill_page(want, 0, 'V');
+	assert_int_equal(pread(fd, got, PAGE, 0), PAGE);
+	assert_memory_equal(got, want, PAGE);
+	close(fd);
+
+	/* one byte of the full set's bundle damaged, inside REL's container: REL
+	 * fails, named; the small file after it in the same bundle still reads */
+	bundle1 = xasprintf("%s/repo/%s/bundles/000001", r->dir, dfull);
+	fd = open(bundle1, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t byte;
+	off_t at = (off_t)(f->bundle_offset + f->stored_size / 2);
+	assert_int_equal(pread(fd, &byte, 1, at), 1);
+	byte ^= 0xff;
+	assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+	close(fd);
+	fd = open(dest, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	err_clear();
+	assert_int_equal(files_restore_incr(s2, &c, manifest_find_file(loaded, REL), fd, dest), ERR_CORRUPT);
+	assert_non_null(strstr(err_message(), obj));
+	assert_int_equal(files_restore_to_fd(s2, sobj, fd, dest, small->size, small->sha256), 0);
+	close(fd);
+
+	chain_free(&c);
+	manifest_free(loaded);
+	storage_free(s2);
+	ranges_free(&all);
+	ranges_free(&one);
+	manifest_free(full);
+	manifest_free(incr);
+	free(uri);
+	free(obj);
+	free(sobj);
+	free(bundle1);
+	free(dest);
+	free(dfull);
+	free(dincr);
+}
+
+/* A manifest of many files is stored a megabyte at a time: the stored text is
+ * exactly manifest_to_json's, and loads back (files streamed from the parser). */
+static void
+test_store_big_manifest(void **state)
+{
+	Repo *r = *state;
+	Manifest *m = sample_incr();
+	Manifest *back = NULL;
+	char *dir = manifest_set_dir(SYSID, "shop", INCR2_ID);
+	char *path = xasprintf("%s/repo/%s/manifest", r->dir, dir);
+	char rel[64];
+	Buf text = BUF_INIT;
+	Buf stored = BUF_INIT;
+	char chunk[65536];
+	size_t n;
+	FILE *f;
+
+	for (int i = 0; i < 30000; i++) {
+		ManifestFile *e;
+		snprintf(rel, sizeof(rel), "base/16384/%d", 100000 + i);
+		e = manifest_add_file(m, rel, MF_FILE);
+		e->mode = 0600;
+		e->size = (uint64_t)i * PAGE;
+		e->stored_size = 52 + (uint64_t)i;
+		memcpy(e->sha256, i % 2 ? SHA_A : SHA_B, 65);
+		e->bundle = (uint32_t)(1 + i / 7000);
+		e->bundle_offset = (uint64_t)i * 1000;
+	}
+	manifest_to_json(m, &text);
+	assert_true(text.len > 3 * 1024 * 1024);
+	assert_int_equal(manifest_store(m, r->s, dir), 0);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_append(&stored, chunk, n);
+	fclose(f);
+	assert_int_equal(stored.len, text.len);
+	assert_memory_equal(stored.data, text.data, text.len);
+	if (manifest_load(&back, r->s, dir) != 0)
+		fail_msg("manifest_load: %s", err_message());
+	assert_incr_equal(back, m);
+	manifest_free(back);
+	manifest_free(m);
+	buf_free(&text);
+	buf_free(&stored);
+	free(path);
+	free(dir);
+}
+
 /* ---- chain_load ---- */
 
 static void
@@ -740,11 +988,14 @@ main(void)
 		cmocka_unit_test(test_find_file_many),
 		cmocka_unit_test(test_tampered_part_range),
 		cmocka_unit_test(test_tampered_blocks),
+		cmocka_unit_test(test_bundle_members),
 		cmocka_unit_test_setup_teardown(test_rebuild_from_chain, setup_repo, teardown_repo),
 		cmocka_unit_test_setup_teardown(test_rebuild_rejects_bad_parts, setup_repo, teardown_repo),
 		cmocka_unit_test_setup_teardown(test_rebuild_rejects_overlap_hiding_a_hole, setup_repo, teardown_repo),
 		cmocka_unit_test_setup_teardown(test_rebuild_rejects_part_beyond_stored, setup_repo, teardown_repo),
 		cmocka_unit_test_setup_teardown(test_chain_load, setup_repo, teardown_repo),
+		cmocka_unit_test_setup_teardown(test_chain_bundled, setup_repo, teardown_repo),
+		cmocka_unit_test_setup_teardown(test_store_big_manifest, setup_repo, teardown_repo),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

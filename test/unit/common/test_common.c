@@ -606,6 +606,75 @@ test_json_parse_lone_low_surrogate(void **state)
 	parse_bad("\"a\\udfffb\"");
 }
 
+typedef struct StreamSeen {
+	Buf items;          /* "idx:value;" of each item seen */
+	int stop_at;        /* return ERR_EXISTS at this item, -1 never */
+} StreamSeen;
+
+static int
+stream_cb(const JsonValue *item, size_t item_idx, void *payload)
+{
+	StreamSeen *seen = payload;
+
+	if ((int)item_idx == seen->stop_at)
+		return err_set(ERR_EXISTS, "stopped at %zu", item_idx);
+	buf_printf(&seen->items, "%zu:%s;", item_idx,
+	           item->type == JSON_OBJECT ? json_get_string(item, "p") : item->type == JSON_ARRAY ? "[]" : item->string);
+	return 0;
+}
+
+/* Streaming: the top-level member's items go to the callback in order and the
+ * tree keeps an empty array; the same name elsewhere is an ordinary value. */
+static void
+test_json_parse_streaming(void **state)
+{
+	const char *text = "{\"a\": 1, \"files\": [{\"p\": \"x\", \"q\": [1, 2]}, {\"p\": \"y\"}, [], \"s\"],"
+	                   " \"inner\": {\"files\": [7, 8]}, \"z\": \"end\"}";
+	StreamSeen seen = {BUF_INIT, -1};
+	JsonValue *v = NULL;
+	const JsonValue *f;
+
+	(void)state;
+	if (json_parse_streaming(&v, text, strlen(text), "files", stream_cb, &seen) < 0)
+		fail_msg("json_parse_streaming: %s", err_message());
+	assert_string_equal(seen.items.data, "0:x;1:y;2:[];3:s;");
+	f = json_get(v, "files");
+	assert_non_null(f);
+	assert_int_equal(f->type, JSON_ARRAY);
+	assert_int_equal(f->count, 0);
+	assert_int_equal(json_get(json_get(v, "inner"), "files")->count, 2);
+	assert_string_equal(json_get_string(v, "z"), "end");
+	json_free(v);
+
+	/* an empty array, and one that is not an array: no call, an ordinary value */
+	buf_reset(&seen.items);
+	assert_int_equal(json_parse_streaming(&v, "{\"files\": []}", 13, "files", stream_cb, &seen), 0);
+	assert_int_equal(seen.items.len, 0);
+	json_free(v);
+	assert_int_equal(json_parse_streaming(&v, "{\"files\": 5}", 12, "files", stream_cb, &seen), 0);
+	assert_int_equal(seen.items.len, 0);
+	assert_true(json_get_int(v, "files", NULL) == 5);
+	json_free(v);
+
+	/* the callback stops the parse with its code and record */
+	seen.stop_at = 1;
+	err_clear();
+	assert_int_equal(json_parse_streaming(&v, text, strlen(text), "files", stream_cb, &seen), ERR_EXISTS);
+	assert_null(v);
+	assert_string_equal(err_message(), "stopped at 1");
+	seen.stop_at = -1;
+
+	/* bad JSON inside or after the array: ERR_INVALID, nothing kept */
+	buf_reset(&seen.items);
+	assert_int_equal(json_parse_streaming(&v, "{\"files\": [1, 2,]}", 18, "files", stream_cb, &seen), ERR_INVALID);
+	assert_null(v);
+	assert_string_equal(seen.items.data, "0:1;1:2;");
+	assert_int_equal(json_parse_streaming(&v, "{\"files\": [1] x}", 16, "files", stream_cb, &seen), ERR_INVALID);
+	assert_int_equal(json_parse_streaming(&v, "{\"files\": [1 2]}", 16, "files", stream_cb, &seen), ERR_INVALID);
+	assert_int_equal(json_parse_streaming(&v, "{\"files\": [1", 12, "files", stream_cb, &seen), ERR_INVALID);
+	buf_free(&seen.items);
+}
+
 static void
 test_json_parse_depth(void **state)
 {
@@ -1034,6 +1103,7 @@ main(void)
 		cmocka_unit_test(test_json_parse_rejects_bad_numbers),
 		cmocka_unit_test(test_json_parse_lone_low_surrogate),
 		cmocka_unit_test(test_json_parse_depth),
+		cmocka_unit_test(test_json_parse_streaming),
 		cmocka_unit_test(test_json_get_helpers),
 		cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_path_join),

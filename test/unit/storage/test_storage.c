@@ -257,6 +257,109 @@ posix_abandoned_leaves_no_file(void **state)
 	free(dir);
 }
 
+/* A bundle that cannot be written fails the close that needed it, every close
+ * after it and storage_bundle_end, with the first error; large objects are not
+ * affected, and nothing half-written shows. */
+static void
+posix_bundle_write_fails(void **state)
+{
+	Fixture *fx = *state;
+	Storage *s = fx->storage;
+	StorageWriteOpts ns = {.no_sync = true};
+	IoWriter *w = NULL;
+	uint8_t big[3000];
+	char first[512];
+
+	memset(big, 'b', sizeof(big));
+	put_str(s, "set/bundles", "a file where the bundles' directory would be");
+	assert_int_equal(storage_bundle_begin(s, "set", 1000, 5000), 0);
+
+	assert_int_equal(storage_write_open(s, &w, "set/data/a", &ns), 0);
+	assert_int_equal(io_writer_write(w, "small", 5), 0);
+	err_clear();
+	assert_true(io_writer_close(w) < 0);
+	assert_non_null(strstr(err_message(), "set/bundles/000001"));
+	snprintf(first, sizeof(first), "%s", err_message());
+	io_writer_free(w);
+
+	/* an object past the limit is its own, and fine */
+	w = NULL;
+	assert_int_equal(storage_write_open(s, &w, "set/data/big", &ns), 0);
+	assert_int_equal(io_writer_write(w, big, sizeof(big)), 0);
+	assert_int_equal(io_writer_close(w), 0);
+	io_writer_free(w);
+	assert_content(s, "set/data/big", big, sizeof(big));
+
+	/* the next small one fails with the first error */
+	w = NULL;
+	assert_int_equal(storage_write_open(s, &w, "set/data/b", &ns), 0);
+	assert_int_equal(io_writer_write(w, "small", 5), 0);
+	err_clear();
+	assert_true(io_writer_close(w) < 0);
+	assert_string_equal(err_message(), first);
+	io_writer_free(w);
+
+	err_clear();
+	assert_true(storage_bundle_end(s) < 0);
+	assert_string_equal(err_message(), first);
+	assert_list(s, "set/data", "big");
+	/* bundling is off again */
+	put_str(s, "set/data/c", "c");
+	assert_content(s, "set/data/c", "c", 1);
+}
+
+/* A bundle abandoned leaves no temporary file behind. */
+static void
+posix_bundle_abandon_no_file(void **state)
+{
+	Fixture *fx = *state;
+	Storage *s = fx->storage;
+	char *cmd = xasprintf("ls -A '%s/root/set/bundles' | wc -l", fx->dir);
+	uint32_t b;
+	uint64_t o;
+	int entries = -1;
+	FILE *p;
+
+	assert_int_equal(storage_bundle_begin(s, "set", 0, 0), 0);
+	assert_true(put_bundled(s, "set/data/x", 100, 1, 100, &b, &o));
+	storage_bundle_abandon(s);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	assert_int_equal(fscanf(p, "%d", &entries), 1);
+	pclose(p);
+	assert_int_equal(entries, 0);
+	free(cmd);
+	/* and a storage freed with bundling on abandons it the same way */
+	assert_int_equal(storage_bundle_begin(s, "set2", 0, 0), 0);
+	assert_true(put_bundled(s, "set2/data/x", 100, 1, 100, &b, &o));
+}
+
+/* A file that shrinks under a range reader: ERR_CORRUPT, never a short success. */
+static void
+posix_range_shrinks(void **state)
+{
+	Fixture *fx = *state;
+	Storage *s = fx->storage;
+	uint8_t *data = make_data(100000, 3);
+	char *full = xasprintf("%s/root/r/obj", fx->dir);
+	IoReader *r = NULL;
+	char buf[1000];
+
+	put(s, "r/obj", data, 100000);
+	assert_int_equal(storage_read_open_range(s, &r, "r/obj", 1000, 90000), 0);
+	assert_int_equal(io_reader_read(r, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+	assert_memory_equal(buf, data + 1000, sizeof(buf));
+	assert_int_equal(truncate(full, 50000), 0);
+	ssize_t n;
+	while ((n = io_reader_read(r, buf, sizeof(buf))) > 0)
+		;
+	assert_int_equal(n, ERR_CORRUPT);
+	assert_non_null(strstr(err_message(), "r/obj"));
+	io_reader_free(r);
+	free(full);
+	free(data);
+}
+
 #define CONF(fn) cmocka_unit_test_setup_teardown(fn, posix_setup, posix_teardown)
 
 int
@@ -272,6 +375,9 @@ main(void)
 		CONF(posix_empty_path_not_an_object),
 		CONF(posix_probe_read_only),
 		CONF(posix_abandoned_leaves_no_file),
+		CONF(posix_bundle_write_fails),
+		CONF(posix_bundle_abandon_no_file),
+		CONF(posix_range_shrinks),
 	};
 
 	return cmocka_run_group_tests_name("storage (posix)", tests, NULL, NULL);

@@ -426,6 +426,40 @@ s3_odd_names(void **state)
 	assert_list(s, "odd", "");
 }
 
+/* A range read over more than one GET is pinned to the object it began with. */
+static void
+s3_range_replaced(void **state)
+{
+	Storage *s = ((Fixture *)*state)->storage;
+	size_t len = 9 * 1024 * 1024;
+	uint8_t *data = make_data(len, 21);
+	char *chunk = xmalloc(1 << 20);
+	IoReader *r = NULL;
+	ssize_t n;
+
+	put(s, "rr/obj", data, len);
+	/* from 100 bytes in to the end: the first GET holds 8 MiB, the second the rest */
+	assert_int_equal(storage_read_open_range(s, &r, "rr/obj", 100, len - 100), 0);
+	assert_int_equal(io_reader_read(r, chunk, 1 << 20), 1 << 20);
+	assert_memory_equal(chunk, data + 100, 1 << 20);
+	data[0] ^= 0xff;
+	put(s, "rr/obj", data, len); /* the same length, another ETag */
+	err_clear();
+	while ((n = io_reader_read(r, chunk, 1 << 20)) > 0)
+		;
+	assert_int_equal(n, ERR_IO);
+	assert_non_null(strstr(err_message(), "replaced while it was read"));
+	io_reader_free(r);
+
+	/* shorter now: a range that needs the old length is refused at open */
+	put(s, "rr/obj", data, 1000);
+	err_clear();
+	assert_int_equal(storage_read_open_range(s, &r, "rr/obj", 900, 200), ERR_CORRUPT);
+	assert_non_null(strstr(err_message(), "too few"));
+	free(chunk);
+	free(data);
+}
+
 #define S3T(fn) cmocka_unit_test_setup_teardown(fn, s3_setup, s3_teardown)
 
 int
@@ -442,6 +476,7 @@ main(void)
 		cmocka_unit_test(s3_missing_bucket),
 		S3T(s3_storage_test),
 		S3T(s3_odd_names),
+		S3T(s3_range_replaced),
 	};
 
 	s3_url = getenv("TB_S3_URL");
