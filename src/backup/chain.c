@@ -198,12 +198,15 @@ files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd, co
 		if (b->n && b->r[b->n - 1].last >= nblocks)
 			return err_set(ERR_CORRUPT, "manifest entry \"%s\" names blocks beyond its length", f->path);
 		covered += ranges_count(b);
+		if (b->n == 0)
+			continue; /* a part with no blocks: nothing to copy (and b->r may be NULL) */
 		all = xrealloc(all, (n_all + b->n + 1) * sizeof(*all));
 		memcpy(all + n_all, b->r, b->n * sizeof(*all));
 		n_all += b->n;
 	}
 	/* The parts must tile the file: no block twice, none missing. */
-	qsort(all, n_all, sizeof(*all), cmp_range);
+	if (n_all > 1)
+		qsort(all, n_all, sizeof(*all), cmp_range);
 	for (size_t i = 1; i < n_all; i++)
 		if (all[i].first <= all[i - 1].last) {
 			free(all);
