@@ -66,14 +66,22 @@ tb_ok "verify I2 with F's manifest back" verify --cluster src --tenant shop --se
 
 # ---- a byte flipped in F's largest stored data file (pgbench_accounts' pages: I2
 # takes most of them from F)
-f=$(st_sizes "$SETS/$F/data" | tail -n 1 | cut -d' ' -f2-)
-rel=${f#"$SETS/$F/data/"}
-rel=${rel%.zst}; rel=${rel%.lz4}; rel=${rel%.gz}
-size=$(st_size "$f")
-log "flipping a byte in $rel of $F ($size bytes stored)"
+# (the largest by the manifest: a small set keeps it in a bundle, at its offset)
+st_get "$SETS/$F/manifest" "$T/aside/F.manifest"
+big=$(jq -c '[.files[] | select(.kind == "file" and (.stored_size // 0) > 0)] | max_by(.stored_size)' "$T/aside/F.manifest")
+rel=$(jq -r .path <<<"$big")
+size=$(jq -r .stored_size <<<"$big")
+if [[ $(jq -r '.bundle // 0' <<<"$big") != 0 ]]; then
+	f="$SETS/$F/bundles/$(printf '%06d' "$(jq -r .bundle <<<"$big")")"
+	at=$(( $(jq -r .bundle_offset <<<"$big") + size / 2 ))
+else
+	f="$SETS/$F/data/$rel"
+	at=$((size / 2))
+fi
+log "flipping a byte in $rel of $F ($size bytes stored, in $f at $at)"
 assert_match "the file is a relation file of shop" "$rel" '^base/[0-9]+/[0-9]+'
 st_get "$f" "$T/aside/good"
-st_flip_byte "$f" $((size / 2))
+st_flip_byte "$f" "$at"
 tb_fails "verify of I2 fails with a corrupt file in F" 1 verify --cluster src --tenant shop --set "$I2"
 assert_contains "verify names the corrupt file" "$TB_ALL" "$rel"
 tb_fails "restore of I2 refuses with a corrupt file in F" 1 restore --cluster src --tenant shop \
