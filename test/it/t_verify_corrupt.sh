@@ -16,16 +16,24 @@ pgbench_init $P shop 3
 pgbench_init $P crm 1
 
 # corrupt_largest SET_ID: flip a byte in the middle of the set's largest stored data
-# file; prints that file's path relative to data/, without a compression suffix
+# file (found through the manifest: a small file lives in a bundle, at its offset);
+# prints that file's path in the data directory
 corrupt_largest() {
-	local setdir f size rel
+	local setdir big rel size f at
 	setdir="tenback/$(st_sysid)/shop/$1"
-	f=$(st_sizes "$setdir/data" | tail -n 1 | cut -d' ' -f2-)
-	[[ -n $f ]] || { echo "no data files for set $1 in the storage" >&2; return 1; }
-	size=$(st_size "$f")
-	st_flip_byte "$f" $((size / 2))
-	rel=${f#"$setdir/data/"}
-	rel=${rel%.zst}; rel=${rel%.lz4}; rel=${rel%.gz}
+	st_get "$setdir/manifest" "$T/log/manifest.$1" || { echo "no manifest for set $1" >&2; return 1; }
+	big=$(jq -c '[.files[] | select(.kind == "file" and (.stored_size // 0) > 0)] | max_by(.stored_size)' \
+		"$T/log/manifest.$1")
+	rel=$(jq -r .path <<<"$big")
+	size=$(jq -r .stored_size <<<"$big")
+	if [[ $(jq -r '.bundle // 0' <<<"$big") != 0 ]]; then
+		f="$setdir/bundles/$(printf '%06d' "$(jq -r .bundle <<<"$big")")"
+		at=$(( $(jq -r .bundle_offset <<<"$big") + size / 2 ))
+	else
+		f="$setdir/data/$rel"
+		at=$((size / 2))
+	fi
+	st_flip_byte "$f" "$at"
 	echo "$rel"
 }
 
