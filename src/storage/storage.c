@@ -184,7 +184,7 @@ storage_info(Storage *s, const char *path, StorageInfo *out)
 {
 	const char *bundle;
 	uint64_t offset, length;
-	StorageInfo binfo;
+	StorageInfo binfo = {0};   /* a driver fills it only for what exists */
 	int rc;
 
 	memset(out, 0, sizeof(*out));

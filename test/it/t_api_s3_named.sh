@@ -137,7 +137,8 @@ keys=$(bucket_keys "tenback/$sysid/shop/$full/")
 log "$(wc -l <<<"$keys") objects of set $full in the bucket"
 assert_eq "the set's manifest is in the bucket" yes "$(has_key "$keys" "named/tenback/$sysid/shop/$full/manifest")"
 assert_eq "the set's WAL is in the bucket" yes "$(has_key "$keys" "named/tenback/$sysid/shop/$full/wal/")"
-assert_eq "the set's data are in the bucket" yes "$(has_key "$keys" "named/tenback/$sysid/shop/$full/data/base/")"
+assert_true "the set's data are in the bucket (files and bundles of small files)" \
+	grep -qE "named/tenback/$sysid/shop/$full/(data/base/|bundles/)" <<<"$keys"
 assert_eq "nothing of the set under the file:// storage" "" \
 	"$(find "$T/storage" -path "*/$full*" 2>/dev/null | head -n 3)"
 assert_true "the WAL archive stays in the cluster's file:// storage" \

@@ -15,7 +15,9 @@ source "$(dirname "$0")/lib.sh"
 require_tenback
 
 P=26570; R=26571
-N_TABLES=${TB_BUNDLE_TABLES:-2500}
+# On S3 fewer tables (a restore reads each bundled file with one ranged GET: 16,000 of
+# them take minutes on the loopback gateway); the file pass shows several bundles.
+if [[ $TB_STORAGE == s3 ]]; then N_TABLES=${TB_BUNDLE_TABLES:-800}; else N_TABLES=${TB_BUNDLE_TABLES:-2500}; fi
 
 pg_create src $P checksums=on
 cluster_add src
@@ -77,8 +79,13 @@ TB_RSS_FILE="$T/log/rss-full.txt" tb_must "full backup (lz4)" backup --cluster s
 F=$(last_line "$TB_OUT")
 log "full backup $F: peak RSS $(cat "$T/log/rss-full.txt") KiB"
 check_set "$F" "full set"
-assert_true "the full set has more than one bundle" \
-	test "$(jq '[.files[] | select(.bundle) | .bundle] | max' "$T/log/manifest-$F.json")" -gt 1
+if ((N_TABLES >= 2500)); then
+	assert_true "the full set has more than one bundle" \
+		test "$(jq '[.files[] | select(.bundle) | .bundle] | max' "$T/log/manifest-$F.json")" -gt 1
+else
+	assert_true "the full set has a bundle" \
+		test "$(jq '[.files[] | select(.bundle) | .bundle] | max' "$T/log/manifest-$F.json")" -ge 1
+fi
 assert_contains "a relation file is bundled" \
 	"$(jq -r '.files[] | select(.bundle) | .path' "$T/log/manifest-$F.json")" "base/"
 

@@ -60,7 +60,7 @@ wal_switch_and_wait $PA
 
 # ---- 1. 503 SlowDown, 500, reset connections
 log "phase 1 at $SECONDS s"
-faults mode=503 percent=10 seed=11
+faults mode=503 percent=20 seed=11
 workload_start shop 600 $PA
 tb_run backup --cluster a --tenant shop --compress lz4
 faults mode=500 percent=10 seed=12
@@ -70,13 +70,14 @@ faults mode=reset percent=20 seed=13
 psql_q postgres "SELECT pg_switch_wal()" >/dev/null
 sleep 1
 workload_stop
-if [[ $TB_RC -eq 0 ]]; then ok "backup completes with a 503 SlowDown on one request in ten"; else
-	not_ok "backup completes with a 503 SlowDown on one request in ten" "exit $TB_RC" "$(tail -n 20 <<<"$TB_ERR")"
+if [[ $TB_RC -eq 0 ]]; then ok "backup completes with a 503 SlowDown on one request in five"; else
+	not_ok "backup completes with a 503 SlowDown on one request in five" "exit $TB_RC" "$(tail -n 20 <<<"$TB_ERR")"
 fi
 set1=$(last_line "$TB_OUT")
 n503=$(injected 503)
 log "503s injected: $n503; retries logged by tenback: $(grep -c 'retry' <<<"$TB_ERR" || true)"
-assert_true "the proxy answered 503 to many requests ($n503)" test "$n503" -ge 10
+# (small files go into bundles: a backup makes tens of requests, not thousands)
+assert_true "the proxy answered 503 to several requests ($n503)" test "$n503" -ge 3
 assert_contains "each retry is logged, naming the answer" "$TB_ERR" "HTTP 503 SlowDown"
 assert_contains "and the attempt" "$TB_ERR" "retry 1 of"
 faults mode=pass
