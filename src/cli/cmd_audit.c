@@ -49,17 +49,7 @@ cmd_audit(Cli *cli, int argc, char **argv)
 		json_writer_init(&w, &b, true);
 		json_array_begin(&w);
 		for (size_t i = 0; i < n; i++) {
-			json_object_begin(&w);
-			json_kv_int(&w, "id", a[i].id);
-			json_kv_string(&w, "at", a[i].at);
-			json_kv_string(&w, "user", a[i].user_name);
-			json_kv_string(&w, "role", a[i].role);
-			json_kv_string(&w, "client", a[i].client);
-			json_kv_string(&w, "action", a[i].action);
-			json_kv_string(&w, "object", a[i].object);
-			json_kv_string(&w, "outcome", a[i].outcome);
-			json_kv_string(&w, "detail", a[i].detail);
-			json_object_end(&w);
+			meta_audit_json(&w, &a[i]);
 		}
 		json_array_end(&w);
 		printf("%s\n", b.data);

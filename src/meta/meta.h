@@ -264,5 +264,9 @@ int meta_audit_add(Meta *m, const MetaAudit *a);
 /* Newest first: at most limit entries (0: 100) with an id below before (0: any). */
 int meta_audit_list(Meta *m, int64_t limit, int64_t before, MetaAudit **out, size_t *out_count);
 void meta_audit_array_free(MetaAudit *a, size_t n);
+/* One entry as the JSON object the API and the CLI show (id, at, user, role,
+ * client, action, object, outcome, detail). */
+struct JsonWriter;
+void meta_audit_json(struct JsonWriter *w, const MetaAudit *a);
 
 #endif

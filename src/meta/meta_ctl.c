@@ -1067,6 +1067,22 @@ meta_audit_list(Meta *m, int64_t limit, int64_t before, MetaAudit **out, size_t 
 }
 
 void
+meta_audit_json(JsonWriter *w, const MetaAudit *a)
+{
+	json_object_begin(w);
+	json_kv_int(w, "id", a->id);
+	json_kv_string(w, "at", a->at);
+	json_kv_string(w, "user", a->user_name);
+	json_kv_string(w, "role", a->role);
+	json_kv_string(w, "client", a->client);
+	json_kv_string(w, "action", a->action);
+	json_kv_string(w, "object", a->object);
+	json_kv_string(w, "outcome", a->outcome);
+	json_kv_string(w, "detail", a->detail);
+	json_object_end(w);
+}
+
+void
 meta_audit_array_free(MetaAudit *a, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
