@@ -331,7 +331,9 @@ pgbr stanza-create >"$LOG/stanza-create.txt" 2>&1 || { cat "$LOG/stanza-create.t
 
 # the --jobs option of tenback backup / restore (physical): passed only where supported
 TB_JOBS_BACKUP=no
-if "$TB" backup --help 2>&1 | grep -q -- '--jobs'; then TB_JOBS_BACKUP=yes; fi
+# (the usage error exits 2: read its text first, or pipefail makes the test false)
+usage_text=$("$TB" backup --help 2>&1 || true)
+if grep -q -- '--jobs' <<<"$usage_text"; then TB_JOBS_BACKUP=yes; fi
 # restore already has --jobs for logical sets: a physical restore with --jobs is a usage
 # error (exit 2) until it supports it
 TB_JOBS_RESTORE=no
