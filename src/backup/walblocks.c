@@ -281,17 +281,10 @@ read_segment(uint8_t *buf, uint32_t timeline, uint64_t segno, void *payload)
 		/* Not archived (yet): the server still has it, unless the archiver
 		 * took it meanwhile and the segment was recycled: then look again. */
 		if ((fd = open(local, O_RDONLY | O_CLOEXEC)) >= 0) {
-			size_t done = 0;
-			while (done < s->seg_size) {
-				ssize_t got = pread(fd, buf + done, s->seg_size - done, (off_t)done);
-				if (got < 0 && errno == EINTR)
-					continue;
-				if (got <= 0)
-					break;
-				done += (size_t)got;
-			}
+			ssize_t done = files_read_at(fd, buf, s->seg_size, 0);
+
 			close(fd);
-			if (done == s->seg_size) {
+			if (done == (ssize_t)s->seg_size) {
 				s->from_pg_wal++;
 				rc = 0;
 				goto out;

@@ -36,9 +36,16 @@ cmd_audit(Cli *cli, int argc, char **argv)
 	if (argc < 1 || strcmp(argv[0], "list") != 0)
 		return cli_usage_error(AUDIT_USAGE);
 	if (args_parse(argc - 1, argv + 1, specs, &pos) < 0 || pos.count || cli_output_json(&json, output) != 0 ||
-	    (limit_s && (str_to_u64(&limit, limit_s, "--limit") < 0 || limit < 1 || limit > 100000)) ||
+	    (limit_s && str_to_u64(&limit, limit_s, "--limit") < 0) ||
 	    (before_s && str_to_u64(&before, before_s, "--before") < 0)) {
+		if (pos.count)
+			err_set(ERR_INVALID, "unexpected argument \"%s\"", pos.items[0]);
 		strlist_free(&pos);
+		return cli_usage_error(AUDIT_USAGE);
+	}
+	if (limit < 1 || limit > 100000) {
+		err_set(ERR_INVALID, "invalid value for --limit: \"%s\"", limit_s);
+		err_hint("Give how many entries to show, from 1 to 100000.");
 		return cli_usage_error(AUDIT_USAGE);
 	}
 	if ((rc = meta_audit_list(cli->meta, (int64_t)limit, (int64_t)before, &a, &n)) < 0)
