@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/strutil.h"
 
 #include <pthread.h>
@@ -379,6 +380,24 @@ typedef struct Alias {
 
 #define CHUNK_BYTES (64u * 1024)
 
+/*
+ * Reading members of a bundle on a store where each read is a request (S3):
+ * one ranged GET of a window of the bundle serves every member inside it.
+ * Readers ask for members in about the order the backup wrote them (both
+ * go by size, largest first), so a few windows make one GET serve hundreds
+ * of small files.  Memory: N_WINDOWS * WINDOW_BYTES while bundles are read.
+ */
+#define WINDOW_BYTES (4u * 1024 * 1024)
+#define N_WINDOWS 2
+
+typedef struct Window {
+	const char *bundle;        /* m->bundles[...]; NULL: empty */
+	uint64_t start;
+	size_t len;
+	uint8_t *data;
+	uint64_t used;             /* tick of the last hit, for replacement */
+} Window;
+
 struct AliasMap {
 	Alias *slots;
 	size_t cap;                /* a power of two */
@@ -390,6 +409,11 @@ struct AliasMap {
 	size_t n_chunks;
 	char *cur;                 /* the chunk being filled */
 	size_t cur_used;
+	uint64_t *bundle_end;      /* per bundle: where its last known member ends */
+	pthread_mutex_t win_mu;    /* guards the windows: readers run on many threads */
+	Window win[N_WINDOWS];
+	uint64_t tick;
+	uint64_t win_hits, win_fetches;
 };
 
 static uint32_t
@@ -441,7 +465,9 @@ bundle_index(AliasMap *m, const char *bundle_path)
 		}
 	ASSERT(m->n_bundles < UINT32_MAX);
 	m->bundles = xrealloc(m->bundles, (m->n_bundles + 1) * sizeof(*m->bundles));
+	m->bundle_end = xrealloc(m->bundle_end, (m->n_bundles + 1) * sizeof(*m->bundle_end));
 	m->bundles[m->n_bundles] = xstrdup(bundle_path);
+	m->bundle_end[m->n_bundles] = 0;
 	m->last_bundle = m->n_bundles++;
 	return (uint32_t)m->last_bundle;
 }
@@ -486,8 +512,10 @@ storage_alias_add(Storage *s, const char *path, const char *bundle_path, uint64_
 	if (offset > UINT64_MAX - length)
 		return err_set(ERR_INVALID, "alias \"%s\": the range %llu+%llu is out of bounds", path,
 		               (unsigned long long)offset, (unsigned long long)length);
-	if (s->aliases == NULL)
+	if (s->aliases == NULL) {
 		s->aliases = xcalloc(1, sizeof(*s->aliases));
+		pthread_mutex_init(&s->aliases->win_mu, NULL);
+	}
 	m = s->aliases;
 	if ((m->count + 1) * 2 > m->cap)
 		map_grow(m);
@@ -500,6 +528,8 @@ storage_alias_add(Storage *s, const char *path, const char *bundle_path, uint64_
 	a->bundle_idx = bundle_index(m, bundle_path);
 	a->offset = offset;
 	a->length = length;
+	if (offset + length > m->bundle_end[a->bundle_idx])
+		m->bundle_end[a->bundle_idx] = offset + length;
 	return 0;
 }
 
@@ -521,6 +551,74 @@ bundle_alias_find(const Storage *s, const char *path, const char **out_bundle_pa
 	return true;
 }
 
+int
+bundle_member_open(Storage *s, IoReader **out, const char *path)
+{
+	AliasMap *m = s->aliases;
+	const Alias *a = m ? map_slot(m, path, hash_path(path)) : NULL;
+	const char *bundle;
+	uint64_t offset, length;
+	Window *w = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (a == NULL || a->path == NULL)
+		return err_set(ERR_INTERNAL, "\"%s\" is not in a bundle", path);
+	bundle = m->bundles[a->bundle_idx];
+	offset = a->offset;
+	length = a->length;
+	if (!s->driver->remote || length > WINDOW_BYTES / 4)
+		return storage_read_open_range(s, out, bundle, offset, length);
+	pthread_mutex_lock(&m->win_mu);
+	m->tick++;
+	for (int i = 0; i < N_WINDOWS; i++) {
+		Window *c = &m->win[i];
+		if (c->bundle == bundle && c->start <= offset && offset + length <= c->start + c->len) {
+			w = c;
+			m->win_hits++;
+			break;
+		}
+	}
+	if (w == NULL) {
+		uint64_t end = m->bundle_end[a->bundle_idx];
+		IoReader *r = NULL;
+		ssize_t n = 0;
+
+		w = &m->win[0];
+		for (int i = 1; i < N_WINDOWS; i++)
+			if (m->win[i].used < w->used)
+				w = &m->win[i];
+		w->bundle = NULL;
+		if (end < offset + length)
+			end = offset + length;
+		if (end - offset > WINDOW_BYTES)
+			end = offset + WINDOW_BYTES;
+		if (w->data == NULL)
+			w->data = xmalloc(WINDOW_BYTES);
+		if ((rc = storage_read_open_range(s, &r, bundle, offset, end - offset)) == 0) {
+			n = io_reader_read_full(r, w->data, (size_t)(end - offset));
+			if (n < 0)
+				rc = (int)n;
+			else if ((uint64_t)n < length) /* a window cut short still serves what it holds */
+				rc = err_set(ERR_CORRUPT, "bundle \"%s\" ends at %llu, before \"%s\" does", bundle,
+				             (unsigned long long)(offset + (uint64_t)n), path);
+		}
+		io_reader_free(r);
+		if (rc == 0) {
+			w->bundle = bundle;
+			w->start = offset;
+			w->len = (size_t)n;
+			m->win_fetches++;
+		}
+	}
+	if (rc == 0) {
+		w->used = m->tick;
+		*out = io_mem_reader_new(w->data + (offset - w->start), (size_t)length);
+	}
+	pthread_mutex_unlock(&m->win_mu);
+	return rc;
+}
+
 void
 bundle_storage_release(Storage *s)
 {
@@ -529,10 +627,17 @@ bundle_storage_release(Storage *s)
 	storage_bundle_abandon(s); /* still on: what the caller did not end is not stored */
 	if (m == NULL)
 		return;
+	if (m->win_fetches > 0)
+		log_debug("bundles: %llu members read with %llu requests", (unsigned long long)(m->win_hits + m->win_fetches),
+		          (unsigned long long)m->win_fetches);
+	for (int i = 0; i < N_WINDOWS; i++)
+		free(m->win[i].data);
+	pthread_mutex_destroy(&m->win_mu);
 	for (size_t i = 0; i < m->n_bundles; i++)
 		free(m->bundles[i]);
 	for (size_t i = 0; i < m->n_chunks; i++)
 		free(m->chunks[i]);
+	free(m->bundle_end);
 	free(m->bundles);
 	free(m->chunks);
 	free(m->slots);

@@ -33,6 +33,10 @@ int bundle_writer_open(Storage *s, IoWriter **out, const char *path, const Stora
 /* The alias of path: true with its bundle (borrowed until storage_free) and range. */
 bool bundle_alias_find(const Storage *s, const char *path, const char **out_bundle_path, uint64_t *out_offset,
                        uint64_t *out_length);
+/* A reader of path, an alias (bundle_alias_find found it): on a remote
+ * store through a window of its bundle shared by the members near it (one
+ * request for many), else a range read. */
+int bundle_member_open(Storage *s, IoReader **out, const char *path);
 /* At storage_free: abandon bundling if still on, free the aliases. */
 void bundle_storage_release(Storage *s);
 
