@@ -124,7 +124,7 @@ collect_set_dirs(const char *name, const StorageInfo *info, void *payload)
  * Remove it and mark its row failed.
  */
 static int
-clean_leftovers(Job *j)
+clean_leftovers(Job *j, bool again)
 {
 	char *enc = str_path_encode(j->o->tenant);
 	char *tenant_dir = xasprintf("tenback/%s/%s", j->cluster.system_id, enc);
@@ -141,7 +141,10 @@ clean_leftovers(Job *j)
 		StorageInfo info;
 
 		if ((rc = storage_info(j->storage, man, &info)) == 0 && !info.exists) {
-			log_info("removing incomplete backup set \"%s\" left by an interrupted backup", l.dirs.items[i]);
+			if (again) /* on S3 most often a prefix whose objects are gone already */
+				log_debug("removing what is left of incomplete backup set \"%s\"", l.dirs.items[i]);
+			else
+				log_info("removing incomplete backup set \"%s\" left by an interrupted backup", l.dirs.items[i]);
 			rc = storage_remove_tree(j->storage, dir);
 		}
 		free(dir);
@@ -1114,7 +1117,7 @@ step_data(BackupJob *bj)
 	bj->prepared = false; /* a fresh manifest and connection for this attempt */
 	if ((rc = prepare(bj)) < 0)
 		return rc;
-	if ((rc = clean_leftovers(j)) < 0)
+	if ((rc = clean_leftovers(j, false)) < 0)
 		return rc;
 	if (!j->logical && (rc = pg_control_read(&ctl, j->cluster.pgdata)) < 0)
 		return rc;
@@ -1281,7 +1284,7 @@ step_finish(BackupJob *bj)
 	 * backup's write left pending on a crashed S3 server may enter the
 	 * listing only after the check at the start.  The set is complete; a
 	 * failure here only delays the clean-up to the next backup. */
-	if (clean_leftovers(j) < 0) {
+	if (clean_leftovers(j, true) < 0) {
 		log_warning("could not remove what an interrupted backup left: %s", err_message());
 		err_clear();
 	}
