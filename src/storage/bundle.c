@@ -368,6 +368,168 @@ storage_bundle_abandon(Storage *s)
 	bundler_free(b);
 }
 
+/* ----------------------------------------------------- reading members */
+
+/*
+ * Members of a bundle on a store where each read is a request (S3): one
+ * ranged GET of a window of the bundle serves every member inside it.
+ * Readers ask for members in about the order the backup wrote them (restore
+ * goes by size, largest first, as the backup did; verify by bundle offset),
+ * so two windows make one GET serve hundreds of small files.
+ * Memory: N_WINDOWS * WINDOW_BYTES while bundles are read.
+ */
+#define WINDOW_BYTES (4u * 1024 * 1024)
+#define N_WINDOWS 2
+#define N_SIZES 8
+
+typedef struct Window {
+	char *bundle;              /* NULL: empty */
+	uint64_t start;
+	size_t len;
+	uint8_t *data;
+	uint64_t used;             /* tick of the last hit, for replacement */
+} Window;
+
+struct BundleWindows {
+	pthread_mutex_t mu;        /* readers run on many threads */
+	Window win[N_WINDOWS];
+	struct {
+		char *bundle;
+		uint64_t size;
+	} sizes[N_SIZES];          /* the bundles' sizes, asked once each (round robin) */
+	size_t next_size;
+	uint64_t tick;
+	uint64_t hits, fetches;
+};
+
+static pthread_mutex_t windows_init_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+windows_free(Storage *s)
+{
+	BundleWindows *bw = s->windows;
+
+	if (bw == NULL)
+		return;
+	if (bw->fetches > 0)
+		log_debug("bundles: %llu members read with %llu requests", (unsigned long long)(bw->hits + bw->fetches),
+		          (unsigned long long)bw->fetches);
+	for (int i = 0; i < N_WINDOWS; i++) {
+		free(bw->win[i].bundle);
+		free(bw->win[i].data);
+	}
+	for (int i = 0; i < N_SIZES; i++)
+		free(bw->sizes[i].bundle);
+	pthread_mutex_destroy(&bw->mu);
+	free(bw);
+	s->windows = NULL;
+}
+
+/* The size of bundle (under bw->mu). */
+static int
+bundle_size(Storage *s, BundleWindows *bw, const char *bundle, uint64_t *out)
+{
+	StorageInfo info;
+	int rc;
+
+	for (int i = 0; i < N_SIZES; i++)
+		if (bw->sizes[i].bundle && strcmp(bw->sizes[i].bundle, bundle) == 0) {
+			*out = bw->sizes[i].size;
+			return 0;
+		}
+	if ((rc = s->driver->info(s->drv, bundle, &info)) < 0)
+		return rc;
+	if (!info.exists)
+		return err_set(ERR_NOT_FOUND, "bundle \"%s\" does not exist", bundle);
+	free(bw->sizes[bw->next_size].bundle);
+	bw->sizes[bw->next_size].bundle = xstrdup(bundle);
+	bw->sizes[bw->next_size].size = info.size;
+	bw->next_size = (bw->next_size + 1) % N_SIZES;
+	*out = info.size;
+	return 0;
+}
+
+/* Fill a window from offset (under bw->mu); ERR_CORRUPT when the bundle ends
+ * before the member [offset, offset + length) does. */
+static int
+window_fill(Storage *s, BundleWindows *bw, Window *w, const char *bundle, uint64_t offset, uint64_t length)
+{
+	IoReader *r = NULL;
+	uint64_t size = 0, end;
+	ssize_t n = 0;
+	int rc;
+
+	free(w->bundle);
+	w->bundle = NULL;
+	if ((rc = bundle_size(s, bw, bundle, &size)) < 0)
+		return rc;
+	if (size < offset + length)
+		return err_set(ERR_CORRUPT, "bundle \"%s\" is %llu bytes long, it ends before its member at %llu+%llu",
+		               bundle, (unsigned long long)size, (unsigned long long)offset, (unsigned long long)length);
+	end = size - offset > WINDOW_BYTES ? offset + WINDOW_BYTES : size;
+	if (w->data == NULL)
+		w->data = xmalloc(WINDOW_BYTES);
+	if ((rc = storage_read_open_range(s, &r, bundle, offset, end - offset)) == 0) {
+		n = io_reader_read_full(r, w->data, (size_t)(end - offset));
+		if (n < 0)
+			rc = (int)n;
+		else if ((uint64_t)n < length)
+			rc = err_set(ERR_CORRUPT, "bundle \"%s\" ended at %llu, before its member at %llu+%llu", bundle,
+			             (unsigned long long)(offset + (uint64_t)n), (unsigned long long)offset,
+			             (unsigned long long)length);
+	}
+	io_reader_free(r);
+	if (rc < 0)
+		return rc;
+	w->bundle = xstrdup(bundle);
+	w->start = offset;
+	w->len = (size_t)n;
+	bw->fetches++;
+	return 0;
+}
+
+int
+bundle_member_open(Storage *s, IoReader **out, const char *bundle, uint64_t offset, uint64_t length)
+{
+	BundleWindows *bw;
+	Window *w = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (!s->driver->remote || length > WINDOW_BYTES / 4)
+		return storage_read_open_range(s, out, bundle, offset, length);
+	pthread_mutex_lock(&windows_init_mu);
+	if (s->windows == NULL) {
+		s->windows = xcalloc(1, sizeof(*s->windows));
+		pthread_mutex_init(&s->windows->mu, NULL);
+	}
+	bw = s->windows;
+	pthread_mutex_unlock(&windows_init_mu);
+
+	pthread_mutex_lock(&bw->mu);
+	bw->tick++;
+	for (int i = 0; i < N_WINDOWS && w == NULL; i++) {
+		Window *c = &bw->win[i];
+		if (c->bundle && c->start <= offset && offset + length <= c->start + c->len && strcmp(c->bundle, bundle) == 0) {
+			w = c;
+			bw->hits++;
+		}
+	}
+	if (w == NULL) {
+		w = &bw->win[0];
+		for (int i = 1; i < N_WINDOWS; i++)
+			if (bw->win[i].used < w->used)
+				w = &bw->win[i];
+		rc = window_fill(s, bw, w, bundle, offset, length);
+	}
+	if (rc == 0) {
+		w->used = bw->tick;
+		*out = io_mem_reader_new(w->data + (offset - w->start), (size_t)length);
+	}
+	pthread_mutex_unlock(&bw->mu);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- aliases */
 
 typedef struct Alias {
@@ -380,24 +542,6 @@ typedef struct Alias {
 
 #define CHUNK_BYTES (64u * 1024)
 
-/*
- * Reading members of a bundle on a store where each read is a request (S3):
- * one ranged GET of a window of the bundle serves every member inside it.
- * Readers ask for members in about the order the backup wrote them (both
- * go by size, largest first), so a few windows make one GET serve hundreds
- * of small files.  Memory: N_WINDOWS * WINDOW_BYTES while bundles are read.
- */
-#define WINDOW_BYTES (4u * 1024 * 1024)
-#define N_WINDOWS 2
-
-typedef struct Window {
-	const char *bundle;        /* m->bundles[...]; NULL: empty */
-	uint64_t start;
-	size_t len;
-	uint8_t *data;
-	uint64_t used;             /* tick of the last hit, for replacement */
-} Window;
-
 struct AliasMap {
 	Alias *slots;
 	size_t cap;                /* a power of two */
@@ -409,11 +553,6 @@ struct AliasMap {
 	size_t n_chunks;
 	char *cur;                 /* the chunk being filled */
 	size_t cur_used;
-	uint64_t *bundle_end;      /* per bundle: where its last known member ends */
-	pthread_mutex_t win_mu;    /* guards the windows: readers run on many threads */
-	Window win[N_WINDOWS];
-	uint64_t tick;
-	uint64_t win_hits, win_fetches;
 };
 
 static uint32_t
@@ -465,9 +604,7 @@ bundle_index(AliasMap *m, const char *bundle_path)
 		}
 	ASSERT(m->n_bundles < UINT32_MAX);
 	m->bundles = xrealloc(m->bundles, (m->n_bundles + 1) * sizeof(*m->bundles));
-	m->bundle_end = xrealloc(m->bundle_end, (m->n_bundles + 1) * sizeof(*m->bundle_end));
 	m->bundles[m->n_bundles] = xstrdup(bundle_path);
-	m->bundle_end[m->n_bundles] = 0;
 	m->last_bundle = m->n_bundles++;
 	return (uint32_t)m->last_bundle;
 }
@@ -512,10 +649,8 @@ storage_alias_add(Storage *s, const char *path, const char *bundle_path, uint64_
 	if (offset > UINT64_MAX - length)
 		return err_set(ERR_INVALID, "alias \"%s\": the range %llu+%llu is out of bounds", path,
 		               (unsigned long long)offset, (unsigned long long)length);
-	if (s->aliases == NULL) {
+	if (s->aliases == NULL)
 		s->aliases = xcalloc(1, sizeof(*s->aliases));
-		pthread_mutex_init(&s->aliases->win_mu, NULL);
-	}
 	m = s->aliases;
 	if ((m->count + 1) * 2 > m->cap)
 		map_grow(m);
@@ -528,8 +663,6 @@ storage_alias_add(Storage *s, const char *path, const char *bundle_path, uint64_
 	a->bundle_idx = bundle_index(m, bundle_path);
 	a->offset = offset;
 	a->length = length;
-	if (offset + length > m->bundle_end[a->bundle_idx])
-		m->bundle_end[a->bundle_idx] = offset + length;
 	return 0;
 }
 
@@ -551,93 +684,19 @@ bundle_alias_find(const Storage *s, const char *path, const char **out_bundle_pa
 	return true;
 }
 
-int
-bundle_member_open(Storage *s, IoReader **out, const char *path)
-{
-	AliasMap *m = s->aliases;
-	const Alias *a = m ? map_slot(m, path, hash_path(path)) : NULL;
-	const char *bundle;
-	uint64_t offset, length;
-	Window *w = NULL;
-	int rc = 0;
-
-	*out = NULL;
-	if (a == NULL || a->path == NULL)
-		return err_set(ERR_INTERNAL, "\"%s\" is not in a bundle", path);
-	bundle = m->bundles[a->bundle_idx];
-	offset = a->offset;
-	length = a->length;
-	if (!s->driver->remote || length > WINDOW_BYTES / 4)
-		return storage_read_open_range(s, out, bundle, offset, length);
-	pthread_mutex_lock(&m->win_mu);
-	m->tick++;
-	for (int i = 0; i < N_WINDOWS; i++) {
-		Window *c = &m->win[i];
-		if (c->bundle == bundle && c->start <= offset && offset + length <= c->start + c->len) {
-			w = c;
-			m->win_hits++;
-			break;
-		}
-	}
-	if (w == NULL) {
-		uint64_t end = m->bundle_end[a->bundle_idx];
-		IoReader *r = NULL;
-		ssize_t n = 0;
-
-		w = &m->win[0];
-		for (int i = 1; i < N_WINDOWS; i++)
-			if (m->win[i].used < w->used)
-				w = &m->win[i];
-		w->bundle = NULL;
-		if (end < offset + length)
-			end = offset + length;
-		if (end - offset > WINDOW_BYTES)
-			end = offset + WINDOW_BYTES;
-		if (w->data == NULL)
-			w->data = xmalloc(WINDOW_BYTES);
-		if ((rc = storage_read_open_range(s, &r, bundle, offset, end - offset)) == 0) {
-			n = io_reader_read_full(r, w->data, (size_t)(end - offset));
-			if (n < 0)
-				rc = (int)n;
-			else if ((uint64_t)n < length) /* a window cut short still serves what it holds */
-				rc = err_set(ERR_CORRUPT, "bundle \"%s\" ends at %llu, before \"%s\" does", bundle,
-				             (unsigned long long)(offset + (uint64_t)n), path);
-		}
-		io_reader_free(r);
-		if (rc == 0) {
-			w->bundle = bundle;
-			w->start = offset;
-			w->len = (size_t)n;
-			m->win_fetches++;
-		}
-	}
-	if (rc == 0) {
-		w->used = m->tick;
-		*out = io_mem_reader_new(w->data + (offset - w->start), (size_t)length);
-	}
-	pthread_mutex_unlock(&m->win_mu);
-	return rc;
-}
-
 void
 bundle_storage_release(Storage *s)
 {
 	AliasMap *m = s->aliases;
 
 	storage_bundle_abandon(s); /* still on: what the caller did not end is not stored */
+	windows_free(s);
 	if (m == NULL)
 		return;
-	if (m->win_fetches > 0)
-		log_debug("bundles: %llu members read with %llu requests", (unsigned long long)(m->win_hits + m->win_fetches),
-		          (unsigned long long)m->win_fetches);
-	for (int i = 0; i < N_WINDOWS; i++)
-		free(m->win[i].data);
-	pthread_mutex_destroy(&m->win_mu);
 	for (size_t i = 0; i < m->n_bundles; i++)
 		free(m->bundles[i]);
 	for (size_t i = 0; i < m->n_chunks; i++)
 		free(m->chunks[i]);
-	free(m->bundle_end);
 	free(m->bundles);
 	free(m->chunks);
 	free(m->slots);
