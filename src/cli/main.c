@@ -55,7 +55,11 @@ static const char usage_text[] =
 	"  archive-get --cluster NAME FILE PATH   (restore_command, with %f %p)\n"
 	"  serve [--listen 127.0.0.1:8432] [--workers N] [--web DIR]   (the daemon: REST API and console)\n"
 	"  user add NAME --role admin|operator|viewer   (password on standard input)\n"
-	"  user list\n"
+	"  user list [--output text|json]\n"
+	"  user passwd NAME   (new password on standard input; ends the user's sessions and tokens)\n"
+	"  user remove NAME\n"
+	"  user sessions [--user NAME] [--output text|json]   (live sessions and API tokens)\n"
+	"  user revoke NAME | --id ID   (all sessions and tokens of a user, or one)\n"
 	"  version\n"
 	"\n"
 	"--home defaults to $TENBACK_HOME, then ~/.local/share/tenback. With --server (and --token or\n"
@@ -121,7 +125,7 @@ audit_action(const char *cmd, int argc, char **argv)
 {
 	static const char *const whole[] = {"backup", "restore", "verify", NULL};
 	static const char *const with_sub[] = {"cluster", "set", "storage", "user", NULL};
-	static const char *const reads[] = {"list", "show", "test", "--help", NULL};
+	static const char *const reads[] = {"list", "show", "test", "sessions", "--help", NULL};
 
 	for (int i = 0; whole[i]; i++)
 		if (strcmp(cmd, whole[i]) == 0)
