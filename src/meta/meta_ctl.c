@@ -268,6 +268,22 @@ meta_auth_delete(Meta *m, const char *id)
 	return meta_step_done(m, st, "removal of a session");
 }
 
+/* A session's or token's row for listings: no CSRF token. */
+#define AUTH_ROW_SELECT "SELECT a.id, a.kind, a.user_name, u.role, a.label, a.created_at, a.expires_at" \
+	" FROM auth_secret a JOIN app_user u ON u.name = a.user_name"
+
+static void
+read_auth_row(sqlite3_stmt *st, MetaAuth *out)
+{
+	out->id = meta_col_text(st, 0);
+	out->kind = meta_col_text(st, 1);
+	out->user_name = meta_col_text(st, 2);
+	out->role = meta_col_text(st, 3);
+	out->label = meta_col_text(st, 4);
+	out->created_at = meta_col_text(st, 5);
+	out->expires_at = sqlite3_column_int64(st, 6);
+}
+
 int
 meta_auth_list(Meta *m, const char *user, int64_t now, MetaAuth **out, size_t *out_count)
 {
@@ -278,8 +294,7 @@ meta_auth_list(Meta *m, const char *user, int64_t now, MetaAuth **out, size_t *o
 
 	*out = NULL;
 	*out_count = 0;
-	if ((rc = meta_prepare(m, &st, "SELECT a.id, a.kind, a.user_name, u.role, a.label, a.created_at, a.expires_at"
-	                               " FROM auth_secret a JOIN app_user u ON u.name = a.user_name"
+	if ((rc = meta_prepare(m, &st, AUTH_ROW_SELECT
 	                               " WHERE (?1 IS NULL OR a.user_name = ?1) AND (a.expires_at = 0 OR a.expires_at >= ?2)"
 	                               " ORDER BY a.created_at, a.id")) < 0)
 		return rc;
@@ -289,14 +304,7 @@ meta_auth_list(Meta *m, const char *user, int64_t now, MetaAuth **out, size_t *o
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		a = xrealloc(a, (n + 1) * sizeof(*a));
 		memset(&a[n], 0, sizeof(*a));
-		a[n].id = meta_col_text(st, 0);
-		a[n].kind = meta_col_text(st, 1);
-		a[n].user_name = meta_col_text(st, 2);
-		a[n].role = meta_col_text(st, 3);
-		a[n].label = meta_col_text(st, 4);
-		a[n].created_at = meta_col_text(st, 5);
-		a[n].expires_at = sqlite3_column_int64(st, 6);
-		n++;
+		read_auth_row(st, &a[n++]);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
@@ -318,8 +326,7 @@ meta_auth_revoke(Meta *m, const char *id_prefix, MetaAuth *out)
 	memset(out, 0, sizeof(*out));
 	if (strlen(id_prefix) < 8 || strspn(id_prefix, "0123456789abcdef") != strlen(id_prefix))
 		return err_set(ERR_INVALID, "\"%.80s\" is no session id (8 to 64 lowercase hex digits, as listed)", id_prefix);
-	if ((rc = meta_prepare(m, &st, "SELECT a.id, a.kind, a.user_name, u.role, a.label, a.created_at, a.expires_at"
-	                               " FROM auth_secret a JOIN app_user u ON u.name = a.user_name"
+	if ((rc = meta_prepare(m, &st, AUTH_ROW_SELECT
 	                               " WHERE a.id LIKE ? LIMIT 2")) < 0)
 		return rc;
 	pattern = xasprintf("%s%%", id_prefix);
@@ -331,13 +338,7 @@ meta_auth_revoke(Meta *m, const char *id_prefix, MetaAuth *out)
 			sqlite3_finalize(st);
 			return err_set(ERR_INVALID, "session id \"%s\" is ambiguous: give more of it", id_prefix);
 		}
-		out->id = meta_col_text(st, 0);
-		out->kind = meta_col_text(st, 1);
-		out->user_name = meta_col_text(st, 2);
-		out->role = meta_col_text(st, 3);
-		out->label = meta_col_text(st, 4);
-		out->created_at = meta_col_text(st, 5);
-		out->expires_at = sqlite3_column_int64(st, 6);
+		read_auth_row(st, out);
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
