@@ -1,6 +1,7 @@
 /*
  * main.c - tenback's entry point: global options, the home directory,
- * command dispatch and exit codes (0 success, 1 error, 2 usage).
+ * command dispatch and exit codes (0 success, 1 error, 2 usage; 200 for an
+ * archive-get that could not read the archive; doc/tenback.1, EXIT STATUS).
  */
 #include "cli/cli.h"
 
@@ -21,8 +22,8 @@
 #endif
 
 static const char usage_text[] =
-	"Usage: tenback [--home DIR] [--server URL [--token TOKEN]] [--log-level error|warning|info|debug]\n"
-	"               COMMAND [OPTIONS]\n"
+	"Usage: tenback [--home DIR] [--server URL [--token TOKEN]]\n"
+	"               [--log-level error|warning|info|debug | --quiet | --verbose] COMMAND [OPTIONS]\n"
 	"\n"
 	"Backup and recovery for PostgreSQL tenants.\n"
 	"\n"
@@ -31,6 +32,7 @@ static const char usage_text[] =
 	"              [--storage-credentials FILE]   (s3://bucket/prefix?endpoint=URL&region=R&uri-style=path)\n"
 	"  cluster list [--output text|json]\n"
 	"  cluster remove NAME\n"
+	"  check --cluster NAME [--archive-timeout SEC] [--output text|json]   (the cluster's setup, one check a line)\n"
 	"  tenant list --cluster NAME [--output text|json]\n"
 	"  backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--method physical|logical]\n"
 	"         [--compress zstd|lz4|none] [--storage NAME] [--archive-timeout SEC] [--pg-bin DIR]\n"
@@ -55,11 +57,13 @@ static const char usage_text[] =
 	"  archive-get --cluster NAME FILE PATH   (restore_command, with %f %p)\n"
 	"  serve [--listen 127.0.0.1:8432] [--workers N] [--web DIR]   (the daemon: REST API and console)\n"
 	"  user add NAME --role admin|operator|viewer   (password on standard input)\n"
-	"  user list\n"
+	"  user list [--output text|json]\n"
 	"  version\n"
 	"\n"
 	"--home defaults to $TENBACK_HOME, then ~/.local/share/tenback. With --server (and --token or\n"
-	"$TENBACK_TOKEN) backup goes through a daemon: backup ... --wait follows the task's steps.\n";
+	"$TENBACK_TOKEN) backup goes through a daemon: backup ... --wait follows the task's steps.\n"
+	"--quiet (-q): errors only, no progress; --verbose (-v): debug. Every listing takes --output json.\n"
+	"Exit status: 0 success, 1 failure, 2 usage error, 200 archive-get could not read the archive.\n";
 
 static char *
 default_home(void)
@@ -98,6 +102,7 @@ typedef struct Command {
 
 static const Command commands[] = {
 	{"cluster", cmd_cluster},
+	{"check", cmd_check},
 	{"tenant", cmd_tenant},
 	{"backup", cmd_backup},
 	{"set", cmd_set},
@@ -218,6 +223,8 @@ main(int argc, char **argv)
 	const Command *cmd = NULL;
 	int i, rc;
 
+	/* under systemd, stderr is the journal: lines carry their priority */
+	log_set_journal(log_stderr_is_journal());
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--home") == 0 && i + 1 < argc) {
@@ -244,6 +251,10 @@ main(int argc, char **argv)
 				return 2;
 			}
 			log_set_level((LogLevel)found);
+		} else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+			log_set_level(LOG_ERROR);
+		} else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+			log_set_level(LOG_DEBUG);
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0) {
 			fputs(usage_text, stdout);
 			return 0;
