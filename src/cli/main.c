@@ -280,6 +280,8 @@ main(int argc, char **argv)
 	if (home_opt == NULL)
 		mkdir_parents(home);
 	cli.home = home;
+	log_debug("tenback %s, command \"%s\", home \"%s\"%s%s", TENBACK_VERSION, cmd->name, home,
+	          cli.server ? ", server " : "", cli.server ? cli.server : "");
 	if (cli.token == NULL)
 		cli.token = getenv("TENBACK_TOKEN");
 	if (cli.server == NULL && (rc = meta_open(&cli.meta, home)) < 0)

@@ -80,6 +80,18 @@ comp=$(runuser -u "$PG_USER" -- bash -c 'source /usr/share/bash-completion/compl
 	COMP_WORDS=(tenback --home '"$H"' backup --cluster m); COMP_CWORD=5; _tenback; echo "${COMPREPLY[*]}"')
 assert_eq "completion of a cluster name from that home" "main" "$comp"
 
+# the installed daemon serves the installed console (no path of the build tree in it)
+assert_not_contains "no build directory in the binary" "$(strings /usr/bin/tenback)" "tenback-deb."
+bg runuser -u "$PG_USER" -- /usr/bin/tenback --home "$H" serve --listen 127.0.0.1:27490 >"$T/log/serve.txt" 2>&1
+if wait_for "the installed daemon answers" 30 curl -sf -o /dev/null http://127.0.0.1:27490/; then
+	assert_contains "it serves the console" "$(curl -sf http://127.0.0.1:27490/)" "<html"
+	assert_contains "and its API" "$(curl -s http://127.0.0.1:27490/api/v1/openapi.json | head -c 200)" "openapi"
+else
+	not_ok "the installed daemon answers on 127.0.0.1:27490" "$(tail -n 20 "$T/log/serve.txt")"
+fi
+_stop_bg
+_BG_PIDS=()
+
 assert_ok "installing it again (an upgrade in place) works" dpkg -i "$deb"
 assert_ok "dpkg -r removes it" dpkg -r tenback
 assert_true "the binary is gone" test ! -e /usr/bin/tenback
