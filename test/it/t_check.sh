@@ -96,3 +96,24 @@ tb_must "register it for logical backup" cluster add lonly --conninfo "$(conninf
 tb_ok "check of a logical-only cluster passes" check --cluster lonly
 assert_match "no data directory: skipped" "$(check_line "data directory")" "^SKIP "
 assert_match "WAL: skipped" "$(check_line "WAL archived")" "^SKIP +WAL archived +logical backup only"
+
+# --- the conninfo reaches another instance (the registration edited behind tenback's back)
+pg_create other 27401
+as_pg sqlite3 "$TB_HOME/metadata.db" "UPDATE cluster SET conninfo = '$(conninfo other)' WHERE name = 'src'"
+tb_fails "another instance behind the conninfo fails" 1 check --cluster src
+assert_match "FAIL connection" "$(check_line connection)" 'now answers with another system identifier'
+assert_match "the archive checks are skipped" "$(check_line archive_command)" "^SKIP +archive_command +no connection"
+as_pg sqlite3 "$TB_HOME/metadata.db" "UPDATE cluster SET conninfo = '$(conninfo src)' WHERE name = 'src'"
+pg_stop other
+tb_ok "good again" check --cluster src
+
+# --- the home's permissions: a home others can enter is refused before any check
+chmod 750 "$TB_HOME"
+tb_fails "a home open to the group fails" 1 check --cluster src
+assert_contains "naming it" "$TB_ERR" "is accessible by group or others"
+assert_contains "with the fix" "$TB_ERR" "HINT: Run \"chmod 700 $TB_HOME\"."
+chmod 700 "$TB_HOME"
+# run by another user (root here) than the one owning the home
+out=$(cd "$T" && "$TENBACK" --home "$TB_HOME" check --cluster src 2>&1) && rc=0 || rc=$?
+assert_eq "another user than the home's owner: exit 1" "1" "$rc"
+assert_match "FAIL home" "$(grep -E '^FAIL +home ' <<<"$out")" 'belongs to another user'

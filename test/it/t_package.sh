@@ -31,6 +31,12 @@ fi
 deb=$(ls "$T"/deb/tenback_*_"$(dpkg --print-architecture)".deb)
 ok "scripts/build-deb.sh built $(basename "$deb")"
 
+if command -v lintian >/dev/null; then
+	lint=$(lintian --suppress-tags initial-upload-closes-no-bugs "$deb" 2>&1 | grep -v 'running with root privileges' || true)
+	assert_eq "lintian finds no error or warning" "" "$(grep -E '^(E|W):' <<<"$lint" || true)"
+else
+	log "lintian is absent: the package is not linted"
+fi
 fields=$(dpkg-deb -f "$deb" Package Version Depends)
 assert_contains "Depends computed from the linked libraries" "$fields" "libpq5"
 assert_contains "Depends names libzstd" "$fields" "libzstd1"
