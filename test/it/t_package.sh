@@ -23,6 +23,23 @@ _pkg_restore() {
 }
 trap '_rc=$?; _pkg_restore; (exit $_rc); _cleanup' EXIT
 
+# meson install respects the prefix: the development build (prefix /usr/local by
+# default) installed into a staging directory
+bdir=${TB_BUILD_DIR:-$REPO_ROOT/build}
+prefix=$(meson introspect "$bdir" --buildoptions | jq -r '.[] | select(.name == "prefix") | .value')
+if meson install -C "$bdir" --destdir "$T/stage" --no-rebuild --quiet >"$T/log/meson-install.txt" 2>&1; then
+	ok "meson install --destdir (prefix $prefix)"
+	for f in bin/tenback share/man/man1/tenback.1 share/bash-completion/completions/tenback \
+		share/tenback/web/index.html share/doc/tenback/README.md share/doc/tenback/install.md; do
+		assert_true "meson install: $prefix/$f" test -f "$T/stage$prefix/$f"
+	done
+	unit=$(find "$T/stage" -name tenback.service)
+	assert_true "meson install: tenback.service" test -n "$unit"
+	[[ -n $unit ]] && assert_contains "its ExecStart is the installed binary" "$(cat "$unit")" "ExecStart=$prefix/bin/tenback "
+else
+	not_ok "meson install --destdir" "$(tail -n 20 "$T/log/meson-install.txt")"
+fi
+
 log "building the package (a minute or so)"
 if ! DEB_BUILD_OPTIONS=nocheck "$REPO_ROOT/scripts/build-deb.sh" "$T/deb" >"$T/log/build-deb.txt" 2>&1; then
 	not_ok "scripts/build-deb.sh builds the package" "$(tail -n 30 "$T/log/build-deb.txt")"
