@@ -68,3 +68,11 @@ assert_match "restore on a terminal: a progress line" "$(tr '\r' '\n' <"$tty_out
 	'restore: [0-9.]+ [KMG]?i?B of [0-9.]+ [KMG]?i?B \(100%\)'
 tb_ok "restore --quiet" --quiet restore --cluster src --tenant shop --to "$T/restored2" --port $P2
 assert_eq "restore --quiet: nothing on stderr" "" "$TB_ERR"
+
+# --- the man page and the bash completion know every command of the usage text
+mapfile -t cmds < <("$TENBACK" --help | sed -n '/^Commands:/,/^$/p' | awk '/^  [a-z]/ { print $1 }' | sort -u)
+assert_true "the usage text lists commands" test "${#cmds[@]}" -gt 10
+for c in "${cmds[@]}"; do
+	assert_true "man page: $c" grep -q "^\\\\fB${c//-/\\\\-}" "$REPO_ROOT/doc/tenback.1"
+	assert_true "completion: $c" grep -qE "commands=\"[^\"]*\\<$c\\>" "$REPO_ROOT/completion/tenback.bash"
+done
