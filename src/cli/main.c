@@ -225,6 +225,8 @@ main(int argc, char **argv)
 
 	/* under systemd, stderr is the journal: lines carry their priority */
 	log_set_journal(log_stderr_is_journal());
+	/* on a terminal, a log line replaces a progress line being drawn */
+	log_set_terminal(isatty(STDERR_FILENO) && !log_stderr_is_journal());
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--home") == 0 && i + 1 < argc) {

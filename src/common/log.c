@@ -13,6 +13,7 @@
 /* Set once at start-up, read-only afterwards. */
 static LogLevel current_level = LOG_INFO;
 static bool journal_prefix = false;
+static bool terminal = false;
 
 /* syslog priorities: LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG */
 static const char *const priorities[] = {"<3>", "<4>", "<6>", "<7>"};
@@ -27,6 +28,12 @@ void
 log_set_journal(bool on)
 {
 	journal_prefix = on;
+}
+
+void
+log_set_terminal(bool on)
+{
+	terminal = on;
 }
 
 bool
@@ -62,7 +69,9 @@ log_msg(LogLevel level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s%s: %s\n", journal_prefix ? priorities[level] : "", names[level], line);
+	/* "\r\033[K": back to the line's start and erase it; nothing on an empty line */
+	fprintf(stderr, "%s%s%s: %s\n", terminal ? "\r\033[K" : "", journal_prefix ? priorities[level] : "",
+	        names[level], line);
 }
 
 void

@@ -25,6 +25,9 @@ typedef enum LogLevel {
 void log_set_level(LogLevel level);
 /* Prefix lines with their syslog priority; set once at start-up like the level. */
 void log_set_journal(bool on);
+/* Standard error is a terminal: each line first erases what is on the
+ * current one (a progress line being redrawn there); set once at start-up. */
+void log_set_terminal(bool on);
 /* Whether standard error is the stream $JOURNAL_STREAM names. */
 bool log_stderr_is_journal(void);
 LogLevel log_get_level(void);
