@@ -14,6 +14,7 @@ fi
 
 PACKAGES=(
 	build-essential meson ninja-build pkg-config
+	debhelper dpkg-dev fakeroot man-db lintian   # the Debian package (scripts/build-deb.sh, test/it/t_package.sh)
 	libzstd-dev liblz4-dev libssl-dev libsqlite3-dev libpq-dev libcmocka-dev libmicrohttpd-dev libargon2-dev libcurl4-openssl-dev
 	postgresql-15 postgresql-contrib     # server, pgbench, pg_checksums, amcheck
 	jq perl time util-linux procps coreutils findutils diffutils sqlite3   # used by the tests

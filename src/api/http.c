@@ -27,9 +27,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef TENBACK_SOURCE_WEB_DIR
-#define TENBACK_SOURCE_WEB_DIR "web"
-#endif
 #ifndef TENBACK_DATA_WEB_DIR
 #define TENBACK_DATA_WEB_DIR "/usr/local/share/tenback/web"
 #endif
@@ -48,10 +45,12 @@ typedef struct ReqCtx {
 const char *
 api_default_web_dir(void)
 {
+#ifdef TENBACK_SOURCE_WEB_DIR
 	struct stat st;
 
 	if (stat(TENBACK_SOURCE_WEB_DIR, &st) == 0 && S_ISDIR(st.st_mode))
 		return TENBACK_SOURCE_WEB_DIR;
+#endif
 	return TENBACK_DATA_WEB_DIR;
 }
 

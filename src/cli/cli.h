@@ -27,6 +27,7 @@ typedef struct Cli {
 
 int cmd_cluster(Cli *cli, int argc, char **argv);
 int cmd_tenant(Cli *cli, int argc, char **argv);
+int cmd_check(Cli *cli, int argc, char **argv);
 int cmd_backup(Cli *cli, int argc, char **argv);
 int cmd_set(Cli *cli, int argc, char **argv);
 int cmd_verify(Cli *cli, int argc, char **argv);

@@ -1,6 +1,7 @@
 /*
  * main.c - tenback's entry point: global options, the home directory,
- * command dispatch and exit codes (0 success, 1 error, 2 usage).
+ * command dispatch and exit codes (0 success, 1 error, 2 usage; 200 for an
+ * archive-get that could not read the archive; doc/tenback.1, EXIT STATUS).
  */
 #include "cli/cli.h"
 
@@ -21,8 +22,8 @@
 #endif
 
 static const char usage_text[] =
-	"Usage: tenback [--home DIR] [--server URL [--token TOKEN]] [--log-level error|warning|info|debug]\n"
-	"               COMMAND [OPTIONS]\n"
+	"Usage: tenback [--home DIR] [--server URL [--token TOKEN]]\n"
+	"               [--log-level error|warning|info|debug | --quiet | --verbose] COMMAND [OPTIONS]\n"
 	"\n"
 	"Backup and recovery for PostgreSQL tenants.\n"
 	"\n"
@@ -31,6 +32,7 @@ static const char usage_text[] =
 	"              [--storage-credentials FILE]   (s3://bucket/prefix?endpoint=URL&region=R&uri-style=path)\n"
 	"  cluster list [--output text|json]\n"
 	"  cluster remove NAME\n"
+	"  check --cluster NAME [--archive-timeout SEC] [--output text|json]   (the cluster's setup, one check a line)\n"
 	"  tenant list --cluster NAME [--output text|json]\n"
 	"  backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--method physical|logical]\n"
 	"         [--compress zstd|lz4|none] [--storage NAME] [--archive-timeout SEC] [--pg-bin DIR]\n"
@@ -63,7 +65,9 @@ static const char usage_text[] =
 	"  version\n"
 	"\n"
 	"--home defaults to $TENBACK_HOME, then ~/.local/share/tenback. With --server (and --token or\n"
-	"$TENBACK_TOKEN) backup goes through a daemon: backup ... --wait follows the task's steps.\n";
+	"$TENBACK_TOKEN) backup goes through a daemon: backup ... --wait follows the task's steps.\n"
+	"--quiet (-q): errors only, no progress; --verbose (-v): debug. Every listing takes --output json.\n"
+	"Exit status: 0 success, 1 failure, 2 usage error, 200 archive-get could not read the archive.\n";
 
 static char *
 default_home(void)
@@ -102,6 +106,7 @@ typedef struct Command {
 
 static const Command commands[] = {
 	{"cluster", cmd_cluster},
+	{"check", cmd_check},
 	{"tenant", cmd_tenant},
 	{"backup", cmd_backup},
 	{"set", cmd_set},
@@ -222,6 +227,10 @@ main(int argc, char **argv)
 	const Command *cmd = NULL;
 	int i, rc;
 
+	/* under systemd, stderr is the journal: lines carry their priority */
+	log_set_journal(log_stderr_is_journal());
+	/* on a terminal, a log line replaces a progress line being drawn */
+	log_set_terminal(isatty(STDERR_FILENO) && !log_stderr_is_journal());
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--home") == 0 && i + 1 < argc) {
@@ -248,6 +257,10 @@ main(int argc, char **argv)
 				return 2;
 			}
 			log_set_level((LogLevel)found);
+		} else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+			log_set_level(LOG_ERROR);
+		} else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+			log_set_level(LOG_DEBUG);
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0) {
 			fputs(usage_text, stdout);
 			return 0;
@@ -273,6 +286,8 @@ main(int argc, char **argv)
 	if (home_opt == NULL)
 		mkdir_parents(home);
 	cli.home = home;
+	log_debug("tenback %s, command \"%s\", home \"%s\"%s%s", TENBACK_VERSION, cmd->name, home,
+	          cli.server ? ", server " : "", cli.server ? cli.server : "");
 	if (cli.token == NULL)
 		cli.token = getenv("TENBACK_TOKEN");
 	if (cli.server == NULL && (rc = meta_open(&cli.meta, home)) < 0)
