@@ -161,6 +161,10 @@ audit_action(const ApiRoute *r)
 		{"POST", "/api/v1/tasks/{id}/retry", "task.retry"},
 		{"POST", "/api/v1/tasks/{id}/cancel", "task.cancel"},
 		{"POST", "/api/v1/scheduler/run", "scheduler.run"},
+		{"POST", "/api/v1/alerts/{id}/ack", "alert.ack"},
+		{"POST", "/api/v1/notification-channels", "channel.create"},
+		{"DELETE", "/api/v1/notification-channels/{id}", "channel.delete"},
+		{"POST", "/api/v1/notification-channels/{id}/test", "channel.test"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)

@@ -34,6 +34,8 @@ int cmd_restore(Cli *cli, int argc, char **argv);
 int cmd_window(Cli *cli, int argc, char **argv);
 int cmd_storage(Cli *cli, int argc, char **argv);
 int cmd_audit(Cli *cli, int argc, char **argv);
+int cmd_alert(Cli *cli, int argc, char **argv);
+int cmd_notify(Cli *cli, int argc, char **argv);
 int cmd_serve(Cli *cli, int argc, char **argv);
 int cmd_user(Cli *cli, int argc, char **argv);
 int cmd_archive_push(Cli *cli, int argc, char **argv);

@@ -53,7 +53,16 @@ static const char usage_text[] =
 	"  audit list [--limit N] [--before ID] [--output text|json]   (who changed what: API, console and CLI)\n"
 	"  archive-push --cluster NAME PATH       (archive_command, with %p)\n"
 	"  archive-get --cluster NAME FILE PATH   (restore_command, with %f %p)\n"
-	"  serve [--listen 127.0.0.1:8432] [--workers N] [--web DIR]   (the daemon: REST API and console)\n"
+	"  serve [--listen 127.0.0.1:8432] [--workers N] [--web DIR] [--alert-interval SEC]\n"
+	"        (the daemon: REST API, console, tasks, alerts every SEC seconds, default 30)\n"
+	"  alert list [--all] [--output text|json]   (firing alerts; --all: resolved ones too)\n"
+	"  alert ack ID\n"
+	"  notify channel add NAME --type webhook|email --url URL [--secret-file FILE] [--kinds K1,K2]\n"
+	"                 [--from ADDR --to ADDR[,ADDR] [--username USER]]   (email: --secret-file holds the password)\n"
+	"  notify channel list [--output text|json]\n"
+	"  notify channel remove NAME\n"
+	"  notify test NAME   (sends a test notification now)\n"
+	"  notify attempts [--channel NAME] [--limit N] [--output text|json]   (delivery attempts)\n"
 	"  user add NAME --role admin|operator|viewer   (password on standard input)\n"
 	"  user list\n"
 	"  version\n"
@@ -106,6 +115,8 @@ static const Command commands[] = {
 	{"window", cmd_window},
 	{"storage", cmd_storage},
 	{"audit", cmd_audit},
+	{"alert", cmd_alert},
+	{"notify", cmd_notify},
 	{"serve", cmd_serve},
 	{"user", cmd_user},
 	{"archive-push", cmd_archive_push},
@@ -120,8 +131,17 @@ static char *
 audit_action(const char *cmd, int argc, char **argv)
 {
 	static const char *const whole[] = {"backup", "restore", "verify", NULL};
-	static const char *const with_sub[] = {"cluster", "set", "storage", "user", NULL};
+	static const char *const with_sub[] = {"cluster", "set", "storage", "user", "alert", NULL};
 	static const char *const reads[] = {"list", "show", "test", "--help", NULL};
+
+	/* notify: channel add|remove and test change or send something */
+	if (strcmp(cmd, "notify") == 0) {
+		if (argc >= 2 && strcmp(argv[0], "channel") == 0 && strcmp(argv[1], "list") != 0)
+			return xasprintf("cli.notify.channel.%s", argv[1]);
+		if (argc >= 1 && strcmp(argv[0], "test") == 0)
+			return xstrdup("cli.notify.test");
+		return NULL;
+	}
 
 	for (int i = 0; whole[i]; i++)
 		if (strcmp(cmd, whole[i]) == 0)
