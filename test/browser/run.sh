@@ -90,7 +90,7 @@ wal_switch_and_wait "$PGP"
 user_add admin 'admin-pw-1' admin
 user_add operator 'operator-pw-1' operator
 user_add viewer 'viewer-pw-1' viewer
-daemon_start "$HTTP" --web "$REPO_ROOT/web" || exit 1
+daemon_start "$HTTP" --web "$REPO_ROOT/web" --alert-interval 2 || exit 1
 ok "daemon serves the console from $REPO_ROOT/web on port $HTTP"
 
 ARTIFACTS="$REPO_ROOT/build/browser-artifacts"
