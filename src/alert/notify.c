@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,24 @@ notify_channel_create(Meta *m, const NotifyChannelSpec *spec, MetaChannel *out)
 
 /* ---- sending ---- */
 
+/* libcurl's global set-up, once per process, before the first handle
+ * (the daemon's alert thread and API threads may both send). */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void
+curl_init_once(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static CURL *
+curl_handle(void)
+{
+	pthread_once(&curl_once, curl_init_once);
+	return curl_init_rc == CURLE_OK ? curl_easy_init() : NULL;
+}
+
 typedef struct Upload {
 	const char *data;
 	size_t len;
@@ -217,7 +236,7 @@ send_webhook(const MetaChannel *c, const char *secret, const MetaDelivery *d, in
 	char *body = webhook_body(c, d, attempt, now);
 	char sig[72], hdr_sig[128], hdr_ts[64], hdr_id[64], errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *h = NULL;
-	CURL *curl = curl_easy_init();
+	CURL *curl = curl_handle();
 	CURLcode cc;
 	int rc = 0;
 
@@ -338,7 +357,7 @@ send_mail(const MetaChannel *c, const char *password, const MetaDelivery *d, tim
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *rcpt = recipients(c->mail_to);
 	Upload u = {text, strlen(text), 0};
-	CURL *curl = curl_easy_init();
+	CURL *curl = curl_handle();
 	CURLcode cc;
 	int rc = 0;
 

@@ -50,7 +50,12 @@ h_alert_ack(ApiRequest *req, ApiResponse *resp)
 	int64_t id;
 	int rc;
 
-	if ((rc = api_task_id_parse(req->params[0], &id)) < 0 || (rc = api_body_check(req->json, api_no_fields)) < 0)
+	if (api_task_id_parse(req->params[0], &id) < 0) {
+		err_set(ERR_INVALID, "invalid alert id \"%.40s\"", req->params[0]);
+		err_detail("An alert id is a positive integer.");
+		return ERR_INVALID;
+	}
+	if ((rc = api_body_check(req->json, api_no_fields)) < 0)
 		return rc;
 	if ((rc = meta_alert_ack(req->meta, id, req->user)) < 0 || (rc = meta_alert_get(req->meta, id, &a)) < 0)
 		return rc;

@@ -17,9 +17,11 @@
 #include "common/strutil.h"
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ALERT_USAGE "tenback alert list [--all] [--output text|json]\n" \
 	"       tenback alert ack ID"
@@ -105,12 +107,17 @@ static int
 alert_ack_cmd(Cli *cli, int argc, char **argv)
 {
 	uint64_t id = 0;
+	struct passwd *pw;
 	char user[80];
 	int rc;
 
-	if (argc != 1 || str_to_u64(&id, argv[0], "alert id") < 0 || id == 0)
+	if (argc != 1 || str_to_u64(&id, argv[0], "alert id") < 0 || id == 0) {
+		if (argc != 1 || id == 0)
+			err_set(ERR_INVALID, "alert ack needs exactly one alert ID");
 		return cli_usage_error(ALERT_USAGE);
-	snprintf(user, sizeof(user), "os:%s", getenv("USER") ? getenv("USER") : "?");
+	}
+	pw = getpwuid(geteuid());
+	snprintf(user, sizeof(user), "os:%s", pw ? pw->pw_name : "?");
 	if ((rc = meta_alert_ack(cli->meta, (int64_t)id, user)) == 0)
 		printf("alert %llu acknowledged\n", (unsigned long long)id);
 	return rc;
@@ -232,8 +239,10 @@ channel_remove_cmd(Cli *cli, int argc, char **argv)
 	MetaChannel c;
 	int rc;
 
-	if (argc != 1)
+	if (argc != 1) {
+		err_set(ERR_INVALID, "notify channel remove needs exactly one NAME");
 		return cli_usage_error(NOTIFY_USAGE);
+	}
 	if ((rc = meta_channel_get(cli->meta, argv[0], &c)) < 0)
 		return rc;
 	if ((rc = meta_channel_remove(cli->meta, c.id)) == 0)
@@ -250,8 +259,10 @@ test_cmd(Cli *cli, int argc, char **argv)
 	int64_t delivery = 0;
 	int rc;
 
-	if (argc != 1)
+	if (argc != 1) {
+		err_set(ERR_INVALID, "notify test needs exactly one channel NAME");
 		return cli_usage_error(NOTIFY_USAGE);
+	}
 	if ((rc = notify_test(cli->meta, argv[0], &delivered, &error, &delivery)) < 0)
 		return rc;
 	if (delivered) {
