@@ -191,7 +191,9 @@ audit_request(const ApiRequest *req, const ApiRoute *route, const char *outcome,
 
 	if (action == NULL || req->meta == NULL)
 		return;
-	if (strcmp(outcome, "ok") == 0 && resp->body.len) {
+	/* an alert's or a channel's own id is not a task's */
+	if (strcmp(outcome, "ok") == 0 && resp->body.len && !str_starts_with(action, "alert.") &&
+	    !str_starts_with(action, "channel.")) {
 		JsonValue *v = NULL;
 		if (json_parse(&v, (const char *)resp->body.data, resp->body.len) == 0) {
 			bool ok = false;

@@ -241,6 +241,8 @@ api_expect "audit log" 200 GET "/api/v1/audit?limit=200"
 for action in channel.create channel.test alert.ack; do
 	assert_eq "audit has $action" true "$(printf '%s' "$API_BODY" | jq --arg a "$action" 'any(.[]; .action == $a)')"
 done
+assert_eq "no task named in the channel and alert entries" "" \
+	"$(printf '%s' "$API_BODY" | jq -r '.[] | select(.action | test("^(channel|alert)[.]")) | .detail // empty')"
 assert_not_contains "the audit log never holds the secret" "$API_BODY" "$SECRET"
 tb_ok "audit list (CLI)" audit list --output json
 assert_true "the CLI's notify test is audited" bash -c "printf '%s' '$TB_OUT' | jq -e 'any(.[]; .action == \"cli.notify.test\")' >/dev/null"
