@@ -20,7 +20,7 @@ export async function refreshAlertBadge() {
   if (!el) return;
   try {
     const firing = await get('/alerts?state=firing');
-    el.textContent = String(firing.length);
+    el.textContent = firing.length ? String(firing.length) : '';
     el.hidden = firing.length === 0;
     el.setAttribute('aria-label', `${firing.length} alert${firing.length === 1 ? '' : 's'} firing`);
   } catch {
