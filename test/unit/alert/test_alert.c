@@ -7,7 +7,11 @@
  * fires an open one again; alert_apply against a real store fires once,
  * resolves once, fires again after a resolution, and queues one delivery
  * per channel that takes the kind, for each event; thresholds parse with
- * defaults and refuse what they do not know; a channel is checked before
+ * defaults and refuse what they do not know; the checks (alert_observe)
+ * find a failed tenant, a slow backup, a tenant without a recent backup
+ * and one over its storage threshold, and hold what they cannot judge (a
+ * cluster that does not answer, a tenant whose newest backup runs); a
+ * channel is checked before
  * it is stored and its secret is sealed; a delivery that fails is retried
  * with doubling waits and given up after NOTIFY_MAX_ATTEMPTS.
  */
@@ -345,6 +349,105 @@ test_retry_backoff(void **state)
 	meta_attempt_array_free(t, n);
 }
 
+static bool
+observed(const AlertObserved *o, const char *kind, const char *object, const char *message_part)
+{
+	for (size_t i = 0; i < o->n_firing; i++)
+		if (strcmp(o->firing[i].kind, kind) == 0 && strcmp(o->firing[i].object, object) == 0 &&
+		    (message_part == NULL || strstr(o->firing[i].message, message_part)))
+			return true;
+	return false;
+}
+
+static void
+add_task(Meta *m, const char *tenant, const char *status, const char *created_at, int64_t *out_id)
+{
+	MetaTask t = {0};
+
+	t.type = (char *)"backup";
+	t.cluster = (char *)"main";
+	t.tenant = (char *)tenant;
+	t.status = (char *)status;
+	t.created_at = (char *)created_at;
+	t.started_at = (char *)created_at;
+	assert_int_equal(meta_task_insert(m, &t), 0);
+	if (strcmp(status, "FAILED") == 0) {
+		t.error = (char *)"step \"Back up data\": could not write";
+		assert_int_equal(meta_task_update(m, &t), 0);
+	}
+	*out_id = t.id;
+}
+
+static void
+test_observe(void **state)
+{
+	Fixture *fx = *state;
+	MetaCluster c = {0};
+	MetaStrategy st = {0};
+	MetaSet set = {0};
+	AlertObserved o;
+	int64_t slow_id, failed_id, old_id;
+	char object[64];
+	/* 2026-01-10 00:00:00 UTC */
+	time_t now = 1768003200;
+
+	c.name = (char *)"main";
+	c.conninfo = (char *)"host=/nonexistent-tenback-test port=1 connect_timeout=1";
+	c.pgdata = (char *)"/nonexistent";
+	c.storage = (char *)"file:///nonexistent";
+	c.compress = (char *)"zstd";
+	c.system_id = (char *)"1";
+	c.pg_version = 150000;
+	c.created_at = (char *)"2026-01-01 00:00:00+00";
+	assert_int_equal(meta_cluster_add(fx->meta, &c), 0);
+	/* shop: an old completed set, over its storage threshold; its newest backup runs for 9 days */
+	st.cluster = (char *)"main";
+	st.tenant = (char *)"shop";
+	st.method = (char *)"physical";
+	st.schedule = (char *)"{\"kind\": \"week\", \"days\": {\"mon\": \"FULL\"}, \"time\": \"02:00\"}";
+	st.retention_days = 7;
+	st.compress = (char *)"zstd";
+	st.enabled = 1;
+	st.alerts = (char *)"{\"storage_bytes\": 100}";
+	assert_int_equal(meta_strategy_put(fx->meta, &st), 0);
+	set.cluster = (char *)"main";
+	set.tenant = (char *)"shop";
+	set.id = (char *)"20260101-000000F";
+	set.type = (char *)"full";
+	set.method = (char *)"physical";
+	set.status = (char *)"completed";
+	set.storage_path = (char *)"x";
+	set.start_time = (char *)"2025-12-31 23:00:00+00";
+	set.stop_time = (char *)"2026-01-01 00:00:00+00";
+	set.stored_bytes = 1000;
+	assert_int_equal(meta_set_insert(fx->meta, &set), 0);
+	add_task(fx->meta, "shop", "FAILED", "2025-12-31 00:00:00+00", &old_id);
+	add_task(fx->meta, "shop", "RUNNING", "2026-01-01 00:00:00+00", &slow_id);
+	/* crm: its newest backup failed */
+	add_task(fx->meta, "crm", "FAILED", "2026-01-09 23:00:00+00", &failed_id);
+
+	assert_int_equal(alert_observe(fx->meta, now, &o), 0);
+	snprintf(object, sizeof(object), "tasks/%lld", (long long)slow_id);
+	assert_true(observed(&o, ALERT_BACKUP_SLOW, object, "has been running for 777600 seconds, exceeding the threshold of 14400 seconds"));
+	assert_true(observed(&o, ALERT_BACKUP_FAILED, "tenants/main/crm", "failed: step \"Back up data\": could not write"));
+	assert_false(observed(&o, ALERT_BACKUP_FAILED, "tenants/main/shop", NULL)); /* its newest runs: held */
+	assert_true(strlist_contains(&o.held, "backup_failed tenants/main/shop"));
+	assert_true(observed(&o, ALERT_STORAGE_USE, "tenants/main/shop", "(1000 bytes), exceeding the threshold of"));
+	/* weekly: 7 days between slots, plus the 4 h duration threshold */
+	assert_true(observed(&o, ALERT_BACKUP_OVERDUE, "tenants/main/shop", "for 777600 seconds, exceeding the threshold of 619200 seconds"));
+	/* the cluster does not answer: its WAL alerts neither fire nor resolve */
+	assert_false(observed(&o, ALERT_WAL_ARCHIVE_LAG, "clusters/main", NULL));
+	assert_true(strlist_contains(&o.held, "wal_archive_lag clusters/main"));
+	assert_true(strlist_contains(&o.held, "wal_archive_failing clusters/main"));
+	assert_int_equal(o.n_firing, 4);
+	alert_observed_free(&o);
+
+	/* two days after the set: not overdue yet */
+	assert_int_equal(alert_observe(fx->meta, now - 7 * 86400, &o), 0);
+	assert_false(observed(&o, ALERT_BACKUP_OVERDUE, "tenants/main/shop", NULL));
+	alert_observed_free(&o);
+}
+
 int
 main(void)
 {
@@ -353,6 +456,7 @@ main(void)
 		cmocka_unit_test(test_diff),
 		cmocka_unit_test(test_thresholds),
 		cmocka_unit_test_setup_teardown(test_apply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_observe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_channel_checks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_retry_backoff, setup, teardown),
 	};
