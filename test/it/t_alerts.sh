@@ -19,6 +19,8 @@
 #     they fire once however many passes see them; the e-mail channel gets the lag
 #     alert (subject and body checked), not the other kinds; archiving repaired, both
 #     resolve;
+#   - storage use over 1 byte and no backup within 1 s (strategy thresholds) fire, and
+#     resolve with the default thresholds;
 #   - the audit log names the new actions and never holds the secret; the alert
 #     metric tenback_alerts_firing.
 source "$(dirname "$0")/lib.sh"
@@ -235,6 +237,21 @@ api GET "/api/v1/alerts?state=firing"
 assert_eq "nothing firing" 0 "$(printf '%s' "$API_BODY" | jq 'length')"
 tb_ok "tenback alert list" alert list
 assert_contains "says nothing fires" "$TB_OUT" "no alert firing"
+
+# ---- storage use and overdue backups, from the strategy's thresholds
+api_expect "strategy: storage threshold 1 byte, overdue after 1 s" 200 PUT "/api/v1/tenants/$shop/strategy" \
+	'{"schedule": {"kind": "week", "days": {"sun": "FULL"}, "time": "03:00"}, "alerts": {"storage_bytes": 1, "backup_overdue_seconds": 1}}'
+if wait_for "storage_use fires" 30 firing storage_use; then ok "alert storage_use fires"; else not_ok "alert storage_use fires"; fi
+if wait_for "backup_overdue fires" 30 firing backup_overdue; then ok "alert backup_overdue fires"; else not_ok "alert backup_overdue fires"; fi
+api GET "/api/v1/alerts?state=firing"
+assert_match "the storage message" "$(printf '%s' "$API_BODY" | jq -r '.[] | select(.kind == "storage_use") | .message')" \
+	'^Backup sets of tenant "shop" of cluster "src" hold .* \([0-9]+ bytes\), exceeding the threshold of .*\(1 bytes\)$'
+assert_match "the overdue message" "$(printf '%s' "$API_BODY" | jq -r '.[] | select(.kind == "backup_overdue") | .message')" \
+	'^No successful backup of tenant "shop" of cluster "src" for [0-9]+ seconds, exceeding the threshold of 1 seconds$'
+api_expect "strategy back to the default thresholds" 200 PUT "/api/v1/tenants/$shop/strategy" \
+	'{"schedule": {"kind": "week", "days": {"sun": "FULL"}, "time": "03:00"}}'
+if wait_for "storage_use resolves" 30 resolved storage_use; then ok "alert storage_use resolves"; else not_ok "alert storage_use resolves"; fi
+if wait_for "backup_overdue resolves" 30 resolved backup_overdue; then ok "alert backup_overdue resolves"; else not_ok "alert backup_overdue resolves"; fi
 
 # ---- the audit log
 api_expect "audit log" 200 GET "/api/v1/audit?limit=200"
