@@ -274,7 +274,7 @@ async function main() {
       await shot(page, 'task-full-needs-compaction');
     }, page);
 
-    await check('the failed backups fire an alert: a count on Alerts, the Alerts page lists it, operators acknowledge', async () => {
+    await check('the failed backups fire an alert: a count on Alerts, the Alerts page lists it, operators acknowledge and test a channel', async () => {
       // the daemon evaluates every 2 s (run.sh), the console's count every 15 s or on the Alerts page;
       // one alert for the tenant whichever of its two failed tasks it saw first (it fires once)
       try {
@@ -294,6 +294,16 @@ async function main() {
           const r = document.querySelector(`#alerts-table tr[data-kind="${k}"]`);
           return r && !r.querySelector('button[data-ack]') && /operator/.test(r.textContent);
         }, 'backup_failed');
+        // the channel's Test: nothing listens there, the failure and its attempt are shown
+        const ch = page.locator('#channels-table tr[data-channel="hook"]');
+        await ch.waitFor();
+        assert.match(await ch.textContent(), /webhook.*127\.0\.0\.1:1\/hook.*all/);
+        await ch.locator('button[data-test="hook"]').click();
+        await page.waitForFunction(() => /Not delivered: could not send to webhook/.test(
+          document.querySelector('#channels-table tr[data-channel="hook"] .test-result')?.textContent || ''));
+        await page.waitForFunction(() => /hook\s*test/.test(document.querySelector('#attempts-table')?.textContent || ''));
+        assert.ok(await page.isVisible('#attempts-table tr[data-outcome="failed"]'));
+        await shot(page, 'alerts-channel-test');
       } finally {
         await page.evaluate((id) => { location.hash = `#/tasks/${id}`; }, fullTask);
         await page.waitForSelector('[data-notice="need-compaction"] a[data-action="open-compaction"]');

@@ -1,5 +1,7 @@
 // Alerts: what the daemon's checks fired (doc/alerts.md), newest first, firing ones
 // or all; operators acknowledge. The left navigation's badge counts the firing ones.
+// For operators, the notification channels with their Test, and the recent delivery
+// attempts (channels are added with the API or "tenback notify channel add").
 import { get, post, seg } from '../api.js';
 import { h, badge, timeEl, can, errorBox, loading, fill } from '../util.js';
 
@@ -58,6 +60,51 @@ function alertsTable(ctx, alerts, reload) {
     h('tbody', rows)));
 }
 
+function attemptsTable(attempts) {
+  if (!attempts.length) return h('p.empty', 'No delivery attempt yet.');
+  return h('div.table-wrap', h('table.data#attempts-table',
+    h('caption.sr-only', 'Delivery attempts'),
+    h('thead', h('tr', ['Channel', 'Event', 'Try', 'At', 'Outcome', 'Error'].map((x) => h('th', { scope: 'col' }, x)))),
+    h('tbody', attempts.map((t) => h('tr', { 'data-attempt': t.id, 'data-outcome': t.outcome },
+      h('td', t.channel),
+      h('td', t.event, t.alert_id ? h('span.muted', ` (alert ${t.alert_id})`) : null),
+      h('td.num', String(t.attempt)),
+      h('td', timeEl(t.at)),
+      h('td', badge(t.outcome === 'delivered' ? 'SUCCEEDED' : 'FAILED', t.outcome)),
+      h('td.small', t.error || (t.http_status ? `HTTP ${t.http_status}` : '—')))))));
+}
+
+function channelsTable(ctx, channels, onTested) {
+  if (!channels.length) return h('p.empty', 'No notification channel. Add one with POST /api/v1/notification-channels or "tenback notify channel add".');
+  return h('div.table-wrap', h('table.data#channels-table',
+    h('caption.sr-only', 'Notification channels'),
+    h('thead', h('tr', ['Name', 'Type', 'Where', 'Kinds', 'Test'].map((x) => h('th', { scope: 'col' }, x)))),
+    h('tbody', channels.map((c) => {
+      const result = h('div.small.test-result', { 'aria-live': 'polite' });
+      return h('tr', { 'data-channel': c.name },
+        h('th', { scope: 'row' }, c.name),
+        h('td', c.type),
+        h('td', h('code', c.url), c.type === 'email' ? h('div.small.muted', `to ${c.to}`) : null),
+        h('td', c.kinds && c.kinds.length ? c.kinds.join(', ') : 'all'),
+        h('td', h('button.btn.btn-small', {
+          type: 'button',
+          'data-test': c.name,
+          onclick: async (ev) => {
+            ev.target.disabled = true;
+            fill(result, 'Sending…');
+            try {
+              const r = await post(`/notification-channels/${seg(c.id)}/test`);
+              fill(result, r.delivered ? h('span.ok-text', 'Delivered') : h('span.err-text', 'Not delivered: ' + (r.error || 'unknown error')));
+            } catch (err) {
+              fill(result, h('span.err-text', err.message));
+            }
+            ev.target.disabled = false;
+            onTested();
+          },
+        }, 'Test'), result));
+    }))));
+}
+
 export async function alertsPage(ctx, main) {
   document.title = 'Alerts · tenback';
   const which = h('select#alert-state', { 'aria-label': 'Which alerts' },
@@ -67,6 +114,24 @@ export async function alertsPage(ctx, main) {
   main.append(h('div.page-head', h('h1', 'Alerts'), h('div.head-actions', h('label.inline', { for: 'alert-state' }, 'Show '), which)),
     h('p.muted', 'WAL archive lag and failures, failed, long or missing backups, storage use: checked by the daemon; each alert fires once and resolves when its cause is gone.'),
     body);
+  const operator = can(ctx.role, 'operator');
+  const channelsBox = h('div', loading());
+  const attemptsBox = h('div', loading());
+  if (operator) {
+    main.append(h('h2', 'Notification channels'), channelsBox, h('h2', 'Delivery attempts'), attemptsBox);
+  }
+  async function loadAttempts() {
+    try {
+      fill(attemptsBox, attemptsTable(await get('/notification-attempts?limit=20')));
+    } catch (err) {
+      if (err.status !== 401) fill(attemptsBox, errorBox(err, 'Cannot list delivery attempts'));
+    }
+  }
+  if (operator) {
+    get('/notification-channels').then((cs) => fill(channelsBox, channelsTable(ctx, cs, loadAttempts)),
+      (err) => { if (err.status !== 401) fill(channelsBox, errorBox(err, 'Cannot list channels')); });
+    loadAttempts();
+  }
   let timer = null;
   let stopped = false;
   async function load() {
