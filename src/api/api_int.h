@@ -256,6 +256,11 @@ int h_session_create(ApiRequest *req, ApiResponse *resp);
 int h_session_delete(ApiRequest *req, ApiResponse *resp);
 int h_me(ApiRequest *req, ApiResponse *resp);
 int h_audit_list(ApiRequest *req, ApiResponse *resp);
+int h_sessions_list(ApiRequest *req, ApiResponse *resp);
+int h_session_revoke(ApiRequest *req, ApiResponse *resp);
+int h_user_sessions_revoke(ApiRequest *req, ApiResponse *resp);
+/* hex digits of a session's or token's id shown and accepted by the admin API */
+#define AUTH_ID_SHOWN 16
 int h_metrics(ApiRequest *req, ApiResponse *resp);
 int h_token_create(ApiRequest *req, ApiResponse *resp);
 int h_openapi(ApiRequest *req, ApiResponse *resp);

@@ -144,6 +144,8 @@ audit_action(const ApiRoute *r)
 	} map[] = {
 		{"POST", "/api/v1/sessions", "logon"},
 		{"DELETE", "/api/v1/sessions", "logoff"},
+		{"DELETE", "/api/v1/sessions/{id}", "session.revoke"},
+		{"DELETE", "/api/v1/users/{name}/sessions", "user.sessions.revoke"},
 		{"POST", "/api/v1/tokens", "token.create"},
 		{"POST", "/api/v1/clusters", "cluster.create"},
 		{"POST", "/api/v1/clusters/{name}/status", "cluster.status"},

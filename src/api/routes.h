@@ -10,6 +10,9 @@
 #define API_ROUTES(X) \
 	X("POST", "/api/v1/sessions", ROLE_PUBLIC, h_session_create) \
 	X("DELETE", "/api/v1/sessions", ROLE_VIEWER, h_session_delete) \
+	X("GET", "/api/v1/sessions", ROLE_ADMIN, h_sessions_list) \
+	X("DELETE", "/api/v1/sessions/{id}", ROLE_ADMIN, h_session_revoke) \
+	X("DELETE", "/api/v1/users/{name}/sessions", ROLE_ADMIN, h_user_sessions_revoke) \
 	X("GET", "/api/v1/me", ROLE_VIEWER, h_me) \
 	X("POST", "/api/v1/tokens", ROLE_VIEWER, h_token_create) \
 	X("GET", "/api/v1/openapi.json", ROLE_PUBLIC, h_openapi) \

@@ -64,7 +64,11 @@ static const char usage_text[] =
 	"  notify test NAME   (sends a test notification now)\n"
 	"  notify attempts [--channel NAME] [--limit N] [--output text|json]   (delivery attempts)\n"
 	"  user add NAME --role admin|operator|viewer   (password on standard input)\n"
-	"  user list\n"
+	"  user list [--output text|json]\n"
+	"  user passwd NAME   (new password on standard input; ends the user's sessions and tokens)\n"
+	"  user remove NAME\n"
+	"  user sessions [--user NAME] [--output text|json]   (live sessions and API tokens)\n"
+	"  user revoke NAME | --id ID   (all sessions and tokens of a user, or one)\n"
 	"  version\n"
 	"\n"
 	"--home defaults to $TENBACK_HOME, then ~/.local/share/tenback. With --server (and --token or\n"
@@ -132,7 +136,7 @@ audit_action(const char *cmd, int argc, char **argv)
 {
 	static const char *const whole[] = {"backup", "restore", "verify", NULL};
 	static const char *const with_sub[] = {"cluster", "set", "storage", "user", "alert", NULL};
-	static const char *const reads[] = {"list", "show", "test", "--help", NULL};
+	static const char *const reads[] = {"list", "show", "test", "sessions", "--help", NULL};
 
 	/* notify: channel add|remove and test change or send something */
 	if (strcmp(cmd, "notify") == 0) {

@@ -126,7 +126,17 @@ int meta_auth_get(Meta *m, const char *id, MetaAuth *out);  /* ERR_NOT_FOUND */
 int meta_auth_touch(Meta *m, const char *id, int64_t expires_at);
 int meta_auth_delete(Meta *m, const char *id);
 int meta_auth_purge_expired(Meta *m, int64_t now);
+/* The live sessions and tokens (of user, or everyone's when NULL), oldest
+ * first, without their CSRF tokens. */
+int meta_auth_list(Meta *m, const char *user, int64_t now, MetaAuth **out, size_t *out_count);
+/* Revoke the one session or token whose id starts with id_prefix (at least 8
+ * hex digits): *out is what it was.  ERR_NOT_FOUND; ERR_INVALID when the
+ * prefix is malformed or names more than one. */
+int meta_auth_revoke(Meta *m, const char *id_prefix, MetaAuth *out);
+/* Revoke every session and token of user; *out_count of them. */
+int meta_auth_revoke_user(Meta *m, const char *user, size_t *out_count);
 void meta_auth_clear(MetaAuth *a);
+void meta_auth_array_free(MetaAuth *a, size_t n);
 
 typedef struct MetaStorage {
 	char *name;

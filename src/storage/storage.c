@@ -159,7 +159,7 @@ storage_read_open(Storage *s, IoReader **out, const char *path)
 	if ((rc = storage_check_object_path(path)) < 0)
 		return rc;
 	if (bundle_alias_find(s, path, &bundle, &offset, &length))
-		return storage_read_open_range(s, out, bundle, offset, length);
+		return bundle_member_open(s, out, bundle, offset, length);
 	return s->driver->read_open(s->drv, out, path);
 }
 
