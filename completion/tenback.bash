@@ -22,7 +22,7 @@ _tenback()
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local global="--home --server --token --log-level --quiet --verbose --help --version"
-	local commands="cluster check tenant backup set verify restore window storage audit serve user archive-push archive-get version"
+	local commands="cluster check tenant backup set verify restore window storage audit alert notify serve user archive-push archive-get version"
 
 	# the command: the first word that is not a global option or its value
 	for ((i = 1; i < COMP_CWORD; i++)); do
@@ -89,7 +89,13 @@ _tenback()
 		list) opts="--output" ;;
 		esac ;;
 	audit) subs="list"; opts="--limit --before --output" ;;
-	serve) opts="--listen --workers --web" ;;
+	alert) subs="list ack"; opts="--all --output" ;;
+	notify) subs="channel test attempts"
+		case $sub in
+		channel) opts="add list remove --type --url --secret-file --kinds --from --to --username --output" ;;
+		attempts) opts="--channel --limit --output" ;;
+		esac ;;
+	serve) opts="--listen --workers --web --alert-interval" ;;
 	user) subs="add list passwd remove sessions revoke"
 		case $sub in
 		add) opts="--role" ;;

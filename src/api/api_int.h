@@ -296,4 +296,12 @@ int h_task_retry(ApiRequest *req, ApiResponse *resp);
 int h_task_cancel(ApiRequest *req, ApiResponse *resp);
 int h_scheduler_run(ApiRequest *req, ApiResponse *resp);
 
+int h_alerts_list(ApiRequest *req, ApiResponse *resp);
+int h_alert_ack(ApiRequest *req, ApiResponse *resp);
+int h_channels_list(ApiRequest *req, ApiResponse *resp);
+int h_channel_create(ApiRequest *req, ApiResponse *resp);
+int h_channel_delete(ApiRequest *req, ApiResponse *resp);
+int h_channel_test(ApiRequest *req, ApiResponse *resp);
+int h_attempts_list(ApiRequest *req, ApiResponse *resp);
+
 #endif

@@ -162,6 +162,10 @@ audit_action(const ApiRoute *r)
 		{"POST", "/api/v1/tasks/{id}/retry", "task.retry"},
 		{"POST", "/api/v1/tasks/{id}/cancel", "task.cancel"},
 		{"POST", "/api/v1/scheduler/run", "scheduler.run"},
+		{"POST", "/api/v1/alerts/{id}/ack", "alert.ack"},
+		{"POST", "/api/v1/notification-channels", "channel.create"},
+		{"DELETE", "/api/v1/notification-channels/{id}", "channel.delete"},
+		{"POST", "/api/v1/notification-channels/{id}/test", "channel.test"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -188,7 +192,9 @@ audit_request(const ApiRequest *req, const ApiRoute *route, const char *outcome,
 
 	if (action == NULL || req->meta == NULL)
 		return;
-	if (strcmp(outcome, "ok") == 0 && resp->body.len) {
+	/* an alert's or a channel's own id is not a task's */
+	if (strcmp(outcome, "ok") == 0 && resp->body.len && !str_starts_with(action, "alert.") &&
+	    !str_starts_with(action, "channel.")) {
 		JsonValue *v = NULL;
 		if (json_parse(&v, (const char *)resp->body.data, resp->body.len) == 0) {
 			bool ok = false;

@@ -44,6 +44,13 @@
 	X("POST", "/api/v1/tasks/{id}/cancel", ROLE_OPERATOR, h_task_cancel) \
 	X("POST", "/api/v1/scheduler/run", ROLE_ADMIN, h_scheduler_run) \
 	X("GET", "/api/v1/audit", ROLE_ADMIN, h_audit_list) \
-	X("GET", "/api/v1/metrics", ROLE_VIEWER, h_metrics)
+	X("GET", "/api/v1/metrics", ROLE_VIEWER, h_metrics) \
+	X("GET", "/api/v1/alerts", ROLE_VIEWER, h_alerts_list) \
+	X("POST", "/api/v1/alerts/{id}/ack", ROLE_OPERATOR, h_alert_ack) \
+	X("GET", "/api/v1/notification-channels", ROLE_OPERATOR, h_channels_list) \
+	X("POST", "/api/v1/notification-channels", ROLE_ADMIN, h_channel_create) \
+	X("DELETE", "/api/v1/notification-channels/{id}", ROLE_ADMIN, h_channel_delete) \
+	X("POST", "/api/v1/notification-channels/{id}/test", ROLE_OPERATOR, h_channel_test) \
+	X("GET", "/api/v1/notification-attempts", ROLE_OPERATOR, h_attempts_list)
 
 #endif

@@ -8,6 +8,7 @@
 #include "cli/args.h"
 #include "cli/cli.h"
 
+#include "alert/alert.h"
 #include "api/api.h"
 #include "common/buf.h"
 #include "common/error.h"
@@ -24,7 +25,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#define SERVE_USAGE "tenback serve [--listen HOST:PORT] [--workers N] [--web DIR]"
+#define SERVE_USAGE "tenback serve [--listen HOST:PORT] [--workers N] [--web DIR] [--alert-interval SEC]"
 #define USER_USAGE "tenback user add NAME --role admin|operator|viewer   (password on standard input)\n" \
 	"       tenback user list [--output text|json]\n" \
 	"       tenback user passwd NAME   (new password on standard input; ends the user's sessions and tokens)\n" \
@@ -78,26 +79,32 @@ out:
 int
 cmd_serve(Cli *cli, int argc, char **argv)
 {
-	const char *listen = "127.0.0.1:8432", *workers_opt = NULL, *web = NULL;
+	const char *listen = "127.0.0.1:8432", *workers_opt = NULL, *web = NULL, *interval_opt = NULL;
 	StrList pos = {0};
 	ArgSpec specs[] = {
 		{"listen", ARG_STRING, &listen, false},
 		{"workers", ARG_STRING, &workers_opt, false},
 		{"web", ARG_STRING, &web, false},
+		{"alert-interval", ARG_STRING, &interval_opt, false},
 		{NULL, 0, NULL, false},
 	};
 	TaskEngine *engine = NULL;
+	AlertService *alerts = NULL;
 	ApiServer *server = NULL;
 	TaskEngineOpts eo = {0};
 	ApiServerOpts so = {0};
-	uint64_t workers = 2;
+	uint64_t workers = 2, alert_interval = 30;
 	sigset_t set;
 	int rc, sig = 0;
 
 	if ((rc = args_parse(argc, argv, specs, &pos)) < 0 || pos.count ||
-	    (workers_opt && ((rc = str_to_u64(&workers, workers_opt, "--workers")) < 0 || workers < 1 || workers > 64))) {
+	    (workers_opt && ((rc = str_to_u64(&workers, workers_opt, "--workers")) < 0 || workers < 1 || workers > 64)) ||
+	    (interval_opt && ((rc = str_to_u64(&alert_interval, interval_opt, "--alert-interval")) < 0 ||
+	                      alert_interval < 1 || alert_interval > 3600))) {
 		if (rc == 0)
-			err_set(ERR_INVALID, pos.count ? "serve takes no positional argument" : "--workers must be between 1 and 64");
+			err_set(ERR_INVALID, pos.count ? "serve takes no positional argument"
+			                     : workers < 1 || workers > 64 ? "--workers must be between 1 and 64"
+			                                                    : "--alert-interval must be between 1 and 3600 seconds");
 		strlist_free(&pos);
 		return cli_usage_error(SERVE_USAGE);
 	}
@@ -122,12 +129,15 @@ cmd_serve(Cli *cli, int argc, char **argv)
 	so.engine = engine;
 	if ((rc = api_server_start(&server, &so)) < 0)
 		goto out;
+	if ((rc = alert_service_start(&alerts, cli->home, (int)alert_interval)) < 0)
+		goto out;
 	log_info("tenback serve: listening on %s (port %d), console from %s, %d workers", listen, api_server_port(server),
 	         web ? web : api_default_web_dir(), (int)workers);
 	while (sigwait(&set, &sig) != 0)
 		;
 	log_info("tenback serve: %s received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
 out:
+	alert_service_stop(alerts);
 	api_server_stop(server);
 	if (engine)
 		task_engine_stop(engine);

@@ -655,7 +655,7 @@ meta_storage_array_free(MetaStorage *a, size_t n)
 
 /* ---- strategies ---- */
 
-#define STRATEGY_COLS "cluster, tenant, method, storage, schedule, retention_days, compress, enabled, last_fired"
+#define STRATEGY_COLS "cluster, tenant, method, storage, schedule, retention_days, compress, enabled, last_fired, alerts"
 
 static void
 read_strategy(sqlite3_stmt *st, MetaStrategy *s)
@@ -669,6 +669,7 @@ read_strategy(sqlite3_stmt *st, MetaStrategy *s)
 	s->compress = meta_col_text(st, 6);
 	s->enabled = sqlite3_column_int(st, 7);
 	s->last_fired = meta_col_text(st, 8);
+	s->alerts = meta_col_text(st, 9);
 }
 
 int
@@ -677,11 +678,11 @@ meta_strategy_put(Meta *m, const MetaStrategy *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_prepare(m, &st, "INSERT INTO strategy (" STRATEGY_COLS ") VALUES (?,?,?,?,?,?,?,?,?)"
+	if ((rc = meta_prepare(m, &st, "INSERT INTO strategy (" STRATEGY_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?)"
 	                               " ON CONFLICT (cluster, tenant) DO UPDATE SET method = excluded.method,"
 	                               " storage = excluded.storage, schedule = excluded.schedule,"
 	                               " retention_days = excluded.retention_days, compress = excluded.compress,"
-	                               " enabled = excluded.enabled")) < 0)
+	                               " enabled = excluded.enabled, alerts = excluded.alerts")) < 0)
 		return rc;
 	meta_bind_text(st, 1, s->cluster);
 	meta_bind_text(st, 2, s->tenant);
@@ -692,6 +693,7 @@ meta_strategy_put(Meta *m, const MetaStrategy *s)
 	meta_bind_text(st, 7, s->compress);
 	sqlite3_bind_int(st, 8, s->enabled);
 	meta_bind_text(st, 9, s->last_fired);
+	meta_bind_text(st, 10, s->alerts);
 	return meta_step_done(m, st, "write of a strategy");
 }
 
@@ -781,6 +783,7 @@ meta_strategy_clear(MetaStrategy *s)
 	free(s->schedule);
 	free(s->compress);
 	free(s->last_fired);
+	free(s->alerts);
 	memset(s, 0, sizeof(*s));
 }
 

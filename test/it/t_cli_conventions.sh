@@ -72,6 +72,13 @@ assert_eq "restore --quiet: nothing on stderr" "" "$TB_ERR"
 # --- the man page and the bash completion know every command of the usage text
 mapfile -t cmds < <("$TENBACK" --help | sed -n '/^Commands:/,/^$/p' | awk '/^  [a-z]/ { print $1 }' | sort -u)
 assert_true "the usage text lists commands" test "${#cmds[@]}" -gt 10
+# --- "tenback COMMAND --help" answers with the command's usage on stdout, exit 0
+for c in "${cmds[@]}"; do
+	[[ $c == version ]] && continue
+	tb_run "$c" --help
+	assert_eq "$c --help: exit 0, its usage on stdout, nothing on stderr" "0 Usage: tenback $c|" \
+		"$TB_RC $(head -n 1 <<<"$TB_OUT" | cut -c1-$((15 + ${#c})))|$TB_ERR"
+done
 for c in "${cmds[@]}"; do
 	assert_true "man page: $c" grep -q "^\\\\fB${c//-/\\\\-}" "$REPO_ROOT/doc/tenback.1"
 	assert_true "completion: $c" grep -qE "commands=\"[^\"]*\\<$c\\>" "$REPO_ROOT/completion/tenback.bash"
