@@ -114,13 +114,27 @@ run_it() {
 }
 
 echo
-echo "== integration tests (logs in $logdir/)"
-run_it "" "${tests[@]}"
+# ---- two lanes at once, each on its own half of the file-storage tests first:
+#   lane 1: its file tests, the console in a real browser, then the tests that hold for
+#           both storages again on S3 ("# tb-storage: file s3"; TB_STORAGE=s3, API ports
+#           shifted by 1000, one RGW on 27030);
+#   lane 2: its file tests, then unit and integration tests under ASan+UBSan.
+# PostgreSQL listens on a private socket directory per test, so only TCP ports can
+# meet: a test and its ASan run use the same ones (lane 2 runs both, in turn), and so
+# do t_api_metrics and t_api_scheduler (both in lane 1). Every other TCP port (API
+# daemons, RGW fixtures, proxies, receivers) is a test's own.
+lane2_file=" t_archive t_kill9 t_verify_corrupt t_pitr t_chain_integrity t_api_backup_now t_api_auth t_s3_storage
+	t_logical t_alerts t_bundles t_fault_loop t_incremental t_incremental_wal t_s3_faults "
+tests1=() tests2=()
+for t in "${tests[@]}"; do
+	if [[ " $(echo $lane2_file) " == *" $(basename "$t" .sh) "* ]]; then
+		tests2+=("$t")
+	else
+		tests1+=("$t")
+	fi
+done
+echo "== integration tests (logs in $logdir/), in two lanes"
 
-# ---- then two lanes at once (their ports and S3 servers do not meet):
-#   lane 1: the console in a real browser, then the tests that hold for both storages
-#           again on S3 ("# tb-storage: file s3"; TB_STORAGE=s3, each with its own RGW);
-#   lane 2: unit and integration tests under ASan+UBSan.
 lane_s3() {
 	local t t0 rc line
 	local -a s3_tests=()
@@ -216,19 +230,24 @@ lane_asan() {
 	fi
 }
 
-lane_s3 "$@" >"$logdir/lane-s3.out" 2>&1 &
-pid_s3=$!
-pid_asan=""
-if [[ ${SANITIZE:-1} == 1 ]]; then
-	lane_asan "$@" >"$logdir/lane-asan.out" 2>&1 &
-	pid_asan=$!
-fi
-wait "$pid_s3"
-echo; cat "$logdir/lane-s3.out"
-if [[ -n $pid_asan ]]; then
-	wait "$pid_asan"
-	echo; cat "$logdir/lane-asan.out"
-fi
+lane_1() {
+	echo "== integration tests, lane 1"
+	run_it "" "${tests1[@]}"
+	lane_s3 "$@"
+}
+lane_2() {
+	echo "== integration tests, lane 2"
+	run_it "" "${tests2[@]}"
+	if [[ ${SANITIZE:-1} == 1 ]]; then lane_asan "$@"; fi
+}
+lane_1 "$@" >"$logdir/lane-1.out" 2>&1 &
+pid_1=$!
+lane_2 "$@" >"$logdir/lane-2.out" 2>&1 &
+pid_2=$!
+wait "$pid_1"
+echo; cat "$logdir/lane-1.out"
+wait "$pid_2"
+echo; cat "$logdir/lane-2.out"
 
 while read -r verdict name; do
 	if [[ $verdict == PASS ]]; then passed=$((passed + 1)); else failed=$((failed + 1)); failed_names+=("$name"); fi
