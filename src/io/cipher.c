@@ -393,6 +393,17 @@ session_start(IoKeyring *kr)
 	return 0;
 }
 
+uint64_t
+io_cipher_sealed_size(uint64_t plain_len)
+{
+	/* every full chunk sealed, then the last (possibly empty) one; a full last chunk is the last */
+	uint64_t chunks = plain_len / IO_CIPHER_CHUNK_BYTES + 1;
+
+	if (plain_len > 0 && plain_len % IO_CIPHER_CHUNK_BYTES == 0)
+		chunks--;
+	return IO_CIPHER_HEADER_BYTES + plain_len + chunks * IO_CIPHER_TAG_BYTES;
+}
+
 bool
 io_cipher_header_is(const uint8_t *buf, size_t len, char out_fingerprint[IO_FINGERPRINT_CHARS + 1])
 {

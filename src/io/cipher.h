@@ -125,6 +125,9 @@ int io_encrypt_writer_new(IoWriter **out, IoWriter *sink, IoKeyring *kr, const c
  */
 int io_decrypt_reader_new(IoReader **out, IoReader *source, IoKeyring *kr, const char *name);
 
+/* The stored length of an encrypted object of plain_len bytes of content. */
+uint64_t io_cipher_sealed_size(uint64_t plain_len);
+
 /* Whether buf (len bytes, the object's start) is an encrypted object's header;
  * *out_fingerprint (may be NULL) gets the key's fingerprint. */
 bool io_cipher_header_is(const uint8_t *buf, size_t len, char out_fingerprint[IO_FINGERPRINT_CHARS + 1]);
