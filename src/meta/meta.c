@@ -124,6 +124,16 @@ static const char *const migrations[] = {
 	"  object TEXT NOT NULL,"
 	"  outcome TEXT NOT NULL,"
 	"  detail TEXT);",
+	/* 8: a cluster's encryption keys (doc/repository.md, "Encryption"): the current one encrypts new
+	 * sets and WAL, the others read older ones; the key file's path or the passphrase sealed */
+	"CREATE TABLE cluster_key ("
+	"  cluster TEXT NOT NULL REFERENCES cluster(name) ON DELETE CASCADE,"
+	"  fingerprint TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('key-file', 'passphrase')),"
+	"  sealed BLOB NOT NULL,"              /* encrypted with the home's master key */
+	"  current INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL,"
+	"  PRIMARY KEY (cluster, fingerprint));",
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 

@@ -324,7 +324,8 @@ test_set_storage_round_trip(void **state)
 	meta_free(fx->meta);
 	fx->meta = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_sql(db, "DROP TABLE audit; ALTER TABLE backup_set DROP COLUMN storage; PRAGMA user_version = 5");
+	exec_sql(db, "DROP TABLE cluster_key; DROP TABLE audit; ALTER TABLE backup_set DROP COLUMN storage; "
+	         "PRAGMA user_version = 5");
 	sqlite3_close(db);
 	assert_int_equal(raw_user_version(fx), 5);
 
@@ -431,7 +432,7 @@ test_audit_log_added(void **state)
 	meta_free(fx->meta);
 	fx->meta = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_sql(db, "DROP TABLE audit; PRAGMA user_version = 6");
+	exec_sql(db, "DROP TABLE cluster_key; DROP TABLE audit; PRAGMA user_version = 6");
 	sqlite3_close(db);
 	assert_int_equal(raw_user_version(fx), 6);
 
@@ -469,12 +470,68 @@ test_audit_log_added(void **state)
 	free(path);
 }
 
+/* Migration 8 alone: a version-7 database gains the clusters' encryption
+ * keys; one current key per cluster; removing the cluster removes them. */
+static void
+test_cluster_keys_added(void **state)
+{
+	Fixture *fx = *state;
+	char *path = xasprintf("%s/metadata.db", fx->home);
+	sqlite3 *db = NULL;
+	MetaKey *a = NULL;
+	size_t n = 0;
+	MetaKey k = {
+		.cluster = (char *)"main",
+		.fingerprint = (char *)"00112233aabbccdd",
+		.kind = (char *)"key-file",
+		.sealed = (uint8_t *)"sealed",
+		.sealed_len = 6,
+		.current = true,
+	};
+
+	make_v1(fx, NULL);
+	open_meta(fx);
+	meta_free(fx->meta);
+	fx->meta = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_sql(db, "DROP TABLE cluster_key; PRAGMA user_version = 7");
+	sqlite3_close(db);
+	open_meta(fx);
+	assert_int_equal(raw_user_version(fx), meta_schema_latest());
+	assert_int_equal(meta_key_list(fx->meta, "main", &a, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(meta_key_put(fx->meta, &k), 0);
+	k.fingerprint = (char *)"ffeeddccbbaa9988";
+	k.kind = (char *)"passphrase";
+	assert_int_equal(meta_key_put(fx->meta, &k), 0);
+	assert_int_equal(meta_key_list(fx->meta, "main", &a, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(a[0].fingerprint, "ffeeddccbbaa9988");   /* the current one first, and only it */
+	assert_true(a[0].current);
+	assert_false(a[1].current);
+	assert_int_equal(a[1].sealed_len, 6);
+	assert_memory_equal(a[1].sealed, "sealed", 6);
+	meta_key_array_free(a, n);
+	assert_int_equal(meta_key_clear_current(fx->meta, "main"), 0);
+	assert_int_equal(meta_key_list(fx->meta, "main", &a, &n), 0);
+	assert_false(a[0].current || a[1].current);
+	meta_key_array_free(a, n);
+	assert_int_equal(meta_key_remove(fx->meta, "main", "00112233aabbccdd"), 0);
+	assert_int_equal(meta_key_remove(fx->meta, "main", "00112233aabbccdd"), ERR_NOT_FOUND);
+	assert_non_null(strstr(err_message(), "has no encryption key"));
+	assert_int_equal(meta_cluster_remove(fx->meta, "main"), 0);
+	assert_int_equal(meta_key_list(fx->meta, "main", &a, &n), 0);
+	assert_int_equal(n, 0);
+	free(path);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_log_added, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_keys_added, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parent_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_storage_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_migration_rolls_back, setup, teardown),
