@@ -208,8 +208,9 @@ named_storage_open(Meta *meta, const char *name, Storage **out)
 	return rc;
 }
 
-int
-cluster_storage_open(Meta *meta, const MetaCluster *c, const char *storage_name, Storage **out)
+/* The storage without its keyring. */
+static int
+storage_open_plain(Meta *meta, const MetaCluster *c, const char *storage_name, Storage **out)
 {
 	StorageOpenOpts so = {0};
 	uint8_t *plain = NULL;
@@ -238,6 +239,25 @@ cluster_storage_open(Meta *meta, const MetaCluster *c, const char *storage_name,
 	explicit_bzero(plain, len);
 	free(plain);
 	return rc;
+}
+
+/* Every storage of a cluster is opened with the cluster's keyring: reads
+ * decrypt, writes encrypt while it has a current key (keys.c). */
+int
+cluster_storage_open(Meta *meta, const MetaCluster *c, const char *storage_name, Storage **out)
+{
+	IoKeyring *kr = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = cluster_keyring_load(meta, c->name, &kr)) < 0)
+		return rc;
+	if ((rc = storage_open_plain(meta, c, storage_name, out)) < 0) {
+		io_keyring_free(kr);
+		return rc;
+	}
+	storage_cipher_set(*out, kr, repo_cipher_name);
+	return 0;
 }
 
 int

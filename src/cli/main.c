@@ -31,6 +31,11 @@ static const char usage_text[] =
 	"              [--storage-credentials FILE]   (s3://bucket/prefix?endpoint=URL&region=R&uri-style=path)\n"
 	"  cluster list [--output text|json]\n"
 	"  cluster remove NAME\n"
+	"  cluster encryption NAME --key-file FILE | --passphrase-file FILE | --off\n"
+	"              (AES-256-GCM at rest: new sets and WAL use this key; older keys are kept to read with)\n"
+	"  cluster key-add NAME --key-file FILE | --passphrase-file FILE   (an old key, to read what it encrypted)\n"
+	"  cluster key-remove NAME --fingerprint FP\n"
+	"  cluster keys NAME [--output text|json]\n"
 	"  tenant list --cluster NAME [--output text|json]\n"
 	"  backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--method physical|logical]\n"
 	"         [--compress zstd|lz4|none] [--storage NAME] [--archive-timeout SEC] [--pg-bin DIR]\n"
@@ -121,7 +126,7 @@ audit_action(const char *cmd, int argc, char **argv)
 {
 	static const char *const whole[] = {"backup", "restore", "verify", NULL};
 	static const char *const with_sub[] = {"cluster", "set", "storage", "user", NULL};
-	static const char *const reads[] = {"list", "show", "test", "--help", NULL};
+	static const char *const reads[] = {"list", "show", "test", "keys", "--help", NULL};
 
 	for (int i = 0; whole[i]; i++)
 		if (strcmp(cmd, whole[i]) == 0)

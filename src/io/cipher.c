@@ -23,6 +23,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -169,6 +170,10 @@ struct IoKeyring {
 	size_t n_passes;
 	bool has_current;
 	IoKek current;
+	/* io_keyring_set_current_passphrase: derived by the first writer */
+	Pass pending;
+	IoKdfParams pending_kdf;
+	char pending_fp[IO_FINGERPRINT_CHARS + 1];
 	/* The write session: one data key, wrapped once. */
 	bool session;
 	uint8_t data_key[IO_KEY_BYTES];
@@ -194,6 +199,10 @@ io_keyring_free(IoKeyring *kr)
 		free(kr->passes[pass_idx].text);
 	}
 	free(kr->passes);
+	if (kr->pending.text) {
+		OPENSSL_cleanse(kr->pending.text, kr->pending.len);
+		free(kr->pending.text);
+	}
 	if (kr->keks)
 		OPENSSL_cleanse(kr->keks, kr->n_keks * sizeof(*kr->keks));
 	free(kr->keks);
@@ -261,16 +270,39 @@ io_keyring_set_current(IoKeyring *kr, const IoKek *k)
 	pthread_mutex_unlock(&kr->lock);
 }
 
+void
+io_keyring_set_current_passphrase(IoKeyring *kr, const char *pass, size_t len, const IoKdfParams *kdf,
+                                   const char *fingerprint)
+{
+	pthread_mutex_lock(&kr->lock);
+	if (kr->pending.text) {
+		OPENSSL_cleanse(kr->pending.text, kr->pending.len);
+		free(kr->pending.text);
+	}
+	kr->pending.text = xmalloc(len + 1);
+	memcpy(kr->pending.text, pass, len);
+	kr->pending.text[len] = '\0';
+	kr->pending.len = len;
+	kr->pending_kdf = *kdf;
+	snprintf(kr->pending_fp, sizeof(kr->pending_fp), "%s", fingerprint);
+	kr->has_current = false;
+	pthread_mutex_unlock(&kr->lock);
+	/* readers find it among the passphrases, derived with each object's salt */
+	io_keyring_add_passphrase(kr, pass, len);
+}
+
 bool
 io_keyring_encrypts(const IoKeyring *kr)
 {
-	return kr && kr->has_current;
+	return kr && (kr->has_current || kr->pending.text);
 }
 
 const char *
 io_keyring_current_fingerprint(const IoKeyring *kr)
 {
-	return kr && kr->has_current ? kr->current.fingerprint : NULL;
+	if (kr && kr->has_current)
+		return kr->current.fingerprint;
+	return kr && kr->pending.text ? kr->pending_fp : NULL;
 }
 
 /* Caller holds the lock. */
@@ -364,6 +396,20 @@ session_start(IoKeyring *kr)
 
 	if (kr->session)
 		return 0;
+	if (!kr->has_current && kr->pending.text) {
+		IoKek k;
+
+		if ((rc = io_kek_from_passphrase(&k, kr->pending.text, kr->pending.len, &kr->pending_kdf)) < 0)
+			return rc;
+		if (strcmp(k.fingerprint, kr->pending_fp) != 0) {
+			io_kek_wipe(&k);
+			return err_set(ERR_INVALID, "the current passphrase does not derive its key %s", kr->pending_fp);
+		}
+		add_kek_locked(kr, &k);
+		kr->current = k;
+		kr->has_current = true;
+		io_kek_wipe(&k);
+	}
 	if (!kr->has_current)
 		return err_set(ERR_INTERNAL, "no encryption key to write with");
 	memset(h, 0, sizeof(kr->header));

@@ -99,6 +99,11 @@ void io_keyring_add_kek(IoKeyring *kr, const IoKek *k);
 void io_keyring_add_passphrase(IoKeyring *kr, const char *pass, size_t len);
 /* The key new objects are encrypted with (also added for reading). */
 void io_keyring_set_current(IoKeyring *kr, const IoKek *k);
+/* A passphrase as the current key, derived (scrypt) only when the first
+ * object is written: readers do not pay for it.  fingerprint is what it
+ * must derive; the first writer fails (ERR_INVALID) when it does not. */
+void io_keyring_set_current_passphrase(IoKeyring *kr, const char *pass, size_t len, const IoKdfParams *kdf,
+                                       const char *fingerprint);
 /* Whether objects written now are encrypted. */
 bool io_keyring_encrypts(const IoKeyring *kr);
 /* The current key's fingerprint, or NULL; borrowed for the keyring's life. */
