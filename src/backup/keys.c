@@ -220,7 +220,7 @@ cluster_keyring_load(Meta *meta, const char *cluster, IoKeyring **out)
 		                          k->fingerprint)) < 0)) {
 			if (k->current) {
 				err_prefix("cannot use the current encryption key %s of cluster \"%s\"", k->fingerprint, cluster);
-				err_hint("Put the key file back, or rotate: tenback cluster encryption --cluster %s --key-file FILE.",
+				err_hint("Put the key file back, or rotate: tenback cluster encryption %s --key-file FILE.",
 				         cluster);
 				key_spec_clear(&ks);
 				io_kek_wipe(&kek);
@@ -322,7 +322,7 @@ cluster_key_remove(Meta *meta, const char *cluster, const char *fingerprint)
 	for (size_t key_idx = 0; key_idx < n; key_idx++)
 		if (keys[key_idx].current && strcmp(keys[key_idx].fingerprint, fingerprint) == 0) {
 			rc = err_set(ERR_INVALID, "encryption key %s is the current key of cluster \"%s\"", fingerprint, cluster);
-			err_hint("Rotate to another key, or turn encryption off (tenback cluster encryption --cluster %s --off), "
+			err_hint("Rotate to another key, or turn encryption off (tenback cluster encryption %s --off), "
 			         "first.", cluster);
 		}
 	meta_key_array_free(keys, n);

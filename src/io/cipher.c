@@ -639,7 +639,7 @@ header_kek(IoKeyring *kr, const uint8_t *h, const char *name, int *out_rc)
 		}
 		*out_rc = err_set(ERR_PERMISSION, "cannot decrypt \"%s\": wrong passphrase", name);
 		err_detail("It was encrypted with a passphrase whose key is %s; no passphrase given derives that key.", fp);
-		err_hint("Give the passphrase that was in use when it was written (tenback cluster key-add "
+		err_hint("Give the passphrase that was in use when it was written (tenback cluster key-add CLUSTER "
 		         "--passphrase-file FILE).");
 		return NULL;
 	}
@@ -647,7 +647,7 @@ header_kek(IoKeyring *kr, const uint8_t *h, const char *name, int *out_rc)
 	*out_rc = err_set(ERR_PERMISSION, "cannot decrypt \"%s\": it was encrypted with key %s, which is not at hand",
 	                  name, fp);
 	err_detail("The keys given are: %s.", have);
-	err_hint("Add the %s that was in use when it was written: tenback cluster key-add --cluster NAME %s.",
+	err_hint("Add the %s that was in use when it was written: tenback cluster key-add CLUSTER %s.",
 	         h[OFF_KIND] == IO_KEK_PASSPHRASE ? "passphrase" : "key file",
 	         h[OFF_KIND] == IO_KEK_PASSPHRASE ? "--passphrase-file FILE" : "--key-file FILE");
 	free(have);

@@ -112,7 +112,7 @@ meta_key_remove(Meta *m, const char *cluster, const char *fingerprint)
 		return rc;
 	if (sqlite3_changes(m->db) == 0) {
 		rc = err_set(ERR_NOT_FOUND, "cluster \"%s\" has no encryption key \"%s\"", cluster, fingerprint);
-		err_hint("List its keys with: tenback cluster keys --cluster %s", cluster);
+		err_hint("List its keys with: tenback cluster keys %s", cluster);
 		return rc;
 	}
 	return 0;
