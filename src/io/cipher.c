@@ -113,10 +113,12 @@ out:
 	return rc;
 }
 
+/* Bounded so that a forged header cannot make a reader allocate more than 256 MiB. */
 static bool
 kdf_params_ok(const IoKdfParams *p)
 {
-	return p->log2_n >= 10 && p->log2_n <= 22 && p->r >= 1 && p->r <= 32 && p->p >= 1 && p->p <= 16;
+	return p->log2_n >= 10 && p->log2_n <= 20 && p->r >= 1 && p->r <= 32 && p->p >= 1 && p->p <= 4 &&
+	       128ull * p->r * (1ull << p->log2_n) <= (256ull << 20);
 }
 
 int

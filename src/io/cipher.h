@@ -54,7 +54,8 @@ typedef enum IoKekKind {
 	IO_KEK_PASSPHRASE = 2,
 } IoKekKind;
 
-/* scrypt's parameters; log2_n 10..22, r 1..32, p 1..16 are accepted. */
+/* scrypt's parameters; log2_n 10..20, r 1..32, p 1..4 and 128 * r * N at most
+ * 256 MiB are accepted (ERR_CORRUPT otherwise: a forged header). */
 typedef struct IoKdfParams {
 	uint8_t salt[IO_KDF_SALT_BYTES];
 	uint8_t log2_n;

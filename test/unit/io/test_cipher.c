@@ -275,6 +275,14 @@ test_passphrase(void **state)
 	assert_int_equal(io_kek_from_passphrase(&again, "correct horse", 13, &p), 0);
 	assert_string_equal(k.fingerprint, again.fingerprint);
 	assert_int_equal(io_kek_from_passphrase(&again, "", 0, &p), ERR_INVALID);
+	/* a forged header cannot make a reader allocate gigabytes */
+	{
+		IoKdfParams big = p;
+		big.log2_n = 20;
+		big.r = 32;
+		assert_int_equal(io_kek_from_passphrase(&again, "x", 1, &big), ERR_CORRUPT);
+		assert_non_null(strstr(err_message(), "invalid scrypt parameters"));
+	}
 	io_keyring_set_current(wr, &k);
 	enc = encrypt(wr, "wal/000000010000000000000003", src, sizeof(src), 5000, &enc_len);
 	/* a passphrase alone reads it: the salt and parameters travel in the header */
