@@ -7,7 +7,8 @@
 #   - the incremental's chain restores equal to the source (row checksums, amcheck, the
 #     pgbench invariant), and to a point in time (WAL through archive-get, decrypted);
 #   - rotation to a passphrase (P2): a new set uses it, the old sets keep K1; both
-#     restore and verify, each with its own key from the cluster's keyring;
+#     restore and verify, each with its own key from the cluster's keyring; a logical
+#     set is encrypted too and restores as SQL;
 #   - the key K1 removed and another key added: restore fails naming the key needed
 #     and writes nothing in the target; verify fails the same way; a wrong passphrase
 #     says "wrong passphrase"; with the keys back, both verify;
@@ -139,6 +140,19 @@ fi
 tb_ok "the old full set still restores (K1)" restore --cluster src --tenant shop --set "$F1" \
 	--to "$T/r_old" --port $R_BAD --socket-dir "$SOCK" || true
 assert_true "the old set's files are laid down" test -f "$T/r_old/PG_VERSION"
+
+# ---- a logical set is encrypted too, and restores as SQL
+tb_must "logical backup (no compression)" backup --cluster src --tenant shop --method logical --compress none
+L=$(last_line "$TB_OUT")
+found=""
+while read -r key; do
+	st_get "$key" "$T/log/obj"
+	[[ $(head -c 4 "$T/log/obj") == TBX1 ]] || found+="$key(not encrypted) "
+	if grep -qa "$MARKER" "$T/log/obj"; then found+="$key "; fi
+done < <(st_keys "tenback/$SYS/shop/$L")
+assert_eq "every object of the logical set is encrypted, no marker in the clear" "" "$found"
+tb_ok "restore the logical set as SQL" restore --cluster src --tenant shop --set "$L" --sql-file "$T/shop.sql" || true
+assert_true "the SQL holds the marker rows" grep -q "$MARKER-3000" "$T/shop.sql"
 
 # ---- the wrong key: fails naming the key needed, writes nothing
 tb_must "remove K1 from the keyring" cluster key-remove src --fingerprint "$FP1"
