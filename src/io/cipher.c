@@ -177,6 +177,8 @@ struct IoKeyring {
 	IoKdfParams pending_kdf;
 	char pending_fp[IO_FINGERPRINT_CHARS + 1];
 	/* The write session: one data key, wrapped once. */
+	char **required;                          /* io_keyring_require */
+	size_t n_required;
 	bool session;
 	uint8_t data_key[IO_KEY_BYTES];
 	uint8_t header[IO_CIPHER_HEADER_BYTES];   /* all but the object salt */
@@ -201,6 +203,9 @@ io_keyring_free(IoKeyring *kr)
 		free(kr->passes[pass_idx].text);
 	}
 	free(kr->passes);
+	for (size_t req_idx = 0; req_idx < kr->n_required; req_idx++)
+		free(kr->required[req_idx]);
+	free(kr->required);
 	if (kr->pending.text) {
 		OPENSSL_cleanse(kr->pending.text, kr->pending.len);
 		free(kr->pending.text);
@@ -291,6 +296,34 @@ io_keyring_set_current_passphrase(IoKeyring *kr, const char *pass, size_t len, c
 	pthread_mutex_unlock(&kr->lock);
 	/* readers find it among the passphrases, derived with each object's salt */
 	io_keyring_add_passphrase(kr, pass, len);
+}
+
+void
+io_keyring_require(IoKeyring *kr, const char *prefix)
+{
+	pthread_mutex_lock(&kr->lock);
+	for (size_t req_idx = 0; req_idx < kr->n_required; req_idx++)
+		if (strcmp(kr->required[req_idx], prefix) == 0) {
+			pthread_mutex_unlock(&kr->lock);
+			return;
+		}
+	kr->required = xrealloc(kr->required, (kr->n_required + 1) * sizeof(*kr->required));
+	kr->required[kr->n_required++] = xstrdup(prefix);
+	pthread_mutex_unlock(&kr->lock);
+}
+
+bool
+io_keyring_requires(IoKeyring *kr, const char *path)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&kr->lock);
+	for (size_t req_idx = 0; req_idx < kr->n_required && !found; req_idx++) {
+		size_t len = strlen(kr->required[req_idx]);
+		found = strncmp(path, kr->required[req_idx], len) == 0 && path[len] == '/';
+	}
+	pthread_mutex_unlock(&kr->lock);
+	return found;
 }
 
 bool
@@ -598,6 +631,7 @@ typedef struct DecReader {
 	IoKeyring *kr;
 	char *name;
 	DecMode mode;
+	bool require_encrypted;
 	uint8_t head[IO_CIPHER_HEADER_BYTES];
 	size_t head_len, head_off;     /* plain: bytes peeked, and served */
 	uint8_t key[IO_KEY_BYTES];
@@ -670,6 +704,11 @@ dec_start(DecReader *d)
 		return (int)n;
 	d->head_len = (size_t)n;
 	if (n < 4 || memcmp(h, MAGIC, 4) != 0) {
+		if (d->require_encrypted) {
+			int rc2 = err_set(ERR_CORRUPT, "object \"%s\" is not encrypted, but its set is", d->name);
+			err_detail("The manifest of its set is encrypted: every object of the set must be. It was replaced.");
+			return rc2;
+		}
 		d->mode = DEC_PLAIN;
 		return 0;
 	}
@@ -799,13 +838,32 @@ static const IoReaderOps dec_ops = {
 };
 
 int
-io_decrypt_reader_new(IoReader **out, IoReader *source, IoKeyring *kr, const char *name)
+io_decrypt_reader_new_strict(IoReader **out, IoReader *source, IoKeyring *kr, const char *name,
+                             bool require_encrypted)
 {
 	DecReader *d = xcalloc(1, sizeof(*d));
 
 	d->src = source;
 	d->kr = kr;
 	d->name = xstrdup(name);
+	d->require_encrypted = require_encrypted;
 	*out = io_reader_new(&dec_ops, d);
 	return 0;
+}
+
+int
+io_decrypt_reader_new(IoReader **out, IoReader *source, IoKeyring *kr, const char *name)
+{
+	return io_decrypt_reader_new_strict(out, source, kr, name, false);
+}
+
+bool
+io_decrypt_reader_encrypted(const IoReader *r)
+{
+	const DecReader *d;
+
+	if (r == NULL || io_reader_ops(r) != &dec_ops)
+		return false;
+	d = io_reader_impl((IoReader *)r);
+	return d->mode == DEC_CIPHER;
 }

@@ -130,6 +130,19 @@ int io_encrypt_writer_new(IoWriter **out, IoWriter *sink, IoKeyring *kr, const c
  * that no passphrase of the keyring opens says "wrong passphrase".
  */
 int io_decrypt_reader_new(IoReader **out, IoReader *source, IoKeyring *kr, const char *name);
+/* The same, but an object that is not encrypted is ERR_CORRUPT ("... is not
+ * encrypted, but its set is") from the first read, when require_encrypted. */
+int io_decrypt_reader_new_strict(IoReader **out, IoReader *source, IoKeyring *kr, const char *name,
+                                 bool require_encrypted);
+/* After a first read: whether r (any reader) is a decrypting reader that found an encrypted object. */
+bool io_decrypt_reader_encrypted(const IoReader *r);
+
+/*
+ * Objects whose path starts with prefix/ must be encrypted (a set whose
+ * manifest is): io_keyring_requires says so for a path.  Thread-safe.
+ */
+void io_keyring_require(IoKeyring *kr, const char *prefix);
+bool io_keyring_requires(IoKeyring *kr, const char *path);
 
 /* The stored length of an encrypted object of plain_len bytes of content. */
 uint64_t io_cipher_sealed_size(uint64_t plain_len);

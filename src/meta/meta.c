@@ -133,7 +133,8 @@ static const char *const migrations[] = {
 	"  sealed BLOB NOT NULL,"              /* encrypted with the home's master key */
 	"  current INTEGER NOT NULL DEFAULT 0,"
 	"  created_at TEXT NOT NULL,"
-	"  PRIMARY KEY (cluster, fingerprint));",
+	"  PRIMARY KEY (cluster, fingerprint));"
+	"ALTER TABLE backup_set ADD COLUMN encryption_key TEXT;",   /* the key's fingerprint; NULL: not encrypted */
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -487,7 +488,7 @@ meta_cluster_array_free(MetaCluster *a, size_t n)
 
 #define SET_COLS "cluster, tenant, id, type, method, status, pid, storage_path, start_time, stop_time, " \
 	"start_lsn, stop_lsn, timeline, system_id, size_bytes, stored_bytes, file_count, error, parent, " \
-	"verified_at, verify_status, verify_error, storage"
+	"verified_at, verify_status, verify_error, storage, encryption_key"
 
 static void
 bind_set(sqlite3_stmt *st, const MetaSet *s)
@@ -515,6 +516,7 @@ bind_set(sqlite3_stmt *st, const MetaSet *s)
 	meta_bind_text(st, 21, s->verify_status);
 	meta_bind_text(st, 22, s->verify_error);
 	meta_bind_text(st, 23, s->storage);
+	meta_bind_text(st, 24, s->encryption_key);
 }
 
 static void
@@ -543,6 +545,7 @@ read_set(sqlite3_stmt *st, MetaSet *s)
 	s->verify_status = meta_col_text(st, 20);
 	s->verify_error = meta_col_text(st, 21);
 	s->storage = meta_col_text(st, 22);
+	s->encryption_key = meta_col_text(st, 23);
 }
 
 int
@@ -551,7 +554,7 @@ meta_set_insert(Meta *m, const MetaSet *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = meta_prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	bind_set(st, s);
 	return meta_step_done(m, st, "insert of a backup set");
@@ -563,7 +566,7 @@ meta_set_update(Meta *m, const MetaSet *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = meta_prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	bind_set(st, s);
 	return meta_step_done(m, st, "update of a backup set");
@@ -659,6 +662,7 @@ meta_set_clear(MetaSet *s)
 	free(s->verify_status);
 	free(s->verify_error);
 	free(s->storage);
+	free(s->encryption_key);
 	memset(s, 0, sizeof(*s));
 }
 

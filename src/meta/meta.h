@@ -77,6 +77,7 @@ typedef struct MetaSet {
 	char *verify_status;
 	char *verify_error;
 	char *storage;        /* the storage configuration it was written to; NULL: the cluster's own storage */
+	char *encryption_key; /* fingerprint of the key its objects are encrypted with; NULL: not encrypted (migration 8) */
 } MetaSet;
 
 int meta_set_insert(Meta *m, const MetaSet *s);

@@ -149,6 +149,13 @@ storage_keyring(const Storage *s)
 	return s->keyring;
 }
 
+void
+storage_cipher_note(Storage *s, const IoReader *r, const char *dir)
+{
+	if (s->keyring && io_decrypt_reader_encrypted(r))
+		io_keyring_require(s->keyring, dir);
+}
+
 /* The stream *w becomes the encrypting writer on top of it. */
 static int
 encrypt_wrap(Storage *s, IoWriter **w, const char *path)
@@ -171,7 +178,7 @@ decrypt_wrap(Storage *s, IoReader **r, const char *path)
 	int rc;
 
 	*r = NULL;
-	rc = io_decrypt_reader_new(r, source, s->keyring, name);
+	rc = io_decrypt_reader_new_strict(r, source, s->keyring, name, io_keyring_requires(s->keyring, path));
 	free(name);
 	return rc;
 }

@@ -188,6 +188,14 @@ typedef char *(*StorageCipherName)(const char *path);
 void storage_cipher_set(Storage *s, IoKeyring *kr, StorageCipherName name_of);
 /* The keyring, borrowed for the Storage's life; NULL when none was set. */
 IoKeyring *storage_keyring(const Storage *s);
+/*
+ * r (from storage_read_open, read at least once) found an encrypted object
+ * under dir (a set whose manifest it is): from now on every object read
+ * under dir/ must be encrypted, else ERR_CORRUPT - an unencrypted object
+ * put in its place by someone who can write to the storage is refused.
+ * Nothing happens for an unencrypted r or a Storage without a keyring.
+ */
+void storage_cipher_note(Storage *s, const IoReader *r, const char *dir);
 
 /* ---- the storage test: the console's Test button (probe.c) ---- */
 

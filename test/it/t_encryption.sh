@@ -8,7 +8,9 @@
 #     pgbench invariant), and to a point in time (WAL through archive-get, decrypted);
 #   - rotation to a passphrase (P2): a new set uses it, the old sets keep K1; both
 #     restore and verify, each with its own key from the cluster's keyring; a logical
-#     set is encrypted too and restores as SQL;
+#     set is encrypted too and restores as SQL; set list names each set's key;
+#   - encryption off: a new set is in the clear; its manifest put in place of an
+#     encrypted set's is refused (the metadata knows the set is encrypted);
 #   - the key K1 removed and another key added: restore fails naming the key needed
 #     and writes nothing in the target; verify fails the same way; a wrong passphrase
 #     says "wrong passphrase"; with the keys back, both verify;
@@ -153,6 +155,23 @@ done < <(st_keys "tenback/$SYS/shop/$L")
 assert_eq "every object of the logical set is encrypted, no marker in the clear" "" "$found"
 tb_ok "restore the logical set as SQL" restore --cluster src --tenant shop --set "$L" --sql-file "$T/shop.sql" || true
 assert_true "the SQL holds the marker rows" grep -q "$MARKER-3000" "$T/shop.sql"
+sets=$(set_json src shop)
+assert_eq "set list names each set's key" "$F1 $FP1,$I1 $FP1,$F2 $FP2,$L $FP2" \
+	"$(jq -r '[.[] | "\(.id) \(.encryption_key)"] | join(",")' <<<"$sets")"
+
+# ---- encryption off: a set in the clear; its manifest put in place of an encrypted one is refused
+tb_must "encryption off" cluster encryption src --off
+tb_must "logical backup in the clear" backup --cluster src --tenant shop --method logical --compress none
+L2=$(last_line "$TB_OUT")
+assert_eq "the set taken with encryption off has no key" "null" \
+	"$(set_json src shop | jq -r --arg s "$L2" '.[] | select(.id == $s) | .encryption_key')"
+st_get "tenback/$SYS/shop/$L2/manifest" "$T/log/plain-manifest"
+assert_eq "its manifest is in the clear" "{" "$(head -c 1 "$T/log/plain-manifest")"
+tb_ok "verify the set in the clear" verify --cluster src --tenant shop --set "$L2" || true
+st_put "$T/log/plain-manifest" "tenback/$SYS/shop/$L/manifest"
+tb_fails "an unencrypted manifest in place of an encrypted set's is refused" 1 \
+	verify --cluster src --tenant shop --set "$L"
+assert_contains "it says the object is not encrypted but its set is" "$TB_ALL" "is not encrypted, but its set is"
 
 # ---- the wrong key: fails naming the key needed, writes nothing
 tb_must "remove K1 from the keyring" cluster key-remove src --fingerprint "$FP1"

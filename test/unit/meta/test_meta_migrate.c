@@ -324,7 +324,8 @@ test_set_storage_round_trip(void **state)
 	meta_free(fx->meta);
 	fx->meta = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_sql(db, "DROP TABLE cluster_key; DROP TABLE audit; ALTER TABLE backup_set DROP COLUMN storage; "
+	exec_sql(db, "DROP TABLE cluster_key; ALTER TABLE backup_set DROP COLUMN encryption_key; "
+	         "DROP TABLE audit; ALTER TABLE backup_set DROP COLUMN storage; "
 	         "PRAGMA user_version = 5");
 	sqlite3_close(db);
 	assert_int_equal(raw_user_version(fx), 5);
@@ -432,7 +433,8 @@ test_audit_log_added(void **state)
 	meta_free(fx->meta);
 	fx->meta = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_sql(db, "DROP TABLE cluster_key; DROP TABLE audit; PRAGMA user_version = 6");
+	exec_sql(db, "DROP TABLE cluster_key; ALTER TABLE backup_set DROP COLUMN encryption_key; "
+	         "DROP TABLE audit; PRAGMA user_version = 6");
 	sqlite3_close(db);
 	assert_int_equal(raw_user_version(fx), 6);
 
@@ -471,7 +473,8 @@ test_audit_log_added(void **state)
 }
 
 /* Migration 8 alone: a version-7 database gains the clusters' encryption
- * keys; one current key per cluster; removing the cluster removes them. */
+ * keys (one current key per cluster; removing the cluster removes them)
+ * and each set's key fingerprint (NULL for the sets of before). */
 static void
 test_cluster_keys_added(void **state)
 {
@@ -494,12 +497,38 @@ test_cluster_keys_added(void **state)
 	meta_free(fx->meta);
 	fx->meta = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_sql(db, "DROP TABLE cluster_key; PRAGMA user_version = 7");
+	exec_sql(db, "DROP TABLE cluster_key; ALTER TABLE backup_set DROP COLUMN encryption_key; "
+	         "PRAGMA user_version = 7");
 	sqlite3_close(db);
 	open_meta(fx);
 	assert_int_equal(raw_user_version(fx), meta_schema_latest());
 	assert_int_equal(meta_key_list(fx->meta, "main", &a, &n), 0);
 	assert_int_equal(n, 0);
+	/* the sets of before are not encrypted; a new one records its key */
+	{
+		MetaSet *sets = NULL;
+		size_t n_sets = 0;
+		MetaSet enc = {
+			.cluster = (char *)"main",
+			.tenant = (char *)"shop",
+			.id = (char *)"20261127-010000F",
+			.type = (char *)"full",
+			.method = (char *)"physical",
+			.status = (char *)"completed",
+			.storage_path = (char *)"tenback/7441234567890123456/shop/20261127-010000F",
+			.encryption_key = (char *)"00112233aabbccdd",
+		};
+		assert_int_equal(meta_set_list(fx->meta, "main", "shop", NULL, &sets, &n_sets), 0);
+		assert_int_equal(n_sets, 2);
+		assert_null(sets[0].encryption_key);
+		assert_null(sets[1].encryption_key);
+		meta_set_array_free(sets, n_sets);
+		assert_int_equal(meta_set_insert(fx->meta, &enc), 0);
+		assert_int_equal(meta_set_list(fx->meta, "main", "shop", NULL, &sets, &n_sets), 0);
+		assert_int_equal(n_sets, 3);
+		assert_string_equal(sets[2].encryption_key, "00112233aabbccdd");
+		meta_set_array_free(sets, n_sets);
+	}
 	assert_int_equal(meta_key_put(fx->meta, &k), 0);
 	k.fingerprint = (char *)"ffeeddccbbaa9988";
 	k.kind = (char *)"passphrase";
