@@ -18,7 +18,8 @@
 typedef struct KeyAddOpts {
 	const char *cluster;
 	const char *key_file;         /* absolute path of 32 random bytes, mode 0600; or */
-	const char *passphrase_file;  /* a file holding the passphrase (mode 0600), read once and sealed */
+	const char *passphrase_file;  /* a file holding the passphrase (mode 0600), read once and sealed; or */
+	const char *passphrase;       /* the passphrase itself (the API's; never logged) */
 	bool current;                 /* encrypt new sets and WAL with it from now on */
 } KeyAddOpts;
 

@@ -258,15 +258,15 @@ cluster_key_add(Meta *meta, const KeyAddOpts *o, char *out_fingerprint)
 	int rc;
 
 	out_fingerprint[0] = '\0';
-	if ((o->key_file == NULL) == (o->passphrase_file == NULL))
-		return err_set(ERR_INVALID, "give one of --key-file and --passphrase-file");
+	if ((o->key_file != NULL) + (o->passphrase_file != NULL) + (o->passphrase != NULL) != 1)
+		return err_set(ERR_INVALID, "give one of a key file and a passphrase");
 	if ((rc = meta_cluster_get(meta, o->cluster, &c)) < 0)
 		return rc;
 	if (o->key_file) {
 		char *abs = NULL;
 
 		if (o->key_file[0] != '/') {
-			rc = err_set(ERR_INVALID, "--key-file must be an absolute path: \"%s\"", o->key_file);
+			rc = err_set(ERR_INVALID, "the key file must be an absolute path: \"%s\"", o->key_file);
 			goto out;
 		}
 		if ((rc = io_kek_from_key_file(&kek, o->key_file)) < 0)
@@ -279,8 +279,13 @@ cluster_key_add(Meta *meta, const KeyAddOpts *o, char *out_fingerprint)
 		char salt_hex[2 * IO_KDF_SALT_BYTES + 1];
 		Buf b = BUF_INIT;
 
-		if ((rc = read_passphrase_file(o->passphrase_file, &pass, &pass_len)) < 0 ||
-		    (rc = io_kek_from_passphrase(&kek, pass, pass_len, NULL)) < 0)
+		if (o->passphrase) {
+			pass_len = strlen(o->passphrase);
+			pass = xstrdup(o->passphrase);
+		} else if ((rc = read_passphrase_file(o->passphrase_file, &pass, &pass_len)) < 0) {
+			goto out;
+		}
+		if ((rc = io_kek_from_passphrase(&kek, pass, pass_len, NULL)) < 0)
 			goto out;
 		io_hex(salt_hex, kek.kdf.salt, IO_KDF_SALT_BYTES);
 		buf_printf(&b, "passphrase\n%s\n%u %u %u\n", salt_hex, kek.kdf.log2_n, kek.kdf.r, kek.kdf.p);

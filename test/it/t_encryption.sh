@@ -16,12 +16,15 @@
 #     says "wrong passphrase"; with the keys back, both verify;
 #   - a byte flipped in an encrypted object fails verify;
 #   - a key file open to others is refused; the passphrase is in no file of the home,
-#     no log and not the audit log.
+#     no log and not the audit log;
+#   - the API: keys listed (fingerprints only), a passphrase added (never echoed),
+#     bad requests refused, a key removed, encryption turned off; sets show their key.
 # tb-storage: file s3
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib_api.sh"
 require_tenback
 
-P=27200; R=27201; R_PITR=27202; R_NEW=27203; R_BAD=27204
+P=27200; R=27201; R_PITR=27202; R_NEW=27203; R_BAD=27204; HTTP=27205
 MARKER="TENBACK-PLAINTEXT-MARKER-7d1c5e"
 PASS2="correct horse battery staple $RANDOM"
 
@@ -209,3 +212,39 @@ assert_fails "the passphrase is in no log" grep -rqaF "$PASS2" "$T/log"
 tb_ok "audit list" audit list --limit 100 || true
 assert_contains "the audit log has the rotation" "$TB_OUT" "cli.cluster.encryption"
 assert_not_contains "the audit log has no passphrase" "$TB_OUT" "$PASS2"
+
+# ---- the API
+PASS4="api passphrase $RANDOM$RANDOM"
+user_add admin 'a-long-admin-password' admin
+daemon_start $HTTP
+API_TOKEN=$(api_token admin 'a-long-admin-password')
+CUR=$(tb cluster keys src --output json | jq -r '.[] | select(.current) | .fingerprint')
+if api_expect "GET the cluster's keys" 200 GET /api/v1/clusters/src/keys; then
+	assert_eq "the API names the current key" "$CUR" "$(jq -r .current <<<"$API_BODY")"
+	assert_eq "and lists every key by fingerprint and kind only" "fingerprint,kind,current,created_at" \
+		"$(jq -r '[.keys[] | keys_unsorted | join(",")] | unique | join(";")' <<<"$API_BODY")"
+fi
+if api_expect "POST a passphrase as an old key" 201 POST /api/v1/clusters/src/keys \
+	"$(jq -nc --arg p "$PASS4" '{passphrase: $p, current: false}')"; then
+	FP4=$(jq -r --arg c "$CUR" '[.keys[] | select(.kind == "passphrase" and .current == false)] | last | .fingerprint' \
+		<<<"$API_BODY")
+	assert_eq "the current key is unchanged" "$CUR" "$(jq -r .current <<<"$API_BODY")"
+	assert_not_contains "the answer does not hold the passphrase" "$API_BODY" "$PASS4"
+fi
+api_expect "a key file and a passphrase at once are refused" 400 POST /api/v1/clusters/src/keys \
+	'{"key_file": "/nonexistent", "passphrase": "x"}' && assert_api_error "both given"
+api_expect "a relative key file is refused" 400 POST /api/v1/clusters/src/keys '{"key_file": "k.key"}' || true
+api_expect "the current key cannot be removed" 400 DELETE "/api/v1/clusters/src/keys/$CUR" || true
+api_expect "a bad fingerprint is refused" 400 DELETE "/api/v1/clusters/src/keys/zz" || true
+api_expect "a key removed" 200 DELETE "/api/v1/clusters/src/keys/$FP4" || true
+assert_not_contains "it is gone" "$API_BODY" "\"$FP4\""
+if api_expect "encryption off" 200 DELETE /api/v1/clusters/src/encryption; then
+	assert_eq "no current key" "null" "$(jq -r .current <<<"$API_BODY")"
+fi
+if api_expect "the tenant's sets" 200 GET "/api/v1/tenants/$(tenant_id src shop)/sets"; then
+	assert_eq "the API shows each set's key" "$FP2" \
+		"$(jq -r --arg s "$F2" '(if type == "array" then . else .sets end)[] | select(.id == $s) | .encryption_key' <<<"$API_BODY")"
+fi
+daemon_stop
+assert_fails "the API's passphrase is in no file of the home" grep -rqaF "$PASS4" "$TB_HOME"
+assert_fails "nor in any log or transcript" grep -rqaF "$PASS4" "$T/log"
