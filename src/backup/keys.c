@@ -219,7 +219,13 @@ cluster_keyring_load(Meta *meta, const char *cluster, IoKeyring **out)
 		            (rc = err_set(ERR_INVALID, "key file \"%s\" holds key %s, not key %s", ks.path, kek.fingerprint,
 		                          k->fingerprint)) < 0)) {
 			if (k->current) {
-				err_prefix("cannot use the current encryption key %s of cluster \"%s\"", k->fingerprint, cluster);
+				char *why = xstrdup(err_message());
+
+				/* Never ERR_NOT_FOUND (a key file gone): archive-get would take it for the
+				 * end of the archive, and recovery would end early. */
+				rc = err_set(ERR_PERMISSION, "cannot use the current encryption key %s of cluster \"%s\": %s",
+				             k->fingerprint, cluster, why);
+				free(why);
 				err_hint("Put the key file back, or rotate: tenback cluster encryption %s --key-file FILE.",
 				         cluster);
 				key_spec_clear(&ks);
