@@ -107,7 +107,7 @@ run_it() {
 			record FAIL "$name"
 			[[ $rc -eq 124 || $rc -eq 137 ]] && why="timed out" || why="exit $rc"
 			printf 'FAIL %-34s %4ss  (%s, %s checks ok)\n' "$name" "$secs" "$why" "$n_ok"
-			grep -A8 '^not ok - ' "$logdir/$name.log" | head -n 80 | sed 's/^/    /'
+			grep -B2 -A8 '^not ok - ' "$logdir/$name.log" | head -n 80 | sed 's/^/    /'
 			echo "    (full log: $logdir/$name.log)"
 		fi
 	done

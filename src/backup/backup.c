@@ -26,11 +26,13 @@
 #include "pg/wal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,7 +124,7 @@ collect_set_dirs(const char *name, const StorageInfo *info, void *payload)
  * Remove it and mark its row failed.
  */
 static int
-clean_leftovers(Job *j)
+clean_leftovers(Job *j, bool again)
 {
 	char *enc = str_path_encode(j->o->tenant);
 	char *tenant_dir = xasprintf("tenback/%s/%s", j->cluster.system_id, enc);
@@ -139,7 +141,10 @@ clean_leftovers(Job *j)
 		StorageInfo info;
 
 		if ((rc = storage_info(j->storage, man, &info)) == 0 && !info.exists) {
-			log_info("removing incomplete backup set \"%s\" left by an interrupted backup", l.dirs.items[i]);
+			if (again) /* on S3 most often a prefix whose objects are gone already */
+				log_debug("removing what is left of incomplete backup set \"%s\"", l.dirs.items[i]);
+			else
+				log_info("removing incomplete backup set \"%s\" left by an interrupted backup", l.dirs.items[i]);
 			rc = storage_remove_tree(j->storage, dir);
 		}
 		free(dir);
@@ -671,11 +676,91 @@ stop_backup(Job *j)
 	return rc;
 }
 
-/* Wait for each segment from start to stop in the archive (always in the
- * cluster's own storage), then copy it into the set so that the set
- * restores on its own. */
+/*
+ * Store segment NAME (number SEG) into the set straight from pg_wal, once
+ * PostgreSQL has finished it (archive_status holds .ready or .done): the
+ * same bytes the archiver pushes, without waiting for it.  1: stored;
+ * 0: not there (removed, recycled, not finished): the caller waits for the
+ * archive instead; < 0: an error.  A segment recycled while it was read is
+ * renamed to a later name, so the name still naming the file read, after
+ * the read, proves the content is the finished segment's.
+ */
 static int
-collect_wal(Job *j)
+wal_from_pg_wal(Job *j, const char *name, uint64_t seg, const char *dst, IoContainerInfo *out)
+{
+	char *path = xasprintf("%s/pg_wal/%s", j->cluster.pgdata, name);
+	char *ready = xasprintf("%s/pg_wal/archive_status/%s.ready", j->cluster.pgdata, name);
+	char *done = xasprintf("%s/pg_wal/archive_status/%s.done", j->cluster.pgdata, name);
+	IoWriter *sink = NULL, *w = NULL;
+	uint8_t *buf = NULL;
+	struct stat before, after;
+	PgWalLongHeader hdr;
+	int fd = -1, rc = 0;
+	ssize_t n;
+
+	if (access(ready, F_OK) != 0 && access(done, F_OK) != 0)
+		goto out;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &before) < 0 ||
+	    (uint64_t)before.st_size != j->m->wal_seg_size)
+		goto out;
+	buf = xmalloc(COPY_BUF_SIZE);
+	n = pread(fd, buf, 64, 0);
+	if (n < 0 || pg_wal_long_header_parse(&hdr, buf, (size_t)n) < 0 ||
+	    hdr.pageaddr != seg * (uint64_t)j->m->wal_seg_size || hdr.timeline != j->m->timeline ||
+	    strtoull(j->cluster.system_id, NULL, 10) != hdr.system_identifier) {
+		err_clear();
+		goto out;
+	}
+	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	if ((rc = storage_write_open(j->storage, &sink, dst, &(StorageWriteOpts){.no_sync = true})) < 0)
+		goto out;
+	rc = io_container_writer_new(&w, sink, j->compress, j->level);
+	sink = NULL;
+	if (rc < 0)
+		goto out;
+	for (uint64_t off = 0; off < j->m->wal_seg_size; off += (uint64_t)n) {
+		n = pread(fd, buf, COPY_BUF_SIZE, (off_t)off);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n <= 0) {
+			rc = n < 0 ? err_errno(errno, "could not read WAL file \"%s\"", path)
+			           : err_set(ERR_CORRUPT, "WAL file \"%s\" ended early", path);
+			goto out;
+		}
+		if ((rc = io_writer_write(w, buf, (size_t)n)) < 0)
+			goto out;
+	}
+	if (stat(path, &after) < 0 || after.st_ino != before.st_ino || after.st_dev != before.st_dev) {
+		/* recycled while read: what was stored is not the segment */
+		io_writer_free(w);
+		w = NULL;
+		rc = storage_remove(j->storage, dst);
+		goto out;
+	}
+	if ((rc = io_writer_close(w)) < 0)
+		goto out;
+	io_container_writer_info(w, out);
+	rc = 1;
+out:
+	io_writer_free(w);
+	io_writer_free(sink);
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	free(path);
+	free(ready);
+	free(done);
+	return rc;
+}
+
+/* Each segment from start to stop goes into the set so that the set
+ * restores on its own: from pg_wal when PostgreSQL has finished it, else
+ * waited for in the archive (always in the cluster's own storage) and
+ * copied from there. */
+static int
+collect_wal(Job *j, size_t *from_pg_wal)
 {
 	Storage *archive = j->archive ? j->archive : j->storage;
 	uint32_t seg_size = j->m->wal_seg_size;
@@ -685,14 +770,28 @@ collect_wal(Job *j)
 	int rc = 0;
 
 	for (uint64_t seg = first; seg <= last; seg++) {
-		char name[32];
+		char name[32], hex[65];
 		char *src, *dst;
+		IoContainerInfo ci;
 		int64_t deadline = time_now_ms() + (int64_t)timeout_s * 1000;
 		StorageInfo info;
 
 		pg_wal_name(name, j->m->timeline, seg, seg_size);
 		src = manifest_archive_path(j->cluster.system_id, name);
 		dst = xasprintf("%s/wal/%s", j->set_dir, name);
+		if ((rc = wal_from_pg_wal(j, name, seg, dst, &ci)) != 0) {
+			if (rc > 0) {
+				(*from_pg_wal)++;
+				io_hex(hex, ci.sha256, IO_SHA256_LEN);
+				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, hex);
+				rc = 0;
+			}
+			free(src);
+			free(dst);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
 		for (;;) {
 			if ((rc = storage_info(archive, src, &info)) < 0 || info.exists)
 				break;
@@ -708,9 +807,6 @@ collect_wal(Job *j)
 			rc = storage_copy_between(archive, src, j->storage, dst, &(StorageWriteOpts){.no_sync = true});
 		if (rc == 0) {
 			/* Read it back through the container to record what the set holds. */
-			IoContainerInfo ci;
-			char hex[65];
-
 			if ((rc = files_read_object(j->storage, dst, -1, NULL, &ci)) == 0) {
 				io_hex(hex, ci.sha256, IO_SHA256_LEN);
 				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, hex);
@@ -1021,7 +1117,7 @@ step_data(BackupJob *bj)
 	bj->prepared = false; /* a fresh manifest and connection for this attempt */
 	if ((rc = prepare(bj)) < 0)
 		return rc;
-	if ((rc = clean_leftovers(j)) < 0)
+	if ((rc = clean_leftovers(j, false)) < 0)
 		return rc;
 	if (!j->logical && (rc = pg_control_read(&ctl, j->cluster.pgdata)) < 0)
 		return rc;
@@ -1136,6 +1232,7 @@ static int
 step_logs(BackupJob *bj)
 {
 	Job *j = &bj->job;
+	size_t from_pg_wal = 0;
 	int rc;
 
 	if ((rc = ensure_set(bj)) < 0)
@@ -1147,9 +1244,9 @@ step_logs(BackupJob *bj)
 	for (size_t i = 0; i < j->m->n_wal; i++)
 		free(j->m->wal[i].name);
 	j->m->n_wal = 0; /* idempotent: collected again */
-	if ((rc = collect_wal(j)) < 0)
+	if ((rc = collect_wal(j, &from_pg_wal)) < 0)
 		return rc;
-	job_log(j, "%zu WAL segment(s) copied into the set", j->m->n_wal);
+	job_log(j, "%zu WAL segment(s) copied into the set, %zu of them from pg_wal", j->m->n_wal, from_pg_wal);
 	return manifest_store_named(j->m, j->storage, j->set_dir, "manifest.partial");
 }
 
@@ -1188,6 +1285,14 @@ step_finish(BackupJob *bj)
 	if ((rc = meta_set_update(j->meta, &j->row)) < 0)
 		return rc;
 	job_log(j, "backup set %s completed: %.1f MiB stored", j->row.id, (double)j->m->stored_bytes / 1048576.0);
+	/* Once more, with the lock still held: an object that an interrupted
+	 * backup's write left pending on a crashed S3 server may enter the
+	 * listing only after the check at the start.  The set is complete; a
+	 * failure here only delays the clean-up to the next backup. */
+	if (clean_leftovers(j, true) < 0) {
+		log_warning("could not remove what an interrupted backup left: %s", err_message());
+		err_clear();
+	}
 	return 0;
 }
 

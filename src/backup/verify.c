@@ -31,6 +31,33 @@ verify_object(Storage *s, const char *object, uint64_t want_size, const char *wa
 	return 0;
 }
 
+static int
+cmp_bundled(const void *a, const void *b, void *payload)
+{
+	const Manifest *m = payload;
+	const ManifestFile *x = &m->files[*(const size_t *)a], *y = &m->files[*(const size_t *)b];
+
+	if (x->bundle != y->bundle)
+		return x->bundle < y->bundle ? -1 : 1;
+	if (x->bundle != 0 && x->bundle_offset != y->bundle_offset)
+		return x->bundle_offset < y->bundle_offset ? -1 : 1;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* The files of m in the order their objects are stored: objects of their
+ * own first, in manifest order, then each bundle's members in its order
+ * (a bundle read through one window serves many of them). */
+static size_t *
+bundle_order(const Manifest *m)
+{
+	size_t *order = xcalloc(m->n_files + 1, sizeof(*order));
+
+	for (size_t i = 0; i < m->n_files; i++)
+		order[i] = i;
+	qsort_r(order, m->n_files, sizeof(*order), cmp_bundled, (void *)m);
+	return order;
+}
+
 int
 backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *set, VerifyReport *out)
 {
@@ -56,10 +83,12 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 	if ((rc = chain_load(&chain, s, m, row.storage_path)) < 0)
 		goto out;
 	/* An incremental set is only as good as its chain: every set of it is read. */
-	for (size_t ci = 0; ci < chain.n; ci++)
-	for (size_t i = 0; i < chain.sets[ci]->n_files + chain.sets[ci]->n_wal; i++) {
+	for (size_t ci = 0; ci < chain.n; ci++) {
+	size_t *order = bundle_order(chain.sets[ci]);
+	for (size_t k = 0; k < chain.sets[ci]->n_files + chain.sets[ci]->n_wal; k++) {
 		const Manifest *cm = chain.sets[ci];
 		const char *dir = chain.dirs[ci];
+		size_t i = k < cm->n_files ? order[k] : k;
 		bool is_wal = i >= cm->n_files;
 		const ManifestFile *f = is_wal ? NULL : &cm->files[i];
 		char *object;
@@ -78,6 +107,7 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 		if (vrc < 0 && err_class(vrc) == ERR_CLASS_TRANSIENT) {
 			err_prefix("could not read \"%s\"", object);
 			free(object);
+			free(order);
 			rc = vrc; /* may work next time: not damage */
 			goto out;
 		}
@@ -91,6 +121,8 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 		else
 			out->files_checked++;
 		free(object);
+	}
+	free(order);
 	}
 	if (n_bad > 0) {
 		rc = err_set(ERR_CORRUPT, "backup set \"%s\" is damaged: stored file %s", row.id, first_bad);

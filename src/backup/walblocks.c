@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* PostgreSQL 15: resource managers and records that touch files without block references. */
@@ -260,8 +261,27 @@ typedef struct Source {
 	uint64_t from_archive, from_pg_wal;
 } Source;
 
-/* A whole segment from the archive, else from the data directory's pg_wal
- * (the segment being written, or one the archiver has not reached yet). */
+/* The segment from pg_wal: true when read whole and still under its name
+ * after the read (a segment recycled meanwhile is renamed: what was read
+ * may be a mix, so it does not count). */
+static bool
+read_local(const char *path, uint8_t *buf, uint32_t seg_size)
+{
+	struct stat before, after;
+	bool ok;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	ok = fstat(fd, &before) == 0 && files_read_at(fd, buf, seg_size, 0) == (ssize_t)seg_size &&
+	     stat(path, &after) == 0 && after.st_ino == before.st_ino && after.st_dev == before.st_dev;
+	close(fd);
+	return ok;
+}
+
+/* A whole segment from the data directory's pg_wal while the server keeps
+ * it (no decompression, no second read), else from the archive; the
+ * reader checks every record's CRC either way. */
 static int
 read_segment(uint8_t *buf, uint32_t timeline, uint64_t segno, void *payload)
 {
@@ -272,6 +292,11 @@ read_segment(uint8_t *buf, uint32_t timeline, uint64_t segno, void *payload)
 
 	pg_wal_name(name, timeline, segno, s->seg_size);
 	local = xasprintf("%s/pg_wal/%s", s->pgdata, name);
+	if (read_local(local, buf, s->seg_size)) {
+		s->from_pg_wal++;
+		free(local);
+		return 0;
+	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		rc = archive_read_segment(s->archive, s->system_id, s->seg_size, timeline, segno, buf);
 		if (rc == 0)

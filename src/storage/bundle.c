@@ -19,6 +19,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
+#include "common/log.h"
 #include "common/strutil.h"
 
 #include <pthread.h>
@@ -367,6 +368,168 @@ storage_bundle_abandon(Storage *s)
 	bundler_free(b);
 }
 
+/* ----------------------------------------------------- reading members */
+
+/*
+ * Members of a bundle on a store where each read is a request (S3): one
+ * ranged GET of a window of the bundle serves every member inside it.
+ * Readers ask for members in about the order the backup wrote them (restore
+ * goes by size, largest first, as the backup did; verify by bundle offset),
+ * so two windows make one GET serve hundreds of small files.
+ * Memory: N_WINDOWS * WINDOW_BYTES while bundles are read.
+ */
+#define WINDOW_BYTES (4u * 1024 * 1024)
+#define N_WINDOWS 2
+#define N_SIZES 8
+
+typedef struct Window {
+	char *bundle;              /* NULL: empty */
+	uint64_t start;
+	size_t len;
+	uint8_t *data;
+	uint64_t used;             /* tick of the last hit, for replacement */
+} Window;
+
+struct BundleWindows {
+	pthread_mutex_t mu;        /* readers run on many threads */
+	Window win[N_WINDOWS];
+	struct {
+		char *bundle;
+		uint64_t size;
+	} sizes[N_SIZES];          /* the bundles' sizes, asked once each (round robin) */
+	size_t next_size;
+	uint64_t tick;
+	uint64_t hits, fetches;
+};
+
+static pthread_mutex_t windows_init_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+windows_free(Storage *s)
+{
+	BundleWindows *bw = s->windows;
+
+	if (bw == NULL)
+		return;
+	if (bw->fetches > 0)
+		log_debug("bundles: %llu members read with %llu requests", (unsigned long long)(bw->hits + bw->fetches),
+		          (unsigned long long)bw->fetches);
+	for (int i = 0; i < N_WINDOWS; i++) {
+		free(bw->win[i].bundle);
+		free(bw->win[i].data);
+	}
+	for (int i = 0; i < N_SIZES; i++)
+		free(bw->sizes[i].bundle);
+	pthread_mutex_destroy(&bw->mu);
+	free(bw);
+	s->windows = NULL;
+}
+
+/* The size of bundle (under bw->mu). */
+static int
+bundle_size(Storage *s, BundleWindows *bw, const char *bundle, uint64_t *out)
+{
+	StorageInfo info;
+	int rc;
+
+	for (int i = 0; i < N_SIZES; i++)
+		if (bw->sizes[i].bundle && strcmp(bw->sizes[i].bundle, bundle) == 0) {
+			*out = bw->sizes[i].size;
+			return 0;
+		}
+	if ((rc = s->driver->info(s->drv, bundle, &info)) < 0)
+		return rc;
+	if (!info.exists)
+		return err_set(ERR_NOT_FOUND, "bundle \"%s\" does not exist", bundle);
+	free(bw->sizes[bw->next_size].bundle);
+	bw->sizes[bw->next_size].bundle = xstrdup(bundle);
+	bw->sizes[bw->next_size].size = info.size;
+	bw->next_size = (bw->next_size + 1) % N_SIZES;
+	*out = info.size;
+	return 0;
+}
+
+/* Fill a window from offset (under bw->mu); ERR_CORRUPT when the bundle ends
+ * before the member [offset, offset + length) does. */
+static int
+window_fill(Storage *s, BundleWindows *bw, Window *w, const char *bundle, uint64_t offset, uint64_t length)
+{
+	IoReader *r = NULL;
+	uint64_t size = 0, end;
+	ssize_t n = 0;
+	int rc;
+
+	free(w->bundle);
+	w->bundle = NULL;
+	if ((rc = bundle_size(s, bw, bundle, &size)) < 0)
+		return rc;
+	if (size < offset + length)
+		return err_set(ERR_CORRUPT, "bundle \"%s\" is %llu bytes long, it ends before its member at %llu+%llu",
+		               bundle, (unsigned long long)size, (unsigned long long)offset, (unsigned long long)length);
+	end = size - offset > WINDOW_BYTES ? offset + WINDOW_BYTES : size;
+	if (w->data == NULL)
+		w->data = xmalloc(WINDOW_BYTES);
+	if ((rc = storage_read_open_range(s, &r, bundle, offset, end - offset)) == 0) {
+		n = io_reader_read_full(r, w->data, (size_t)(end - offset));
+		if (n < 0)
+			rc = (int)n;
+		else if ((uint64_t)n < length)
+			rc = err_set(ERR_CORRUPT, "bundle \"%s\" ended at %llu, before its member at %llu+%llu", bundle,
+			             (unsigned long long)(offset + (uint64_t)n), (unsigned long long)offset,
+			             (unsigned long long)length);
+	}
+	io_reader_free(r);
+	if (rc < 0)
+		return rc;
+	w->bundle = xstrdup(bundle);
+	w->start = offset;
+	w->len = (size_t)n;
+	bw->fetches++;
+	return 0;
+}
+
+int
+bundle_member_open(Storage *s, IoReader **out, const char *bundle, uint64_t offset, uint64_t length)
+{
+	BundleWindows *bw;
+	Window *w = NULL;
+	int rc = 0;
+
+	*out = NULL;
+	if (!s->driver->remote || length > WINDOW_BYTES / 4)
+		return storage_read_open_range(s, out, bundle, offset, length);
+	pthread_mutex_lock(&windows_init_mu);
+	if (s->windows == NULL) {
+		s->windows = xcalloc(1, sizeof(*s->windows));
+		pthread_mutex_init(&s->windows->mu, NULL);
+	}
+	bw = s->windows;
+	pthread_mutex_unlock(&windows_init_mu);
+
+	pthread_mutex_lock(&bw->mu);
+	bw->tick++;
+	for (int i = 0; i < N_WINDOWS && w == NULL; i++) {
+		Window *c = &bw->win[i];
+		if (c->bundle && c->start <= offset && offset + length <= c->start + c->len && strcmp(c->bundle, bundle) == 0) {
+			w = c;
+			bw->hits++;
+		}
+	}
+	if (w == NULL) {
+		w = &bw->win[0];
+		for (int i = 1; i < N_WINDOWS; i++)
+			if (bw->win[i].used < w->used)
+				w = &bw->win[i];
+		rc = window_fill(s, bw, w, bundle, offset, length);
+	}
+	if (rc == 0) {
+		w->used = bw->tick;
+		*out = io_mem_reader_new(w->data + (offset - w->start), (size_t)length);
+	}
+	pthread_mutex_unlock(&bw->mu);
+	return rc;
+}
+
 /* ---------------------------------------------------------------- aliases */
 
 typedef struct Alias {
@@ -567,6 +730,7 @@ bundle_storage_release(Storage *s)
 	AliasMap *m = s->aliases;
 
 	storage_bundle_abandon(s); /* still on: what the caller did not end is not stored */
+	windows_free(s);
 	if (m == NULL)
 		return;
 	for (size_t i = 0; i < m->n_bundles; i++)

@@ -25,6 +25,8 @@ typedef struct StorageDriver {
 	/* optional: store-specific checks for storage_test (endpoint, TLS,
 	 * credentials, ...), appended to r; false when one failed */
 	bool (*test)(void *drv, StorageTestReport *r);
+	/* every operation is a request over the network: batch reads */
+	bool remote;
 } StorageDriver;
 
 /* posix: root is an absolute directory path; created if missing. */

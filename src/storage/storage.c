@@ -212,7 +212,7 @@ storage_read_open(Storage *s, IoReader **out, const char *path)
 	if ((rc = storage_check_object_path(path)) < 0)
 		return rc;
 	if (bundle_alias_find(s, path, &bundle, &offset, &length))
-		rc = storage_read_open_range(s, out, bundle, offset, length);
+		rc = bundle_member_open(s, out, bundle, offset, length);
 	else
 		rc = s->driver->read_open(s->drv, out, path);
 	if (rc < 0 || s->keyring == NULL)

@@ -12,6 +12,7 @@
 
 typedef struct Bundler Bundler;
 typedef struct AliasMap AliasMap;
+typedef struct BundleWindows BundleWindows;
 
 struct Storage {
 	const StorageDriver *driver;
@@ -19,6 +20,7 @@ struct Storage {
 	char *uri;
 	Bundler *bundler;      /* between storage_bundle_begin and _end, else NULL */
 	AliasMap *aliases;     /* NULL until the first storage_alias_add */
+	BundleWindows *windows; /* remote stores: what was read of bundles, NULL until then */
 	IoKeyring *keyring;    /* storage_cipher_set: owned; NULL: objects pass as stored */
 	StorageCipherName cipher_name;
 };
@@ -35,6 +37,11 @@ int bundle_writer_open(Storage *s, IoWriter **out, const char *path, const Stora
 /* The alias of path: true with its bundle (borrowed until storage_free) and range. */
 bool bundle_alias_find(const Storage *s, const char *path, const char **out_bundle_path, uint64_t *out_offset,
                        uint64_t *out_length);
+/* A reader of the member [offset, offset + length) of bundle (an alias's,
+ * from bundle_alias_find): on a remote store through a window of the bundle
+ * shared by the members near it (one request for many), else a range read.
+ * Thread-safe. */
+int bundle_member_open(Storage *s, IoReader **out, const char *bundle, uint64_t offset, uint64_t length);
 /* At storage_free: abandon bundling if still on, free the aliases. */
 void bundle_storage_release(Storage *s);
 

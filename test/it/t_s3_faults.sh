@@ -85,9 +85,10 @@ wal_switch_and_wait $PA
 assert_true "resets were injected during archiving" test "$(injected reset)" -ge 1
 
 # reads under faults: responses cut in the middle of their bodies, and 503s
-faults mode=drop-mid-body methods=GET percent=10 seed=14
+# (one GET of a bundle's window serves many small files: verify makes tens of GETs)
+faults mode=drop-mid-body methods=GET percent=30 seed=14
 tb_ok "verify reads through responses cut mid-body" verify --cluster a --tenant shop --set "$set1" || true
-assert_true "responses were cut during verify ($(injected drop))" test "$(injected drop)" -ge 3
+assert_true "responses were cut during verify ($(injected drop))" test "$(injected drop)" -ge 2
 faults mode=503 methods=GET percent=10 seed=15
 if tb_restore_start a shop "$set1" "$T/r1" $RA; then
 	faults mode=pass
@@ -163,7 +164,15 @@ assert_eq "no set listed for crm" 0 "$(set_count b crm)"
 row=$(as_pg sqlite3 "$TB_HOME/metadata.db" "SELECT status || ': ' || error FROM backup_set WHERE cluster = 'b'")
 assert_match "the set's row in the metadata says failed, and why (the S3 operation)" "$row" '^failed: .*S3 [a-z ]+ of "s3://'
 "$RGW" gw-start "$T/rgw" >>"$T/log/rgw.txt" 2>&1
-crm_sets() { for s in $(st_dirs tenback); do st_dirs "tenback/$s/crm"; done; }
+# the sets of crm that hold objects: from the keys, not from the common prefixes of a
+# delimited listing (RGW keeps a prefix listed while index entries of writes its crash
+# cut short are pending, with no object under it)
+crm_sets() {
+	local s
+	for s in $(st_dirs tenback); do
+		st_keys "tenback/$s/crm" | sed -E "s|^tenback/$s/crm/([^/]+)/.*|\1|"
+	done | sort -u
+}
 failed_set=$(crm_sets | xargs)
 log "after the failure: set directories of crm: ${failed_set:-none}; uploads pending: $(s3_pending_uploads /crm/)"
 manifests=0
@@ -178,7 +187,14 @@ assert_eq "the failed set has no manifest in the storage" 0 "$manifests"
 wal_switch_and_wait $PB
 tb_must "the next backup of crm succeeds" backup --cluster b --tenant crm
 set3=$(last_line "$TB_OUT")
-assert_eq "only the new set is in the storage" "$set3" "$(crm_sets | xargs)"
+log "the next backup said: $(grep -i 'incomplete\|interrupted' <<<"$TB_ERR" | xargs)"
+left=$(crm_sets | xargs)
+assert_eq "only the new set is in the storage" "$set3" "$left"
+if [[ $left != "$set3" ]]; then
+	for d in $left; do
+		[[ $d == "$set3" ]] || log "left in $d: $(for s in $(st_dirs tenback); do st_keys "tenback/$s/crm/$d"; done | xargs)"
+	done
+fi
 assert_eq "no multipart upload left pending" 0 "$(s3_pending_uploads)"
 wal_switch_and_wait $PB
 if tb_restore_start b crm "$set3" "$T/r3" $RB; then

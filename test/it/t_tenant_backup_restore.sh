@@ -55,6 +55,9 @@ tb_must "full backup of shop under load" backup --cluster src --tenant shop --mo
 set_id=$(last_line "$TB_OUT")
 log "backup took $((SECONDS - t0)) s, set $set_id"
 assert_match "backup prints a set id" "$set_id" '^[0-9]{8}-[0-9]{6}F$'
+# the finished segments come from pg_wal without waiting for the archiver
+assert_match "the set's WAL is read from pg_wal, not waited for in the archive" "$TB_ERR" \
+	'WAL segment\(s\) copied into the set, [1-9][0-9]* of them from pg_wal'
 sleep 3
 workload_stop
 

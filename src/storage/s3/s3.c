@@ -1432,4 +1432,5 @@ const StorageDriver storage_s3_driver = {
 	.sync = NULL,   /* objects are durable when their upload completes */
 	.free = s3_free,
 	.test = s3_test,
+	.remote = true,
 };
