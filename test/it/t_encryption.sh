@@ -15,6 +15,8 @@
 #     and writes nothing in the target; verify fails the same way; a wrong passphrase
 #     says "wrong passphrase"; with the keys back, both verify;
 #   - a byte flipped in an encrypted object fails verify;
+#   - the current key file gone: a backup fails naming it, archive-push fails and stores
+#     nothing (PostgreSQL keeps the segment), archiving goes on once it is back;
 #   - a key file open to others is refused; the passphrase is in no file of the home,
 #     no log and not the audit log;
 #   - the API: keys listed (fingerprints only), a passphrase added (never echoed),
@@ -212,6 +214,23 @@ assert_fails "the passphrase is in no log" grep -rqaF "$PASS2" "$T/log"
 tb_ok "audit list" audit list --limit 100 || true
 assert_contains "the audit log has the rotation" "$TB_OUT" "cli.cluster.encryption"
 assert_not_contains "the audit log has no passphrase" "$TB_OUT" "$PASS2"
+
+# ---- the current key file gone: nothing is written, in the clear or otherwise
+mv "$K3" "$K3.gone"
+tb_fails "a backup with the current key file gone fails" 1 backup --cluster src --tenant shop --mode full
+assert_contains "it names the current key that cannot be used" "$TB_ERR" "cannot use the current encryption key"
+n_archived=$(st_keys "tenback/$SYS/archive" | wc -l)
+failed_before=$(psql_q postgres "SELECT failed_count FROM pg_stat_archiver")
+psql_q shop "INSERT INTO events VALUES ('D')"
+psql_q postgres "SELECT pg_switch_wal()" >/dev/null
+_archiver_failed_more() { [[ $(psql_q postgres "SELECT failed_count FROM pg_stat_archiver") -gt $1 ]]; }
+wait_for "archive-push failing" 30 _archiver_failed_more "$failed_before" || true
+assert_true "archive-push fails while the current key is gone" \
+	test "$(psql_q postgres "SELECT failed_count FROM pg_stat_archiver")" -gt "$failed_before"
+assert_eq "and stores nothing" "$n_archived" "$(st_keys "tenback/$SYS/archive" | wc -l)"
+mv "$K3.gone" "$K3"
+assert_ok "with the key back, archiving goes on" wal_switch_and_wait $P
+assert_true "the held segments are archived" test "$(st_keys "tenback/$SYS/archive" | wc -l)" -gt "$n_archived"
 
 # ---- the API
 PASS4="api passphrase $RANDOM$RANDOM"
