@@ -14,9 +14,11 @@ fi
 
 PACKAGES=(
 	build-essential meson ninja-build pkg-config
+	debhelper dpkg-dev fakeroot man-db lintian   # the Debian package (scripts/build-deb.sh, test/it/t_package.sh)
 	libzstd-dev liblz4-dev libssl-dev libsqlite3-dev libpq-dev libcmocka-dev libmicrohttpd-dev libargon2-dev libcurl4-openssl-dev
 	postgresql-15 postgresql-contrib     # server, pgbench, pg_checksums, amcheck
 	jq perl time util-linux procps coreutils findutils diffutils sqlite3   # used by the tests
+	openssl python3                      # t_alerts: the webhook signature check, the loopback receiver and SMTP sink
 	clang libclang-rt-14-dev             # the sanitizer build and its libFuzzer targets (scripts/fuzz.sh)
 	valgrind                             # the unit tests under memcheck
 	prometheus                           # promtool: /metrics and the example rules checked by Prometheus's parser

@@ -256,6 +256,11 @@ int h_session_create(ApiRequest *req, ApiResponse *resp);
 int h_session_delete(ApiRequest *req, ApiResponse *resp);
 int h_me(ApiRequest *req, ApiResponse *resp);
 int h_audit_list(ApiRequest *req, ApiResponse *resp);
+int h_sessions_list(ApiRequest *req, ApiResponse *resp);
+int h_session_revoke(ApiRequest *req, ApiResponse *resp);
+int h_user_sessions_revoke(ApiRequest *req, ApiResponse *resp);
+/* hex digits of a session's or token's id shown and accepted by the admin API */
+#define AUTH_ID_SHOWN 16
 int h_metrics(ApiRequest *req, ApiResponse *resp);
 int h_token_create(ApiRequest *req, ApiResponse *resp);
 int h_openapi(ApiRequest *req, ApiResponse *resp);
@@ -294,5 +299,13 @@ int h_task_get(ApiRequest *req, ApiResponse *resp);
 int h_task_retry(ApiRequest *req, ApiResponse *resp);
 int h_task_cancel(ApiRequest *req, ApiResponse *resp);
 int h_scheduler_run(ApiRequest *req, ApiResponse *resp);
+
+int h_alerts_list(ApiRequest *req, ApiResponse *resp);
+int h_alert_ack(ApiRequest *req, ApiResponse *resp);
+int h_channels_list(ApiRequest *req, ApiResponse *resp);
+int h_channel_create(ApiRequest *req, ApiResponse *resp);
+int h_channel_delete(ApiRequest *req, ApiResponse *resp);
+int h_channel_test(ApiRequest *req, ApiResponse *resp);
+int h_attempts_list(ApiRequest *req, ApiResponse *resp);
 
 #endif

@@ -7,8 +7,10 @@
  * not (same message, an argon2 verification either way).
  */
 #include "api/api_int.h"
+#include "common/log.h"
 #include "common/strutil.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -107,6 +109,99 @@ h_session_delete(ApiRequest *req, ApiResponse *resp)
 		return rc;
 	resp->set_cookie = xasprintf("%s=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0", API_SESSION_COOKIE);
 	resp->status = 204;
+	return 0;
+}
+
+/* What a session or token is, for the admin listing: never its secret, nor
+ * its full id (the secret's SHA-256), nor its CSRF token. */
+static void
+auth_json(JsonWriter *w, const MetaAuth *a, const char *current_id)
+{
+	char id[AUTH_ID_SHOWN + 1];
+
+	snprintf(id, sizeof(id), "%s", a->id);
+	json_object_begin(w);
+	json_kv_string(w, "id", id);
+	json_kv_string(w, "kind", a->kind);
+	json_kv_string(w, "user", a->user_name);
+	json_kv_string(w, "role", a->role);
+	json_kv_string(w, "label", a->label);
+	json_kv_string(w, "created_at", a->created_at);
+	if (a->expires_at)
+		json_kv_int(w, "expires_at", a->expires_at);
+	else
+		json_kv_string(w, "expires_at", NULL);
+	json_kv_bool(w, "current", current_id && strcmp(a->id, current_id) == 0);
+	json_object_end(w);
+}
+
+/* GET /api/v1/sessions?user=NAME: every live session and API token (admins). */
+int
+h_sessions_list(ApiRequest *req, ApiResponse *resp)
+{
+	const char *user = api_query(req, "user");
+	MetaAuth *a = NULL;
+	size_t n = 0;
+	JsonWriter w;
+	int rc;
+
+	if (user && (rc = api_name_check("user", user)) < 0)
+		return rc;
+	if ((rc = meta_auth_list(req->meta, user, (int64_t)time(NULL), &a, &n)) < 0)
+		return rc;
+	api_json_begin(resp, 200, &w);
+	json_array_begin(&w);
+	for (size_t i = 0; i < n; i++)
+		auth_json(&w, &a[i], req->auth_id);
+	json_array_end(&w);
+	meta_auth_array_free(a, n);
+	return 0;
+}
+
+/* DELETE /api/v1/sessions/{id}: revoke one session or token (admins); its
+ * next request is refused as unauthenticated. */
+int
+h_session_revoke(ApiRequest *req, ApiResponse *resp)
+{
+	MetaAuth a = {0};
+	JsonWriter w;
+	int rc;
+
+	if ((rc = meta_auth_revoke(req->meta, req->params[0], &a)) < 0)
+		return rc;
+	log_info("%s %s of user \"%s\" revoked by \"%s\"", a.kind, req->params[0], a.user_name, req->user);
+	api_json_begin(resp, 200, &w);
+	json_object_begin(&w);
+	json_key(&w, "revoked");
+	auth_json(&w, &a, req->auth_id);
+	json_object_end(&w);
+	meta_auth_clear(&a);
+	return 0;
+}
+
+/* DELETE /api/v1/users/{name}/sessions: revoke every session and token of a
+ * user (admins): after a leaked password or token, or when someone leaves. */
+int
+h_user_sessions_revoke(ApiRequest *req, ApiResponse *resp)
+{
+	MetaUser u = {0};
+	size_t n = 0;
+	JsonWriter w;
+	int rc;
+
+	if ((rc = api_name_check("user", req->params[0])) < 0)
+		return rc;
+	if ((rc = meta_user_get(req->meta, req->params[0], &u)) < 0)
+		return rc;
+	meta_user_clear(&u);
+	if ((rc = meta_auth_revoke_user(req->meta, req->params[0], &n)) < 0)
+		return rc;
+	log_info("%zu session(s) and token(s) of user \"%s\" revoked by \"%s\"", n, req->params[0], req->user);
+	api_json_begin(resp, 200, &w);
+	json_object_begin(&w);
+	json_kv_string(&w, "user", req->params[0]);
+	json_kv_int(&w, "revoked", (int64_t)n);
+	json_object_end(&w);
 	return 0;
 }
 

@@ -9,6 +9,8 @@
  */
 #include "api/api_int.h"
 
+#include "alert/alert.h"
+
 #include "backup/backup_int.h"
 #include "common/buf.h"
 #include "common/error.h"
@@ -212,6 +214,28 @@ archiver_metrics(Buf *b, const MetaCluster *cs, size_t n_clusters)
 	}
 }
 
+/* Alerts firing by kind (every kind, 0 included), and deliveries waiting or given up. */
+static void
+alert_metrics(Buf *b, Meta *meta)
+{
+	MetaAlert *a = NULL;
+	size_t n = 0;
+
+	family(b, "tenback_alerts_firing", "gauge", "Alerts firing, by kind (doc/alerts.md).");
+	if (meta_alert_list(meta, true, 100000, &a, &n) < 0) {
+		err_clear();
+		return;
+	}
+	for (int k = 0; alert_kinds[k]; k++) {
+		const char *const l[] = {"kind", alert_kinds[k], NULL};
+		int64_t count = 0;
+		for (size_t i = 0; i < n; i++)
+			count += strcmp(a[i].kind, alert_kinds[k]) == 0;
+		sample(b, "tenback_alerts_firing", l, (double)count);
+	}
+	meta_alert_array_free(a, n);
+}
+
 int
 h_metrics(ApiRequest *req, ApiResponse *resp)
 {
@@ -230,6 +254,7 @@ h_metrics(ApiRequest *req, ApiResponse *resp)
 	set_metrics(&resp->body, req->meta, cs, n);
 	task_metrics(&resp->body, req->meta);
 	archiver_metrics(&resp->body, cs, n);
+	alert_metrics(&resp->body, req->meta);
 	meta_cluster_array_free(cs, n);
 	return 0;
 }

@@ -9,6 +9,8 @@
  */
 #include "api/api_int.h"
 
+#include "alert/alert.h"
+
 #include "backup/backup.h"
 #include "common/log.h"
 #include "common/strutil.h"
@@ -188,6 +190,11 @@ strategy_emit(JsonWriter *w, const MetaStrategy *st)
 	json_kv_string(w, "last_fired", st->last_fired);
 	json_key(w, "next_backup");
 	next_backup_emit(w, st);
+	AlertThresholds t;
+	if (alert_thresholds_parse(st->alerts, &t) < 0)
+		err_clear();
+	json_key(w, "alerts");
+	alert_thresholds_json(w, &t);
 	json_object_end(w);
 }
 
@@ -535,8 +542,11 @@ h_strategy_put(ApiRequest *req, ApiResponse *resp)
 		{"retention_days", FIELD_INT, false, true},
 		{"compress", FIELD_STRING, false, true},
 		{"enabled", FIELD_BOOL, false, true},
+		{"alerts", FIELD_OBJECT, false, true},
 		{NULL, 0, false, false},
 	};
+	AlertThresholds thresholds;
+	char *alerts = NULL;
 	Tenant t = {0};
 	MetaStrategy old = {0}, st = {0};
 	MetaStorage storage = {0};
@@ -572,6 +582,9 @@ h_strategy_put(ApiRequest *req, ApiResponse *resp)
 	schedule = api_json_text(json_get(req->json, "schedule"));
 	if ((rc = schedule_validate(schedule)) < 0)
 		goto out;
+	if (json_get(req->json, "alerts") && (alerts = api_json_text(json_get(req->json, "alerts"))) != NULL &&
+	    (rc = alert_thresholds_parse(alerts, &thresholds)) < 0)
+		goto out;
 	if ((rc = tenant_load(req, req->params[0], &t)) < 0)
 		goto out;
 	if (storage_name &&
@@ -602,6 +615,7 @@ h_strategy_put(ApiRequest *req, ApiResponse *resp)
 	st.compress = (char *)(compress ? compress : t.cluster.compress && *t.cluster.compress ? t.cluster.compress : "zstd");
 	st.enabled = json_get_bool(req->json, "enabled", true);
 	st.last_fired = old.last_fired;
+	st.alerts = alerts;
 	/* A new strategy starts with its next slot: the latest one already past
 	 * counts as fired, so saving it does not start a backup at once. */
 	if (st.last_fired == NULL && schedule_due(schedule, NULL, time(NULL), first_slot, first_mode) == 1)
@@ -612,6 +626,7 @@ h_strategy_put(ApiRequest *req, ApiResponse *resp)
 	strategy_emit(&w, &st);
 out:
 	free(schedule);
+	free(alerts);
 	cluster_status_clear(&cs);
 	meta_storage_clear(&storage);
 	meta_strategy_clear(&old);

@@ -27,9 +27,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef TENBACK_SOURCE_WEB_DIR
-#define TENBACK_SOURCE_WEB_DIR "web"
-#endif
 #ifndef TENBACK_DATA_WEB_DIR
 #define TENBACK_DATA_WEB_DIR "/usr/local/share/tenback/web"
 #endif
@@ -48,10 +45,12 @@ typedef struct ReqCtx {
 const char *
 api_default_web_dir(void)
 {
+#ifdef TENBACK_SOURCE_WEB_DIR
 	struct stat st;
 
 	if (stat(TENBACK_SOURCE_WEB_DIR, &st) == 0 && S_ISDIR(st.st_mode))
 		return TENBACK_SOURCE_WEB_DIR;
+#endif
 	return TENBACK_DATA_WEB_DIR;
 }
 
@@ -144,6 +143,8 @@ audit_action(const ApiRoute *r)
 	} map[] = {
 		{"POST", "/api/v1/sessions", "logon"},
 		{"DELETE", "/api/v1/sessions", "logoff"},
+		{"DELETE", "/api/v1/sessions/{id}", "session.revoke"},
+		{"DELETE", "/api/v1/users/{name}/sessions", "user.sessions.revoke"},
 		{"POST", "/api/v1/tokens", "token.create"},
 		{"POST", "/api/v1/clusters", "cluster.create"},
 		{"POST", "/api/v1/clusters/{name}/status", "cluster.status"},
@@ -161,6 +162,10 @@ audit_action(const ApiRoute *r)
 		{"POST", "/api/v1/tasks/{id}/retry", "task.retry"},
 		{"POST", "/api/v1/tasks/{id}/cancel", "task.cancel"},
 		{"POST", "/api/v1/scheduler/run", "scheduler.run"},
+		{"POST", "/api/v1/alerts/{id}/ack", "alert.ack"},
+		{"POST", "/api/v1/notification-channels", "channel.create"},
+		{"DELETE", "/api/v1/notification-channels/{id}", "channel.delete"},
+		{"POST", "/api/v1/notification-channels/{id}/test", "channel.test"},
 	};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -187,7 +192,9 @@ audit_request(const ApiRequest *req, const ApiRoute *route, const char *outcome,
 
 	if (action == NULL || req->meta == NULL)
 		return;
-	if (strcmp(outcome, "ok") == 0 && resp->body.len) {
+	/* an alert's or a channel's own id is not a task's */
+	if (strcmp(outcome, "ok") == 0 && resp->body.len && !str_starts_with(action, "alert.") &&
+	    !str_starts_with(action, "channel.")) {
 		JsonValue *v = NULL;
 		if (json_parse(&v, (const char *)resp->body.data, resp->body.len) == 0) {
 			bool ok = false;

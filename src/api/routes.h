@@ -10,6 +10,9 @@
 #define API_ROUTES(X) \
 	X("POST", "/api/v1/sessions", ROLE_PUBLIC, h_session_create) \
 	X("DELETE", "/api/v1/sessions", ROLE_VIEWER, h_session_delete) \
+	X("GET", "/api/v1/sessions", ROLE_ADMIN, h_sessions_list) \
+	X("DELETE", "/api/v1/sessions/{id}", ROLE_ADMIN, h_session_revoke) \
+	X("DELETE", "/api/v1/users/{name}/sessions", ROLE_ADMIN, h_user_sessions_revoke) \
 	X("GET", "/api/v1/me", ROLE_VIEWER, h_me) \
 	X("POST", "/api/v1/tokens", ROLE_VIEWER, h_token_create) \
 	X("GET", "/api/v1/openapi.json", ROLE_PUBLIC, h_openapi) \
@@ -45,6 +48,13 @@
 	X("POST", "/api/v1/tasks/{id}/cancel", ROLE_OPERATOR, h_task_cancel) \
 	X("POST", "/api/v1/scheduler/run", ROLE_ADMIN, h_scheduler_run) \
 	X("GET", "/api/v1/audit", ROLE_ADMIN, h_audit_list) \
-	X("GET", "/api/v1/metrics", ROLE_VIEWER, h_metrics)
+	X("GET", "/api/v1/metrics", ROLE_VIEWER, h_metrics) \
+	X("GET", "/api/v1/alerts", ROLE_VIEWER, h_alerts_list) \
+	X("POST", "/api/v1/alerts/{id}/ack", ROLE_OPERATOR, h_alert_ack) \
+	X("GET", "/api/v1/notification-channels", ROLE_OPERATOR, h_channels_list) \
+	X("POST", "/api/v1/notification-channels", ROLE_ADMIN, h_channel_create) \
+	X("DELETE", "/api/v1/notification-channels/{id}", ROLE_ADMIN, h_channel_delete) \
+	X("POST", "/api/v1/notification-channels/{id}/test", ROLE_OPERATOR, h_channel_test) \
+	X("GET", "/api/v1/notification-attempts", ROLE_OPERATOR, h_attempts_list)
 
 #endif

@@ -205,6 +205,10 @@ typedef struct RestoreOpts {
 	const char *pg_bin;
 	int timeout_s;             /* for recovery and start; 0: 3600 */
 	int jobs;                  /* worker threads laying files down; 0: one per online CPU (at most 64) */
+	/* Optional: progress of laying the files down (bytes of whole files written,
+	 * of all the files), every ~500 ms and once at the end, on the calling thread. */
+	void (*progress_cb)(uint64_t bytes_done, uint64_t bytes_total, uint64_t files_done, void *payload);
+	void *payload;
 } RestoreOpts;
 
 int restore_run(Meta *meta, const RestoreOpts *o);

@@ -21,6 +21,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,10 @@ typedef struct Layout {
 	int jobs;                   /* worker threads laying files down */
 	IoFrameCodec *codecs[POOL_JOBS_MAX];  /* codecs[i] is worker i's */
 	size_t *order;              /* pool item -> index in m->files */
+	uint64_t bytes_total;       /* progress: what the files hold */
+	_Atomic uint64_t bytes_done;  /* whole files written, by any worker */
+	_Atomic uint64_t files_done;
+	int64_t last_progress_ms;   /* the calling thread's */
 } Layout;
 
 static bool
@@ -327,9 +332,28 @@ static int
 lay_down_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
 {
 	Layout *l = payload;
+	const ManifestFile *f = &l->m->files[l->order[item_idx]];
+	int rc;
 
 	(void)worker_idx;
-	return write_file(l, p, &l->m->files[l->order[item_idx]]);
+	if ((rc = write_file(l, p, f)) == 0 && f->kind != MF_SPARSE) {
+		atomic_fetch_add(&l->bytes_done, f->size);
+		atomic_fetch_add(&l->files_done, 1);
+	}
+	return rc;
+}
+
+/* On the calling thread: the caller's progress callback, every ~500 ms. */
+static int
+lay_down_tick(void *payload)
+{
+	Layout *l = payload;
+
+	if (time_now_ms() - l->last_progress_ms >= 500) {
+		l->last_progress_ms = time_now_ms();
+		l->o->progress_cb(atomic_load(&l->bytes_done), l->bytes_total, atomic_load(&l->files_done), l->o->payload);
+	}
+	return 0;
 }
 
 /* Largest first, so that the last file to finish is a small one. */
@@ -362,6 +386,8 @@ lay_down_files(Layout *l)
 
 		if (kind == MF_FILE || kind == MF_SPARSE || kind == MF_INCR)
 			items[n_items++] = (SizedItem){kind == MF_SPARSE ? 0 : l->m->files[i].size, i};
+		if (kind == MF_FILE || kind == MF_INCR)
+			l->bytes_total += l->m->files[i].size;
 	}
 	qsort(items, n_items, sizeof(*items), cmp_item_size);
 	l->order = xcalloc(n_items + 1, sizeof(*l->order));
@@ -380,7 +406,13 @@ lay_down_files(Layout *l)
 	po.payload = l;
 	po.slot_bytes = copy_slot_bytes();
 	po.n_slots = COPY_SLOTS(l->jobs);
-	return pool_run(&po);
+	if (l->o->progress_cb) {
+		po.tick = lay_down_tick;
+		l->last_progress_ms = time_now_ms();
+	}
+	if ((rc = pool_run(&po)) == 0 && l->o->progress_cb)
+		l->o->progress_cb(atomic_load(&l->bytes_done), l->bytes_total, atomic_load(&l->files_done), l->o->payload);
+	return rc;
 }
 
 /* Directories and links first, in manifest order (a directory before what it holds); then the files. */

@@ -17,6 +17,8 @@
 /* restore_command could not read the archive: exit above 125 so recovery stops
  * with an error instead of taking it for the end of the archive. */
 #define CLI_ABORT_RECOVERY 4
+/* "tenback COMMAND ... --help": cli_usage_error printed the usage on stdout (exit 0). */
+#define CLI_HELP 5
 
 typedef struct Cli {
 	const char *home;
@@ -27,6 +29,7 @@ typedef struct Cli {
 
 int cmd_cluster(Cli *cli, int argc, char **argv);
 int cmd_tenant(Cli *cli, int argc, char **argv);
+int cmd_check(Cli *cli, int argc, char **argv);
 int cmd_backup(Cli *cli, int argc, char **argv);
 int cmd_set(Cli *cli, int argc, char **argv);
 int cmd_verify(Cli *cli, int argc, char **argv);
@@ -34,6 +37,8 @@ int cmd_restore(Cli *cli, int argc, char **argv);
 int cmd_window(Cli *cli, int argc, char **argv);
 int cmd_storage(Cli *cli, int argc, char **argv);
 int cmd_audit(Cli *cli, int argc, char **argv);
+int cmd_alert(Cli *cli, int argc, char **argv);
+int cmd_notify(Cli *cli, int argc, char **argv);
 int cmd_serve(Cli *cli, int argc, char **argv);
 int cmd_user(Cli *cli, int argc, char **argv);
 int cmd_archive_push(Cli *cli, int argc, char **argv);
@@ -41,7 +46,8 @@ int cmd_archive_get(Cli *cli, int argc, char **argv);
 
 /* "text" or "json"; ERR_INVALID otherwise. */
 int cli_output_json(bool *out, const char *output);
-/* Report a usage error (message set) and return CLI_USAGE. */
+/* Report a usage error (message set) and return CLI_USAGE; after a --help or -h
+ * among the command's arguments, print the usage on stdout and return CLI_HELP. */
 int cli_usage_error(const char *usage);
 
 #endif

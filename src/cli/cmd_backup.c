@@ -3,6 +3,7 @@
  */
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "cli/remote.h"
 
 #include "backup/backup.h"
@@ -25,6 +26,7 @@ int
 cmd_backup(Cli *cli, int argc, char **argv)
 {
 	BackupOpts o = {0};
+	Progress bar = {0};
 	const char *timeout = NULL, *storage = NULL, *jobs = NULL;
 	bool wait = false;
 	StrList pos = {0};
@@ -87,8 +89,17 @@ cmd_backup(Cli *cli, int argc, char **argv)
 	o.storage = storage;
 	o.home = cli->home;
 	o.archive_timeout_s = (int)t;
-	o.progress = true;
-	if ((rc = backup_run(cli->meta, &o, &id)) == 0) {
+	/* a terminal: one line redrawn in place; else plain log lines (none with --quiet) */
+	if (progress_wanted()) {
+		progress_begin(&bar, "backup");
+		o.progress_cb = progress_update;
+		o.payload = &bar;
+	} else {
+		o.progress = log_get_level() >= LOG_INFO;
+	}
+	rc = backup_run(cli->meta, &o, &id);
+	progress_end(&bar);
+	if (rc == 0) {
 		log_info("backup set %s of tenant \"%s\" completed", id, o.tenant);
 		printf("%s\n", id);
 	}

@@ -3,6 +3,7 @@
  */
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/progress.h"
 
 #include "backup/backup.h"
 #include "common/buf.h"
@@ -104,6 +105,7 @@ int
 cmd_restore(Cli *cli, int argc, char **argv)
 {
 	RestoreOpts o = {0};
+	Progress bar = {0};
 	const char *port = NULL, *timeout = NULL, *jobs = NULL;
 	StrList maps = {0}, pos = {0};
 	ArgSpec specs[] = {
@@ -192,7 +194,13 @@ cmd_restore(Cli *cli, int argc, char **argv)
 	if (o.set == NULL)
 		o.set = "latest"; /* with a point-in-time target: the newest set before it */
 	fflush(stdout);
+	if (progress_wanted()) {
+		progress_begin(&bar, "restore");
+		o.progress_cb = progress_update;
+		o.payload = &bar;
+	}
 	rc = restore_run(cli->meta, &o);
+	progress_end(&bar);
 out:
 	free(tm);
 	strlist_free(&maps);

@@ -1,6 +1,7 @@
 /*
  * main.c - tenback's entry point: global options, the home directory,
- * command dispatch and exit codes (0 success, 1 error, 2 usage).
+ * command dispatch and exit codes (0 success, 1 error, 2 usage; 200 for an
+ * archive-get that could not read the archive; doc/tenback.1, EXIT STATUS).
  */
 #include "cli/cli.h"
 
@@ -21,8 +22,8 @@
 #endif
 
 static const char usage_text[] =
-	"Usage: tenback [--home DIR] [--server URL [--token TOKEN]] [--log-level error|warning|info|debug]\n"
-	"               COMMAND [OPTIONS]\n"
+	"Usage: tenback [--home DIR] [--server URL [--token TOKEN]]\n"
+	"               [--log-level error|warning|info|debug | --quiet | --verbose] COMMAND [OPTIONS]\n"
 	"\n"
 	"Backup and recovery for PostgreSQL tenants.\n"
 	"\n"
@@ -36,6 +37,7 @@ static const char usage_text[] =
 	"  cluster key-add NAME --key-file FILE | --passphrase-file FILE   (an old key, to read what it encrypted)\n"
 	"  cluster key-remove NAME --fingerprint FP\n"
 	"  cluster keys NAME [--output text|json]\n"
+	"  check --cluster NAME [--archive-timeout SEC] [--output text|json]   (the cluster's setup, one check a line)\n"
 	"  tenant list --cluster NAME [--output text|json]\n"
 	"  backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--method physical|logical]\n"
 	"         [--compress zstd|lz4|none] [--storage NAME] [--archive-timeout SEC] [--pg-bin DIR]\n"
@@ -58,13 +60,30 @@ static const char usage_text[] =
 	"  audit list [--limit N] [--before ID] [--output text|json]   (who changed what: API, console and CLI)\n"
 	"  archive-push --cluster NAME PATH       (archive_command, with %p)\n"
 	"  archive-get --cluster NAME FILE PATH   (restore_command, with %f %p)\n"
-	"  serve [--listen 127.0.0.1:8432] [--workers N] [--web DIR]   (the daemon: REST API and console)\n"
+	"  serve [--listen 127.0.0.1:8432] [--workers N] [--web DIR] [--alert-interval SEC]\n"
+	"        (the daemon: REST API, console, tasks, alerts every SEC seconds, default 30)\n"
+	"  alert list [--all] [--output text|json]   (firing alerts; --all: resolved ones too)\n"
+	"  alert ack ID\n"
+	"  notify channel add NAME --type webhook|email --url URL [--secret-file FILE] [--kinds K1,K2]\n"
+	"                 [--from ADDR --to ADDR[,ADDR] [--username USER]]   (email: --secret-file holds the password)\n"
+	"  notify channel list [--output text|json]\n"
+	"  notify channel remove NAME\n"
+	"  notify test NAME   (sends a test notification now)\n"
+	"  notify attempts [--channel NAME] [--limit N] [--output text|json]   (delivery attempts)\n"
 	"  user add NAME --role admin|operator|viewer   (password on standard input)\n"
-	"  user list\n"
+	"  user list [--output text|json]\n"
+	"  user passwd NAME   (new password on standard input; ends the user's sessions and tokens)\n"
+	"  user remove NAME\n"
+	"  user sessions [--user NAME] [--output text|json]   (live sessions and API tokens)\n"
+	"  user revoke NAME | --id ID   (all sessions and tokens of a user, or one)\n"
 	"  version\n"
 	"\n"
 	"--home defaults to $TENBACK_HOME, then ~/.local/share/tenback. With --server (and --token or\n"
-	"$TENBACK_TOKEN) backup goes through a daemon: backup ... --wait follows the task's steps.\n";
+	"$TENBACK_TOKEN) backup goes through a daemon: backup ... --wait follows the task's steps.\n"
+	"--quiet (-q): errors only, no progress; --verbose (-v): debug. Every listing takes --output json.\n"
+	"Exit status: 0 success, 1 failure, 2 usage error, 200 archive-get could not read the archive.\n";
+
+static bool help_wanted; /* a --help among the command's arguments */
 
 static char *
 default_home(void)
@@ -103,6 +122,7 @@ typedef struct Command {
 
 static const Command commands[] = {
 	{"cluster", cmd_cluster},
+	{"check", cmd_check},
 	{"tenant", cmd_tenant},
 	{"backup", cmd_backup},
 	{"set", cmd_set},
@@ -111,6 +131,8 @@ static const Command commands[] = {
 	{"window", cmd_window},
 	{"storage", cmd_storage},
 	{"audit", cmd_audit},
+	{"alert", cmd_alert},
+	{"notify", cmd_notify},
 	{"serve", cmd_serve},
 	{"user", cmd_user},
 	{"archive-push", cmd_archive_push},
@@ -125,8 +147,17 @@ static char *
 audit_action(const char *cmd, int argc, char **argv)
 {
 	static const char *const whole[] = {"backup", "restore", "verify", NULL};
-	static const char *const with_sub[] = {"cluster", "set", "storage", "user", NULL};
-	static const char *const reads[] = {"list", "show", "test", "keys", "--help", NULL};
+	static const char *const with_sub[] = {"cluster", "set", "storage", "user", "alert", NULL};
+	static const char *const reads[] = {"list", "show", "test", "sessions", "keys", "--help", NULL};
+
+	/* notify: channel add|remove and test change or send something */
+	if (strcmp(cmd, "notify") == 0) {
+		if (argc >= 2 && strcmp(argv[0], "channel") == 0 && strcmp(argv[1], "list") != 0)
+			return xasprintf("cli.notify.channel.%s", argv[1]);
+		if (argc >= 1 && strcmp(argv[0], "test") == 0)
+			return xstrdup("cli.notify.test");
+		return NULL;
+	}
 
 	for (int i = 0; whole[i]; i++)
 		if (strcmp(cmd, whole[i]) == 0)
@@ -223,6 +254,10 @@ main(int argc, char **argv)
 	const Command *cmd = NULL;
 	int i, rc;
 
+	/* under systemd, stderr is the journal: lines carry their priority */
+	log_set_journal(log_stderr_is_journal());
+	/* on a terminal, a log line replaces a progress line being drawn */
+	log_set_terminal(isatty(STDERR_FILENO) && !log_stderr_is_journal());
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
 		if (strcmp(a, "--home") == 0 && i + 1 < argc) {
@@ -249,6 +284,10 @@ main(int argc, char **argv)
 				return 2;
 			}
 			log_set_level((LogLevel)found);
+		} else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
+			log_set_level(LOG_ERROR);
+		} else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+			log_set_level(LOG_DEBUG);
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 || strcmp(a, "help") == 0) {
 			fputs(usage_text, stdout);
 			return 0;
@@ -270,10 +309,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "ERROR: unknown command \"%s\"\nHINT: Run \"tenback --help\" for the commands.\n", argv[i]);
 		return 2;
 	}
+	/* "tenback restore --help": every command stops at the option it does not
+	 * know with its usage; that usage is then the answer, not an error */
+	for (int k = i + 1; k < argc && strcmp(argv[k], "--") != 0; k++)
+		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0)
+			help_wanted = true;
 	home = home_opt ? xstrdup(home_opt) : default_home();
 	if (home_opt == NULL)
 		mkdir_parents(home);
 	cli.home = home;
+	log_debug("tenback %s, command \"%s\", home \"%s\"%s%s", TENBACK_VERSION, cmd->name, home,
+	          cli.server ? ", server " : "", cli.server ? cli.server : "");
 	if (cli.token == NULL)
 		cli.token = getenv("TENBACK_TOKEN");
 	if (cli.server == NULL && (rc = meta_open(&cli.meta, home)) < 0)
@@ -287,12 +333,14 @@ main(int argc, char **argv)
 out:
 	if (rc < 0 || rc == CLI_ABORT_RECOVERY)
 		log_error_record();
-	if (cli.meta && cmd)
+	if (cli.meta && cmd && rc != CLI_HELP)
 		audit_command(cli.meta, cmd->name, argc - i - 1, argv + i + 1, rc);
 	meta_free(cli.meta);
 	free(home);
 	if (rc == CLI_USAGE)
 		return 2;
+	if (rc == CLI_HELP)
+		return 0;
 	if (rc == CLI_QUIET_FAIL)
 		return 1;
 	if (rc == CLI_ABORT_RECOVERY)
@@ -319,6 +367,11 @@ cli_output_json(bool *out, const char *output)
 int
 cli_usage_error(const char *usage)
 {
+	if (help_wanted) {
+		err_clear();
+		printf("Usage: %s\n", usage);
+		return CLI_HELP;
+	}
 	log_error_record();
 	fprintf(stderr, "Usage: %s\n", usage);
 	return CLI_USAGE;

@@ -124,7 +124,49 @@ static const char *const migrations[] = {
 	"  object TEXT NOT NULL,"
 	"  outcome TEXT NOT NULL,"
 	"  detail TEXT);",
-	/* 8: a cluster's encryption keys (doc/repository.md, "Encryption"): the current one encrypts new
+	/* 8: alerts and their notifications (doc/alerts.md); a strategy's alert thresholds */
+	"ALTER TABLE strategy ADD COLUMN alerts TEXT;"   /* JSON, NULL: the defaults */
+	"CREATE TABLE alert ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  kind TEXT NOT NULL,"
+	"  object TEXT NOT NULL,"                /* clusters/NAME, tenants/CLUSTER/DB, tasks/ID */
+	"  cluster TEXT, tenant TEXT, task_id INTEGER,"
+	"  message TEXT NOT NULL,"
+	"  fired_at TEXT NOT NULL,"
+	"  resolved_at TEXT,"
+	"  acked_at TEXT, acked_by TEXT);"
+	"CREATE UNIQUE INDEX alert_firing ON alert (kind, object) WHERE resolved_at IS NULL;"
+	"CREATE TABLE notify_channel ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  type TEXT NOT NULL CHECK (type IN ('webhook', 'email')),"
+	"  url TEXT NOT NULL,"                   /* http(s):// or smtp(s):// */
+	"  secret BLOB,"                         /* sealed: the HMAC key, or the SMTP password */
+	"  username TEXT, mail_from TEXT, mail_to TEXT,"
+	"  kinds TEXT NOT NULL DEFAULT '',"      /* comma-separated alert kinds; '': every kind */
+	"  created_at TEXT NOT NULL);"
+	"CREATE TABLE notify_delivery ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  channel_id INTEGER NOT NULL REFERENCES notify_channel(id) ON DELETE CASCADE,"
+	"  alert_id INTEGER,"                    /* NULL for a test */
+	"  event TEXT NOT NULL,"                 /* fired, resolved, test */
+	"  payload TEXT NOT NULL,"               /* JSON: the event and the alert */
+	"  status TEXT NOT NULL,"                /* pending, delivered, failed */
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_attempt_at INTEGER NOT NULL,"    /* Unix seconds */
+	"  last_error TEXT,"
+	"  created_at TEXT NOT NULL,"
+	"  delivered_at TEXT);"
+	"CREATE INDEX notify_delivery_due ON notify_delivery (status, next_attempt_at);"
+	"CREATE TABLE notify_attempt ("
+	"  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+	"  delivery_id INTEGER NOT NULL REFERENCES notify_delivery(id) ON DELETE CASCADE,"
+	"  attempt INTEGER NOT NULL,"
+	"  at TEXT NOT NULL,"
+	"  outcome TEXT NOT NULL,"               /* delivered, failed */
+	"  http_status INTEGER,"
+	"  error TEXT);",
+	/* 9: a cluster's encryption keys (doc/repository.md, "Encryption"): the current one encrypts new
 	 * sets and WAL, the others read older ones; the key file's path or the passphrase sealed */
 	"CREATE TABLE cluster_key ("
 	"  cluster TEXT NOT NULL REFERENCES cluster(name) ON DELETE CASCADE,"

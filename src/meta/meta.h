@@ -77,7 +77,7 @@ typedef struct MetaSet {
 	char *verify_status;
 	char *verify_error;
 	char *storage;        /* the storage configuration it was written to; NULL: the cluster's own storage */
-	char *encryption_key; /* fingerprint of the key its objects are encrypted with; NULL: not encrypted (migration 8) */
+	char *encryption_key; /* fingerprint of the key its objects are encrypted with; NULL: not encrypted (migration 9) */
 } MetaSet;
 
 int meta_set_insert(Meta *m, const MetaSet *s);
@@ -127,7 +127,17 @@ int meta_auth_get(Meta *m, const char *id, MetaAuth *out);  /* ERR_NOT_FOUND */
 int meta_auth_touch(Meta *m, const char *id, int64_t expires_at);
 int meta_auth_delete(Meta *m, const char *id);
 int meta_auth_purge_expired(Meta *m, int64_t now);
+/* The live sessions and tokens (of user, or everyone's when NULL), oldest
+ * first, without their CSRF tokens. */
+int meta_auth_list(Meta *m, const char *user, int64_t now, MetaAuth **out, size_t *out_count);
+/* Revoke the one session or token whose id starts with id_prefix (at least 8
+ * hex digits): *out is what it was.  ERR_NOT_FOUND; ERR_INVALID when the
+ * prefix is malformed or names more than one. */
+int meta_auth_revoke(Meta *m, const char *id_prefix, MetaAuth *out);
+/* Revoke every session and token of user; *out_count of them. */
+int meta_auth_revoke_user(Meta *m, const char *user, size_t *out_count);
 void meta_auth_clear(MetaAuth *a);
+void meta_auth_array_free(MetaAuth *a, size_t n);
 
 typedef struct MetaStorage {
 	char *name;
@@ -166,6 +176,7 @@ typedef struct MetaStrategy {
 	char *compress;
 	int enabled;
 	char *last_fired;     /* "YYYY-MM-DD HH:MM" of the last slot the scheduler fired */
+	char *alerts;         /* alert thresholds, JSON (doc/alerts.md); NULL: the defaults */
 } MetaStrategy;
 
 int meta_strategy_put(Meta *m, const MetaStrategy *s);
@@ -296,5 +307,120 @@ void meta_audit_array_free(MetaAudit *a, size_t n);
  * client, action, object, outcome, detail). */
 struct JsonWriter;
 void meta_audit_json(struct JsonWriter *w, const MetaAudit *a);
+
+/* ---- alerts and notifications (meta_alert.c, doc/alerts.md) ---- */
+
+typedef struct MetaAlert {
+	int64_t id;
+	char *kind;           /* wal_archive_lag, wal_archive_failing, backup_failed, ... */
+	char *object;         /* clusters/NAME, tenants/CLUSTER/DB, tasks/ID */
+	char *cluster;        /* NULL when none */
+	char *tenant;
+	int64_t task_id;      /* 0: none */
+	char *message;
+	char *fired_at;       /* "YYYY-MM-DD HH:MM:SS+00" */
+	char *resolved_at;    /* NULL while firing */
+	char *acked_at;       /* NULL until acknowledged */
+	char *acked_by;
+} MetaAlert;
+
+/* Record a firing alert (id and fired_at set here, into a).  ERR_EXISTS
+ * when one of that kind and object is already firing. */
+int meta_alert_fire(Meta *m, MetaAlert *a);
+/* Resolve a firing alert now (sets resolved_at); no-op when resolved. */
+int meta_alert_resolve(Meta *m, int64_t id);
+/* ERR_NOT_FOUND "alert N does not exist". */
+int meta_alert_get(Meta *m, int64_t id, MetaAlert *out);
+int meta_alert_ack(Meta *m, int64_t id, const char *user);
+/* Newest first; firing_only: resolved_at IS NULL; limit 0: 100. */
+int meta_alert_list(Meta *m, bool firing_only, int64_t limit, MetaAlert **out, size_t *out_count);
+void meta_alert_clear(MetaAlert *a);
+void meta_alert_array_free(MetaAlert *a, size_t n);
+/* One alert as the API and the CLI show it. */
+void meta_alert_json(struct JsonWriter *w, const MetaAlert *a);
+
+typedef struct MetaChannel {
+	int64_t id;
+	char *name;
+	char *type;           /* webhook, email */
+	char *url;            /* http(s)://... or smtp(s)://host:port */
+	uint8_t *secret;      /* sealed (secret.h): the webhook's HMAC key or the SMTP password; NULL: none */
+	size_t secret_len;
+	char *username;       /* SMTP user; NULL: none */
+	char *mail_from;
+	char *mail_to;        /* comma-separated */
+	char *kinds;          /* comma-separated alert kinds; "" or NULL: every kind */
+	char *created_at;
+} MetaChannel;
+
+/* Sets c->id.  ERR_EXISTS when the name is taken. */
+int meta_channel_add(Meta *m, MetaChannel *c);
+/* By id (a decimal string) or by name: ERR_NOT_FOUND "notification channel \"x\" does not exist". */
+int meta_channel_get(Meta *m, const char *id_or_name, MetaChannel *out);
+int meta_channel_list(Meta *m, MetaChannel **out, size_t *out_count);
+int meta_channel_remove(Meta *m, int64_t id);
+void meta_channel_clear(MetaChannel *c);
+void meta_channel_array_free(MetaChannel *a, size_t n);
+/* Without the secret: "has_secret". */
+void meta_channel_json(struct JsonWriter *w, const MetaChannel *c);
+
+typedef struct MetaDelivery {
+	int64_t id;
+	int64_t channel_id;
+	int64_t alert_id;     /* 0: a test */
+	char *event;          /* fired, resolved, test */
+	char *payload;        /* JSON */
+	char *status;         /* pending, delivered, failed */
+	int64_t attempts;
+	int64_t next_attempt_at; /* Unix seconds */
+	char *last_error;
+	char *created_at;
+	char *delivered_at;
+} MetaDelivery;
+
+/* Sets d->id (status, attempts, next_attempt_at as given). */
+int meta_delivery_add(Meta *m, MetaDelivery *d);
+/* Pending deliveries due at now, oldest first. */
+int meta_delivery_due(Meta *m, int64_t now, MetaDelivery **out, size_t *out_count);
+/* Writes status, attempts, next_attempt_at, last_error, delivered_at. */
+int meta_delivery_update(Meta *m, const MetaDelivery *d);
+void meta_delivery_clear(MetaDelivery *d);
+void meta_delivery_array_free(MetaDelivery *a, size_t n);
+
+/* One try of a delivery, with what its delivery says (read only, joined). */
+typedef struct MetaAttempt {
+	int64_t id;
+	int64_t delivery_id;
+	int64_t attempt;      /* 1, 2, ... */
+	char *at;
+	char *outcome;        /* delivered, failed */
+	int64_t http_status;  /* 0: none (SMTP, or no answer) */
+	char *error;
+	/* from the delivery and its channel */
+	int64_t channel_id;
+	char *channel;
+	int64_t alert_id;
+	char *event;
+	char *delivery_status;
+	int64_t next_attempt_at;
+} MetaAttempt;
+
+int meta_attempt_add(Meta *m, const MetaAttempt *a);
+/* Newest first; channel_id 0: every channel; limit 0: 100. */
+int meta_attempt_list(Meta *m, int64_t channel_id, int64_t limit, MetaAttempt **out, size_t *out_count);
+void meta_attempt_array_free(MetaAttempt *a, size_t n);
+void meta_attempt_json(struct JsonWriter *w, const MetaAttempt *a);
+
+/* Per (cluster, tenant) with backup tasks: the newest one, and when the first was created. */
+typedef struct MetaBackupHead {
+	char *cluster;
+	char *tenant;
+	int64_t task_id;      /* the newest backup task */
+	char *status;
+	char *error;
+	char *first_created_at;
+} MetaBackupHead;
+int meta_backup_heads(Meta *m, MetaBackupHead **out, size_t *out_count);
+void meta_backup_heads_free(MetaBackupHead *a, size_t n);
 
 #endif

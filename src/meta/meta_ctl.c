@@ -268,6 +268,114 @@ meta_auth_delete(Meta *m, const char *id)
 	return meta_step_done(m, st, "removal of a session");
 }
 
+/* A session's or token's row for listings: no CSRF token. */
+#define AUTH_ROW_SELECT "SELECT a.id, a.kind, a.user_name, u.role, a.label, a.created_at, a.expires_at" \
+	" FROM auth_secret a JOIN app_user u ON u.name = a.user_name"
+
+static void
+read_auth_row(sqlite3_stmt *st, MetaAuth *out)
+{
+	out->id = meta_col_text(st, 0);
+	out->kind = meta_col_text(st, 1);
+	out->user_name = meta_col_text(st, 2);
+	out->role = meta_col_text(st, 3);
+	out->label = meta_col_text(st, 4);
+	out->created_at = meta_col_text(st, 5);
+	out->expires_at = sqlite3_column_int64(st, 6);
+}
+
+int
+meta_auth_list(Meta *m, const char *user, int64_t now, MetaAuth **out, size_t *out_count)
+{
+	sqlite3_stmt *st;
+	MetaAuth *a = NULL;
+	size_t n = 0;
+	int rc;
+
+	*out = NULL;
+	*out_count = 0;
+	if ((rc = meta_prepare(m, &st, AUTH_ROW_SELECT
+	                               " WHERE (?1 IS NULL OR a.user_name = ?1) AND (a.expires_at = 0 OR a.expires_at >= ?2)"
+	                               " ORDER BY a.created_at, a.id")) < 0)
+		return rc;
+	if (user)
+		meta_bind_text(st, 1, user);
+	sqlite3_bind_int64(st, 2, now);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		a = xrealloc(a, (n + 1) * sizeof(*a));
+		memset(&a[n], 0, sizeof(*a));
+		read_auth_row(st, &a[n++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		meta_auth_array_free(a, n);
+		return meta_db_error(m, "list of sessions");
+	}
+	*out = a;
+	*out_count = n;
+	return 0;
+}
+
+int
+meta_auth_revoke(Meta *m, const char *id_prefix, MetaAuth *out)
+{
+	sqlite3_stmt *st;
+	char *pattern;
+	int rc, found = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (strlen(id_prefix) < 8 || strspn(id_prefix, "0123456789abcdef") != strlen(id_prefix))
+		return err_set(ERR_INVALID, "\"%.80s\" is no session id (8 to 64 lowercase hex digits, as listed)", id_prefix);
+	if ((rc = meta_prepare(m, &st, AUTH_ROW_SELECT
+	                               " WHERE a.id LIKE ? LIMIT 2")) < 0)
+		return rc;
+	pattern = xasprintf("%s%%", id_prefix);
+	meta_bind_text(st, 1, pattern);
+	free(pattern);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (found++) {
+			meta_auth_clear(out);
+			sqlite3_finalize(st);
+			return err_set(ERR_INVALID, "session id \"%s\" is ambiguous: give more of it", id_prefix);
+		}
+		read_auth_row(st, out);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		meta_auth_clear(out);
+		return meta_db_error(m, "read of a session");
+	}
+	if (!found)
+		return err_set(ERR_NOT_FOUND, "no session or token has id \"%s\"", id_prefix);
+	if ((rc = meta_auth_delete(m, out->id)) < 0)
+		meta_auth_clear(out);
+	return rc;
+}
+
+int
+meta_auth_revoke_user(Meta *m, const char *user, size_t *out_count)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out_count = 0;
+	if ((rc = meta_prepare(m, &st, "DELETE FROM auth_secret WHERE user_name = ?")) < 0)
+		return rc;
+	meta_bind_text(st, 1, user);
+	if ((rc = meta_step_done(m, st, "removal of a user's sessions")) < 0)
+		return rc;
+	*out_count = (size_t)sqlite3_changes(m->db);
+	return 0;
+}
+
+void
+meta_auth_array_free(MetaAuth *a, size_t n)
+{
+	for (size_t i = 0; a && i < n; i++)
+		meta_auth_clear(&a[i]);
+	free(a);
+}
+
 int
 meta_auth_purge_expired(Meta *m, int64_t now)
 {
@@ -547,7 +655,7 @@ meta_storage_array_free(MetaStorage *a, size_t n)
 
 /* ---- strategies ---- */
 
-#define STRATEGY_COLS "cluster, tenant, method, storage, schedule, retention_days, compress, enabled, last_fired"
+#define STRATEGY_COLS "cluster, tenant, method, storage, schedule, retention_days, compress, enabled, last_fired, alerts"
 
 static void
 read_strategy(sqlite3_stmt *st, MetaStrategy *s)
@@ -561,6 +669,7 @@ read_strategy(sqlite3_stmt *st, MetaStrategy *s)
 	s->compress = meta_col_text(st, 6);
 	s->enabled = sqlite3_column_int(st, 7);
 	s->last_fired = meta_col_text(st, 8);
+	s->alerts = meta_col_text(st, 9);
 }
 
 int
@@ -569,11 +678,11 @@ meta_strategy_put(Meta *m, const MetaStrategy *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_prepare(m, &st, "INSERT INTO strategy (" STRATEGY_COLS ") VALUES (?,?,?,?,?,?,?,?,?)"
+	if ((rc = meta_prepare(m, &st, "INSERT INTO strategy (" STRATEGY_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?)"
 	                               " ON CONFLICT (cluster, tenant) DO UPDATE SET method = excluded.method,"
 	                               " storage = excluded.storage, schedule = excluded.schedule,"
 	                               " retention_days = excluded.retention_days, compress = excluded.compress,"
-	                               " enabled = excluded.enabled")) < 0)
+	                               " enabled = excluded.enabled, alerts = excluded.alerts")) < 0)
 		return rc;
 	meta_bind_text(st, 1, s->cluster);
 	meta_bind_text(st, 2, s->tenant);
@@ -584,6 +693,7 @@ meta_strategy_put(Meta *m, const MetaStrategy *s)
 	meta_bind_text(st, 7, s->compress);
 	sqlite3_bind_int(st, 8, s->enabled);
 	meta_bind_text(st, 9, s->last_fired);
+	meta_bind_text(st, 10, s->alerts);
 	return meta_step_done(m, st, "write of a strategy");
 }
 
@@ -673,6 +783,7 @@ meta_strategy_clear(MetaStrategy *s)
 	free(s->schedule);
 	free(s->compress);
 	free(s->last_fired);
+	free(s->alerts);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -180,11 +180,12 @@ async function main() {
       assert.match(await page.textContent('#login-msg'), /not right/);
     }, page);
 
-    await check('operator logs on: name and role in the header, Clusters/Tenants/Tasks on the left', async () => {
+    await check('operator logs on: name and role in the header, Clusters/Tenants/Tasks/Alerts on the left', async () => {
       await logOn(page, 'operator');
       assert.equal(await page.textContent('#user-role'), 'operator');
-      const nav = await page.$$eval('nav.sidenav a', (as) => as.map((a) => a.textContent.trim()));
-      assert.deepEqual(nav, ['Clusters', 'Tenants', 'Tasks']);
+      // each link's own words (Alerts carries a count of the firing ones)
+      const nav = await page.$$eval('nav.sidenav a', (as) => as.map((a) => a.firstChild.textContent.trim()));
+      assert.deepEqual(nav, ['Clusters', 'Tenants', 'Tasks', 'Alerts']);
     }, page);
 
     // ---------------------------------------------------------------- lists
@@ -271,6 +272,42 @@ async function main() {
       assert.match(await page.textContent(`${stepSel(STEP_COMPACT)} .step-error .err-hint`), /pg_checkpoint/);
       assert.ok(await page.isVisible('[data-notice="need-compaction"] a[data-action="open-compaction"]'));
       await shot(page, 'task-full-needs-compaction');
+    }, page);
+
+    await check('the failed backups fire an alert: a count on Alerts, the Alerts page lists it, operators acknowledge and test a channel', async () => {
+      // the daemon evaluates every 2 s (run.sh), the console's count every 15 s or on the Alerts page;
+      // one alert for the tenant whichever of its two failed tasks it saw first (it fires once)
+      try {
+        await page.click('nav.sidenav a[data-nav="alerts"]');
+        const row = page.locator(`#alerts-table tr[data-kind="backup_failed"]`);
+        await row.waitFor({ timeout: 30_000 });
+        const text = await row.textContent();
+        assert.match(text, new RegExp(`tenants/${CLUSTER}/${TENANT}`));
+        assert.match(text, new RegExp(`Backup task \\d+ of tenant "${TENANT}" of cluster "${CLUSTER}" failed`));
+        assert.match(text, /firing/);
+        assert.equal(await page.locator('#alerts-table tr[data-kind="backup_failed"]').count(), 1);
+        await page.waitForFunction(() => !document.querySelector('#alerts-badge').hidden);
+        assert.match(await page.textContent('#alerts-badge'), /^[1-9]/);
+        await shot(page, 'alerts-firing');
+        await row.locator('button[data-ack]').click();
+        await page.waitForFunction((k) => {
+          const r = document.querySelector(`#alerts-table tr[data-kind="${k}"]`);
+          return r && !r.querySelector('button[data-ack]') && /operator/.test(r.textContent);
+        }, 'backup_failed');
+        // the channel's Test: nothing listens there, the failure and its attempt are shown
+        const ch = page.locator('#channels-table tr[data-channel="hook"]');
+        await ch.waitFor();
+        assert.match(await ch.textContent(), /webhook.*127\.0\.0\.1:1\/hook.*all/);
+        await ch.locator('button[data-test="hook"]').click();
+        await page.waitForFunction(() => /Not delivered: could not send to webhook/.test(
+          document.querySelector('#channels-table tr[data-channel="hook"] .test-result')?.textContent || ''));
+        await page.waitForFunction(() => /hook\s*test/.test(document.querySelector('#attempts-table')?.textContent || ''));
+        assert.ok(await page.isVisible('#attempts-table tr[data-outcome="failed"]'));
+        await shot(page, 'alerts-channel-test');
+      } finally {
+        await page.evaluate((id) => { location.hash = `#/tasks/${id}`; }, fullTask);
+        await page.waitForSelector('[data-notice="need-compaction"] a[data-action="open-compaction"]');
+      }
     }, page);
 
     await check('the compaction link opens the cluster; without pg_checkpoint the compaction fails there', async () => {

@@ -90,7 +90,12 @@ wal_switch_and_wait "$PGP"
 user_add admin 'admin-pw-1' admin
 user_add operator 'operator-pw-1' operator
 user_add viewer 'viewer-pw-1' viewer
-daemon_start "$HTTP" --web "$REPO_ROOT/web" || exit 1
+# a webhook channel nothing listens to: the console's Test shows the failure
+printf '%s\n' 'browser-test-secret-0123456789' >"$T/hook.secret"
+chown "$PG_USER:" "$T/hook.secret"
+tb_must "notification channel hook (nothing listens)" notify channel add hook --type webhook \
+	--url "http://127.0.0.1:1/hook" --secret-file "$T/hook.secret"
+daemon_start "$HTTP" --web "$REPO_ROOT/web" --alert-interval 2 || exit 1
 ok "daemon serves the console from $REPO_ROOT/web on port $HTTP"
 
 ARTIFACTS="$REPO_ROOT/build/browser-artifacts"

@@ -163,6 +163,73 @@ api POST /api/v1/storages "$(jq -nc --arg u "file://$T/sstore" --arg a "$AK" --a
 	'{name: "sec", uri: $u, access_key: $a, secret_key: $s}')"
 assert_eq "created again (to be in metadata.db at the end)" 201 "$API_STATUS"
 
+# ---- sessions and tokens: admins list and revoke them
+user_add leaver 'leaver-pw-3' operator
+LEAVER=$(api_token leaver 'leaver-pw-3' ci-job)
+LJAR="$T/log/leaver.txt"
+API_JAR=$LJAR api_logon leaver 'leaver-pw-3'
+LCSRF=$API_CSRF
+API_JAR=$LJAR API_CSRF=$LCSRF api_s GET /api/v1/me
+assert_eq "the leaver's session works" "200 leaver" "$API_STATUS $(printf '%s' "$API_BODY" | jq -r '.user' 2>&1)"
+API_TOKEN=$OPER api GET /api/v1/sessions
+assert_eq "an operator may not list sessions: 403" 403 "$API_STATUS"
+API_TOKEN=$VIEW api DELETE "/api/v1/users/leaver/sessions"
+assert_eq "a viewer may not revoke sessions: 403" 403 "$API_STATUS"
+api GET /api/v1/sessions
+assert_eq "an admin lists the sessions and tokens" 200 "$API_STATUS"
+SESSIONS=$API_BODY
+# (api_token logs on to make the token: a session of its own)
+assert_eq "the leaver has two sessions and a token" "session session token" \
+	"$(printf '%s' "$SESSIONS" | jq -r '[.[] | select(.user == "leaver") | .kind] | sort | join(" ")' 2>&1)"
+assert_eq "the admin's own token is marked current" 1 \
+	"$(printf '%s' "$SESSIONS" | jq '[.[] | select(.current)] | length' 2>&1)"
+assert_eq "ids are 16 hex digits" true "$(printf '%s' "$SESSIONS" | jq 'all(.[]; .id | test("^[0-9a-f]{16}$"))' 2>&1)"
+assert_eq "no token, no CSRF token in the listing" 0 \
+	"$(grep -c -F -e "$LEAVER" -e "$LCSRF" <<<"$SESSIONS" || true)"
+api GET "/api/v1/sessions?user=leaver"
+assert_eq "?user= lists one user's" 3 "$(printf '%s' "$API_BODY" | jq 'length' 2>&1)"
+tid=$(printf '%s' "$SESSIONS" | jq -r '.[] | select(.user == "leaver" and .kind == "token") | .id')
+api_expect "a malformed id: 400" 400 DELETE "/api/v1/sessions/xyz"
+api_expect "an unknown id: 404" 404 DELETE "/api/v1/sessions/0000000000000000"
+api DELETE "/api/v1/sessions/$tid"
+assert_eq "the admin revokes the leaver's token" "200 token leaver" \
+	"$API_STATUS $(printf '%s' "$API_BODY" | jq -r '.revoked.kind + " " + .revoked.user' 2>&1)"
+API_TOKEN=$LEAVER api GET /api/v1/me
+assert_eq "the revoked token is refused: 401" 401 "$API_STATUS"
+API_JAR=$LJAR API_CSRF=$LCSRF api_s GET /api/v1/me
+assert_eq "the leaver's session still works" 200 "$API_STATUS"
+api DELETE "/api/v1/users/leaver/sessions"
+assert_eq "the admin revokes every session of the leaver" "200 2" \
+	"$API_STATUS $(printf '%s' "$API_BODY" | jq -r '.revoked' 2>&1)"
+API_JAR=$LJAR API_CSRF=$LCSRF api_s GET /api/v1/me
+assert_eq "the revoked session is refused: 401" 401 "$API_STATUS"
+API_JAR=$LJAR API_CSRF=$LCSRF api_s POST "/api/v1/tenants/$shop/backups" '{"mode": "full"}'
+assert_eq "and may not start a backup: 401" 401 "$API_STATUS"
+api_expect "an unknown user: 404" 404 DELETE "/api/v1/users/nobody/sessions"
+# the CLI: list, revoke a user's, a new password ends the sessions, remove
+LEAVER=$(api_token leaver 'leaver-pw-3' again)
+tb_ok "user sessions lists them" user sessions --user leaver --output json
+assert_eq "the CLI lists the leaver's new token and session" "session token" \
+	"$(printf '%s' "$TB_OUT" | jq -r '[.[].kind] | sort | join(" ")' 2>&1)"
+tb_ok "user revoke NAME" user revoke leaver
+assert_contains "it says how many" "$TB_OUT" '2 session(s) and token(s) of user "leaver" revoked'
+API_TOKEN=$LEAVER api GET /api/v1/me
+assert_eq "a token revoked by the CLI is refused: 401" 401 "$API_STATUS"
+LEAVER=$(api_token leaver 'leaver-pw-3' third)
+run_passwd() { printf '%s\n' 'leaver-pw-4' | tb user passwd leaver; }
+assert_ok "user passwd with the new password on standard input" run_passwd
+API_TOKEN=$LEAVER api GET /api/v1/me
+assert_eq "a new password ends the tokens: 401" 401 "$API_STATUS"
+API_JAR=$LJAR api_s POST /api/v1/sessions '{"username": "leaver", "password": "leaver-pw-3"}'
+assert_eq "the old password is refused" 401 "$API_STATUS"
+API_JAR=$LJAR api_s POST /api/v1/sessions '{"username": "leaver", "password": "leaver-pw-4"}'
+assert_eq "the new one works" 200 "$API_STATUS"
+tb_ok "user remove" user remove leaver
+API_JAR=$LJAR api_s GET /api/v1/me
+assert_eq "a removed user's session is refused: 401" 401 "$API_STATUS"
+tb_fails "revoking a removed user's sessions: not found" nz user revoke leaver
+assert_contains "it names the user" "$TB_ERR" 'user "leaver"'
+
 # ---- the audit log: who did what, allowed or not; for admins only; no password in it
 API_TOKEN=$VIEW api GET /api/v1/audit
 assert_eq "a viewer may not read the audit log: 403" 403 "$API_STATUS"
@@ -184,6 +251,10 @@ assert_eq "every API entry has a time, a client and an object" 0 \
 	"$(aud '[.[] | select((.user | startswith("os:") | not) and (.at == null or .client == null or .object == null))] | length')"
 assert_true "the CLI's user additions are there too, by the OS user" \
 	test "$(aud '[.[] | select(.action == "cli.user.add" and (.user | startswith("os:")))] | length')" -ge 4
+assert_eq "the admin's revocations" "session.revoke user.sessions.revoke" \
+	"$(aud '[.[] | select(.user == "admin" and (.action | endswith("revoke")) and .outcome == "ok") | .action] | reverse | join(" ")')"
+assert_true "the CLI's revoke, passwd and remove" \
+	test "$(aud '[.[] | select(.action == "cli.user.revoke" or .action == "cli.user.passwd" or .action == "cli.user.remove")] | length')" -ge 3
 assert_eq "entries are newest first" true "$(aud '[.[].id] == ([.[].id] | sort | reverse)')"
 for pw in oper-pw-3 victim-pw-3 admin-pw-3 "$SK"; do
 	assert_eq "\"$pw\" is not in the audit log" 0 "$(grep -c -F -- "$pw" <<<"$AUDIT" || true)"

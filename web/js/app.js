@@ -2,7 +2,7 @@
 //
 // Routes (hash, so that the daemon only ever serves index.html at "/"):
 //   #/login  #/clusters  #/clusters/NAME  #/tenants  #/tenants/ID
-//   #/tasks  #/tasks/ID
+//   #/tasks  #/tasks/ID  #/alerts
 // A page is a function (ctx, main) that renders into main and may return a cleanup
 // function (stop polling); the router calls it before the next page.
 import { api, get, setCsrf, onUnauthorized } from './api.js';
@@ -12,10 +12,13 @@ import { clustersPage, clusterPage } from './pages/clusters.js';
 import { tenantsPage } from './pages/tenants.js';
 import { tenantPage } from './pages/tenant.js';
 import { tasksPage, taskPage } from './pages/tasks.js';
+import { alertsPage, refreshAlertBadge } from './pages/alerts.js';
 
 const session = { user: null, role: null };
 let cleanup = null;
 let renderSeq = 0;
+let badgeTimer = null;
+const BADGE_MS = 15000;
 
 const routes = [
   [/^\/clusters$/, clustersPage, 'clusters'],
@@ -24,6 +27,7 @@ const routes = [
   [/^\/tenants\/([^/]+)$/, tenantPage, 'tenants'],
   [/^\/tasks$/, tasksPage, 'tasks'],
   [/^\/tasks\/(\d+)$/, taskPage, 'tasks'],
+  [/^\/alerts$/, alertsPage, 'alerts'],
 ];
 
 export function navigate(hash) {
@@ -49,7 +53,11 @@ function setSession(me) {
   box.hidden = !me;
   nav.hidden = !me;
   document.body.dataset.role = me ? me.role : '';
+  clearInterval(badgeTimer);
+  badgeTimer = null;
   if (me) {
+    refreshAlertBadge();
+    badgeTimer = setInterval(refreshAlertBadge, BADGE_MS);
     document.getElementById('user-name').textContent = me.user;
     const role = document.getElementById('user-role');
     role.textContent = me.role;

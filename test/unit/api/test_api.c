@@ -418,8 +418,14 @@ test_roles(void **state)
 	/* what changes something is for operators or admins; the rest reads */
 	for (size_t i = 0; i < N_ROUTE_DEFS; i++) {
 		const char *p = route_defs[i].path;
-		if (strcmp(route_defs[i].method, "GET") == 0 && strcmp(p, "/api/v1/audit") == 0)
-			assert_int_equal(route_defs[i].role, ROLE_ADMIN); /* who did what: for admins only */
+		if (strcmp(route_defs[i].method, "GET") == 0 &&
+		    (strcmp(p, "/api/v1/audit") == 0 || strcmp(p, "/api/v1/sessions") == 0))
+			assert_int_equal(route_defs[i].role, ROLE_ADMIN); /* who did what, who is on: for admins only */
+		else if (strcmp(p, "/api/v1/sessions/{id}") == 0 || strcmp(p, "/api/v1/users/{name}/sessions") == 0)
+			assert_int_equal(route_defs[i].role, ROLE_ADMIN); /* revoking others' sessions */
+		else if (strcmp(route_defs[i].method, "GET") == 0 && (strcmp(p, "/api/v1/notification-channels") == 0 ||
+		                                                     strcmp(p, "/api/v1/notification-attempts") == 0))
+			assert_int_equal(route_defs[i].role, ROLE_OPERATOR); /* a webhook URL may be a credential */
 		else if (strcmp(route_defs[i].method, "GET") == 0)
 			assert_int_equal(route_defs[i].role == ROLE_VIEWER || route_defs[i].role == ROLE_PUBLIC, true);
 		else if (!str_starts_with(p, "/api/v1/sessions") && strcmp(p, "/api/v1/tokens") != 0)

@@ -6,7 +6,8 @@
  * overwritten; a Buf is always NUL-terminated; the JSON writer's output is
  * byte-exact and parses back to what was written; the parser rejects every
  * malformed document with ERR_INVALID; str_path_encode yields one safe,
- * reversible path component.
+ * reversible path component; log lines carry their syslog priority exactly
+ * when standard error is the stream $JOURNAL_STREAM names.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "common/log.h"
 #include "common/strutil.h"
 
 #include <errno.h>
@@ -24,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- error.h ---- */
 
@@ -1079,6 +1083,73 @@ test_formats(void **state)
 	assert_true(t0 > 0 && t1 >= t0);
 }
 
+/* ---- log.h ---- */
+
+/* Run fn with stderr sent to a temporary file; return what it wrote (malloc'd). */
+static char *
+capture_stderr(void (*fn)(const char *journal_stream), bool matching)
+{
+	char path[] = "/tmp/tb-test-log.XXXXXX";
+	int fd = mkstemp(path), saved = dup(2);
+	char stream[64], *text = xcalloc(1, 4096);
+	struct stat st;
+	ssize_t n;
+
+	assert_true(fd >= 0 && saved >= 0);
+	assert_int_equal(fstat(fd, &st), 0);
+	snprintf(stream, sizeof(stream), "%llu:%llu", (unsigned long long)st.st_dev,
+	         (unsigned long long)st.st_ino + (matching ? 0 : 1));
+	fflush(stderr);
+	assert_int_equal(dup2(fd, 2), 2);
+	fn(stream);
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	n = pread(fd, text, 4095, 0);
+	assert_true(n >= 0);
+	close(fd);
+	unlink(path);
+	return text;
+}
+
+static void
+log_some(const char *journal_stream)
+{
+	setenv("JOURNAL_STREAM", journal_stream, 1);
+	log_set_journal(log_stderr_is_journal());
+	log_set_level(LOG_INFO);
+	log_info("hello %d", 1);
+	log_debug("not shown");
+	log_warning("careful");
+	err_set(ERR_INVALID, "bad thing");
+	err_detail("Some detail.");
+	err_hint("Do this.");
+	log_error_record();
+	err_clear();
+	log_set_journal(false);
+	unsetenv("JOURNAL_STREAM");
+}
+
+static void
+test_log_journal_priorities(void **state)
+{
+	char *text;
+
+	(void)state;
+	text = capture_stderr(log_some, true);
+	assert_string_equal(text, "<6>INFO: hello 1\n<4>WARNING: careful\n<3>ERROR: bad thing\n"
+	                          "<3>DETAIL: Some detail.\n<3>HINT: Do this.\n");
+	free(text);
+	/* another stream (stderr redirected by a parent): plain lines */
+	text = capture_stderr(log_some, false);
+	assert_string_equal(text, "INFO: hello 1\nWARNING: careful\nERROR: bad thing\nDETAIL: Some detail.\nHINT: Do this.\n");
+	free(text);
+	setenv("JOURNAL_STREAM", "garbage", 1);
+	assert_false(log_stderr_is_journal());
+	unsetenv("JOURNAL_STREAM");
+	assert_false(log_stderr_is_journal());
+}
+
 int
 main(void)
 {
@@ -1113,6 +1184,7 @@ main(void)
 		cmocka_unit_test(test_quote),
 		cmocka_unit_test(test_strlist_and_affixes),
 		cmocka_unit_test(test_formats),
+		cmocka_unit_test(test_log_journal_priorities),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -631,6 +631,69 @@ test_storage_with_sets_stays(void **state)
 	assert_int_equal(meta_storage_get(m, "s3main", &got), ERR_NOT_FOUND);
 }
 
+static void
+add_auth(Meta *m, const char *id, const char *kind, const char *user, int64_t expires_at)
+{
+	MetaAuth a = {.id = (char *)id, .kind = (char *)kind, .user_name = (char *)user, .expires_at = expires_at};
+
+	if (strcmp(kind, "session") == 0)
+		a.csrf = (char *)"csrf-token";
+	else
+		a.label = (char *)"ci";
+	assert_int_equal(meta_auth_add(m, &a), 0);
+}
+
+/* Admins list live sessions and tokens and revoke one (by a prefix of its id) or all of a user's. */
+static void
+test_auth_list_and_revoke(void **state)
+{
+	Fixture *fx = *state;
+	Meta *m = open_meta(fx);
+	MetaUser ann = {.name = (char *)"ann", .role = (char *)"admin", .password_hash = (char *)"h"};
+	MetaUser bob = {.name = (char *)"bob", .role = (char *)"operator", .password_hash = (char *)"h"};
+	MetaAuth *list = NULL, got = {0};
+	size_t n = 0;
+
+	assert_int_equal(meta_user_add(m, &ann), 0);
+	assert_int_equal(meta_user_add(m, &bob), 0);
+	add_auth(m, "aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111aaaa1111", "session", "ann", 2000);
+	add_auth(m, "bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222bbbb2222", "session", "bob", 2000);
+	add_auth(m, "bbbb2222cccc3333cccc3333cccc3333cccc3333cccc3333cccc3333cccc3333", "token", "bob", 0);
+	add_auth(m, "dddd4444dddd4444dddd4444dddd4444dddd4444dddd4444dddd4444dddd4444", "session", "bob", 500);
+
+	/* the expired one is not listed; no CSRF token in a listing */
+	assert_int_equal(meta_auth_list(m, NULL, 1000, &list, &n), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_null(list[i].csrf);
+	meta_auth_array_free(list, n);
+	assert_int_equal(meta_auth_list(m, "bob", 1000, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].role, "operator");
+	meta_auth_array_free(list, n);
+
+	/* a prefix: malformed, ambiguous, unknown, then one */
+	assert_int_equal(meta_auth_revoke(m, "bbbb", &got), ERR_INVALID);
+	assert_int_equal(meta_auth_revoke(m, "BBBB2222", &got), ERR_INVALID);
+	assert_int_equal(meta_auth_revoke(m, "bbbb2222", &got), ERR_INVALID);
+	assert_non_null(strstr(err_message(), "ambiguous"));
+	assert_int_equal(meta_auth_revoke(m, "eeee5555", &got), ERR_NOT_FOUND);
+	assert_int_equal(meta_auth_revoke(m, "bbbb2222cccc", &got), 0);
+	assert_string_equal(got.kind, "token");
+	assert_string_equal(got.user_name, "bob");
+	meta_auth_clear(&got);
+	assert_int_equal(meta_auth_get(m, "bbbb2222cccc3333cccc3333cccc3333cccc3333cccc3333cccc3333cccc3333", &got),
+	                 ERR_NOT_FOUND);
+
+	/* all of bob's (the expired one too); ann's stays */
+	assert_int_equal(meta_auth_revoke_user(m, "bob", &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(meta_auth_list(m, NULL, 1000, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(list[0].user_name, "ann");
+	meta_auth_array_free(list, n);
+}
+
 /* A home others can look into is refused (metadata and master key inside), named with a hint. */
 static void
 test_open_home_open_to_others_refused(void **state)
@@ -671,6 +734,7 @@ main(void)
 		T(test_newer_schema_refused),
 		T(test_storage_keys),
 		T(test_storage_with_sets_stays),
+		T(test_auth_list_and_revoke),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

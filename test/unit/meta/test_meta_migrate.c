@@ -28,6 +28,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* What migration 9 adds, undone: a database as version 8 left it. */
+#define UNDO_9 "DROP TABLE cluster_key; ALTER TABLE backup_set DROP COLUMN encryption_key;"
+/* What migration 8 adds, undone: a database as version 7 left it. */
+#define UNDO_8 "DROP TABLE notify_attempt; DROP TABLE notify_delivery; DROP TABLE notify_channel;" \
+	" DROP TABLE alert; ALTER TABLE strategy DROP COLUMN alerts;"
+
 /* Migration 1 of src/meta/meta.c, verbatim: what a version-1 database holds. */
 static const char schema_v1[] =
 	"CREATE TABLE cluster ("
@@ -324,9 +330,7 @@ test_set_storage_round_trip(void **state)
 	meta_free(fx->meta);
 	fx->meta = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_sql(db, "DROP TABLE cluster_key; ALTER TABLE backup_set DROP COLUMN encryption_key; "
-	         "DROP TABLE audit; ALTER TABLE backup_set DROP COLUMN storage; "
-	         "PRAGMA user_version = 5");
+	exec_sql(db, UNDO_9 UNDO_8 "DROP TABLE audit; ALTER TABLE backup_set DROP COLUMN storage; PRAGMA user_version = 5");
 	sqlite3_close(db);
 	assert_int_equal(raw_user_version(fx), 5);
 
@@ -433,8 +437,7 @@ test_audit_log_added(void **state)
 	meta_free(fx->meta);
 	fx->meta = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_sql(db, "DROP TABLE cluster_key; ALTER TABLE backup_set DROP COLUMN encryption_key; "
-	         "DROP TABLE audit; PRAGMA user_version = 6");
+	exec_sql(db, UNDO_9 UNDO_8 "DROP TABLE audit; PRAGMA user_version = 6");
 	sqlite3_close(db);
 	assert_int_equal(raw_user_version(fx), 6);
 
@@ -472,7 +475,122 @@ test_audit_log_added(void **state)
 	free(path);
 }
 
-/* Migration 8 alone: a version-7 database gains the clusters' encryption
+/* Migration 8 alone: a version-7 database with a strategy keeps it (alert
+ * thresholds NULL: the defaults) and gains alerts, channels, deliveries and
+ * attempts: an alert fires once per kind and object, resolves, and may
+ * fire again; a channel's deliveries and attempts list joined. */
+static void
+test_alerts_added(void **state)
+{
+	Fixture *fx = *state;
+	char *path = xasprintf("%s/metadata.db", fx->home);
+	sqlite3 *db = NULL;
+	MetaStrategy st;
+	MetaAlert a = {0}, b = {0}, *list = NULL;
+	MetaChannel c = {0};
+	MetaDelivery d = {0}, *due = NULL;
+	MetaAttempt t = {0}, *tries = NULL;
+	size_t n = 0;
+
+	make_v1(fx, NULL);
+	open_meta(fx);
+	meta_free(fx->meta);
+	fx->meta = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_sql(db, "INSERT INTO strategy (cluster, tenant, method, schedule, retention_days, compress, enabled)"
+	             " VALUES ('main', 'shop', 'physical', '{}', 7, 'zstd', 1);");
+	exec_sql(db, UNDO_9 UNDO_8 "PRAGMA user_version = 7");
+	sqlite3_close(db);
+	assert_int_equal(raw_user_version(fx), 7);
+
+	open_meta(fx);
+	assert_int_equal(raw_user_version(fx), meta_schema_latest());
+	assert_int_equal(meta_strategy_get(fx->meta, "main", "shop", &st), 0);
+	assert_null(st.alerts);
+	assert_string_equal(st.method, "physical");
+	meta_strategy_clear(&st);
+
+	a.kind = xstrdup("backup_failed");
+	a.object = xstrdup("tenants/main/shop");
+	a.cluster = xstrdup("main");
+	a.tenant = xstrdup("shop");
+	a.task_id = 12;
+	a.message = xstrdup("Backup task 12 failed");
+	assert_int_equal(meta_alert_fire(fx->meta, &a), 0);
+	assert_true(a.id > 0);
+	b.kind = (char *)"backup_failed";
+	b.object = (char *)"tenants/main/shop";
+	b.message = (char *)"again";
+	assert_int_equal(meta_alert_fire(fx->meta, &b), ERR_EXISTS); /* one firing per kind and object */
+	assert_int_equal(meta_alert_list(fx->meta, true, 0, &list, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(list[0].task_id, 12);
+	assert_null(list[0].resolved_at);
+	meta_alert_array_free(list, n);
+	assert_int_equal(meta_alert_resolve(fx->meta, a.id), 0);
+	assert_int_equal(meta_alert_list(fx->meta, true, 0, &list, &n), 0);
+	assert_int_equal(n, 0);
+	meta_alert_array_free(list, n);
+	b.fired_at = NULL;
+	assert_int_equal(meta_alert_fire(fx->meta, &b), 0); /* resolved: may fire again */
+	free(b.fired_at);
+	assert_int_equal(meta_alert_list(fx->meta, false, 0, &list, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(list[0].message, "again");
+	assert_non_null(list[1].resolved_at);
+	meta_alert_array_free(list, n);
+	assert_int_equal(meta_alert_ack(fx->meta, a.id, "alice"), 0);
+	assert_int_equal(meta_alert_ack(fx->meta, 999, "alice"), ERR_NOT_FOUND);
+
+	c.name = (char *)"ops";
+	c.type = (char *)"webhook";
+	c.url = (char *)"http://127.0.0.1:9/hook";
+	c.secret = (uint8_t *)"sealed";
+	c.secret_len = 6;
+	assert_int_equal(meta_channel_add(fx->meta, &c), 0);
+	assert_int_equal(meta_channel_add(fx->meta, &c), ERR_EXISTS);
+	d.channel_id = c.id;
+	d.alert_id = a.id;
+	d.event = (char *)"fired";
+	d.payload = (char *)"{}";
+	d.next_attempt_at = 100;
+	assert_int_equal(meta_delivery_add(fx->meta, &d), 0);
+	assert_int_equal(meta_delivery_due(fx->meta, 99, &due, &n), 0);
+	assert_int_equal(n, 0);
+	meta_delivery_array_free(due, n);
+	assert_int_equal(meta_delivery_due(fx->meta, 100, &due, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(due[0].status, "pending");
+	t.delivery_id = due[0].id;
+	t.attempt = 1;
+	t.outcome = (char *)"failed";
+	t.http_status = 500;
+	t.error = (char *)"webhook answered HTTP 500";
+	assert_int_equal(meta_attempt_add(fx->meta, &t), 0);
+	free(due[0].status);
+	due[0].status = xstrdup("delivered");
+	due[0].attempts = 2;
+	assert_int_equal(meta_delivery_update(fx->meta, &due[0]), 0);
+	meta_delivery_array_free(due, n);
+	assert_int_equal(meta_delivery_due(fx->meta, 1000, &due, &n), 0);
+	assert_int_equal(n, 0);
+	meta_delivery_array_free(due, n);
+	assert_int_equal(meta_attempt_list(fx->meta, c.id, 0, &tries, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(tries[0].channel, "ops");
+	assert_int_equal(tries[0].http_status, 500);
+	assert_string_equal(tries[0].delivery_status, "delivered");
+	meta_attempt_array_free(tries, n);
+	/* removing the channel takes its deliveries and attempts */
+	assert_int_equal(meta_channel_remove(fx->meta, c.id), 0);
+	assert_int_equal(meta_attempt_list(fx->meta, 0, 0, &tries, &n), 0);
+	assert_int_equal(n, 0);
+	meta_attempt_array_free(tries, n);
+	meta_alert_clear(&a);
+	free(path);
+}
+
+/* Migration 9 alone: a version-8 database gains the clusters' encryption
  * keys (one current key per cluster; removing the cluster removes them)
  * and each set's key fingerprint (NULL for the sets of before). */
 static void
@@ -497,8 +615,7 @@ test_cluster_keys_added(void **state)
 	meta_free(fx->meta);
 	fx->meta = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_sql(db, "DROP TABLE cluster_key; ALTER TABLE backup_set DROP COLUMN encryption_key; "
-	         "PRAGMA user_version = 7");
+	exec_sql(db, UNDO_9 "PRAGMA user_version = 8");
 	sqlite3_close(db);
 	open_meta(fx);
 	assert_int_equal(raw_user_version(fx), meta_schema_latest());
@@ -560,6 +677,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_log_added, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_alerts_added, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cluster_keys_added, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parent_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_storage_round_trip, setup, teardown),
