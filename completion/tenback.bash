@@ -64,10 +64,13 @@ _tenback()
 
 	local subs="" opts=""
 	case $cmd in
-	cluster) subs="add list remove"
+	cluster) subs="add list remove encryption key-add key-remove keys"
 		case $sub in
 		add) opts="--conninfo --pgdata --storage --compress --storage-credentials" ;;
-		list) opts="--output" ;;
+		list | keys) opts="--output" ;;
+		encryption) opts="--key-file --passphrase-file --off" ;;
+		key-add) opts="--key-file --passphrase-file" ;;
+		key-remove) opts="--fingerprint" ;;
 		esac ;;
 	check) opts="--cluster --archive-timeout --output" ;;
 	tenant) subs="list"; opts="--cluster --output" ;;

@@ -198,7 +198,7 @@ lane_asan() {
 		if [[ ${SANITIZE_ALL:-0} == 1 || $# -gt 0 ]]; then asan_tests+=("$t"); continue; fi
 		case $(basename "$t" .sh) in
 		t_archive|t_kill9|t_verify_corrupt|t_pitr|t_chain_integrity|t_api_backup_now|t_api_auth|\
-		t_s3_storage|t_logical|t_alerts)
+		t_s3_storage|t_logical|t_alerts|t_encryption)
 			asan_tests+=("$t") ;;
 		esac
 	done

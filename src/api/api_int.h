@@ -270,6 +270,10 @@ int h_cluster_create(ApiRequest *req, ApiResponse *resp);
 int h_cluster_get(ApiRequest *req, ApiResponse *resp);
 int h_cluster_status(ApiRequest *req, ApiResponse *resp);
 int h_cluster_checkpoint(ApiRequest *req, ApiResponse *resp);
+int h_cluster_keys_list(ApiRequest *req, ApiResponse *resp);
+int h_cluster_key_add(ApiRequest *req, ApiResponse *resp);
+int h_cluster_key_delete(ApiRequest *req, ApiResponse *resp);
+int h_cluster_encryption_off(ApiRequest *req, ApiResponse *resp);
 
 int h_tenants_list(ApiRequest *req, ApiResponse *resp);
 int h_tenant_get(ApiRequest *req, ApiResponse *resp);

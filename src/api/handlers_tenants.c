@@ -130,6 +130,7 @@ set_emit(JsonWriter *w, const MetaSet *s)
 	json_kv_int(w, "file_count", s->file_count);
 	json_kv_string(w, "parent", s->parent);
 	json_kv_string(w, "storage", s->storage); /* null: the cluster's own storage */
+	json_kv_string(w, "encryption_key", s->encryption_key); /* null: not encrypted */
 	json_kv_string(w, "error", s->error);
 	json_object_end(w);
 }

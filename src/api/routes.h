@@ -21,6 +21,10 @@
 	X("GET", "/api/v1/clusters/{name}", ROLE_VIEWER, h_cluster_get) \
 	X("POST", "/api/v1/clusters/{name}/status", ROLE_ADMIN, h_cluster_status) \
 	X("POST", "/api/v1/clusters/{name}/checkpoint", ROLE_OPERATOR, h_cluster_checkpoint) \
+	X("GET", "/api/v1/clusters/{name}/keys", ROLE_VIEWER, h_cluster_keys_list) \
+	X("POST", "/api/v1/clusters/{name}/keys", ROLE_ADMIN, h_cluster_key_add) \
+	X("DELETE", "/api/v1/clusters/{name}/keys/{fingerprint}", ROLE_ADMIN, h_cluster_key_delete) \
+	X("DELETE", "/api/v1/clusters/{name}/encryption", ROLE_ADMIN, h_cluster_encryption_off) \
 	X("GET", "/api/v1/tenants", ROLE_VIEWER, h_tenants_list) \
 	X("GET", "/api/v1/tenants/{id}", ROLE_VIEWER, h_tenant_get) \
 	X("GET", "/api/v1/tenants/{id}/sets", ROLE_VIEWER, h_tenant_sets) \

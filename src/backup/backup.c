@@ -1134,6 +1134,11 @@ step_data(BackupJob *bj)
 	j->row.pid = getpid();
 	j->row.storage_path = xstrdup(j->set_dir);
 	j->row.storage = j->storage_name ? xstrdup(j->storage_name) : NULL;
+	if (io_keyring_current_fingerprint(storage_keyring(j->storage))) {
+		/* Readers then refuse this set's objects unencrypted (set_storage_open). */
+		j->row.encryption_key = xstrdup(io_keyring_current_fingerprint(storage_keyring(j->storage)));
+		log_info("backup set %s is encrypted with key %s", j->row.id, j->row.encryption_key);
+	}
 	j->row.start_time = xstrdup(now);
 	j->row.system_id = xstrdup(j->cluster.system_id);
 	if ((rc = meta_set_insert(j->meta, &j->row)) < 0)

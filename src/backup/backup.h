@@ -13,6 +13,23 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* ---- encryption keys of a cluster (keys.c; doc/repository.md, "Encryption") ---- */
+
+typedef struct KeyAddOpts {
+	const char *cluster;
+	const char *key_file;         /* absolute path of 32 random bytes, mode 0600; or */
+	const char *passphrase_file;  /* a file holding the passphrase (mode 0600), read once and sealed; or */
+	const char *passphrase;       /* the passphrase itself (the API's; never logged) */
+	bool current;                 /* encrypt new sets and WAL with it from now on */
+} KeyAddOpts;
+
+/* Add (or make current) a key; *out_fingerprint names it (17 bytes). */
+int cluster_key_add(Meta *meta, const KeyAddOpts *o, char *out_fingerprint);
+/* ERR_INVALID for the current key: rotate or turn encryption off first. */
+int cluster_key_remove(Meta *meta, const char *cluster, const char *fingerprint);
+/* New sets and WAL are written unencrypted; the keys stay to read old ones. */
+int cluster_encryption_off(Meta *meta, const char *cluster);
+
 /* ---- clusters and tenants (cluster.c) ---- */
 
 typedef struct ClusterAddOpts {

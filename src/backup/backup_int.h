@@ -238,6 +238,14 @@ int cluster_storage_open(Meta *meta, const MetaCluster *c, const char *storage_n
 /* cluster_storage_open of the storage set lives in (set->storage), the set named in the error. */
 int set_storage_open(Meta *meta, const MetaCluster *c, const MetaSet *set, Storage **out);
 
+/* ---- encryption keys (keys.c) ---- */
+
+/* The cluster's keys as a keyring (the current one to write with, all to
+ * read with); a current key that cannot be loaded is an error. */
+int cluster_keyring_load(Meta *meta, const char *cluster, IoKeyring **out);
+/* The name an object at path is sealed under (malloc'd): StorageCipherName. */
+char *repo_cipher_name(const char *path);
+
 /* Lock file HOME/locks/<name>.lock, held (flock) until lock_release. A
  * process killed with it held releases it with its descriptors. */
 int lock_acquire(int *out_fd, const char *home, const char *name, const char *what);

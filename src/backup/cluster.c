@@ -208,8 +208,9 @@ named_storage_open(Meta *meta, const char *name, Storage **out)
 	return rc;
 }
 
-int
-cluster_storage_open(Meta *meta, const MetaCluster *c, const char *storage_name, Storage **out)
+/* The storage without its keyring. */
+static int
+storage_open_plain(Meta *meta, const MetaCluster *c, const char *storage_name, Storage **out)
 {
 	StorageOpenOpts so = {0};
 	uint8_t *plain = NULL;
@@ -240,11 +241,60 @@ cluster_storage_open(Meta *meta, const MetaCluster *c, const char *storage_name,
 	return rc;
 }
 
+/* Every storage of a cluster is opened with the cluster's keyring: reads
+ * decrypt, writes encrypt while it has a current key (keys.c). */
+int
+cluster_storage_open(Meta *meta, const MetaCluster *c, const char *storage_name, Storage **out)
+{
+	IoKeyring *kr = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = cluster_keyring_load(meta, c->name, &kr)) < 0)
+		return rc;
+	if ((rc = storage_open_plain(meta, c, storage_name, out)) < 0) {
+		io_keyring_free(kr);
+		return rc;
+	}
+	storage_cipher_set(*out, kr, repo_cipher_name);
+	return 0;
+}
+
+/*
+ * The sets of the tenant that the metadata knows as encrypted: every object
+ * under their directories must be (the manifest first), so an unencrypted
+ * manifest or object put in place of one is refused.  A chain spans the
+ * sets of one tenant, hence all of them.
+ */
+static int
+require_encrypted_sets(Meta *meta, const MetaSet *set, Storage *s)
+{
+	MetaSet *sets = NULL;
+	size_t n = 0;
+	int rc;
+
+	if (storage_keyring(s) == NULL)
+		return 0;
+	if ((rc = meta_set_list(meta, set->cluster, set->tenant, NULL, &sets, &n)) < 0)
+		return rc;
+	for (size_t set_idx = 0; set_idx < n; set_idx++)
+		if (sets[set_idx].encryption_key && sets[set_idx].storage_path)
+			io_keyring_require(storage_keyring(s), sets[set_idx].storage_path);
+	if (set->encryption_key && set->storage_path)
+		io_keyring_require(storage_keyring(s), set->storage_path);
+	meta_set_array_free(sets, n);
+	return 0;
+}
+
 int
 set_storage_open(Meta *meta, const MetaCluster *c, const MetaSet *set, Storage **out)
 {
 	int rc = cluster_storage_open(meta, c, set->storage, out);
 
+	if (rc == 0 && (rc = require_encrypted_sets(meta, set, *out)) < 0) {
+		storage_free(*out);
+		*out = NULL;
+	}
 	if (rc < 0 && set->storage)
 		err_prefix("could not open storage \"%s\" of backup set \"%s\"", set->storage, set->id);
 	else if (rc < 0)

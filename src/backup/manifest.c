@@ -740,6 +740,8 @@ manifest_load_named(Manifest **out, Storage *s, const char *set_dir, const char 
 	rc = manifest_parse(out, text.data ? text.data : "", text.len);
 	if (rc < 0)
 		err_prefix("could not read manifest \"%s\"", path);
+	else
+		storage_cipher_note(s, r, set_dir); /* an encrypted manifest: its set's objects must be too */
 out:
 	io_reader_free(r);
 	buf_free(&text);

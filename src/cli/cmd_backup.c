@@ -213,6 +213,7 @@ cmd_set(Cli *cli, int argc, char **argv)
 			json_kv_int(&w, "file_count", sets[i].file_count);
 			json_kv_string(&w, "storage", sets[i].storage); /* null: the cluster's own storage */
 			json_kv_string(&w, "storage_path", sets[i].storage_path);
+			json_kv_string(&w, "encryption_key", sets[i].encryption_key); /* null: not encrypted */
 			if (sets[i].error)
 				json_kv_string(&w, "error", sets[i].error);
 			json_kv_string(&w, "verify_status", sets[i].verify_status);

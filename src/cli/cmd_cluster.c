@@ -1,5 +1,6 @@
 /*
- * cmd_cluster.c - "cluster add|list|remove" and "tenant list".
+ * cmd_cluster.c - "cluster add|list|remove", a cluster's encryption keys
+ * ("cluster encryption|keys|key-add|key-remove") and "tenant list".
  */
 #include "cli/args.h"
 #include "cli/cli.h"
@@ -8,6 +9,7 @@
 #include "common/buf.h"
 #include "common/error.h"
 #include "common/json.h"
+#include "io/cipher.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,7 +17,11 @@
 
 #define CLUSTER_USAGE "tenback cluster add NAME --conninfo CONNINFO [--pgdata DIR] --storage URI [--compress METHOD]\n" \
 	"       [--storage-credentials FILE]   (s3://: a 0600 file; else AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)\n" \
-	"       tenback cluster list [--output text|json]\n       tenback cluster remove NAME"
+	"       tenback cluster list [--output text|json]\n       tenback cluster remove NAME\n" \
+	"       tenback cluster encryption NAME --key-file FILE | --passphrase-file FILE | --off\n" \
+	"       tenback cluster key-add NAME --key-file FILE | --passphrase-file FILE   (an old key, to read with)\n" \
+	"       tenback cluster key-remove NAME --fingerprint FP\n" \
+	"       tenback cluster keys NAME [--output text|json]"
 
 static int
 cluster_add_cmd(Cli *cli, int argc, char **argv)
@@ -97,9 +103,132 @@ cluster_list_cmd(Cli *cli, int argc, char **argv)
 	return 0;
 }
 
+/* "encryption" (current: true) and "key-add" (current: false). */
+static int
+cluster_key_cmd(Cli *cli, int argc, char **argv, bool current)
+{
+	KeyAddOpts o = {0};
+	bool off = false;
+	StrList pos = {0};
+	ArgSpec specs[] = {
+		{"key-file", ARG_STRING, &o.key_file, false},
+		{"passphrase-file", ARG_STRING, &o.passphrase_file, false},
+		{"off", ARG_FLAG, &off, false},
+		{NULL, 0, NULL, false},
+	};
+	char fp[IO_FINGERPRINT_CHARS + 1];
+	int given, rc;
+
+	if ((rc = args_parse(argc, argv, specs, &pos)) < 0 || pos.count != 1) {
+		if (rc == 0)
+			err_set(ERR_INVALID, "cluster %s needs exactly one NAME", current ? "encryption" : "key-add");
+		strlist_free(&pos);
+		return cli_usage_error(CLUSTER_USAGE);
+	}
+	o.cluster = pos.items[0];
+	o.current = current;
+	given = (o.key_file != NULL) + (o.passphrase_file != NULL) + (current && off);
+	if (given != 1 || (!current && off)) {
+		err_set(ERR_INVALID, "give exactly one of --key-file, --passphrase-file%s", current ? " and --off" : "");
+		err_hint("A key file holds 32 random bytes: (umask 077; head -c 32 /dev/urandom > FILE).");
+		strlist_free(&pos);
+		return cli_usage_error(CLUSTER_USAGE);
+	}
+	if (off) {
+		if ((rc = cluster_encryption_off(cli->meta, o.cluster)) == 0)
+			printf("cluster \"%s\": new backup sets and WAL are not encrypted; its keys are kept to read older "
+			       "ones\n", o.cluster);
+	} else if ((rc = cluster_key_add(cli->meta, &o, fp)) == 0) {
+		if (current)
+			printf("cluster \"%s\": new backup sets and WAL are encrypted with key %s\n", o.cluster, fp);
+		else
+			printf("cluster \"%s\": key %s added, to read what it encrypted\n", o.cluster, fp);
+	}
+	strlist_free(&pos);
+	return rc;
+}
+
+static int
+cluster_keys_cmd(Cli *cli, int argc, char **argv)
+{
+	const char *output = NULL;
+	StrList pos = {0};
+	ArgSpec specs[] = {{"output", ARG_STRING, &output, false}, {NULL, 0, NULL, false}};
+	MetaCluster c = {0};
+	MetaKey *keys = NULL;
+	size_t n = 0;
+	bool json;
+	int rc;
+
+	if (args_parse(argc, argv, specs, &pos) < 0 || pos.count != 1 || cli_output_json(&json, output) != 0) {
+		if (pos.count != 1)
+			err_set(ERR_INVALID, "cluster keys needs exactly one NAME");
+		strlist_free(&pos);
+		return cli_usage_error(CLUSTER_USAGE);
+	}
+	if ((rc = meta_cluster_get(cli->meta, pos.items[0], &c)) < 0 ||
+	    (rc = meta_key_list(cli->meta, pos.items[0], &keys, &n)) < 0)
+		goto out;
+	if (json) {
+		Buf b = BUF_INIT;
+		JsonWriter w;
+		json_writer_init(&w, &b, true);
+		json_array_begin(&w);
+		for (size_t key_idx = 0; key_idx < n; key_idx++) {
+			json_object_begin(&w);
+			json_kv_string(&w, "fingerprint", keys[key_idx].fingerprint);
+			json_kv_string(&w, "kind", keys[key_idx].kind);
+			json_kv_bool(&w, "current", keys[key_idx].current);
+			json_kv_string(&w, "created_at", keys[key_idx].created_at);
+			json_object_end(&w);
+		}
+		json_array_end(&w);
+		printf("%s\n", b.data);
+		buf_free(&b);
+	} else {
+		printf("%-16s %-10s %-7s %s\n", "FINGERPRINT", "KIND", "CURRENT", "CREATED");
+		for (size_t key_idx = 0; key_idx < n; key_idx++)
+			printf("%-16s %-10s %-7s %s\n", keys[key_idx].fingerprint, keys[key_idx].kind,
+			       keys[key_idx].current ? "yes" : "no", keys[key_idx].created_at);
+	}
+out:
+	meta_key_array_free(keys, n);
+	meta_cluster_clear(&c);
+	strlist_free(&pos);
+	return rc;
+}
+
+static int
+cluster_key_remove_cmd(Cli *cli, int argc, char **argv)
+{
+	const char *fp = NULL;
+	StrList pos = {0};
+	ArgSpec specs[] = {{"fingerprint", ARG_STRING, &fp, true}, {NULL, 0, NULL, false}};
+	int rc;
+
+	if ((rc = args_parse(argc, argv, specs, &pos)) < 0 || pos.count != 1) {
+		if (rc == 0)
+			err_set(ERR_INVALID, "cluster key-remove needs exactly one NAME");
+		strlist_free(&pos);
+		return cli_usage_error(CLUSTER_USAGE);
+	}
+	if ((rc = cluster_key_remove(cli->meta, pos.items[0], fp)) == 0)
+		printf("cluster \"%s\": key %s removed; what it encrypted cannot be read without it\n", pos.items[0], fp);
+	strlist_free(&pos);
+	return rc;
+}
+
 int
 cmd_cluster(Cli *cli, int argc, char **argv)
 {
+	if (argc >= 1 && strcmp(argv[0], "encryption") == 0)
+		return cluster_key_cmd(cli, argc - 1, argv + 1, true);
+	if (argc >= 1 && strcmp(argv[0], "key-add") == 0)
+		return cluster_key_cmd(cli, argc - 1, argv + 1, false);
+	if (argc >= 1 && strcmp(argv[0], "key-remove") == 0)
+		return cluster_key_remove_cmd(cli, argc - 1, argv + 1);
+	if (argc >= 1 && strcmp(argv[0], "keys") == 0)
+		return cluster_keys_cmd(cli, argc - 1, argv + 1);
 	if (argc >= 1 && strcmp(argv[0], "add") == 0)
 		return cluster_add_cmd(cli, argc - 1, argv + 1);
 	if (argc >= 1 && strcmp(argv[0], "list") == 0)

@@ -32,6 +32,11 @@ static const char usage_text[] =
 	"              [--storage-credentials FILE]   (s3://bucket/prefix?endpoint=URL&region=R&uri-style=path)\n"
 	"  cluster list [--output text|json]\n"
 	"  cluster remove NAME\n"
+	"  cluster encryption NAME --key-file FILE | --passphrase-file FILE | --off\n"
+	"              (AES-256-GCM at rest: new sets and WAL use this key; older keys are kept to read with)\n"
+	"  cluster key-add NAME --key-file FILE | --passphrase-file FILE   (an old key, to read what it encrypted)\n"
+	"  cluster key-remove NAME --fingerprint FP\n"
+	"  cluster keys NAME [--output text|json]\n"
 	"  check --cluster NAME [--archive-timeout SEC] [--output text|json]   (the cluster's setup, one check a line)\n"
 	"  tenant list --cluster NAME [--output text|json]\n"
 	"  backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--method physical|logical]\n"
@@ -143,7 +148,7 @@ audit_action(const char *cmd, int argc, char **argv)
 {
 	static const char *const whole[] = {"backup", "restore", "verify", NULL};
 	static const char *const with_sub[] = {"cluster", "set", "storage", "user", "alert", NULL};
-	static const char *const reads[] = {"list", "show", "test", "sessions", "--help", NULL};
+	static const char *const reads[] = {"list", "show", "test", "sessions", "keys", "--help", NULL};
 
 	/* notify: channel add|remove and test change or send something */
 	if (strcmp(cmd, "notify") == 0) {

@@ -359,6 +359,12 @@ header_corrupt(const char *detail)
 int
 io_container_header_parse(IoCompress *out, const uint8_t header[HEADER_BYTES])
 {
+	if (memcmp(header, "TBX1", 4) == 0) {
+		/* Reached here, an encrypted object was read without a key (cipher.h). */
+		int rc = err_set(ERR_PERMISSION, "cannot read an encrypted object without its key");
+		err_hint("Read it through a storage opened with the cluster's keyring.");
+		return rc;
+	}
 	if (memcmp(header, header_magic, sizeof(header_magic)) != 0)
 		return header_corrupt("The header magic is missing.");
 	if (header[4] != CONTAINER_FORMAT)

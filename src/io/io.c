@@ -150,6 +150,12 @@ io_reader_free(IoReader *r)
 	free(r);
 }
 
+const IoReaderOps *
+io_reader_ops(const IoReader *r)
+{
+	return r->ops;
+}
+
 void *
 io_reader_impl(IoReader *r)
 {

@@ -205,5 +205,7 @@ void io_frame_reader_free(IoFrameReader *r);
 /* Access to the impl behind a stream, for filters' info functions. */
 void *io_writer_impl(IoWriter *w);
 void *io_reader_impl(IoReader *r);
+/* The ops a reader was made with: a filter's way to know a stream is its own. */
+const IoReaderOps *io_reader_ops(const IoReader *r);
 
 #endif

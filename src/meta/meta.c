@@ -166,6 +166,17 @@ static const char *const migrations[] = {
 	"  outcome TEXT NOT NULL,"               /* delivered, failed */
 	"  http_status INTEGER,"
 	"  error TEXT);",
+	/* 9: a cluster's encryption keys (doc/repository.md, "Encryption"): the current one encrypts new
+	 * sets and WAL, the others read older ones; the key file's path or the passphrase sealed */
+	"CREATE TABLE cluster_key ("
+	"  cluster TEXT NOT NULL REFERENCES cluster(name) ON DELETE CASCADE,"
+	"  fingerprint TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('key-file', 'passphrase')),"
+	"  sealed BLOB NOT NULL,"              /* encrypted with the home's master key */
+	"  current INTEGER NOT NULL DEFAULT 0,"
+	"  created_at TEXT NOT NULL,"
+	"  PRIMARY KEY (cluster, fingerprint));"
+	"ALTER TABLE backup_set ADD COLUMN encryption_key TEXT;",   /* the key's fingerprint; NULL: not encrypted */
 };
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -519,7 +530,7 @@ meta_cluster_array_free(MetaCluster *a, size_t n)
 
 #define SET_COLS "cluster, tenant, id, type, method, status, pid, storage_path, start_time, stop_time, " \
 	"start_lsn, stop_lsn, timeline, system_id, size_bytes, stored_bytes, file_count, error, parent, " \
-	"verified_at, verify_status, verify_error, storage"
+	"verified_at, verify_status, verify_error, storage, encryption_key"
 
 static void
 bind_set(sqlite3_stmt *st, const MetaSet *s)
@@ -547,6 +558,7 @@ bind_set(sqlite3_stmt *st, const MetaSet *s)
 	meta_bind_text(st, 21, s->verify_status);
 	meta_bind_text(st, 22, s->verify_error);
 	meta_bind_text(st, 23, s->storage);
+	meta_bind_text(st, 24, s->encryption_key);
 }
 
 static void
@@ -575,6 +587,7 @@ read_set(sqlite3_stmt *st, MetaSet *s)
 	s->verify_status = meta_col_text(st, 20);
 	s->verify_error = meta_col_text(st, 21);
 	s->storage = meta_col_text(st, 22);
+	s->encryption_key = meta_col_text(st, 23);
 }
 
 int
@@ -583,7 +596,7 @@ meta_set_insert(Meta *m, const MetaSet *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = meta_prepare(m, &st, "INSERT INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	bind_set(st, s);
 	return meta_step_done(m, st, "insert of a backup set");
@@ -595,7 +608,7 @@ meta_set_update(Meta *m, const MetaSet *s)
 	sqlite3_stmt *st;
 	int rc;
 
-	if ((rc = meta_prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
+	if ((rc = meta_prepare(m, &st, "REPLACE INTO backup_set (" SET_COLS ") VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)")) < 0)
 		return rc;
 	bind_set(st, s);
 	return meta_step_done(m, st, "update of a backup set");
@@ -691,6 +704,7 @@ meta_set_clear(MetaSet *s)
 	free(s->verify_status);
 	free(s->verify_error);
 	free(s->storage);
+	free(s->encryption_key);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -77,6 +77,7 @@ typedef struct MetaSet {
 	char *verify_status;
 	char *verify_error;
 	char *storage;        /* the storage configuration it was written to; NULL: the cluster's own storage */
+	char *encryption_key; /* fingerprint of the key its objects are encrypted with; NULL: not encrypted (migration 9) */
 } MetaSet;
 
 int meta_set_insert(Meta *m, const MetaSet *s);
@@ -185,6 +186,33 @@ int meta_strategy_remove(Meta *m, const char *cluster, const char *tenant);
 int meta_strategy_set_fired(Meta *m, const char *cluster, const char *tenant, const char *slot);
 void meta_strategy_clear(MetaStrategy *s);
 void meta_strategy_array_free(MetaStrategy *a, size_t n);
+
+/*
+ * A cluster's encryption keys (keys.c): at most one current (new sets and
+ * archived WAL are encrypted with it), the others kept to read what they
+ * encrypted.  sealed is secret.h's box of the key file's path or of the
+ * passphrase with its scrypt salt and parameters (backup/keys.c).
+ */
+typedef struct MetaKey {
+	char *cluster;
+	char *fingerprint;    /* 16 hex digits (io/cipher.h) */
+	char *kind;           /* key-file, passphrase */
+	uint8_t *sealed;
+	size_t sealed_len;
+	bool current;
+	char *created_at;
+} MetaKey;
+
+/* Insert, or replace the row of the same fingerprint; current makes it the only current key. */
+int meta_key_put(Meta *m, const MetaKey *k);
+/* The cluster's keys, the current one first, then newest first. */
+int meta_key_list(Meta *m, const char *cluster, MetaKey **out, size_t *out_count);
+/* ERR_NOT_FOUND when the cluster has no such key. */
+int meta_key_remove(Meta *m, const char *cluster, const char *fingerprint);
+/* No current key: new sets and WAL are not encrypted. */
+int meta_key_clear_current(Meta *m, const char *cluster);
+void meta_key_clear(MetaKey *k);
+void meta_key_array_free(MetaKey *a, size_t n);
 
 typedef struct MetaTaskStep {
 	int idx;

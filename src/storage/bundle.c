@@ -547,6 +547,7 @@ struct AliasMap {
 	size_t cap;                /* a power of two */
 	size_t count;
 	char **bundles;            /* each bundle path once */
+	bool *sealed;              /* per bundle: its objects are encrypted (storage_cipher_set) */
 	size_t n_bundles;
 	size_t last_bundle;        /* most aliases of a set follow each other in one bundle */
 	char **chunks;             /* the paths' bytes: chunks of CHUNK_BYTES, long paths alone */
@@ -604,7 +605,9 @@ bundle_index(AliasMap *m, const char *bundle_path)
 		}
 	ASSERT(m->n_bundles < UINT32_MAX);
 	m->bundles = xrealloc(m->bundles, (m->n_bundles + 1) * sizeof(*m->bundles));
+	m->sealed = xrealloc(m->sealed, (m->n_bundles + 1) * sizeof(*m->sealed));
 	m->bundles[m->n_bundles] = xstrdup(bundle_path);
+	m->sealed[m->n_bundles] = false;
 	m->last_bundle = m->n_bundles++;
 	return (uint32_t)m->last_bundle;
 }
@@ -636,9 +639,40 @@ map_grow(AliasMap *m)
 	free(old);
 }
 
+/*
+ * Whether the objects of a bundle are encrypted: its first bytes are an
+ * encrypted object's header.  A missing or short bundle reads as plain:
+ * reading the alias then fails, naming it.
+ */
+static int
+bundle_probe_sealed(Storage *s, const char *bundle_path, bool *out)
+{
+	IoReader *r = NULL;
+	uint8_t head[4];
+	ssize_t n;
+	int rc;
+
+	*out = false;
+	rc = s->driver->read_open_range ? s->driver->read_open_range(s->drv, &r, bundle_path, 0, sizeof(head))
+	                                : s->driver->read_open(s->drv, &r, bundle_path);
+	if (rc == ERR_NOT_FOUND || rc == ERR_CORRUPT) {
+		err_clear();
+		return 0;
+	}
+	if (rc < 0)
+		return rc;
+	n = io_reader_read_full(r, head, sizeof(head));
+	io_reader_free(r);
+	if (n < 0 && n != ERR_CORRUPT)
+		return (int)n;
+	*out = n == (ssize_t)sizeof(head) && io_cipher_header_is(head, sizeof(head), NULL);
+	return 0;
+}
+
 int
 storage_alias_add(Storage *s, const char *path, const char *bundle_path, uint64_t offset, uint64_t length)
 {
+	size_t n_bundles_before;
 	AliasMap *m;
 	uint32_t hash = hash_path(path);
 	Alias *a;
@@ -660,7 +694,13 @@ storage_alias_add(Storage *s, const char *path, const char *bundle_path, uint64_
 		a->hash = hash;
 		m->count++;
 	}
+	n_bundles_before = m->n_bundles;
 	a->bundle_idx = bundle_index(m, bundle_path);
+	if (m->n_bundles > n_bundles_before && s->keyring &&
+	    (rc = bundle_probe_sealed(s, bundle_path, &m->sealed[a->bundle_idx])) < 0) {
+		err_prefix("could not read bundle \"%s\"", bundle_path);
+		return rc;
+	}
 	a->offset = offset;
 	a->length = length;
 	return 0;
@@ -680,7 +720,7 @@ bundle_alias_find(const Storage *s, const char *path, const char **out_bundle_pa
 		return false;
 	*out_bundle_path = m->bundles[a->bundle_idx];
 	*out_offset = a->offset;
-	*out_length = a->length;
+	*out_length = m->sealed[a->bundle_idx] ? io_cipher_sealed_size(a->length) : a->length;
 	return true;
 }
 
@@ -698,6 +738,7 @@ bundle_storage_release(Storage *s)
 	for (size_t i = 0; i < m->n_chunks; i++)
 		free(m->chunks[i]);
 	free(m->bundles);
+	free(m->sealed);
 	free(m->chunks);
 	free(m->slots);
 	free(m);

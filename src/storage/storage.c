@@ -93,6 +93,7 @@ storage_free(Storage *s)
 	if (s == NULL)
 		return;
 	bundle_storage_release(s);
+	io_keyring_free(s->keyring);
 	s->driver->free(s->drv);
 	free(s->uri);
 	free(s);
@@ -134,6 +135,54 @@ bad:
 	return err_set(ERR_INTERNAL, "invalid storage path \"%s\"", path);
 }
 
+void
+storage_cipher_set(Storage *s, IoKeyring *kr, StorageCipherName name_of)
+{
+	io_keyring_free(s->keyring);
+	s->keyring = kr;
+	s->cipher_name = name_of;
+}
+
+IoKeyring *
+storage_keyring(const Storage *s)
+{
+	return s->keyring;
+}
+
+void
+storage_cipher_note(Storage *s, const IoReader *r, const char *dir)
+{
+	if (s->keyring && io_decrypt_reader_encrypted(r))
+		io_keyring_require(s->keyring, dir);
+}
+
+/* The stream *w becomes the encrypting writer on top of it. */
+static int
+encrypt_wrap(Storage *s, IoWriter **w, const char *path)
+{
+	char *name = s->cipher_name ? s->cipher_name(path) : xstrdup(path);
+	IoWriter *sink = *w;
+	int rc;
+
+	*w = NULL;
+	rc = io_encrypt_writer_new(w, sink, s->keyring, name);
+	free(name);
+	return rc;
+}
+
+static int
+decrypt_wrap(Storage *s, IoReader **r, const char *path)
+{
+	char *name = s->cipher_name ? s->cipher_name(path) : xstrdup(path);
+	IoReader *source = *r;
+	int rc;
+
+	*r = NULL;
+	rc = io_decrypt_reader_new_strict(r, source, s->keyring, name, io_keyring_requires(s->keyring, path));
+	free(name);
+	return rc;
+}
+
 int
 storage_write_open(Storage *s, IoWriter **out, const char *path, const StorageWriteOpts *opts)
 {
@@ -144,8 +193,12 @@ storage_write_open(Storage *s, IoWriter **out, const char *path, const StorageWr
 	if ((rc = storage_check_object_path(path)) < 0)
 		return rc;
 	if (bundle_wants(s, path, opts))
-		return bundle_writer_open(s, out, path, opts);
-	return s->driver->write_open(s->drv, out, path, opts ? opts : &none);
+		rc = bundle_writer_open(s, out, path, opts);
+	else
+		rc = s->driver->write_open(s->drv, out, path, opts ? opts : &none);
+	if (rc < 0 || !io_keyring_encrypts(s->keyring))
+		return rc;
+	return encrypt_wrap(s, out, path);
 }
 
 int
@@ -159,8 +212,12 @@ storage_read_open(Storage *s, IoReader **out, const char *path)
 	if ((rc = storage_check_object_path(path)) < 0)
 		return rc;
 	if (bundle_alias_find(s, path, &bundle, &offset, &length))
-		return bundle_member_open(s, out, bundle, offset, length);
-	return s->driver->read_open(s->drv, out, path);
+		rc = bundle_member_open(s, out, bundle, offset, length);
+	else
+		rc = s->driver->read_open(s->drv, out, path);
+	if (rc < 0 || s->keyring == NULL)
+		return rc;
+	return decrypt_wrap(s, out, path);
 }
 
 int

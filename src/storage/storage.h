@@ -16,6 +16,7 @@
 #ifndef TENBACK_STORAGE_STORAGE_H
 #define TENBACK_STORAGE_STORAGE_H
 
+#include "io/cipher.h"
 #include "io/io.h"
 
 #include <stdbool.h>
@@ -165,6 +166,36 @@ char *storage_bundle_path(const char *dir, uint32_t bundle);
  * storage_free.
  */
 int storage_alias_add(Storage *s, const char *path, const char *bundle_path, uint64_t offset, uint64_t length);
+
+/* ---- encryption at rest (io/cipher.h) ----
+ *
+ * With a keyring, storage_write_open encrypts every object it opens while
+ * the keyring has a current key - before bundling, so a bundled object is
+ * one whole encrypted object inside its bundle - and storage_read_open
+ * decrypts encrypted objects (aliases included) and passes others through
+ * unchanged.  The name sealed with an object is name_of(path) (malloc'd;
+ * name_of NULL: the path itself): a caller that copies objects from one
+ * path to another (archived WAL into a set) maps both to one name.
+ * storage_copy, storage_copy_between and ranges read with
+ * storage_read_open_range move the bytes as stored.
+ *
+ * Set it once, before any other use of the Storage from other threads; the
+ * Storage owns kr from then on (freed with it).  Aliases added afterwards
+ * to an encrypted bundle cover their object's encrypted length (one read of
+ * the bundle's first bytes when its first alias is added).
+ */
+typedef char *(*StorageCipherName)(const char *path);
+void storage_cipher_set(Storage *s, IoKeyring *kr, StorageCipherName name_of);
+/* The keyring, borrowed for the Storage's life; NULL when none was set. */
+IoKeyring *storage_keyring(const Storage *s);
+/*
+ * r (from storage_read_open, read at least once) found an encrypted object
+ * under dir (a set whose manifest it is): from now on every object read
+ * under dir/ must be encrypted, else ERR_CORRUPT - an unencrypted object
+ * put in its place by someone who can write to the storage is refused.
+ * Nothing happens for an unencrypted r or a Storage without a keyring.
+ */
+void storage_cipher_note(Storage *s, const IoReader *r, const char *dir);
 
 /* ---- the storage test: the console's Test button (probe.c) ---- */
 

@@ -21,6 +21,8 @@ struct Storage {
 	Bundler *bundler;      /* between storage_bundle_begin and _end, else NULL */
 	AliasMap *aliases;     /* NULL until the first storage_alias_add */
 	BundleWindows *windows; /* remote stores: what was read of bundles, NULL until then */
+	IoKeyring *keyring;    /* storage_cipher_set: owned; NULL: objects pass as stored */
+	StorageCipherName cipher_name;
 };
 
 /* Path checks (storage.c): 0, or ERR_INTERNAL "invalid storage path".  An

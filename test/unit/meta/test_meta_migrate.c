@@ -28,6 +28,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* What migration 9 adds, undone: a database as version 8 left it. */
+#define UNDO_9 "DROP TABLE cluster_key; ALTER TABLE backup_set DROP COLUMN encryption_key;"
 /* What migration 8 adds, undone: a database as version 7 left it. */
 #define UNDO_8 "DROP TABLE notify_attempt; DROP TABLE notify_delivery; DROP TABLE notify_channel;" \
 	" DROP TABLE alert; ALTER TABLE strategy DROP COLUMN alerts;"
@@ -328,7 +330,7 @@ test_set_storage_round_trip(void **state)
 	meta_free(fx->meta);
 	fx->meta = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_sql(db, UNDO_8 "DROP TABLE audit; ALTER TABLE backup_set DROP COLUMN storage; PRAGMA user_version = 5");
+	exec_sql(db, UNDO_9 UNDO_8 "DROP TABLE audit; ALTER TABLE backup_set DROP COLUMN storage; PRAGMA user_version = 5");
 	sqlite3_close(db);
 	assert_int_equal(raw_user_version(fx), 5);
 
@@ -435,7 +437,7 @@ test_audit_log_added(void **state)
 	meta_free(fx->meta);
 	fx->meta = NULL;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	exec_sql(db, UNDO_8 "DROP TABLE audit; PRAGMA user_version = 6");
+	exec_sql(db, UNDO_9 UNDO_8 "DROP TABLE audit; PRAGMA user_version = 6");
 	sqlite3_close(db);
 	assert_int_equal(raw_user_version(fx), 6);
 
@@ -497,7 +499,7 @@ test_alerts_added(void **state)
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	exec_sql(db, "INSERT INTO strategy (cluster, tenant, method, schedule, retention_days, compress, enabled)"
 	             " VALUES ('main', 'shop', 'physical', '{}', 7, 'zstd', 1);");
-	exec_sql(db, UNDO_8 "PRAGMA user_version = 7");
+	exec_sql(db, UNDO_9 UNDO_8 "PRAGMA user_version = 7");
 	sqlite3_close(db);
 	assert_int_equal(raw_user_version(fx), 7);
 
@@ -588,6 +590,87 @@ test_alerts_added(void **state)
 	free(path);
 }
 
+/* Migration 9 alone: a version-8 database gains the clusters' encryption
+ * keys (one current key per cluster; removing the cluster removes them)
+ * and each set's key fingerprint (NULL for the sets of before). */
+static void
+test_cluster_keys_added(void **state)
+{
+	Fixture *fx = *state;
+	char *path = xasprintf("%s/metadata.db", fx->home);
+	sqlite3 *db = NULL;
+	MetaKey *a = NULL;
+	size_t n = 0;
+	MetaKey k = {
+		.cluster = (char *)"main",
+		.fingerprint = (char *)"00112233aabbccdd",
+		.kind = (char *)"key-file",
+		.sealed = (uint8_t *)"sealed",
+		.sealed_len = 6,
+		.current = true,
+	};
+
+	make_v1(fx, NULL);
+	open_meta(fx);
+	meta_free(fx->meta);
+	fx->meta = NULL;
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	exec_sql(db, UNDO_9 "PRAGMA user_version = 8");
+	sqlite3_close(db);
+	open_meta(fx);
+	assert_int_equal(raw_user_version(fx), meta_schema_latest());
+	assert_int_equal(meta_key_list(fx->meta, "main", &a, &n), 0);
+	assert_int_equal(n, 0);
+	/* the sets of before are not encrypted; a new one records its key */
+	{
+		MetaSet *sets = NULL;
+		size_t n_sets = 0;
+		MetaSet enc = {
+			.cluster = (char *)"main",
+			.tenant = (char *)"shop",
+			.id = (char *)"20261127-010000F",
+			.type = (char *)"full",
+			.method = (char *)"physical",
+			.status = (char *)"completed",
+			.storage_path = (char *)"tenback/7441234567890123456/shop/20261127-010000F",
+			.encryption_key = (char *)"00112233aabbccdd",
+		};
+		assert_int_equal(meta_set_list(fx->meta, "main", "shop", NULL, &sets, &n_sets), 0);
+		assert_int_equal(n_sets, 2);
+		assert_null(sets[0].encryption_key);
+		assert_null(sets[1].encryption_key);
+		meta_set_array_free(sets, n_sets);
+		assert_int_equal(meta_set_insert(fx->meta, &enc), 0);
+		assert_int_equal(meta_set_list(fx->meta, "main", "shop", NULL, &sets, &n_sets), 0);
+		assert_int_equal(n_sets, 3);
+		assert_string_equal(sets[2].encryption_key, "00112233aabbccdd");
+		meta_set_array_free(sets, n_sets);
+	}
+	assert_int_equal(meta_key_put(fx->meta, &k), 0);
+	k.fingerprint = (char *)"ffeeddccbbaa9988";
+	k.kind = (char *)"passphrase";
+	assert_int_equal(meta_key_put(fx->meta, &k), 0);
+	assert_int_equal(meta_key_list(fx->meta, "main", &a, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(a[0].fingerprint, "ffeeddccbbaa9988");   /* the current one first, and only it */
+	assert_true(a[0].current);
+	assert_false(a[1].current);
+	assert_int_equal(a[1].sealed_len, 6);
+	assert_memory_equal(a[1].sealed, "sealed", 6);
+	meta_key_array_free(a, n);
+	assert_int_equal(meta_key_clear_current(fx->meta, "main"), 0);
+	assert_int_equal(meta_key_list(fx->meta, "main", &a, &n), 0);
+	assert_false(a[0].current || a[1].current);
+	meta_key_array_free(a, n);
+	assert_int_equal(meta_key_remove(fx->meta, "main", "00112233aabbccdd"), 0);
+	assert_int_equal(meta_key_remove(fx->meta, "main", "00112233aabbccdd"), ERR_NOT_FOUND);
+	assert_non_null(strstr(err_message(), "has no encryption key"));
+	assert_int_equal(meta_cluster_remove(fx->meta, "main"), 0);
+	assert_int_equal(meta_key_list(fx->meta, "main", &a, &n), 0);
+	assert_int_equal(n, 0);
+	free(path);
+}
+
 int
 main(void)
 {
@@ -595,6 +678,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_log_added, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alerts_added, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cluster_keys_added, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_parent_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_set_storage_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_migration_rolls_back, setup, teardown),

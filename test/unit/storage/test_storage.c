@@ -308,6 +308,91 @@ posix_bundle_write_fails(void **state)
 	assert_content(s, "set/data/c", "c", 1);
 }
 
+/*
+ * Encryption before bundling: each bundled object is a whole encrypted
+ * object in its bundle, read back through an alias given the content's
+ * length; nothing of the content is stored in the clear; without the key a
+ * read fails naming the key, and a plain storage sees only ciphertext.
+ */
+static void
+posix_encrypted_bundles(void **state)
+{
+	Fixture *fx = *state;
+	Storage *s = fx->storage, *rd = NULL, *plain = NULL;
+	StorageWriteOpts ns = {.no_sync = true};
+	IoKeyring *kr = io_keyring_new(), *rkr = io_keyring_new();
+	IoKek k = {.kind = IO_KEK_KEY_FILE};
+	const char *names[] = {"set/data/a", "set/data/b", "set/data/big", "set/data/c"};
+	const size_t lens[] = {5, 700, 200000, 0};
+	uint32_t bundle[4];
+	uint64_t offset[4];
+	bool bundled[4];
+	uint8_t *content = xmalloc(200000);
+	IoReader *r = NULL;
+	uint8_t head[4];
+	char *uri;
+
+	for (size_t byte_idx = 0; byte_idx < 200000; byte_idx++)
+		content[byte_idx] = (uint8_t)("SECRET-MARKER-"[byte_idx % 14]);
+	memset(k.key, 0x42, sizeof(k.key));
+	io_kek_fingerprint(k.fingerprint, k.key);
+	io_keyring_set_current(kr, &k);
+	storage_cipher_set(s, kr, NULL);
+	assert_int_equal(storage_bundle_begin(s, "set", 1000, 5000), 0);
+	for (size_t obj_idx = 0; obj_idx < 4; obj_idx++) {
+		IoWriter *w = NULL;
+
+		assert_int_equal(storage_write_open(s, &w, names[obj_idx], &ns), 0);
+		assert_int_equal(io_writer_write(w, content, lens[obj_idx]), 0);
+		assert_int_equal(io_writer_close(w), 0);
+		io_writer_free(w);
+		bundled[obj_idx] = storage_bundle_take(s, names[obj_idx], &bundle[obj_idx], &offset[obj_idx]);
+	}
+	assert_int_equal(storage_bundle_end(s), 0);
+	assert_true(bundled[0] && bundled[1] && !bundled[2] && bundled[3]);
+	assert_int_equal(offset[1], io_cipher_sealed_size(lens[0]));
+
+	/* another storage on the same root: without a keyring it sees ciphertext */
+	uri = xasprintf("file://%s/root", fx->dir);
+	assert_int_equal(storage_open(&plain, uri), 0);
+	assert_int_equal(storage_read_open(plain, &r, "set/bundles/000001"), 0);
+	{
+		uint8_t buf[8192];
+		ssize_t n = io_reader_read_full(r, buf, sizeof(buf));
+		assert_true(n > 0);
+		assert_true(io_cipher_header_is(buf, (size_t)n, NULL));
+		assert_null(memmem(buf, (size_t)n, "SECRET-MARKER", 13));
+	}
+	io_reader_free(r);
+	r = NULL;
+
+	/* with the key, through aliases of the content's length */
+	assert_int_equal(storage_open(&rd, uri), 0);
+	io_keyring_add_kek(rkr, &k);
+	storage_cipher_set(rd, rkr, NULL);
+	for (size_t obj_idx = 0; obj_idx < 4; obj_idx++) {
+		if (bundled[obj_idx]) {
+			char *bp = storage_bundle_path("set", bundle[obj_idx]);
+			assert_int_equal(storage_alias_add(rd, names[obj_idx], bp, offset[obj_idx], lens[obj_idx]), 0);
+			free(bp);
+		}
+	}
+	for (size_t obj_idx = 0; obj_idx < 4; obj_idx++)
+		assert_content(rd, names[obj_idx], content, lens[obj_idx]);
+
+	/* a reader without the key is told which key is needed */
+	storage_cipher_set(plain, io_keyring_new(), NULL);
+	assert_int_equal(storage_read_open(plain, &r, "set/data/big"), 0);
+	assert_int_equal(io_reader_read(r, head, sizeof(head)), ERR_PERMISSION);
+	assert_non_null(strstr(err_message(), k.fingerprint));
+	io_reader_free(r);
+
+	storage_free(rd);
+	storage_free(plain);
+	free(uri);
+	free(content);
+}
+
 /* A bundle abandoned leaves no temporary file behind. */
 static void
 posix_bundle_abandon_no_file(void **state)
@@ -378,6 +463,7 @@ main(void)
 		CONF(posix_bundle_write_fails),
 		CONF(posix_bundle_abandon_no_file),
 		CONF(posix_range_shrinks),
+		CONF(posix_encrypted_bundles),
 	};
 
 	return cmocka_run_group_tests_name("storage (posix)", tests, NULL, NULL);
