@@ -12,9 +12,12 @@
  * close leaves nothing visible.  The multipart upload is aborted then (and
  * after any failure), so no parts are left to bill.
  *
- * Bounded memory: a writer holds the part being filled plus at most
- * upload-threads parts being uploaded (3 by default: 64 MiB at 16 MiB
- * parts); a reader holds one 8 MiB range.  Reads are ranged GETs pinned to
+ * Bounded memory: a writer holds the part being filled; the parts being
+ * uploaded come from upload-threads buffers that all writers of the storage
+ * share (3 by default: with two files written at once, 5 parts, 80 MiB at
+ * 16 MiB parts, where each writer had its own 3 before); a writer with
+ * none free waits for its own upload to end.  A reader holds one 8 MiB
+ * range.  Reads are ranged GETs pinned to
  * the first answer's ETag (If-Match), so an object replaced while it is read
  * is an error, never a mix of two versions.  A range read
  * (storage_read_open_range) is the same walk from its offset, its last GET
@@ -46,7 +49,34 @@
 
 typedef struct S3 {
 	S3Client *cl;
+	/* Part buffers beyond each writer's own one, shared by every writer of the
+	 * storage (upload-threads of them): memory stays bounded by the writers
+	 * running at once plus upload-threads parts, not by writers times threads. */
+	pthread_mutex_t parts_mu;
+	int parts_free;
 } S3;
+
+/* One more part buffer for a writer, if the storage has one free. */
+static bool
+take_part(S3 *s)
+{
+	bool ok;
+
+	pthread_mutex_lock(&s->parts_mu);
+	ok = s->parts_free > 0;
+	if (ok)
+		s->parts_free--;
+	pthread_mutex_unlock(&s->parts_mu);
+	return ok;
+}
+
+static void
+give_parts(S3 *s, int n)
+{
+	pthread_mutex_lock(&s->parts_mu);
+	s->parts_free += n;
+	pthread_mutex_unlock(&s->parts_mu);
+}
 
 static const S3Config *
 cfg(S3 *s)
@@ -90,6 +120,7 @@ typedef struct S3Writer {
 	Part *queue;              /* ring of n_threads */
 	int q_head, q_len;
 	int in_flight;            /* queued or uploading */
+	int parts_held;           /* buffers taken with take_part (given back at free) */
 	uint8_t **spare;          /* buffers back from the workers */
 	int n_spare;
 	bool stop;
@@ -279,11 +310,22 @@ submit_part(S3Writer *w)
 	w->queue[(w->q_head + w->q_len) % w->n_threads] = (Part){w->n_parts, w->buf, w->len};
 	w->q_len++;
 	w->in_flight++;
-	w->buf = w->n_spare > 0 ? w->spare[--w->n_spare] : NULL;
 	pthread_cond_broadcast(&w->cv);
+	/* the next buffer: one back from an upload, else one more of the storage's,
+	 * else wait for an upload of ours (one is under way: it ends, or fails) */
+	w->buf = NULL;
+	while (w->n_spare == 0 && !w->failed) {
+		if (take_part(w->s3)) {
+			w->parts_held++;
+			break;
+		}
+		pthread_cond_wait(&w->cv, &w->mu);
+	}
+	if (w->n_spare > 0)
+		w->buf = w->spare[--w->n_spare];
 	pthread_mutex_unlock(&w->mu);
 	if (w->buf == NULL)
-		w->buf = xmalloc(w->part_size);
+		w->buf = xmalloc(w->part_size); /* the one taken; after a failure, to be freed */
 	w->len = 0;
 	return 0;
 }
@@ -490,6 +532,7 @@ sw_free(void *impl)
 		abort_upload(w);
 	for (int i = 0; i < w->n_spare; i++)
 		free(w->spare[i]);
+	give_parts(w->s3, w->parts_held);
 	free(w->spare);
 	free(w->queue);
 	free(w->etags);
@@ -1403,6 +1446,7 @@ s3_free(void *drv)
 	if (s == NULL)
 		return;
 	s3_client_free(s->cl);
+	pthread_mutex_destroy(&s->parts_mu);
 	free(s);
 }
 
@@ -1416,6 +1460,8 @@ storage_s3_new(void **out, const char *uri, const StorageOpenOpts *o)
 		free(s);
 		return rc;
 	}
+	pthread_mutex_init(&s->parts_mu, NULL);
+	s->parts_free = cfg(s)->upload_threads;
 	*out = s;
 	return 0;
 }
