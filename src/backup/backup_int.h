@@ -194,14 +194,19 @@ typedef struct Chain {
 	Manifest **sets;
 	char **dirs;          /* storage directory of each */
 	size_t n;
+	Storage *storage;     /* whose alias resolver the chain is, until chain_free */
+	char ***bundles;      /* bundles[set_idx][no]: "<dir>/bundles/NNNNNN", NULL where unused */
+	uint32_t *n_bundles;  /* per set: its highest bundle number + 1 */
 } Chain;
 
 /*
  * Load the manifests of head's ancestors (head is taken into the chain).
  * A missing or unreadable parent is ERR_CORRUPT naming both sets: the
- * chain cannot be restored.  Every set's bundled files become aliases in s
- * (manifest_add_aliases), so they read at <set dir>/data/<path>: call it
- * before threads read through s.
+ * chain cannot be restored.  Every set's bundled files read at <set
+ * dir>/data/<path> through s: the chain answers s's alias lookups from its
+ * manifests (storage_alias_resolver_set; no entry per file) until
+ * chain_free, which must come before storage_free(s).  Call it before
+ * threads read through s; out must not move while loaded.
  */
 int chain_load(Chain *out, Storage *s, Manifest *head, const char *head_dir);
 /* The member with that id, or NULL. */

@@ -686,33 +686,6 @@ manifest_archive_path(const char *system_id, const char *wal_name)
 }
 
 int
-manifest_add_aliases(const Manifest *m, Storage *s, const char *set_dir)
-{
-	char *bundle = NULL;
-	uint32_t bundle_no = 0;
-	Buf object = BUF_INIT;
-	int rc = 0;
-
-	for (size_t i = 0; i < m->n_files && rc == 0; i++) {
-		const ManifestFile *f = &m->files[i];
-
-		if (f->bundle == 0)
-			continue;
-		if (f->bundle != bundle_no) {
-			free(bundle);
-			bundle = storage_bundle_path(set_dir, f->bundle);
-			bundle_no = f->bundle;
-		}
-		buf_reset(&object);
-		buf_printf(&object, "%s/data/%s", set_dir, f->path);
-		rc = storage_alias_add(s, object.data, bundle, f->bundle_offset, f->stored_size);
-	}
-	free(bundle);
-	buf_free(&object);
-	return rc;
-}
-
-int
 manifest_load(Manifest **out, Storage *s, const char *set_dir)
 {
 	return manifest_load_named(out, s, set_dir, "manifest");

@@ -22,7 +22,7 @@
 
 typedef enum ManifestKind {
 	MF_FILE,     /* content stored at data/<path> as a container (or, with bundle, at
-	              * bundle_offset in a bundle: see manifest_add_aliases) */
+	              * bundle_offset in a bundle: see chain_load) */
 	MF_SPARSE,   /* another tenant's relation file: name and size only */
 	MF_DIR,
 	MF_LINK,     /* pg_tblspc/<oid> -> tablespace location */
@@ -149,14 +149,6 @@ int manifest_parse(Manifest **out, const char *text, size_t len);
 /* Storage paths of a set: tenback/<sysid>/<encoded tenant>/<set id>; malloc'd. */
 char *manifest_set_dir(const char *system_id, const char *tenant, const char *set_id);
 char *manifest_archive_path(const char *system_id, const char *wal_name);
-
-/*
- * Make the set's bundled files readable at their own names: for each entry
- * with a bundle, <set_dir>/data/<path> becomes an alias of its range of
- * <set_dir>/bundles/NNNNNN (storage_alias_add).  Call before threads read
- * through s.
- */
-int manifest_add_aliases(const Manifest *m, Storage *s, const char *set_dir);
 
 /* Read <set_dir>/manifest from storage. */
 int manifest_load(Manifest **out, Storage *s, const char *set_dir);

@@ -166,6 +166,17 @@ char *storage_bundle_path(const char *dir, uint32_t bundle);
  */
 int storage_alias_add(Storage *s, const char *path, const char *bundle_path, uint64_t offset, uint64_t length);
 
+/*
+ * Aliases without an entry each: where no added alias names a path, fn is
+ * asked; true with the bundle path (borrowed: it must stay valid while fn
+ * is set) and the range makes path an alias.  fn is called from every
+ * thread that reads through s, at once: it must be thread-safe.  NULL
+ * removes it.  Set it before threads read through s.
+ */
+typedef bool (*StorageAliasResolveFn)(const char *path, const char **out_bundle_path, uint64_t *out_offset,
+                                      uint64_t *out_length, void *payload);
+void storage_alias_resolver_set(Storage *s, StorageAliasResolveFn fn, void *payload);
+
 /* ---- the storage test: the console's Test button (probe.c) ---- */
 
 #define STORAGE_TEST_MAX_CHECKS 16
