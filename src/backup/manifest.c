@@ -537,35 +537,134 @@ file_item_cb(const JsonValue *item, size_t item_idx, void *payload)
 	return 0;
 }
 
-int
-manifest_parse(Manifest **out, const char *text, size_t len)
+/*
+ * Where the text comes from: a storage reader (manifest_load_named, which
+ * never holds the whole text) or memory (manifest_parse).  Every byte read
+ * goes through tap(), which keeps the SHA-256 of the text as it was before
+ * the last CHECKSUM_KEY seen so far: the checksum covers every byte before
+ * the last occurrence of its key.  The last KEY_LEN - 1 bytes are held back
+ * from the hash until the next bytes show whether a key starts among them.
+ */
+#define KEY_LEN (sizeof(CHECKSUM_KEY) - 1)
+#define MEM_CHUNK 4093 /* odd: manifest_parse's reads end anywhere, like a reader's */
+
+typedef struct TextIn {
+	IoReader *r;
+	const char *mem;
+	size_t mem_len;
+	size_t mem_pos;
+	IoSha256 *h;          /* the bytes before hold */
+	IoSha256 *at_key;     /* h when the last key started, NULL before one */
+	Buf window;           /* hold + the bytes just read */
+	char hold[KEY_LEN - 1];
+	size_t n_hold;
+	int read_rc;
+} TextIn;
+
+static void
+tap(TextIn *t, const char *data, size_t len)
+{
+	const char *w;
+	size_t wl, hashed = 0, keep;
+
+	buf_reset(&t->window);
+	buf_append(&t->window, t->hold, t->n_hold);
+	buf_append(&t->window, data, len);
+	w = t->window.data;
+	wl = t->window.len;
+	for (const char *p = w; (p = memmem(p, wl - (size_t)(p - w), CHECKSUM_KEY, KEY_LEN)); p++) {
+		io_sha256_update(t->h, w + hashed, (size_t)(p - w) - hashed);
+		hashed = (size_t)(p - w);
+		if (t->at_key == NULL)
+			t->at_key = io_sha256_new();
+		io_sha256_copy(t->at_key, t->h);
+	}
+	/* a key found ends in the window: what is held back starts after its start */
+	keep = wl - hashed < KEY_LEN - 1 ? wl - hashed : KEY_LEN - 1;
+	io_sha256_update(t->h, w + hashed, wl - hashed - keep);
+	memcpy(t->hold, w + wl - keep, keep);
+	t->n_hold = keep;
+}
+
+static ssize_t
+text_read(void *buf, size_t n, void *payload)
+{
+	TextIn *t = payload;
+	ssize_t got;
+
+	if (t->r) {
+		got = io_reader_read(t->r, buf, n);
+	} else {
+		size_t k = t->mem_len - t->mem_pos;
+		if (k > n)
+			k = n;
+		if (k > MEM_CHUNK)
+			k = MEM_CHUNK;
+		memcpy(buf, t->mem + t->mem_pos, k);
+		t->mem_pos += k;
+		got = (ssize_t)k;
+	}
+	if (got > 0)
+		tap(t, buf, (size_t)got);
+	else if (got < 0)
+		t->read_rc = (int)got;
+	return got;
+}
+
+/* The rest of the text through tap (after invalid JSON: is there a checksum at all?). */
+static int
+text_drain(TextIn *t)
+{
+	char chunk[16384];
+	ssize_t n;
+
+	while ((n = text_read(chunk, sizeof(chunk), t)) > 0)
+		;
+	return (int)n;
+}
+
+static void
+text_in_free(TextIn *t)
+{
+	io_sha256_free(t->h);
+	io_sha256_free(t->at_key);
+	buf_free(&t->window);
+}
+
+static int
+parse_text(Manifest **out, TextIn *t)
 {
 	JsonValue *root = NULL;
 	Manifest *m = manifest_new();
 	FilesParse fp = {m, 0, ""};
-	const char *key = NULL;
 	uint8_t sum[IO_SHA256_LEN];
 	char hex[65];
 	const char *want;
-	IoSha256 *h;
 	int rc;
 
 	*out = NULL;
-	/* The checksum covers everything before its key. */
-	for (const char *p = text; (p = memmem(p, len - (size_t)(p - text), CHECKSUM_KEY, strlen(CHECKSUM_KEY))); p++)
-		key = p;
-	if (key == NULL) {
-		manifest_free(m);
-		return err_set(ERR_CORRUPT, "manifest has no checksum");
-	}
-	if (json_parse_streaming(&root, text, len, "files", file_item_cb, &fp) < 0) {
-		rc = err_set(ERR_CORRUPT, "manifest is not valid JSON: %s", err_message());
+	t->h = io_sha256_new();
+	if (json_parse_reader(&root, text_read, t, "files", file_item_cb, &fp) < 0) {
+		char cause[512];
+
+		if (t->read_rc < 0) {
+			rc = t->read_rc; /* not the text's fault: its error as it is */
+			goto out;
+		}
+		snprintf(cause, sizeof(cause), "%s", err_message());
+		if ((rc = text_drain(t)) < 0)
+			goto out;
+		if (t->at_key == NULL)
+			rc = err_set(ERR_CORRUPT, "manifest has no checksum");
+		else
+			rc = err_set(ERR_CORRUPT, "manifest is not valid JSON: %s", cause);
 		goto out;
 	}
-	h = io_sha256_new();
-	io_sha256_update(h, text, (size_t)(key - text));
-	io_sha256_final(h, sum);
-	io_sha256_free(h);
+	if (t->at_key == NULL) {
+		rc = err_set(ERR_CORRUPT, "manifest has no checksum");
+		goto out;
+	}
+	io_sha256_final(t->at_key, sum);
 	io_hex(hex, sum, sizeof(sum));
 	want = json_get_string(root, "manifest_checksum");
 	if (want == NULL || strcmp(want, hex) != 0) {
@@ -669,6 +768,16 @@ out:
 	return rc;
 }
 
+int
+manifest_parse(Manifest **out, const char *text, size_t len)
+{
+	TextIn t = {.mem = text, .mem_len = len};
+	int rc = parse_text(out, &t);
+
+	text_in_free(&t);
+	return rc;
+}
+
 char *
 manifest_set_dir(const char *system_id, const char *tenant, const char *set_id)
 {
@@ -695,27 +804,19 @@ int
 manifest_load_named(Manifest **out, Storage *s, const char *set_dir, const char *name)
 {
 	char *path = path_join(set_dir, name);
-	IoReader *r = NULL;
-	Buf text = BUF_INIT;
-	char chunk[65536];
-	ssize_t n;
+	TextIn t = {0};
 	int rc;
 
 	*out = NULL;
-	if ((rc = storage_read_open(s, &r, path)) < 0)
+	if ((rc = storage_read_open(s, &t.r, path)) < 0)
 		goto out;
-	while ((n = io_reader_read(r, chunk, sizeof(chunk))) > 0)
-		buf_append(&text, chunk, (size_t)n);
-	if (n < 0) {
-		rc = (int)n;
-		goto out;
-	}
-	rc = manifest_parse(out, text.data ? text.data : "", text.len);
-	if (rc < 0)
+	/* parsed as it is read: the text of 100,000 files is never whole in memory */
+	rc = parse_text(out, &t);
+	if (rc < 0 && t.read_rc == 0)
 		err_prefix("could not read manifest \"%s\"", path);
 out:
-	io_reader_free(r);
-	buf_free(&text);
+	io_reader_free(t.r);
+	text_in_free(&t);
 	free(path);
 	return rc;
 }
