@@ -37,23 +37,28 @@ typedef struct ManifestPart {
 	BlockRanges blocks;
 } ManifestPart;
 
+/*
+ * One file.  A manifest holds one per file of the instance (100,000 and
+ * more): members are ordered so that there is no padding between them,
+ * kind is a byte.
+ */
 typedef struct ManifestFile {
 	char *path;          /* relative to the data directory */
-	ManifestKind kind;
 	uint64_t size;       /* raw bytes */
 	uint64_t stored_size;
 	int64_t mtime;
-	uint32_t mode;
-	char sha256[65];     /* of the raw content, MF_FILE only */
-	uint32_t bundle;     /* stored content in <set>/bundles/NNNNNN (storage_bundle_path), or 0:
-	                      * an object of its own at data/<path> */
 	uint64_t bundle_offset; /* where its container starts in the bundle (stored_size bytes) */
 	char *link_target;   /* MF_LINK */
-	uint32_t page_errors;/* pages that failed their checksum and were not rewritten during the backup */
-	bool vanished;       /* removed from the source while the backup ran: not serialized */
-	BlockRanges blocks;  /* MF_INCR: blocks stored in this set */
 	ManifestPart *parts; /* MF_INCR: where each block of the file is, this set included */
-	size_t n_parts;
+	BlockRanges blocks;  /* MF_INCR: blocks stored in this set */
+	uint32_t mode;
+	uint32_t bundle;     /* stored content in <set>/bundles/NNNNNN (storage_bundle_path), or 0:
+	                      * an object of its own at data/<path> */
+	uint32_t page_errors;/* pages that failed their checksum and were not rewritten during the backup */
+	uint32_t n_parts;
+	uint8_t kind;        /* ManifestKind */
+	bool vanished;       /* removed from the source while the backup ran: not serialized */
+	char sha256[65];     /* of the raw content, MF_FILE only */
 } ManifestFile;
 
 typedef struct ManifestWal {

@@ -134,8 +134,10 @@ ranges_parse(BlockRanges *out, const char *text)
 	/* exactly as many as the text names: a manifest holds one or two per file */
 	for (const char *c = text; *c; c++)
 		n_ranges += *c == ',';
+	if (n_ranges > UINT32_MAX)
+		goto bad;
 	if (n_ranges > 0) {
-		out->cap = n_ranges;
+		out->cap = (uint32_t)n_ranges;
 		out->r = xmalloc(n_ranges * sizeof(*out->r));
 	}
 	while (*p) {
