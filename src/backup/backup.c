@@ -709,12 +709,9 @@ collect_wal(Job *j)
 		if (rc == 0) {
 			/* Read it back through the container to record what the set holds. */
 			IoContainerInfo ci;
-			char hex[65];
 
-			if ((rc = files_read_object(j->storage, dst, -1, NULL, &ci)) == 0) {
-				io_hex(hex, ci.sha256, IO_SHA256_LEN);
-				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, hex);
-			}
+			if ((rc = files_read_object(j->storage, dst, -1, NULL, &ci)) == 0)
+				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, ci.sha256);
 		}
 		free(src);
 		free(dst);

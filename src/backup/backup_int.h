@@ -135,7 +135,7 @@ int files_read_object(Storage *s, const char *object, int fd, const char *dest_p
 /* Restore one stored container to an open fd, checking size and checksum
  * against the manifest entry; ERR_CORRUPT names the stored object. */
 int files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_path,
-                        uint64_t want_size, const char *want_sha256);
+                        uint64_t want_size, const uint8_t want_sha256[IO_SHA256_LEN]);
 
 /*
  * The same as the owner of an item of pool p, whose slots are
@@ -146,7 +146,7 @@ int files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest
  * files_restore_to_fd does.  The file is complete and checked only when it returns 0.
  */
 int files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const char *object, int fd,
-                         const char *dest_path, uint64_t want_size, const char *want_sha256);
+                         const char *dest_path, uint64_t want_size, const uint8_t want_sha256[IO_SHA256_LEN]);
 
 /* Shared by the copies: read len bytes at off (short only at the end of the
  * file), and check a chunk's pages, re-reading failing ones; returns how

@@ -165,7 +165,6 @@ apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const Blo
 	size_t range_idx = 0;
 	uint32_t next_blk = 0;
 	bool more = true;
-	char hex[65];
 	uint64_t written = 0;
 	ssize_t n;
 	int rc;
@@ -216,8 +215,7 @@ apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const Blo
 		}
 	}
 	io_container_reader_info(r, &info);
-	io_hex(hex, info.sha256, IO_SHA256_LEN);
-	if (info.raw_size != want_raw || strcmp(hex, entry->sha256) != 0)
+	if (info.raw_size != want_raw || memcmp(info.sha256, entry->sha256, IO_SHA256_LEN) != 0)
 		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
 	else if (written != ranges_count(want))
 		rc = err_set(ERR_CORRUPT, "the manifest's parts name pages set \"%s\" does not hold", set_dir);

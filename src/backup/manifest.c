@@ -102,14 +102,15 @@ manifest_add_file(Manifest *m, const char *path, ManifestKind kind)
 }
 
 void
-manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size, const char *sha256)
+manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size,
+                 const uint8_t sha256[IO_SHA256_LEN])
 {
 	m->wal = xrealloc(m->wal, (m->n_wal + 1) * sizeof(*m->wal));
 	ManifestWal *w = &m->wal[m->n_wal++];
 	w->name = xstrdup(name);
 	w->size = size;
 	w->stored_size = stored_size;
-	snprintf(w->sha256, sizeof(w->sha256), "%s", sha256);
+	memcpy(w->sha256, sha256, IO_SHA256_LEN);
 }
 
 void
@@ -224,6 +225,13 @@ text_flush(TextOut *t, bool always)
 	buf_reset(t->out);
 }
 
+static const char *
+sha_hex(char out[2 * IO_SHA256_LEN + 1], const uint8_t sha256[IO_SHA256_LEN])
+{
+	io_hex(out, sha256, IO_SHA256_LEN);
+	return out;
+}
+
 static void
 serialize(const Manifest *m, TextOut *t)
 {
@@ -319,7 +327,7 @@ serialize(const Manifest *m, TextOut *t)
 		}
 		if (f->kind == MF_FILE) {
 			json_kv_uint(&w, "stored_size", f->stored_size);
-			json_kv_string(&w, "sha256", f->sha256);
+			json_kv_string(&w, "sha256", sha_hex(hex, f->sha256));
 			if (f->page_errors)
 				json_kv_uint(&w, "page_errors", f->page_errors);
 			write_bundle(&w, f);
@@ -334,7 +342,7 @@ serialize(const Manifest *m, TextOut *t)
 			free(r);
 			if (f->blocks.n) {
 				json_kv_uint(&w, "stored_size", f->stored_size);
-				json_kv_string(&w, "sha256", f->sha256);
+				json_kv_string(&w, "sha256", sha_hex(hex, f->sha256));
 				write_bundle(&w, f);
 			}
 			json_key(&w, "parts");
@@ -361,7 +369,7 @@ serialize(const Manifest *m, TextOut *t)
 		json_kv_string(&w, "name", m->wal[i].name);
 		json_kv_uint(&w, "size", m->wal[i].size);
 		json_kv_uint(&w, "stored_size", m->wal[i].stored_size);
-		json_kv_string(&w, "sha256", m->wal[i].sha256);
+		json_kv_string(&w, "sha256", sha_hex(hex, m->wal[i].sha256));
 		json_object_end(&w);
 	}
 	json_array_end(&w);
@@ -421,9 +429,8 @@ parse_incr(ManifestFile *f, const JsonValue *o)
 	if (ranges_parse(&f->blocks, blocks) < 0)
 		return ERR_CORRUPT;
 	if (f->blocks.n) {
-		if (sha == NULL || strlen(sha) != 64)
+		if (sha == NULL || io_unhex(f->sha256, sha, IO_SHA256_LEN) < 0)
 			return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", f->path);
-		memcpy(f->sha256, sha, 65);
 	}
 	for (size_t i = 0; i < parts->count; i++) {
 		const char *set = json_get_string(parts->items[i], "set");
@@ -498,9 +505,8 @@ parse_file(Manifest *m, const JsonValue *o, size_t i)
 	f->stored_size = json_get_uint(o, "stored_size", NULL);
 	f->page_errors = (uint32_t)json_get_uint(o, "page_errors", NULL);
 	if (k == MF_FILE) {
-		if (sha == NULL || strlen(sha) != 64)
+		if (sha == NULL || io_unhex(f->sha256, sha, IO_SHA256_LEN) < 0)
 			return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", path);
-		memcpy(f->sha256, sha, 65);
 	}
 	if (k == MF_LINK) {
 		const char *t = json_get_string(o, "target");
@@ -749,11 +755,13 @@ parse_text(Manifest **out, TextIn *t)
 		const JsonValue *o = wal->items[i];
 		const char *name = json_get_string(o, "name");
 		const char *sha = json_get_string(o, "sha256");
-		if (name == NULL || sha == NULL || strlen(sha) != 64 || pg_wal_file_kind(name, NULL) == PG_WAL_FILE_UNKNOWN) {
+		uint8_t sum_wal[IO_SHA256_LEN];
+		if (name == NULL || sha == NULL || io_unhex(sum_wal, sha, IO_SHA256_LEN) < 0 ||
+		    pg_wal_file_kind(name, NULL) == PG_WAL_FILE_UNKNOWN) {
 			rc = err_set(ERR_CORRUPT, "manifest WAL entry %zu is invalid", i);
 			goto out;
 		}
-		manifest_add_wal(m, name, json_get_uint(o, "size", NULL), json_get_uint(o, "stored_size", NULL), sha);
+		manifest_add_wal(m, name, json_get_uint(o, "size", NULL), json_get_uint(o, "stored_size", NULL), sum_wal);
 	}
 	const JsonValue *removed = json_get(root, "removed");
 	for (size_t i = 0; removed && i < removed->count; i++)

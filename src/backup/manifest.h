@@ -13,6 +13,7 @@
 #include "backup/ranges.h"
 #include "common/buf.h"
 #include "common/strutil.h"
+#include "io/io.h"
 #include "storage/storage.h"
 
 #include <stdbool.h>
@@ -58,14 +59,14 @@ typedef struct ManifestFile {
 	uint32_t n_parts;
 	uint8_t kind;        /* ManifestKind */
 	bool vanished;       /* removed from the source while the backup ran: not serialized */
-	char sha256[65];     /* of the raw content, MF_FILE only */
+	uint8_t sha256[IO_SHA256_LEN]; /* of the raw content: MF_FILE, MF_INCR with blocks; hex in the text */
 } ManifestFile;
 
 typedef struct ManifestWal {
 	char *name;
 	uint64_t size;
 	uint64_t stored_size;
-	char sha256[65];
+	uint8_t sha256[IO_SHA256_LEN];
 } ManifestWal;
 
 typedef struct ManifestDb {
@@ -135,7 +136,8 @@ Manifest *manifest_new(void);
 void manifest_free(Manifest *m);
 /* Append a file entry (copies path/link_target); returns it, borrowed until the next add. */
 ManifestFile *manifest_add_file(Manifest *m, const char *path, ManifestKind kind);
-void manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size, const char *sha256);
+void manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size,
+                      const uint8_t sha256[IO_SHA256_LEN]);
 void manifest_add_db(Manifest *m, uint32_t oid, const char *name, bool included);
 void manifest_add_tablespace(Manifest *m, uint32_t oid, const char *name, const char *location);
 bool manifest_db_included(const Manifest *m, uint32_t oid);

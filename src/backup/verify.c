@@ -16,17 +16,16 @@
 
 /* Read one object through the container and compare with the manifest. */
 static int
-verify_object(Storage *s, const char *object, uint64_t want_size, const char *want_sha, uint64_t *bytes)
+verify_object(Storage *s, const char *object, uint64_t want_size, const uint8_t want_sha[IO_SHA256_LEN],
+              uint64_t *bytes)
 {
 	IoContainerInfo info;
-	char hex[65];
 	int rc;
 
 	if ((rc = files_read_object(s, object, -1, NULL, &info)) < 0)
 		return rc;
-	io_hex(hex, info.sha256, IO_SHA256_LEN);
 	*bytes += info.raw_size;
-	if (info.raw_size != want_size || strcmp(hex, want_sha) != 0)
+	if (info.raw_size != want_size || memcmp(info.sha256, want_sha, IO_SHA256_LEN) != 0)
 		return err_set(ERR_CORRUPT, "content does not match the manifest");
 	return 0;
 }
