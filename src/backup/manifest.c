@@ -65,7 +65,6 @@ manifest_free(Manifest *m)
 	free(m->tablespaces);
 	for (size_t i = 0; i < m->n_files; i++) {
 		ManifestFile *f = &m->files[i];
-		free(f->path);
 		free(f->link_target);
 		ranges_free(&f->blocks);
 		for (size_t k = 0; k < f->n_parts; k++) {
@@ -76,12 +75,49 @@ manifest_free(Manifest *m)
 	}
 	free(m->files);
 	free(m->index);
+	for (size_t i = 0; i < m->n_path_chunks; i++)
+		free(m->path_chunks[i]);
+	free(m->path_chunks);
 	free(m->parent);
 	strlist_free(&m->removed);
 	for (size_t i = 0; i < m->n_wal; i++)
 		free(m->wal[i].name);
 	free(m->wal);
 	free(m);
+}
+
+#define PATH_CHUNK_BYTES (64u * 1024)
+
+/* A copy of path in m's path chunks; a long path gets a chunk of its own,
+ * put before the one being filled. */
+static char *
+path_copy(Manifest *m, const char *path)
+{
+	size_t n = strlen(path) + 1;
+	char *p;
+
+	if (n > PATH_CHUNK_BYTES / 4) {
+		p = xmalloc(n);
+		m->path_chunks = xrealloc(m->path_chunks, (m->n_path_chunks + 1) * sizeof(*m->path_chunks));
+		if (m->n_path_chunks > 0) {
+			m->path_chunks[m->n_path_chunks] = m->path_chunks[m->n_path_chunks - 1];
+			m->path_chunks[m->n_path_chunks - 1] = p;
+		} else {
+			m->path_chunks[0] = p;
+			m->path_used = PATH_CHUNK_BYTES; /* not a chunk to fill */
+		}
+		m->n_path_chunks++;
+	} else {
+		if (m->n_path_chunks == 0 || m->path_used + n > PATH_CHUNK_BYTES) {
+			m->path_chunks = xrealloc(m->path_chunks, (m->n_path_chunks + 1) * sizeof(*m->path_chunks));
+			m->path_chunks[m->n_path_chunks++] = xmalloc(PATH_CHUNK_BYTES);
+			m->path_used = 0;
+		}
+		p = m->path_chunks[m->n_path_chunks - 1] + m->path_used;
+		m->path_used += n;
+	}
+	memcpy(p, path, n);
+	return p;
 }
 
 ManifestFile *
@@ -96,7 +132,7 @@ manifest_add_file(Manifest *m, const char *path, ManifestKind kind)
 	ASSERT(m->index == NULL);
 	f = &m->files[m->n_files++];
 	memset(f, 0, sizeof(*f));
-	f->path = xstrdup(path);
+	f->path = path_copy(m, path);
 	f->kind = kind;
 	return f;
 }

@@ -44,7 +44,7 @@ typedef struct ManifestPart {
  * kind is a byte.
  */
 typedef struct ManifestFile {
-	char *path;          /* relative to the data directory */
+	char *path;          /* relative to the data directory; in the manifest's path chunks */
 	uint64_t size;       /* raw bytes */
 	uint64_t stored_size;
 	int64_t mtime;
@@ -113,6 +113,9 @@ typedef struct Manifest {
 	size_t n_files;
 	size_t cap_files;
 	ManifestFile **index;    /* sorted by path, built by manifest_find_file */
+	char **path_chunks;      /* the files' paths, packed (one malloc per path cost as much again) */
+	size_t n_path_chunks;
+	size_t path_used;        /* bytes used of the last chunk */
 	ManifestWal *wal;
 	size_t n_wal;
 	StrList removed;         /* incremental: paths of the parent gone since */
