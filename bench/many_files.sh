@@ -8,8 +8,8 @@
 # build-bench/ (unless BENCH_TENBACK names a binary), creates a throwaway PostgreSQL 15
 # instance in /tmp/bench-many-XXXXXX run by "postgres" (port BENCH_PORT, default 27610,
 # restores use the next port), a database "many" of N tables (default 26000) each
-# "(id int primary key, v text)" with one row: five files each (heap, primary key,
-# toast table and its index, free space map), about 5 N files in the tenant. Then, all with --jobs
+# "(id int primary key, v text)" with one row: four files each (heap, primary key,
+# toast table and its index), about 4 N files in the tenant. Then, all with --jobs
 # (default 2): a full backup, an incremental after updating 1 % of the tables, a verify
 # of the incremental (the chain), a restore of the full and a restore of the chain.
 # Prints a Markdown table of the peak resident set size (GNU time's %M) of each
