@@ -209,6 +209,114 @@ manifest_find_file(Manifest *m, const char *path)
 	return NULL;
 }
 
+typedef struct LookupFile {
+	char *path;
+	uint64_t size;
+	ManifestPart *parts;
+	uint32_t n_parts;
+	uint8_t kind;
+} LookupFile;
+
+struct ManifestLookup {
+	LookupFile *files;       /* sorted by path */
+	size_t n_files;
+	char **path_chunks;      /* taken from the manifest */
+	size_t n_path_chunks;
+};
+
+static int
+cmp_lookup_file(const void *a, const void *b)
+{
+	return strcmp(((const LookupFile *)a)->path, ((const LookupFile *)b)->path);
+}
+
+ManifestLookup *
+manifest_lookup_take(Manifest *m)
+{
+	ManifestLookup *l = xcalloc(1, sizeof(*l));
+
+	l->files = xmalloc((m->n_files + 1) * sizeof(*l->files));
+	for (size_t i = 0; i < m->n_files; i++) {
+		ManifestFile *f = &m->files[i];
+		l->files[i] = (LookupFile){f->path, f->size, f->parts, f->n_parts, f->kind};
+		f->parts = NULL;
+		f->n_parts = 0;
+		free(f->link_target);
+		ranges_free(&f->blocks);
+	}
+	l->n_files = m->n_files;
+	qsort(l->files, l->n_files, sizeof(*l->files), cmp_lookup_file);
+	l->path_chunks = m->path_chunks;
+	l->n_path_chunks = m->n_path_chunks;
+	m->path_chunks = NULL;
+	m->n_path_chunks = 0;
+	m->path_used = 0;
+	free(m->files);
+	free(m->index);
+	m->files = NULL;
+	m->index = NULL;
+	m->n_files = m->cap_files = 0;
+	return l;
+}
+
+bool
+manifest_lookup_find(const ManifestLookup *l, const char *path, ManifestFile *out)
+{
+	size_t lo = 0, hi = l->n_files;
+
+	memset(out, 0, sizeof(*out));
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const LookupFile *x = &l->files[mid];
+		int c = strcmp(path, x->path);
+		if (c == 0) {
+			out->path = x->path;
+			out->size = x->size;
+			out->parts = x->parts;
+			out->n_parts = x->n_parts;
+			out->kind = x->kind;
+			return true;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
+size_t
+manifest_lookup_count(const ManifestLookup *l)
+{
+	return l->n_files;
+}
+
+const char *
+manifest_lookup_path(const ManifestLookup *l, size_t idx)
+{
+	ASSERT(idx < l->n_files);
+	return l->files[idx].path;
+}
+
+void
+manifest_lookup_free(ManifestLookup *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n_files; i++) {
+		for (uint32_t k = 0; k < l->files[i].n_parts; k++) {
+			free(l->files[i].parts[k].set_id);
+			ranges_free(&l->files[i].parts[k].blocks);
+		}
+		free(l->files[i].parts);
+	}
+	for (size_t i = 0; i < l->n_path_chunks; i++)
+		free(l->path_chunks[i]);
+	free(l->path_chunks);
+	free(l->files);
+	free(l);
+}
+
 bool
 manifest_db_included(const Manifest *m, uint32_t oid)
 {
