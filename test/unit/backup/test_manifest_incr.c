@@ -996,6 +996,45 @@ test_chain_load(void **state)
 	free(d2);
 }
 
+/* An incremental's view of its parent: path, kind, size and parts of each
+ * file, sorted by path; the manifest keeps its other members. */
+static void
+test_lookup_take(void **state)
+{
+	Manifest *m = sample_incr();
+	ManifestLookup *l;
+	ManifestFile f;
+	size_t n = m->n_files;
+
+	(void)state;
+	l = manifest_lookup_take(m);
+	assert_int_equal(m->n_files, 0);
+	assert_null(manifest_find_file(m, "base/16384/16385"));
+	assert_string_equal(m->set_id, INCR2_ID);
+	assert_int_equal(manifest_lookup_count(l), n);
+	for (size_t i = 1; i < n; i++)
+		assert_true(strcmp(manifest_lookup_path(l, i - 1), manifest_lookup_path(l, i)) < 0);
+
+	assert_true(manifest_lookup_find(l, "base/16384/16385", &f));
+	assert_string_equal(f.path, "base/16384/16385");
+	assert_int_equal(f.kind, MF_INCR);
+	assert_int_equal(f.size, 100 * PAGE);
+	assert_int_equal(f.n_parts, 3);
+	assert_string_equal(f.parts[1].set_id, INCR1_ID);
+	assert_int_equal(ranges_count(&f.parts[0].blocks), 3 + 6 + 30);
+	assert_int_equal(f.bundle, 0); /* only what an incremental asks */
+	assert_true(manifest_lookup_find(l, "base/16390/1259", &f));
+	assert_int_equal(f.kind, MF_SPARSE);
+	assert_int_equal(f.size, 40960);
+	assert_int_equal(f.n_parts, 0);
+	assert_false(manifest_lookup_find(l, "base/16384/1638", &f));
+	assert_false(manifest_lookup_find(l, "", &f));
+	assert_false(manifest_lookup_find(l, "zzz", &f));
+	manifest_lookup_free(l);
+	manifest_free(m);
+	manifest_lookup_free(NULL);
+}
+
 int
 main(void)
 {
@@ -1004,6 +1043,7 @@ main(void)
 		cmocka_unit_test(test_full_has_no_parent_or_removed),
 		cmocka_unit_test(test_find_file),
 		cmocka_unit_test(test_find_file_many),
+		cmocka_unit_test(test_lookup_take),
 		cmocka_unit_test(test_tampered_part_range),
 		cmocka_unit_test(test_tampered_blocks),
 		cmocka_unit_test(test_bundle_members),
