@@ -705,7 +705,7 @@ typedef struct TextIn {
 	size_t mem_pos;
 	IoSha256 *h;          /* the bytes before hold */
 	IoSha256 *at_key;     /* h when the last key started, NULL before one */
-	Buf window;           /* hold + the bytes just read */
+	Buf window;           /* hold + the bytes just read (a reader's; memory is one window) */
 	char hold[KEY_LEN - 1];
 	size_t n_hold;
 	int read_rc;
@@ -717,11 +717,17 @@ tap(TextIn *t, const char *data, size_t len)
 	const char *w;
 	size_t wl, hashed = 0, keep;
 
-	buf_reset(&t->window);
-	buf_append(&t->window, t->hold, t->n_hold);
-	buf_append(&t->window, data, len);
-	w = t->window.data;
-	wl = t->window.len;
+	if (t->mem) {
+		/* the held bytes are those just before data */
+		w = data - t->n_hold;
+		wl = t->n_hold + len;
+	} else {
+		buf_reset(&t->window);
+		buf_append(&t->window, t->hold, t->n_hold);
+		buf_append(&t->window, data, len);
+		w = t->window.data;
+		wl = t->window.len;
+	}
 	for (const char *p = w; (p = memmem(p, wl - (size_t)(p - w), CHECKSUM_KEY, KEY_LEN)); p++) {
 		io_sha256_update(t->h, w + hashed, (size_t)(p - w) - hashed);
 		hashed = (size_t)(p - w);
@@ -751,8 +757,10 @@ text_read(void *buf, size_t n, void *payload)
 		if (k > MEM_CHUNK)
 			k = MEM_CHUNK;
 		memcpy(buf, t->mem + t->mem_pos, k);
+		if (k > 0)
+			tap(t, t->mem + t->mem_pos, k);
 		t->mem_pos += k;
-		got = (ssize_t)k;
+		return (ssize_t)k;
 	}
 	if (got > 0)
 		tap(t, buf, (size_t)got);

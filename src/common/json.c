@@ -179,20 +179,20 @@ fail(Parser *p, const char *what)
 	return err_set(ERR_INVALID, "invalid JSON at byte %zu: %s", p->base + p->pos, what);
 }
 
-#define READ_CHUNK (64u * 1024)
+#define READ_MIN 4096u             /* the window starts small: most texts are */
 #define COMPACT_BYTES (256u * 1024)
 
-/* Are n more bytes at pos?  Reads on (json_parse_reader) until they are or the text ends. */
+/* Read on (json_parse_reader) until n bytes are at pos or the text ends. */
 static bool
-have(Parser *p, size_t n)
+more(Parser *p, size_t n)
 {
 	while (p->len - p->pos < n) {
 		ssize_t got;
 
 		if (p->read == NULL || p->eof)
 			return false;
-		if (p->cap - p->len < READ_CHUNK) {
-			p->cap = p->len + READ_CHUNK > p->cap * 2 ? p->len + READ_CHUNK : p->cap * 2;
+		if (p->cap - p->len < READ_MIN) {
+			p->cap = p->len + READ_MIN > p->cap * 2 ? p->len + READ_MIN : p->cap * 2;
 			p->buf = xrealloc(p->buf, p->cap);
 			p->s = p->buf;
 		}
@@ -207,6 +207,13 @@ have(Parser *p, size_t n)
 		p->len += (size_t)got;
 	}
 	return true;
+}
+
+/* Are n more bytes at pos?  (The test inline, the reading not: called for every byte.) */
+static inline bool
+have(Parser *p, size_t n)
+{
+	return p->len - p->pos >= n || more(p, n);
 }
 
 /* Drop the parsed bytes from the window; only between values, where no
