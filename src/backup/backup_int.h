@@ -209,6 +209,14 @@ typedef struct Chain {
  * threads read through s; out must not move while loaded.
  */
 int chain_load(Chain *out, Storage *s, Manifest *head, const char *head_dir);
+/* A chain of set alone (its bundled files readable, its parents not loaded):
+ * to walk a chain one set at a time, with chain_parent_load. */
+int chain_load_one(Chain *out, Storage *s, Manifest *set, const char *set_dir);
+/* Load child's parent and check it is the set child names; *out and
+ * *out_dir (malloc'd) are the caller's.  ERR_CORRUPT as chain_load says. */
+int chain_parent_load(Storage *s, const Manifest *child, Manifest **out, char **out_dir);
+/* More sets than this in a chain: it does not end (a loop). */
+#define CHAIN_MAX_SETS 10000
 /* The member with that id, or NULL. */
 const Manifest *chain_find(const Chain *c, const char *set_id, const char **out_dir);
 void chain_free(Chain *c);

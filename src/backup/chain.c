@@ -80,7 +80,38 @@ chain_resolve(const char *path, const char **out_bundle_path, uint64_t *out_offs
 }
 
 int
-chain_load(Chain *out, Storage *s, Manifest *head, const char *head_dir)
+chain_parent_load(Storage *s, const Manifest *child, Manifest **out, char **out_dir)
+{
+	char *dir = manifest_set_dir(child->system_id, child->tenant, child->parent);
+	Manifest *pm = NULL;
+	int rc;
+
+	*out = NULL;
+	*out_dir = NULL;
+	if ((rc = manifest_load(&pm, s, dir)) < 0) {
+		char cause[512];
+		snprintf(cause, sizeof(cause), "%s", err_message());
+		rc = err_set(ERR_CORRUPT, "backup set \"%s\" depends on set \"%s\", which cannot be read", child->set_id,
+		             child->parent);
+		err_detail("%s", cause);
+		err_hint("The chain is broken: restore an older complete chain, and take a new full backup.");
+		free(dir);
+		return rc;
+	}
+	if (strcmp(pm->system_id, child->system_id) != 0 || strcmp(pm->set_id, child->parent) != 0) {
+		rc = err_set(ERR_CORRUPT, "backup set \"%s\" names parent \"%s\", but the storage holds another set there",
+		             child->set_id, child->parent);
+		manifest_free(pm);
+		free(dir);
+		return rc;
+	}
+	*out = pm;
+	*out_dir = dir;
+	return 0;
+}
+
+static int
+chain_load_sets(Chain *out, Storage *s, Manifest *head, const char *head_dir, bool parents)
 {
 	int rc = 0;
 
@@ -88,35 +119,29 @@ chain_load(Chain *out, Storage *s, Manifest *head, const char *head_dir)
 	out->storage = s;
 	storage_alias_resolver_set(s, chain_resolve, out);
 	chain_push(out, head, xstrdup(head_dir));
-	while (out->sets[out->n - 1]->parent != NULL) {
-		const Manifest *child = out->sets[out->n - 1];
-		char *dir = manifest_set_dir(child->system_id, child->tenant, child->parent);
-		Manifest *pm = NULL;
+	while (parents && out->sets[out->n - 1]->parent != NULL) {
+		Manifest *pm;
+		char *dir;
 
-		if (out->n > 10000) {
-			free(dir);
+		if (out->n > CHAIN_MAX_SETS)
 			return err_set(ERR_CORRUPT, "backup set chain of \"%s\" does not end", head->set_id);
-		}
-		if ((rc = manifest_load(&pm, s, dir)) < 0) {
-			char cause[512];
-			snprintf(cause, sizeof(cause), "%s", err_message());
-			rc = err_set(ERR_CORRUPT, "backup set \"%s\" depends on set \"%s\", which cannot be read", child->set_id,
-			             child->parent);
-			err_detail("%s", cause);
-			err_hint("The chain is broken: restore an older complete chain, and take a new full backup.");
-			free(dir);
+		if ((rc = chain_parent_load(s, out->sets[out->n - 1], &pm, &dir)) < 0)
 			return rc;
-		}
-		if (strcmp(pm->system_id, child->system_id) != 0 || strcmp(pm->set_id, child->parent) != 0) {
-			rc = err_set(ERR_CORRUPT, "backup set \"%s\" names parent \"%s\", but the storage holds another set there",
-			             child->set_id, child->parent);
-			manifest_free(pm);
-			free(dir);
-			return rc;
-		}
 		chain_push(out, pm, dir);
 	}
 	return 0;
+}
+
+int
+chain_load(Chain *out, Storage *s, Manifest *head, const char *head_dir)
+{
+	return chain_load_sets(out, s, head, head_dir, true);
+}
+
+int
+chain_load_one(Chain *out, Storage *s, Manifest *set, const char *set_dir)
+{
+	return chain_load_sets(out, s, set, set_dir, false);
 }
 
 const Manifest *

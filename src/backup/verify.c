@@ -30,14 +30,54 @@ verify_object(Storage *s, const char *object, uint64_t want_size, const uint8_t 
 	return 0;
 }
 
+/* Verify every stored object of set cm (at dir), its WAL only if with_wal. */
+static int
+verify_set(Storage *s, const Manifest *cm, const char *dir, bool with_wal, VerifyReport *out, size_t *n_bad,
+           char *first_bad, size_t first_bad_size)
+{
+	for (size_t i = 0; i < cm->n_files + cm->n_wal; i++) {
+		bool is_wal = i >= cm->n_files;
+		const ManifestFile *f = is_wal ? NULL : &cm->files[i];
+		char *object;
+		int vrc;
+
+		if (!is_wal && f->kind != MF_FILE && !(f->kind == MF_INCR && f->blocks.n > 0))
+			continue;
+		if (is_wal && !with_wal)
+			continue; /* only the restored set's own WAL is replayed */
+		object = is_wal ? xasprintf("%s/wal/%s", dir, cm->wal[i - cm->n_files].name)
+		                : xasprintf("%s/data/%s", dir, f->path);
+		vrc = is_wal ? verify_object(s, object, cm->wal[i - cm->n_files].size, cm->wal[i - cm->n_files].sha256,
+		                             &out->bytes_checked)
+		             : verify_object(s, object, f->kind == MF_INCR ? ranges_count(&f->blocks) * 8192 : f->size,
+		                             f->sha256, &out->bytes_checked);
+		if (vrc < 0 && err_class(vrc) == ERR_CLASS_TRANSIENT) {
+			err_prefix("could not read \"%s\"", object);
+			free(object);
+			return vrc; /* may work next time: not damage */
+		}
+		if (vrc < 0) {
+			log_error("stored file \"%s\" is damaged: %s", object, err_message());
+			if ((*n_bad)++ == 0)
+				snprintf(first_bad, first_bad_size, "%s: %s", object, err_message());
+		}
+		if (is_wal)
+			out->wal_checked++;
+		else
+			out->files_checked++;
+		free(object);
+	}
+	return 0;
+}
+
 int
 backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *set, VerifyReport *out)
 {
 	MetaCluster c = {0};
 	MetaSet row = {0};
 	Storage *s = NULL;
-	Manifest *m = NULL;
-	Chain chain = {0};
+	Manifest *m = NULL, *cur = NULL;
+	char *cur_dir = NULL;
 	char first_bad[1024] = "";
 	size_t n_bad = 0;
 	int rc;
@@ -52,46 +92,38 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 		goto out;
 	if ((rc = manifest_load(&m, s, row.storage_path)) < 0)
 		goto out;
-	if ((rc = chain_load(&chain, s, m, row.storage_path)) < 0)
-		goto out;
-	/* An incremental set is only as good as its chain: every set of it is read. */
-	for (size_t ci = 0; ci < chain.n; ci++)
-	for (size_t i = 0; i < chain.sets[ci]->n_files + chain.sets[ci]->n_wal; i++) {
-		const Manifest *cm = chain.sets[ci];
-		const char *dir = chain.dirs[ci];
-		bool is_wal = i >= cm->n_files;
-		const ManifestFile *f = is_wal ? NULL : &cm->files[i];
-		char *object;
-		int vrc;
+	/*
+	 * An incremental set is only as good as its chain: every set of it is
+	 * read, one set in memory at a time (with 100,000 files, a manifest is
+	 * some 15 MiB); a set that cannot be read fails the verify as it fails
+	 * a restore.
+	 */
+	cur = m;
+	cur_dir = xstrdup(row.storage_path);
+	for (size_t ci = 0;; ci++) {
+		Chain one;
+		Manifest *next = NULL;
+		char *next_dir = NULL;
 
-		if (!is_wal && f->kind != MF_FILE && !(f->kind == MF_INCR && f->blocks.n > 0))
-			continue;
-		if (is_wal && ci > 0)
-			continue; /* only the restored set's own WAL is replayed */
-		object = is_wal ? xasprintf("%s/wal/%s", dir, cm->wal[i - cm->n_files].name)
-		                : xasprintf("%s/data/%s", dir, f->path);
-		vrc = is_wal ? verify_object(s, object, cm->wal[i - cm->n_files].size, cm->wal[i - cm->n_files].sha256,
-		                             &out->bytes_checked)
-		             : verify_object(s, object, f->kind == MF_INCR ? ranges_count(&f->blocks) * 8192 : f->size,
-		                             f->sha256, &out->bytes_checked);
-		if (vrc < 0 && err_class(vrc) == ERR_CLASS_TRANSIENT) {
-			err_prefix("could not read \"%s\"", object);
-			free(object);
-			rc = vrc; /* may work next time: not damage */
-			goto out;
+		rc = chain_load_one(&one, s, cur, cur_dir);
+		if (rc == 0)
+			rc = verify_set(s, cur, cur_dir, ci == 0, out, &n_bad, first_bad, sizeof(first_bad));
+		chain_free(&one);
+		if (rc < 0 || cur->parent == NULL)
+			break;
+		if (ci + 1 > CHAIN_MAX_SETS) {
+			rc = err_set(ERR_CORRUPT, "backup set chain of \"%s\" does not end", m->set_id);
+			break;
 		}
-		if (vrc < 0) {
-			log_error("stored file \"%s\" is damaged: %s", object, err_message());
-			if (n_bad++ == 0)
-				snprintf(first_bad, sizeof(first_bad), "%s: %s", object, err_message());
-		}
-		if (is_wal)
-			out->wal_checked++;
-		else
-			out->files_checked++;
-		free(object);
+		if ((rc = chain_parent_load(s, cur, &next, &next_dir)) < 0)
+			break;
+		if (cur != m)
+			manifest_free(cur);
+		free(cur_dir);
+		cur = next;
+		cur_dir = next_dir;
 	}
-	if (n_bad > 0) {
+	if (rc == 0 && n_bad > 0) {
 		rc = err_set(ERR_CORRUPT, "backup set \"%s\" is damaged: stored file %s", row.id, first_bad);
 		err_detail("%zu of %zu stored files failed verification.", n_bad, out->files_checked + out->wal_checked);
 		err_hint("Do not restore this set; take a new backup.");
@@ -107,7 +139,9 @@ out:
 		if (rc == ERR_CORRUPT)
 			err_set(ERR_CORRUPT, "%s", msg);
 	}
-	chain_free(&chain);
+	if (cur != m)
+		manifest_free(cur);
+	free(cur_dir);
 	manifest_free(m);
 	storage_free(s);
 	meta_set_clear(&row);
