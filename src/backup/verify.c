@@ -76,7 +76,7 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 	MetaCluster c = {0};
 	MetaSet row = {0};
 	Storage *s = NULL;
-	Manifest *m = NULL, *cur = NULL;
+	Manifest *cur = NULL;
 	char *cur_dir = NULL;
 	char first_bad[1024] = "";
 	size_t n_bad = 0;
@@ -90,7 +90,7 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 	/* the set's own storage; its chain is in the same one */
 	if ((rc = set_storage_open(meta, &c, &row, &s)) < 0)
 		goto out;
-	if ((rc = manifest_load(&m, s, row.storage_path)) < 0)
+	if ((rc = manifest_load(&cur, s, row.storage_path)) < 0)
 		goto out;
 	/*
 	 * An incremental set is only as good as its chain: every set of it is
@@ -98,7 +98,6 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 	 * some 15 MiB); a set that cannot be read fails the verify as it fails
 	 * a restore.
 	 */
-	cur = m;
 	cur_dir = xstrdup(row.storage_path);
 	for (size_t ci = 0;; ci++) {
 		Chain one;
@@ -112,13 +111,12 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 		if (rc < 0 || cur->parent == NULL)
 			break;
 		if (ci + 1 > CHAIN_MAX_SETS) {
-			rc = err_set(ERR_CORRUPT, "backup set chain of \"%s\" does not end", m->set_id);
+			rc = err_set(ERR_CORRUPT, "backup set chain of \"%s\" does not end", row.id);
 			break;
 		}
 		if ((rc = chain_parent_load(s, cur, &next, &next_dir)) < 0)
 			break;
-		if (cur != m)
-			manifest_free(cur);
+		manifest_free(cur);
 		free(cur_dir);
 		cur = next;
 		cur_dir = next_dir;
@@ -139,10 +137,8 @@ out:
 		if (rc == ERR_CORRUPT)
 			err_set(ERR_CORRUPT, "%s", msg);
 	}
-	if (cur != m)
-		manifest_free(cur);
+	manifest_free(cur);
 	free(cur_dir);
-	manifest_free(m);
 	storage_free(s);
 	meta_set_clear(&row);
 	meta_cluster_clear(&c);
