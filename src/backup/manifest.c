@@ -67,7 +67,7 @@ manifest_free(Manifest *m)
 		ManifestFile *f = &m->files[i];
 		free(f->link_target);
 		ranges_free(&f->blocks);
-		for (size_t k = 0; k < f->n_parts; k++) {
+		for (size_t k = 0; !f->parts_packed && k < f->n_parts; k++) {
 			free(f->parts[k].set_id);
 			ranges_free(&f->parts[k].blocks);
 		}
@@ -78,6 +78,9 @@ manifest_free(Manifest *m)
 	for (size_t i = 0; i < m->n_path_chunks; i++)
 		free(m->path_chunks[i]);
 	free(m->path_chunks);
+	for (size_t i = 0; i < m->n_part_sets; i++)
+		free(m->part_sets[i]);
+	free(m->part_sets);
 	free(m->parent);
 	strlist_free(&m->removed);
 	for (size_t i = 0; i < m->n_wal; i++)
@@ -172,6 +175,7 @@ manifest_add_tablespace(Manifest *m, uint32_t oid, const char *name, const char 
 void
 manifest_file_add_part(ManifestFile *f, const char *set_id, BlockRanges *blocks)
 {
+	ASSERT(!f->parts_packed);
 	f->parts = xrealloc(f->parts, (f->n_parts + 1) * sizeof(*f->parts));
 	f->parts[f->n_parts].set_id = xstrdup(set_id);
 	f->parts[f->n_parts].blocks = *blocks;
@@ -215,6 +219,7 @@ typedef struct LookupFile {
 	ManifestPart *parts;
 	uint32_t n_parts;
 	uint8_t kind;
+	bool parts_packed;
 } LookupFile;
 
 struct ManifestLookup {
@@ -222,6 +227,8 @@ struct ManifestLookup {
 	size_t n_files;
 	char **path_chunks;      /* taken from the manifest */
 	size_t n_path_chunks;
+	char **part_sets;        /* taken from the manifest */
+	size_t n_part_sets;
 };
 
 static int
@@ -238,7 +245,7 @@ manifest_lookup_take(Manifest *m)
 	l->files = xmalloc((m->n_files + 1) * sizeof(*l->files));
 	for (size_t i = 0; i < m->n_files; i++) {
 		ManifestFile *f = &m->files[i];
-		l->files[i] = (LookupFile){f->path, f->size, f->parts, f->n_parts, f->kind};
+		l->files[i] = (LookupFile){f->path, f->size, f->parts, f->n_parts, f->kind, f->parts_packed};
 		f->parts = NULL;
 		f->n_parts = 0;
 		free(f->link_target);
@@ -248,6 +255,10 @@ manifest_lookup_take(Manifest *m)
 	qsort(l->files, l->n_files, sizeof(*l->files), cmp_lookup_file);
 	l->path_chunks = m->path_chunks;
 	l->n_path_chunks = m->n_path_chunks;
+	l->part_sets = m->part_sets;
+	l->n_part_sets = m->n_part_sets;
+	m->part_sets = NULL;
+	m->n_part_sets = 0;
 	m->path_chunks = NULL;
 	m->n_path_chunks = 0;
 	m->path_used = 0;
@@ -304,7 +315,7 @@ manifest_lookup_free(ManifestLookup *l)
 	if (l == NULL)
 		return;
 	for (size_t i = 0; i < l->n_files; i++) {
-		for (uint32_t k = 0; k < l->files[i].n_parts; k++) {
+		for (uint32_t k = 0; !l->files[i].parts_packed && k < l->files[i].n_parts; k++) {
 			free(l->files[i].parts[k].set_id);
 			ranges_free(&l->files[i].parts[k].blocks);
 		}
@@ -313,6 +324,9 @@ manifest_lookup_free(ManifestLookup *l)
 	for (size_t i = 0; i < l->n_path_chunks; i++)
 		free(l->path_chunks[i]);
 	free(l->path_chunks);
+	for (size_t i = 0; i < l->n_part_sets; i++)
+		free(l->part_sets[i]);
+	free(l->part_sets);
 	free(l->files);
 	free(l);
 }
@@ -561,8 +575,68 @@ parse_lsn_member(uint64_t *out, const JsonValue *o, const char *key)
 	return 0;
 }
 
+/* set_id, once in m (the last few looked at: a chain names a handful of
+ * sets, and a manifest naming many costs a copy each, not a search). */
+static char *
+part_set_intern(Manifest *m, const char *set_id)
+{
+	for (size_t i = m->n_part_sets, seen = 0; i-- > 0 && seen < 16; seen++)
+		if (strcmp(m->part_sets[i], set_id) == 0)
+			return m->part_sets[i];
+	m->part_sets = xrealloc(m->part_sets, (m->n_part_sets + 1) * sizeof(*m->part_sets));
+	return m->part_sets[m->n_part_sets++] = xstrdup(set_id);
+}
+
+/*
+ * An entry's parts in one allocation, the ranges after the parts, the set
+ * ids m's: an incremental manifest has parts for every relation file, and
+ * three allocations each (parts, set id, ranges) cost 96 bytes a file.
+ */
 static int
-parse_incr(ManifestFile *f, const JsonValue *o)
+parse_parts(Manifest *m, ManifestFile *f, const JsonValue *parts)
+{
+	size_t n = parts->count, n_ranges = 0;
+	BlockRanges *tmp;
+	ManifestPart *packed;
+	BlockRange *r;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (n > UINT32_MAX)
+		return err_set(ERR_CORRUPT, "manifest entry \"%s\" has an invalid part", f->path);
+	tmp = xcalloc(n, sizeof(*tmp));
+	for (size_t i = 0; i < n; i++) {
+		const char *set = json_get_string(parts->items[i], "set");
+		const char *pb = json_get_string(parts->items[i], "blocks");
+
+		if (set == NULL || pb == NULL || ranges_parse(&tmp[i], pb) < 0) {
+			rc = err_set(ERR_CORRUPT, "manifest entry \"%s\" has an invalid part", f->path);
+			goto out;
+		}
+		n_ranges += tmp[i].n;
+	}
+	packed = xmalloc(n * sizeof(*packed) + n_ranges * sizeof(*r));
+	r = (BlockRange *)(packed + n);
+	for (size_t i = 0; i < n; i++) {
+		packed[i].set_id = part_set_intern(m, json_get_string(parts->items[i], "set"));
+		packed[i].blocks = (BlockRanges){tmp[i].n ? r : NULL, tmp[i].n, tmp[i].n};
+		if (tmp[i].n)
+			memcpy(r, tmp[i].r, tmp[i].n * sizeof(*r));
+		r += tmp[i].n;
+	}
+	f->parts = packed;
+	f->n_parts = (uint32_t)n;
+	f->parts_packed = true;
+out:
+	for (size_t i = 0; i < n; i++)
+		ranges_free(&tmp[i]);
+	free(tmp);
+	return rc;
+}
+
+static int
+parse_incr(Manifest *m, ManifestFile *f, const JsonValue *o)
 {
 	const char *blocks = json_get_string(o, "blocks");
 	const char *sha = json_get_string(o, "sha256");
@@ -576,16 +650,7 @@ parse_incr(ManifestFile *f, const JsonValue *o)
 		if (sha == NULL || io_unhex(f->sha256, sha, IO_SHA256_LEN) < 0)
 			return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", f->path);
 	}
-	for (size_t i = 0; i < parts->count; i++) {
-		const char *set = json_get_string(parts->items[i], "set");
-		const char *pb = json_get_string(parts->items[i], "blocks");
-		BlockRanges r;
-
-		if (set == NULL || pb == NULL || ranges_parse(&r, pb) < 0)
-			return err_set(ERR_CORRUPT, "manifest entry \"%s\" has an invalid part", f->path);
-		manifest_file_add_part(f, set, &r);
-	}
-	return 0;
+	return parse_parts(m, f, parts);
 }
 
 /* "bundle" and "bundle_offset": both or neither, on an entry with stored content. */
@@ -658,7 +723,7 @@ parse_file(Manifest *m, const JsonValue *o, size_t i)
 			return err_set(ERR_CORRUPT, "manifest link \"%s\" has no target", path);
 		f->link_target = xstrdup(t);
 	}
-	if (k == MF_INCR && parse_incr(f, o) < 0)
+	if (k == MF_INCR && parse_incr(m, f, o) < 0)
 		return err_code();
 	if (parse_bundle(f, o) < 0)
 		return err_code();

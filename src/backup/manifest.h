@@ -59,6 +59,8 @@ typedef struct ManifestFile {
 	uint32_t n_parts;
 	uint8_t kind;        /* ManifestKind */
 	bool vanished;       /* removed from the source while the backup ran: not serialized */
+	bool parts_packed;   /* a parsed entry's: parts and their ranges are one allocation, their
+	                      * set ids the manifest's (part_sets); no part is added to it */
 	uint8_t sha256[IO_SHA256_LEN]; /* of the raw content: MF_FILE, MF_INCR with blocks; hex in the text */
 } ManifestFile;
 
@@ -116,6 +118,8 @@ typedef struct Manifest {
 	char **path_chunks;      /* the files' paths, packed (one malloc per path cost as much again) */
 	size_t n_path_chunks;
 	size_t path_used;        /* bytes used of the last chunk */
+	char **part_sets;        /* the set ids of parsed parts, each once (mostly) */
+	size_t n_part_sets;
 	ManifestWal *wal;
 	size_t n_wal;
 	StrList removed;         /* incremental: paths of the parent gone since */
