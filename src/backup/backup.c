@@ -53,7 +53,8 @@ typedef struct Job {
 	char *set_dir;
 	bool row_inserted;
 	bool started;             /* pg_backup_start done */
-	Manifest *parent;         /* incremental: the set it builds on */
+	Manifest *parent;         /* incremental: the set it builds on (its files are in parent_files) */
+	ManifestLookup *parent_files; /* incremental: the parent's files, compact (manifest_lookup_take) */
 	char *stop_time;          /* server clock after pg_backup_stop, rounded up */
 	bool wal_log_hints;
 	IoCompress compress;
@@ -337,6 +338,9 @@ find_parent(Job *j)
 		rc = no_full(j, why);
 		goto out;
 	}
+	/* Of the parent's files only what copy_item asks is kept, compact: the
+	 * parent and the new set are in memory together. */
+	j->parent_files = manifest_lookup_take(j->parent);
 out:
 	if (rc < 0) {
 		manifest_free(j->parent);
@@ -462,12 +466,13 @@ copy_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
 	CopyRun *run = payload;
 	Job *j = run->j;
 	ManifestFile *f = &j->m->files[run->order[item_idx]];
-	const ManifestFile *pf;
+	ManifestFile parent_view;
+	const ManifestFile *pf = &parent_view;
 	int64_t t0 = time_now_ms();
 	int rc;
 
 	if (j->parent && files_incremental_candidate(f->path) &&
-	    (pf = manifest_find_file(j->parent, f->path)) != NULL && (pf->kind == MF_FILE || pf->kind == MF_INCR)) {
+	    manifest_lookup_find(j->parent_files, f->path, &parent_view) && (pf->kind == MF_FILE || pf->kind == MF_INCR)) {
 		BlockRanges changed = {0};
 		bool by_blocks = run->wal && walblocks_lookup(run->wal, f->path, &changed) == WB_BLOCKS;
 
@@ -562,9 +567,6 @@ copy_data(Job *j)
 	}
 	if ((rc = copy_ctx_prepare(&ctx)) < 0)
 		goto out;
-	/* the workers look files up in the parent: its index is built before they start */
-	if (j->parent)
-		manifest_find_file(j->parent, "");
 	run.order = xcalloc(j->m->n_files + 1, sizeof(*run.order));
 	items = xcalloc(j->m->n_files + 1, sizeof(*items));
 	for (size_t i = 0; i < j->m->n_files; i++) {
@@ -616,11 +618,11 @@ copy_data(Job *j)
 	}
 	if (j->parent) {
 		/* What the parent had and this set has not: gone since. */
-		for (size_t i = 0; i < j->parent->n_files; i++) {
-			const ManifestFile *pf = &j->parent->files[i];
-			const ManifestFile *now = manifest_find_file(j->m, pf->path);
+		for (size_t i = 0; i < manifest_lookup_count(j->parent_files); i++) {
+			const char *path = manifest_lookup_path(j->parent_files, i);
+			const ManifestFile *now = manifest_find_file(j->m, path);
 			if (now == NULL || now->vanished)
-				strlist_add(&j->m->removed, pf->path);
+				strlist_add(&j->m->removed, path);
 		}
 	}
 	if (compare) {
@@ -770,7 +772,7 @@ collect_wal(Job *j, size_t *from_pg_wal)
 	int rc = 0;
 
 	for (uint64_t seg = first; seg <= last; seg++) {
-		char name[32], hex[65];
+		char name[32];
 		char *src, *dst;
 		IoContainerInfo ci;
 		int64_t deadline = time_now_ms() + (int64_t)timeout_s * 1000;
@@ -782,8 +784,7 @@ collect_wal(Job *j, size_t *from_pg_wal)
 		if ((rc = wal_from_pg_wal(j, name, seg, dst, &ci)) != 0) {
 			if (rc > 0) {
 				(*from_pg_wal)++;
-				io_hex(hex, ci.sha256, IO_SHA256_LEN);
-				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, hex);
+				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, ci.sha256);
 				rc = 0;
 			}
 			free(src);
@@ -807,10 +808,8 @@ collect_wal(Job *j, size_t *from_pg_wal)
 			rc = storage_copy_between(archive, src, j->storage, dst, &(StorageWriteOpts){.no_sync = true});
 		if (rc == 0) {
 			/* Read it back through the container to record what the set holds. */
-			if ((rc = files_read_object(j->storage, dst, -1, NULL, &ci)) == 0) {
-				io_hex(hex, ci.sha256, IO_SHA256_LEN);
-				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, hex);
-			}
+			if ((rc = files_read_object(j->storage, dst, -1, NULL, &ci)) == 0)
+				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, ci.sha256);
 		}
 		free(src);
 		free(dst);
@@ -962,6 +961,7 @@ backup_job_free(BackupJob *bj)
 	free(j->storage_name);
 	manifest_free(j->m);
 	manifest_free(j->parent);
+	manifest_lookup_free(j->parent_files);
 	free(j->stop_time);
 	free(j->pg_dump);
 	free(j->pg_dump_version);
@@ -988,6 +988,8 @@ prepare(BackupJob *bj)
 	j->m = NULL;
 	manifest_free(j->parent);
 	j->parent = NULL;
+	manifest_lookup_free(j->parent_files);
+	j->parent_files = NULL;
 	if (j->logical) {
 		/* no data directory nor archiving needed: the server and the tenant */
 		if ((rc = cluster_connect_logical(&j->cluster, &j->conn)) < 0 ||

@@ -135,7 +135,7 @@ int files_read_object(Storage *s, const char *object, int fd, const char *dest_p
 /* Restore one stored container to an open fd, checking size and checksum
  * against the manifest entry; ERR_CORRUPT names the stored object. */
 int files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_path,
-                        uint64_t want_size, const char *want_sha256);
+                        uint64_t want_size, const uint8_t want_sha256[IO_SHA256_LEN]);
 
 /*
  * The same as the owner of an item of pool p, whose slots are
@@ -146,7 +146,7 @@ int files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest
  * files_restore_to_fd does.  The file is complete and checked only when it returns 0.
  */
 int files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const char *object, int fd,
-                         const char *dest_path, uint64_t want_size, const char *want_sha256);
+                         const char *dest_path, uint64_t want_size, const uint8_t want_sha256[IO_SHA256_LEN]);
 
 /* Shared by the copies: read len bytes at off (short only at the end of the
  * file), and check a chunk's pages, re-reading failing ones; returns how
@@ -194,16 +194,29 @@ typedef struct Chain {
 	Manifest **sets;
 	char **dirs;          /* storage directory of each */
 	size_t n;
+	Storage *storage;     /* whose alias resolver the chain is, until chain_free */
+	char ***bundles;      /* bundles[set_idx][no]: "<dir>/bundles/NNNNNN", NULL where unused */
+	uint32_t *n_bundles;  /* per set: its highest bundle number + 1 */
 } Chain;
 
 /*
  * Load the manifests of head's ancestors (head is taken into the chain).
  * A missing or unreadable parent is ERR_CORRUPT naming both sets: the
- * chain cannot be restored.  Every set's bundled files become aliases in s
- * (manifest_add_aliases), so they read at <set dir>/data/<path>: call it
- * before threads read through s.
+ * chain cannot be restored.  Every set's bundled files read at <set
+ * dir>/data/<path> through s: the chain answers s's alias lookups from its
+ * manifests (storage_alias_resolver_set; no entry per file) until
+ * chain_free, which must come before storage_free(s).  Call it before
+ * threads read through s; out must not move while loaded.
  */
 int chain_load(Chain *out, Storage *s, Manifest *head, const char *head_dir);
+/* A chain of set alone (its bundled files readable, its parents not loaded):
+ * to walk a chain one set at a time, with chain_parent_load. */
+int chain_load_one(Chain *out, Storage *s, Manifest *set, const char *set_dir);
+/* Load child's parent and check it is the set child names; *out and
+ * *out_dir (malloc'd) are the caller's.  ERR_CORRUPT as chain_load says. */
+int chain_parent_load(Storage *s, const Manifest *child, Manifest **out, char **out_dir);
+/* More sets than this in a chain: it does not end (a loop). */
+#define CHAIN_MAX_SETS 10000
 /* The member with that id, or NULL. */
 const Manifest *chain_find(const Chain *c, const char *set_id, const char **out_dir);
 void chain_free(Chain *c);

@@ -5,8 +5,8 @@
  * Invariant: a file is rebuilt only from sets of its own chain, each block
  * from exactly the set its parts name, and every stored stream read is
  * verified to its end against its manifest entry before the restore counts.
- * Files stored in bundles are read at their own names: chain_load makes
- * them aliases of their bundles' ranges (manifest_add_aliases).
+ * Files stored in bundles are read at their own names: the chain answers
+ * the storage's alias lookups from its manifests (chain_resolve).
  */
 #include "backup/backup_int.h"
 
@@ -20,56 +20,128 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The bundle paths of a set, each once (a file names its bundle by number). */
 static void
 chain_push(Chain *c, Manifest *m, char *dir)
 {
+	uint32_t n_bundles = 0;
+	char **bundles;
+
+	for (size_t i = 0; i < m->n_files; i++)
+		if (m->files[i].bundle >= n_bundles)
+			n_bundles = m->files[i].bundle + 1;
+	bundles = xcalloc(n_bundles ? n_bundles : 1, sizeof(*bundles));
+	for (size_t i = 0; i < m->n_files; i++) {
+		uint32_t no = m->files[i].bundle;
+		if (no != 0 && bundles[no] == NULL)
+			bundles[no] = storage_bundle_path(dir, no);
+	}
 	c->sets = xrealloc(c->sets, (c->n + 1) * sizeof(*c->sets));
 	c->dirs = xrealloc(c->dirs, (c->n + 1) * sizeof(*c->dirs));
+	c->bundles = xrealloc(c->bundles, (c->n + 1) * sizeof(*c->bundles));
+	c->n_bundles = xrealloc(c->n_bundles, (c->n + 1) * sizeof(*c->n_bundles));
 	c->sets[c->n] = m;
 	c->dirs[c->n] = dir;
+	c->bundles[c->n] = bundles;
+	c->n_bundles[c->n] = n_bundles;
 	c->n++;
+	/* lookups come from every worker at once: the index exists before them */
+	manifest_find_file(m, "");
+}
+
+/*
+ * The storage's alias lookup (StorageAliasResolveFn): "<set dir>/data/<path>"
+ * of a bundled file of a set of the chain is its range of its bundle.  One
+ * binary search in the set's manifest instead of an alias entry per file
+ * (at 100,000 files, the entries took 20 MiB per set).  Read-only: safe
+ * from every thread.
+ */
+static bool
+chain_resolve(const char *path, const char **out_bundle_path, uint64_t *out_offset, uint64_t *out_length,
+              void *payload)
+{
+	const Chain *c = payload;
+
+	for (size_t set_idx = 0; set_idx < c->n; set_idx++) {
+		size_t dir_len = strlen(c->dirs[set_idx]);
+		const ManifestFile *f;
+
+		if (strncmp(path, c->dirs[set_idx], dir_len) != 0 || strncmp(path + dir_len, "/data/", 6) != 0)
+			continue;
+		f = manifest_find_file(c->sets[set_idx], path + dir_len + 6);
+		if (f == NULL || f->bundle == 0 || f->bundle >= c->n_bundles[set_idx])
+			return false;
+		*out_bundle_path = c->bundles[set_idx][f->bundle];
+		*out_offset = f->bundle_offset;
+		*out_length = f->stored_size;
+		return true;
+	}
+	return false;
+}
+
+int
+chain_parent_load(Storage *s, const Manifest *child, Manifest **out, char **out_dir)
+{
+	char *dir = manifest_set_dir(child->system_id, child->tenant, child->parent);
+	Manifest *pm = NULL;
+	int rc;
+
+	*out = NULL;
+	*out_dir = NULL;
+	if ((rc = manifest_load(&pm, s, dir)) < 0) {
+		char cause[512];
+		snprintf(cause, sizeof(cause), "%s", err_message());
+		rc = err_set(ERR_CORRUPT, "backup set \"%s\" depends on set \"%s\", which cannot be read", child->set_id,
+		             child->parent);
+		err_detail("%s", cause);
+		err_hint("The chain is broken: restore an older complete chain, and take a new full backup.");
+		free(dir);
+		return rc;
+	}
+	if (strcmp(pm->system_id, child->system_id) != 0 || strcmp(pm->set_id, child->parent) != 0) {
+		rc = err_set(ERR_CORRUPT, "backup set \"%s\" names parent \"%s\", but the storage holds another set there",
+		             child->set_id, child->parent);
+		manifest_free(pm);
+		free(dir);
+		return rc;
+	}
+	*out = pm;
+	*out_dir = dir;
+	return 0;
+}
+
+static int
+chain_load_sets(Chain *out, Storage *s, Manifest *head, const char *head_dir, bool parents)
+{
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->storage = s;
+	storage_alias_resolver_set(s, chain_resolve, out);
+	chain_push(out, head, xstrdup(head_dir));
+	while (parents && out->sets[out->n - 1]->parent != NULL) {
+		Manifest *pm;
+		char *dir;
+
+		if (out->n > CHAIN_MAX_SETS)
+			return err_set(ERR_CORRUPT, "backup set chain of \"%s\" does not end", head->set_id);
+		if ((rc = chain_parent_load(s, out->sets[out->n - 1], &pm, &dir)) < 0)
+			return rc;
+		chain_push(out, pm, dir);
+	}
+	return 0;
 }
 
 int
 chain_load(Chain *out, Storage *s, Manifest *head, const char *head_dir)
 {
-	int rc = 0;
+	return chain_load_sets(out, s, head, head_dir, true);
+}
 
-	memset(out, 0, sizeof(*out));
-	chain_push(out, head, xstrdup(head_dir));
-	if ((rc = manifest_add_aliases(head, s, head_dir)) < 0)
-		return rc;
-	while (out->sets[out->n - 1]->parent != NULL) {
-		const Manifest *child = out->sets[out->n - 1];
-		char *dir = manifest_set_dir(child->system_id, child->tenant, child->parent);
-		Manifest *pm = NULL;
-
-		if (out->n > 10000) {
-			free(dir);
-			return err_set(ERR_CORRUPT, "backup set chain of \"%s\" does not end", head->set_id);
-		}
-		if ((rc = manifest_load(&pm, s, dir)) < 0) {
-			char cause[512];
-			snprintf(cause, sizeof(cause), "%s", err_message());
-			rc = err_set(ERR_CORRUPT, "backup set \"%s\" depends on set \"%s\", which cannot be read", child->set_id,
-			             child->parent);
-			err_detail("%s", cause);
-			err_hint("The chain is broken: restore an older complete chain, and take a new full backup.");
-			free(dir);
-			return rc;
-		}
-		if (strcmp(pm->system_id, child->system_id) != 0 || strcmp(pm->set_id, child->parent) != 0) {
-			rc = err_set(ERR_CORRUPT, "backup set \"%s\" names parent \"%s\", but the storage holds another set there",
-			             child->set_id, child->parent);
-			manifest_free(pm);
-			free(dir);
-			return rc;
-		}
-		chain_push(out, pm, dir);
-		if ((rc = manifest_add_aliases(pm, s, dir)) < 0)
-			return rc;
-	}
-	return 0;
+int
+chain_load_one(Chain *out, Storage *s, Manifest *set, const char *set_dir)
+{
+	return chain_load_sets(out, s, set, set_dir, false);
 }
 
 const Manifest *
@@ -90,10 +162,18 @@ chain_free(Chain *c)
 	/* sets[0] belongs to the caller who loaded it */
 	for (size_t i = 1; i < c->n; i++)
 		manifest_free(c->sets[i]);
-	for (size_t i = 0; i < c->n; i++)
+	for (size_t i = 0; i < c->n; i++) {
 		free(c->dirs[i]);
+		for (uint32_t no = 0; no < c->n_bundles[i]; no++)
+			free(c->bundles[i][no]);
+		free(c->bundles[i]);
+	}
+	if (c->storage)
+		storage_alias_resolver_set(c->storage, NULL, NULL);
 	free(c->sets);
 	free(c->dirs);
+	free(c->bundles);
+	free(c->n_bundles);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -110,7 +190,6 @@ apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const Blo
 	size_t range_idx = 0;
 	uint32_t next_blk = 0;
 	bool more = true;
-	char hex[65];
 	uint64_t written = 0;
 	ssize_t n;
 	int rc;
@@ -161,8 +240,7 @@ apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const Blo
 		}
 	}
 	io_container_reader_info(r, &info);
-	io_hex(hex, info.sha256, IO_SHA256_LEN);
-	if (info.raw_size != want_raw || strcmp(hex, entry->sha256) != 0)
+	if (info.raw_size != want_raw || memcmp(info.sha256, entry->sha256, IO_SHA256_LEN) != 0)
 		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
 	else if (written != ranges_count(want))
 		rc = err_set(ERR_CORRUPT, "the manifest's parts name pages set \"%s\" does not hold", set_dir);

@@ -237,7 +237,7 @@ files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f)
 	storage_bundle_take(ctx->storage, object, &f->bundle, &f->bundle_offset);
 	f->size = info.raw_size;
 	f->stored_size = info.stored_size;
-	io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
+	memcpy(f->sha256, info.sha256, IO_SHA256_LEN);
 out:
 	if (rc < 0 && rc != ERR_CANCELLED)
 		err_prefix("while backing up \"%s\"", f->path);
@@ -370,7 +370,7 @@ restore_frames(Pool *p, IoFrameReader *fr, const TargetFile *dst, IoSha256 *sha,
 
 int
 files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const char *object, int fd,
-                     const char *dest_path, uint64_t want_size, const char *want_sha256)
+                     const char *dest_path, uint64_t want_size, const uint8_t want_sha256[IO_SHA256_LEN])
 {
 	IoReader *src = NULL;
 	IoFrameReader *fr = NULL;
@@ -378,7 +378,6 @@ files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const cha
 	IoContainerInfo info;
 	TargetFile dst = {codecs, IO_COMPRESS_NONE, fd, dest_path};
 	uint8_t digest[IO_SHA256_LEN];
-	char hex[2 * IO_SHA256_LEN + 1];
 	uint64_t raw = 0;
 	bool unsplittable = false;
 	int rc;
@@ -407,8 +406,7 @@ files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const cha
 	io_sha256_final(sha, digest);
 	if ((rc = io_frame_reader_verify(fr, raw, digest, &info)) < 0)
 		goto out;
-	io_hex(hex, info.sha256, IO_SHA256_LEN);
-	if (info.raw_size != want_size || strcmp(hex, want_sha256) != 0)
+	if (info.raw_size != want_size || memcmp(info.sha256, want_sha256, IO_SHA256_LEN) != 0)
 		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
 out:
 	if (rc < 0 && err_code() == ERR_CORRUPT)

@@ -641,7 +641,7 @@ files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, c
 		storage_bundle_take(ctx->storage, object, &f->bundle, &f->bundle_offset);
 		io_container_writer_info(out.w, &info);
 		f->stored_size = info.stored_size;
-		io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
+		memcpy(f->sha256, info.sha256, IO_SHA256_LEN);
 	}
 	/* Parts: the parent's, minus what this set stores, cut to the new length. */
 	parent_parts(pf, parent_id, &pparts, &n_pparts);
@@ -718,15 +718,13 @@ out:
 
 int
 files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_path,
-                    uint64_t want_size, const char *want_sha256)
+                    uint64_t want_size, const uint8_t want_sha256[IO_SHA256_LEN])
 {
 	IoContainerInfo info;
-	char hex[65];
 	int rc;
 
 	if ((rc = files_read_object(s, object, fd, dest_path, &info)) == 0) {
-		io_hex(hex, info.sha256, IO_SHA256_LEN);
-		if (info.raw_size != want_size || strcmp(hex, want_sha256) != 0)
+		if (info.raw_size != want_size || memcmp(info.sha256, want_sha256, IO_SHA256_LEN) != 0)
 			rc = err_set(ERR_CORRUPT, "content does not match the manifest");
 	}
 	if (rc < 0 && err_code() == ERR_CORRUPT)

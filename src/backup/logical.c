@@ -91,7 +91,7 @@ store_text(Manifest *m, const LogicalDumpOpts *o, const char *name, const Buf *t
 	f->stored_size = info.stored_size;
 	f->mode = 0600;
 	f->mtime = (int64_t)time(NULL);
-	io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
+	memcpy(f->sha256, info.sha256, IO_SHA256_LEN);
 	m->size_bytes += f->size;
 	m->stored_bytes += f->stored_size;
 out:
@@ -158,7 +158,7 @@ stream_dump(Manifest *m, const LogicalDumpOpts *o, PgProc *p, uint64_t estimate)
 	f->stored_size = info.stored_size;
 	f->mode = 0600;
 	f->mtime = (int64_t)time(NULL);
-	io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
+	memcpy(f->sha256, info.sha256, IO_SHA256_LEN);
 	m->size_bytes += f->size;
 	m->stored_bytes += f->stored_size;
 	if (o->progress_cb)

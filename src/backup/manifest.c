@@ -65,10 +65,9 @@ manifest_free(Manifest *m)
 	free(m->tablespaces);
 	for (size_t i = 0; i < m->n_files; i++) {
 		ManifestFile *f = &m->files[i];
-		free(f->path);
 		free(f->link_target);
 		ranges_free(&f->blocks);
-		for (size_t k = 0; k < f->n_parts; k++) {
+		for (size_t k = 0; !f->parts_packed && k < f->n_parts; k++) {
 			free(f->parts[k].set_id);
 			ranges_free(&f->parts[k].blocks);
 		}
@@ -76,12 +75,52 @@ manifest_free(Manifest *m)
 	}
 	free(m->files);
 	free(m->index);
+	for (size_t i = 0; i < m->n_path_chunks; i++)
+		free(m->path_chunks[i]);
+	free(m->path_chunks);
+	for (size_t i = 0; i < m->n_part_sets; i++)
+		free(m->part_sets[i]);
+	free(m->part_sets);
 	free(m->parent);
 	strlist_free(&m->removed);
 	for (size_t i = 0; i < m->n_wal; i++)
 		free(m->wal[i].name);
 	free(m->wal);
 	free(m);
+}
+
+#define PATH_CHUNK_BYTES (64u * 1024)
+
+/* A copy of path in m's path chunks; a long path gets a chunk of its own,
+ * put before the one being filled. */
+static char *
+path_copy(Manifest *m, const char *path)
+{
+	size_t n = strlen(path) + 1;
+	char *p;
+
+	if (n > PATH_CHUNK_BYTES / 4) {
+		p = xmalloc(n);
+		m->path_chunks = xrealloc(m->path_chunks, (m->n_path_chunks + 1) * sizeof(*m->path_chunks));
+		if (m->n_path_chunks > 0) {
+			m->path_chunks[m->n_path_chunks] = m->path_chunks[m->n_path_chunks - 1];
+			m->path_chunks[m->n_path_chunks - 1] = p;
+		} else {
+			m->path_chunks[0] = p;
+			m->path_used = PATH_CHUNK_BYTES; /* not a chunk to fill */
+		}
+		m->n_path_chunks++;
+	} else {
+		if (m->n_path_chunks == 0 || m->path_used + n > PATH_CHUNK_BYTES) {
+			m->path_chunks = xrealloc(m->path_chunks, (m->n_path_chunks + 1) * sizeof(*m->path_chunks));
+			m->path_chunks[m->n_path_chunks++] = xmalloc(PATH_CHUNK_BYTES);
+			m->path_used = 0;
+		}
+		p = m->path_chunks[m->n_path_chunks - 1] + m->path_used;
+		m->path_used += n;
+	}
+	memcpy(p, path, n);
+	return p;
 }
 
 ManifestFile *
@@ -96,20 +135,21 @@ manifest_add_file(Manifest *m, const char *path, ManifestKind kind)
 	ASSERT(m->index == NULL);
 	f = &m->files[m->n_files++];
 	memset(f, 0, sizeof(*f));
-	f->path = xstrdup(path);
+	f->path = path_copy(m, path);
 	f->kind = kind;
 	return f;
 }
 
 void
-manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size, const char *sha256)
+manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size,
+                 const uint8_t sha256[IO_SHA256_LEN])
 {
 	m->wal = xrealloc(m->wal, (m->n_wal + 1) * sizeof(*m->wal));
 	ManifestWal *w = &m->wal[m->n_wal++];
 	w->name = xstrdup(name);
 	w->size = size;
 	w->stored_size = stored_size;
-	snprintf(w->sha256, sizeof(w->sha256), "%s", sha256);
+	memcpy(w->sha256, sha256, IO_SHA256_LEN);
 }
 
 void
@@ -135,6 +175,7 @@ manifest_add_tablespace(Manifest *m, uint32_t oid, const char *name, const char 
 void
 manifest_file_add_part(ManifestFile *f, const char *set_id, BlockRanges *blocks)
 {
+	ASSERT(!f->parts_packed);
 	f->parts = xrealloc(f->parts, (f->n_parts + 1) * sizeof(*f->parts));
 	f->parts[f->n_parts].set_id = xstrdup(set_id);
 	f->parts[f->n_parts].blocks = *blocks;
@@ -170,6 +211,124 @@ manifest_find_file(Manifest *m, const char *path)
 			lo = mid + 1;
 	}
 	return NULL;
+}
+
+typedef struct LookupFile {
+	char *path;
+	uint64_t size;
+	ManifestPart *parts;
+	uint32_t n_parts;
+	uint8_t kind;
+	bool parts_packed;
+} LookupFile;
+
+struct ManifestLookup {
+	LookupFile *files;       /* sorted by path */
+	size_t n_files;
+	char **path_chunks;      /* taken from the manifest */
+	size_t n_path_chunks;
+	char **part_sets;        /* taken from the manifest */
+	size_t n_part_sets;
+};
+
+static int
+cmp_lookup_file(const void *a, const void *b)
+{
+	return strcmp(((const LookupFile *)a)->path, ((const LookupFile *)b)->path);
+}
+
+ManifestLookup *
+manifest_lookup_take(Manifest *m)
+{
+	ManifestLookup *l = xcalloc(1, sizeof(*l));
+
+	l->files = xmalloc((m->n_files + 1) * sizeof(*l->files));
+	for (size_t i = 0; i < m->n_files; i++) {
+		ManifestFile *f = &m->files[i];
+		l->files[i] = (LookupFile){f->path, f->size, f->parts, f->n_parts, f->kind, f->parts_packed};
+		f->parts = NULL;
+		f->n_parts = 0;
+		free(f->link_target);
+		ranges_free(&f->blocks);
+	}
+	l->n_files = m->n_files;
+	qsort(l->files, l->n_files, sizeof(*l->files), cmp_lookup_file);
+	l->path_chunks = m->path_chunks;
+	l->n_path_chunks = m->n_path_chunks;
+	l->part_sets = m->part_sets;
+	l->n_part_sets = m->n_part_sets;
+	m->part_sets = NULL;
+	m->n_part_sets = 0;
+	m->path_chunks = NULL;
+	m->n_path_chunks = 0;
+	m->path_used = 0;
+	free(m->files);
+	free(m->index);
+	m->files = NULL;
+	m->index = NULL;
+	m->n_files = m->cap_files = 0;
+	return l;
+}
+
+bool
+manifest_lookup_find(const ManifestLookup *l, const char *path, ManifestFile *out)
+{
+	size_t lo = 0, hi = l->n_files;
+
+	memset(out, 0, sizeof(*out));
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const LookupFile *x = &l->files[mid];
+		int c = strcmp(path, x->path);
+		if (c == 0) {
+			out->path = x->path;
+			out->size = x->size;
+			out->parts = x->parts;
+			out->n_parts = x->n_parts;
+			out->kind = x->kind;
+			return true;
+		}
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
+size_t
+manifest_lookup_count(const ManifestLookup *l)
+{
+	return l->n_files;
+}
+
+const char *
+manifest_lookup_path(const ManifestLookup *l, size_t idx)
+{
+	ASSERT(idx < l->n_files);
+	return l->files[idx].path;
+}
+
+void
+manifest_lookup_free(ManifestLookup *l)
+{
+	if (l == NULL)
+		return;
+	for (size_t i = 0; i < l->n_files; i++) {
+		for (uint32_t k = 0; !l->files[i].parts_packed && k < l->files[i].n_parts; k++) {
+			free(l->files[i].parts[k].set_id);
+			ranges_free(&l->files[i].parts[k].blocks);
+		}
+		free(l->files[i].parts);
+	}
+	for (size_t i = 0; i < l->n_path_chunks; i++)
+		free(l->path_chunks[i]);
+	free(l->path_chunks);
+	for (size_t i = 0; i < l->n_part_sets; i++)
+		free(l->part_sets[i]);
+	free(l->part_sets);
+	free(l->files);
+	free(l);
 }
 
 bool
@@ -222,6 +381,13 @@ text_flush(TextOut *t, bool always)
 	if (t->rc == 0)
 		t->rc = io_writer_write(t->sink, t->out->data, t->out->len);
 	buf_reset(t->out);
+}
+
+static const char *
+sha_hex(char out[2 * IO_SHA256_LEN + 1], const uint8_t sha256[IO_SHA256_LEN])
+{
+	io_hex(out, sha256, IO_SHA256_LEN);
+	return out;
 }
 
 static void
@@ -319,7 +485,7 @@ serialize(const Manifest *m, TextOut *t)
 		}
 		if (f->kind == MF_FILE) {
 			json_kv_uint(&w, "stored_size", f->stored_size);
-			json_kv_string(&w, "sha256", f->sha256);
+			json_kv_string(&w, "sha256", sha_hex(hex, f->sha256));
 			if (f->page_errors)
 				json_kv_uint(&w, "page_errors", f->page_errors);
 			write_bundle(&w, f);
@@ -334,7 +500,7 @@ serialize(const Manifest *m, TextOut *t)
 			free(r);
 			if (f->blocks.n) {
 				json_kv_uint(&w, "stored_size", f->stored_size);
-				json_kv_string(&w, "sha256", f->sha256);
+				json_kv_string(&w, "sha256", sha_hex(hex, f->sha256));
 				write_bundle(&w, f);
 			}
 			json_key(&w, "parts");
@@ -361,7 +527,7 @@ serialize(const Manifest *m, TextOut *t)
 		json_kv_string(&w, "name", m->wal[i].name);
 		json_kv_uint(&w, "size", m->wal[i].size);
 		json_kv_uint(&w, "stored_size", m->wal[i].stored_size);
-		json_kv_string(&w, "sha256", m->wal[i].sha256);
+		json_kv_string(&w, "sha256", sha_hex(hex, m->wal[i].sha256));
 		json_object_end(&w);
 	}
 	json_array_end(&w);
@@ -409,8 +575,68 @@ parse_lsn_member(uint64_t *out, const JsonValue *o, const char *key)
 	return 0;
 }
 
+/* set_id, once in m (the last few looked at: a chain names a handful of
+ * sets, and a manifest naming many costs a copy each, not a search). */
+static char *
+part_set_intern(Manifest *m, const char *set_id)
+{
+	for (size_t i = m->n_part_sets, seen = 0; i-- > 0 && seen < 16; seen++)
+		if (strcmp(m->part_sets[i], set_id) == 0)
+			return m->part_sets[i];
+	m->part_sets = xrealloc(m->part_sets, (m->n_part_sets + 1) * sizeof(*m->part_sets));
+	return m->part_sets[m->n_part_sets++] = xstrdup(set_id);
+}
+
+/*
+ * An entry's parts in one allocation, the ranges after the parts, the set
+ * ids m's: an incremental manifest has parts for every relation file, and
+ * three allocations each (parts, set id, ranges) cost 96 bytes a file.
+ */
 static int
-parse_incr(ManifestFile *f, const JsonValue *o)
+parse_parts(Manifest *m, ManifestFile *f, const JsonValue *parts)
+{
+	size_t n = parts->count, n_ranges = 0;
+	BlockRanges *tmp;
+	ManifestPart *packed;
+	BlockRange *r;
+	int rc = 0;
+
+	if (n == 0)
+		return 0;
+	if (n > UINT32_MAX)
+		return err_set(ERR_CORRUPT, "manifest entry \"%s\" has an invalid part", f->path);
+	tmp = xcalloc(n, sizeof(*tmp));
+	for (size_t i = 0; i < n; i++) {
+		const char *set = json_get_string(parts->items[i], "set");
+		const char *pb = json_get_string(parts->items[i], "blocks");
+
+		if (set == NULL || pb == NULL || ranges_parse(&tmp[i], pb) < 0) {
+			rc = err_set(ERR_CORRUPT, "manifest entry \"%s\" has an invalid part", f->path);
+			goto out;
+		}
+		n_ranges += tmp[i].n;
+	}
+	packed = xmalloc(n * sizeof(*packed) + n_ranges * sizeof(*r));
+	r = (BlockRange *)(packed + n);
+	for (size_t i = 0; i < n; i++) {
+		packed[i].set_id = part_set_intern(m, json_get_string(parts->items[i], "set"));
+		packed[i].blocks = (BlockRanges){tmp[i].n ? r : NULL, tmp[i].n, tmp[i].n};
+		if (tmp[i].n)
+			memcpy(r, tmp[i].r, tmp[i].n * sizeof(*r));
+		r += tmp[i].n;
+	}
+	f->parts = packed;
+	f->n_parts = (uint32_t)n;
+	f->parts_packed = true;
+out:
+	for (size_t i = 0; i < n; i++)
+		ranges_free(&tmp[i]);
+	free(tmp);
+	return rc;
+}
+
+static int
+parse_incr(Manifest *m, ManifestFile *f, const JsonValue *o)
 {
 	const char *blocks = json_get_string(o, "blocks");
 	const char *sha = json_get_string(o, "sha256");
@@ -421,20 +647,10 @@ parse_incr(ManifestFile *f, const JsonValue *o)
 	if (ranges_parse(&f->blocks, blocks) < 0)
 		return ERR_CORRUPT;
 	if (f->blocks.n) {
-		if (sha == NULL || strlen(sha) != 64)
+		if (sha == NULL || io_unhex(f->sha256, sha, IO_SHA256_LEN) < 0)
 			return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", f->path);
-		memcpy(f->sha256, sha, 65);
 	}
-	for (size_t i = 0; i < parts->count; i++) {
-		const char *set = json_get_string(parts->items[i], "set");
-		const char *pb = json_get_string(parts->items[i], "blocks");
-		BlockRanges r;
-
-		if (set == NULL || pb == NULL || ranges_parse(&r, pb) < 0)
-			return err_set(ERR_CORRUPT, "manifest entry \"%s\" has an invalid part", f->path);
-		manifest_file_add_part(f, set, &r);
-	}
-	return 0;
+	return parse_parts(m, f, parts);
 }
 
 /* "bundle" and "bundle_offset": both or neither, on an entry with stored content. */
@@ -498,9 +714,8 @@ parse_file(Manifest *m, const JsonValue *o, size_t i)
 	f->stored_size = json_get_uint(o, "stored_size", NULL);
 	f->page_errors = (uint32_t)json_get_uint(o, "page_errors", NULL);
 	if (k == MF_FILE) {
-		if (sha == NULL || strlen(sha) != 64)
+		if (sha == NULL || io_unhex(f->sha256, sha, IO_SHA256_LEN) < 0)
 			return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", path);
-		memcpy(f->sha256, sha, 65);
 	}
 	if (k == MF_LINK) {
 		const char *t = json_get_string(o, "target");
@@ -508,7 +723,7 @@ parse_file(Manifest *m, const JsonValue *o, size_t i)
 			return err_set(ERR_CORRUPT, "manifest link \"%s\" has no target", path);
 		f->link_target = xstrdup(t);
 	}
-	if (k == MF_INCR && parse_incr(f, o) < 0)
+	if (k == MF_INCR && parse_incr(m, f, o) < 0)
 		return err_code();
 	if (parse_bundle(f, o) < 0)
 		return err_code();
@@ -537,35 +752,142 @@ file_item_cb(const JsonValue *item, size_t item_idx, void *payload)
 	return 0;
 }
 
-int
-manifest_parse(Manifest **out, const char *text, size_t len)
+/*
+ * Where the text comes from: a storage reader (manifest_load_named, which
+ * never holds the whole text) or memory (manifest_parse).  Every byte read
+ * goes through tap(), which keeps the SHA-256 of the text as it was before
+ * the last CHECKSUM_KEY seen so far: the checksum covers every byte before
+ * the last occurrence of its key.  The last KEY_LEN - 1 bytes are held back
+ * from the hash until the next bytes show whether a key starts among them.
+ */
+#define KEY_LEN (sizeof(CHECKSUM_KEY) - 1)
+#define MEM_CHUNK 4093 /* odd: manifest_parse's reads end anywhere, like a reader's */
+
+typedef struct TextIn {
+	IoReader *r;
+	const char *mem;
+	size_t mem_len;
+	size_t mem_pos;
+	IoSha256 *h;          /* the bytes before hold */
+	IoSha256 *at_key;     /* h when the last key started, NULL before one */
+	Buf window;           /* hold + the bytes just read (a reader's; memory is one window) */
+	char hold[KEY_LEN - 1];
+	size_t n_hold;
+	int read_rc;
+} TextIn;
+
+static void
+tap(TextIn *t, const char *data, size_t len)
+{
+	const char *w;
+	size_t wl, hashed = 0, keep;
+
+	if (t->mem) {
+		/* the held bytes are those just before data */
+		w = data - t->n_hold;
+		wl = t->n_hold + len;
+	} else {
+		buf_reset(&t->window);
+		buf_append(&t->window, t->hold, t->n_hold);
+		buf_append(&t->window, data, len);
+		w = t->window.data;
+		wl = t->window.len;
+	}
+	for (const char *p = w; (p = memmem(p, wl - (size_t)(p - w), CHECKSUM_KEY, KEY_LEN)); p++) {
+		io_sha256_update(t->h, w + hashed, (size_t)(p - w) - hashed);
+		hashed = (size_t)(p - w);
+		if (t->at_key == NULL)
+			t->at_key = io_sha256_new();
+		io_sha256_copy(t->at_key, t->h);
+	}
+	/* a key found ends in the window: what is held back starts after its start */
+	keep = wl - hashed < KEY_LEN - 1 ? wl - hashed : KEY_LEN - 1;
+	io_sha256_update(t->h, w + hashed, wl - hashed - keep);
+	memcpy(t->hold, w + wl - keep, keep);
+	t->n_hold = keep;
+}
+
+static ssize_t
+text_read(void *buf, size_t n, void *payload)
+{
+	TextIn *t = payload;
+	ssize_t got;
+
+	if (t->r) {
+		got = io_reader_read(t->r, buf, n);
+	} else {
+		size_t k = t->mem_len - t->mem_pos;
+		if (k > n)
+			k = n;
+		if (k > MEM_CHUNK)
+			k = MEM_CHUNK;
+		memcpy(buf, t->mem + t->mem_pos, k);
+		if (k > 0)
+			tap(t, t->mem + t->mem_pos, k);
+		t->mem_pos += k;
+		return (ssize_t)k;
+	}
+	if (got > 0)
+		tap(t, buf, (size_t)got);
+	else if (got < 0)
+		t->read_rc = (int)got;
+	return got;
+}
+
+/* The rest of the text through tap (after invalid JSON: is there a checksum at all?). */
+static int
+text_drain(TextIn *t)
+{
+	char chunk[16384];
+	ssize_t n;
+
+	while ((n = text_read(chunk, sizeof(chunk), t)) > 0)
+		;
+	return (int)n;
+}
+
+static void
+text_in_free(TextIn *t)
+{
+	io_sha256_free(t->h);
+	io_sha256_free(t->at_key);
+	buf_free(&t->window);
+}
+
+static int
+parse_text(Manifest **out, TextIn *t)
 {
 	JsonValue *root = NULL;
 	Manifest *m = manifest_new();
 	FilesParse fp = {m, 0, ""};
-	const char *key = NULL;
 	uint8_t sum[IO_SHA256_LEN];
 	char hex[65];
 	const char *want;
-	IoSha256 *h;
 	int rc;
 
 	*out = NULL;
-	/* The checksum covers everything before its key. */
-	for (const char *p = text; (p = memmem(p, len - (size_t)(p - text), CHECKSUM_KEY, strlen(CHECKSUM_KEY))); p++)
-		key = p;
-	if (key == NULL) {
-		manifest_free(m);
-		return err_set(ERR_CORRUPT, "manifest has no checksum");
-	}
-	if (json_parse_streaming(&root, text, len, "files", file_item_cb, &fp) < 0) {
-		rc = err_set(ERR_CORRUPT, "manifest is not valid JSON: %s", err_message());
+	t->h = io_sha256_new();
+	if (json_parse_reader(&root, text_read, t, "files", file_item_cb, &fp) < 0) {
+		char cause[512];
+
+		if (t->read_rc < 0) {
+			rc = t->read_rc; /* not the text's fault: its error as it is */
+			goto out;
+		}
+		snprintf(cause, sizeof(cause), "%s", err_message());
+		if ((rc = text_drain(t)) < 0)
+			goto out;
+		if (t->at_key == NULL)
+			rc = err_set(ERR_CORRUPT, "manifest has no checksum");
+		else
+			rc = err_set(ERR_CORRUPT, "manifest is not valid JSON: %s", cause);
 		goto out;
 	}
-	h = io_sha256_new();
-	io_sha256_update(h, text, (size_t)(key - text));
-	io_sha256_final(h, sum);
-	io_sha256_free(h);
+	if (t->at_key == NULL) {
+		rc = err_set(ERR_CORRUPT, "manifest has no checksum");
+		goto out;
+	}
+	io_sha256_final(t->at_key, sum);
 	io_hex(hex, sum, sizeof(sum));
 	want = json_get_string(root, "manifest_checksum");
 	if (want == NULL || strcmp(want, hex) != 0) {
@@ -650,11 +972,13 @@ manifest_parse(Manifest **out, const char *text, size_t len)
 		const JsonValue *o = wal->items[i];
 		const char *name = json_get_string(o, "name");
 		const char *sha = json_get_string(o, "sha256");
-		if (name == NULL || sha == NULL || strlen(sha) != 64 || pg_wal_file_kind(name, NULL) == PG_WAL_FILE_UNKNOWN) {
+		uint8_t sum_wal[IO_SHA256_LEN];
+		if (name == NULL || sha == NULL || io_unhex(sum_wal, sha, IO_SHA256_LEN) < 0 ||
+		    pg_wal_file_kind(name, NULL) == PG_WAL_FILE_UNKNOWN) {
 			rc = err_set(ERR_CORRUPT, "manifest WAL entry %zu is invalid", i);
 			goto out;
 		}
-		manifest_add_wal(m, name, json_get_uint(o, "size", NULL), json_get_uint(o, "stored_size", NULL), sha);
+		manifest_add_wal(m, name, json_get_uint(o, "size", NULL), json_get_uint(o, "stored_size", NULL), sum_wal);
 	}
 	const JsonValue *removed = json_get(root, "removed");
 	for (size_t i = 0; removed && i < removed->count; i++)
@@ -666,6 +990,16 @@ manifest_parse(Manifest **out, const char *text, size_t len)
 out:
 	json_free(root);
 	manifest_free(m);
+	return rc;
+}
+
+int
+manifest_parse(Manifest **out, const char *text, size_t len)
+{
+	TextIn t = {.mem = text, .mem_len = len};
+	int rc = parse_text(out, &t);
+
+	text_in_free(&t);
 	return rc;
 }
 
@@ -686,33 +1020,6 @@ manifest_archive_path(const char *system_id, const char *wal_name)
 }
 
 int
-manifest_add_aliases(const Manifest *m, Storage *s, const char *set_dir)
-{
-	char *bundle = NULL;
-	uint32_t bundle_no = 0;
-	Buf object = BUF_INIT;
-	int rc = 0;
-
-	for (size_t i = 0; i < m->n_files && rc == 0; i++) {
-		const ManifestFile *f = &m->files[i];
-
-		if (f->bundle == 0)
-			continue;
-		if (f->bundle != bundle_no) {
-			free(bundle);
-			bundle = storage_bundle_path(set_dir, f->bundle);
-			bundle_no = f->bundle;
-		}
-		buf_reset(&object);
-		buf_printf(&object, "%s/data/%s", set_dir, f->path);
-		rc = storage_alias_add(s, object.data, bundle, f->bundle_offset, f->stored_size);
-	}
-	free(bundle);
-	buf_free(&object);
-	return rc;
-}
-
-int
 manifest_load(Manifest **out, Storage *s, const char *set_dir)
 {
 	return manifest_load_named(out, s, set_dir, "manifest");
@@ -722,29 +1029,23 @@ int
 manifest_load_named(Manifest **out, Storage *s, const char *set_dir, const char *name)
 {
 	char *path = path_join(set_dir, name);
-	IoReader *r = NULL;
-	Buf text = BUF_INIT;
-	char chunk[65536];
-	ssize_t n;
+	TextIn t = {0};
 	int rc;
 
 	*out = NULL;
-	if ((rc = storage_read_open(s, &r, path)) < 0)
+	if ((rc = storage_read_open(s, &t.r, path)) < 0)
 		goto out;
-	while ((n = io_reader_read(r, chunk, sizeof(chunk))) > 0)
-		buf_append(&text, chunk, (size_t)n);
-	if (n < 0) {
-		rc = (int)n;
-		goto out;
+	/* parsed as it is read: the text of 100,000 files is never whole in memory */
+	rc = parse_text(out, &t);
+	if (rc < 0) {
+		if (t.read_rc == 0)
+			err_prefix("could not read manifest \"%s\"", path);
+	} else {
+		storage_cipher_note(s, t.r, set_dir); /* an encrypted manifest: its set's objects must be too */
 	}
-	rc = manifest_parse(out, text.data ? text.data : "", text.len);
-	if (rc < 0)
-		err_prefix("could not read manifest \"%s\"", path);
-	else
-		storage_cipher_note(s, r, set_dir); /* an encrypted manifest: its set's objects must be too */
 out:
-	io_reader_free(r);
-	buf_free(&text);
+	io_reader_free(t.r);
+	text_in_free(&t);
 	free(path);
 	return rc;
 }

@@ -13,6 +13,7 @@
 #include "backup/ranges.h"
 #include "common/buf.h"
 #include "common/strutil.h"
+#include "io/io.h"
 #include "storage/storage.h"
 
 #include <stdbool.h>
@@ -22,7 +23,7 @@
 
 typedef enum ManifestKind {
 	MF_FILE,     /* content stored at data/<path> as a container (or, with bundle, at
-	              * bundle_offset in a bundle: see manifest_add_aliases) */
+	              * bundle_offset in a bundle: see chain_load) */
 	MF_SPARSE,   /* another tenant's relation file: name and size only */
 	MF_DIR,
 	MF_LINK,     /* pg_tblspc/<oid> -> tablespace location */
@@ -37,30 +38,37 @@ typedef struct ManifestPart {
 	BlockRanges blocks;
 } ManifestPart;
 
+/*
+ * One file.  A manifest holds one per file of the instance (100,000 and
+ * more): members are ordered so that there is no padding between them,
+ * kind is a byte.
+ */
 typedef struct ManifestFile {
-	char *path;          /* relative to the data directory */
-	ManifestKind kind;
+	char *path;          /* relative to the data directory; in the manifest's path chunks */
 	uint64_t size;       /* raw bytes */
 	uint64_t stored_size;
 	int64_t mtime;
-	uint32_t mode;
-	char sha256[65];     /* of the raw content, MF_FILE only */
-	uint32_t bundle;     /* stored content in <set>/bundles/NNNNNN (storage_bundle_path), or 0:
-	                      * an object of its own at data/<path> */
 	uint64_t bundle_offset; /* where its container starts in the bundle (stored_size bytes) */
 	char *link_target;   /* MF_LINK */
-	uint32_t page_errors;/* pages that failed their checksum and were not rewritten during the backup */
-	bool vanished;       /* removed from the source while the backup ran: not serialized */
-	BlockRanges blocks;  /* MF_INCR: blocks stored in this set */
 	ManifestPart *parts; /* MF_INCR: where each block of the file is, this set included */
-	size_t n_parts;
+	BlockRanges blocks;  /* MF_INCR: blocks stored in this set */
+	uint32_t mode;
+	uint32_t bundle;     /* stored content in <set>/bundles/NNNNNN (storage_bundle_path), or 0:
+	                      * an object of its own at data/<path> */
+	uint32_t page_errors;/* pages that failed their checksum and were not rewritten during the backup */
+	uint32_t n_parts;
+	uint8_t kind;        /* ManifestKind */
+	bool vanished;       /* removed from the source while the backup ran: not serialized */
+	bool parts_packed;   /* a parsed entry's: parts and their ranges are one allocation, their
+	                      * set ids the manifest's (part_sets); no part is added to it */
+	uint8_t sha256[IO_SHA256_LEN]; /* of the raw content: MF_FILE, MF_INCR with blocks; hex in the text */
 } ManifestFile;
 
 typedef struct ManifestWal {
 	char *name;
 	uint64_t size;
 	uint64_t stored_size;
-	char sha256[65];
+	uint8_t sha256[IO_SHA256_LEN];
 } ManifestWal;
 
 typedef struct ManifestDb {
@@ -107,6 +115,11 @@ typedef struct Manifest {
 	size_t n_files;
 	size_t cap_files;
 	ManifestFile **index;    /* sorted by path, built by manifest_find_file */
+	char **path_chunks;      /* the files' paths, packed (one malloc per path cost as much again) */
+	size_t n_path_chunks;
+	size_t path_used;        /* bytes used of the last chunk */
+	char **part_sets;        /* the set ids of parsed parts, each once (mostly) */
+	size_t n_part_sets;
 	ManifestWal *wal;
 	size_t n_wal;
 	StrList removed;         /* incremental: paths of the parent gone since */
@@ -130,7 +143,8 @@ Manifest *manifest_new(void);
 void manifest_free(Manifest *m);
 /* Append a file entry (copies path/link_target); returns it, borrowed until the next add. */
 ManifestFile *manifest_add_file(Manifest *m, const char *path, ManifestKind kind);
-void manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size, const char *sha256);
+void manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size,
+                      const uint8_t sha256[IO_SHA256_LEN]);
 void manifest_add_db(Manifest *m, uint32_t oid, const char *name, bool included);
 void manifest_add_tablespace(Manifest *m, uint32_t oid, const char *name, const char *location);
 bool manifest_db_included(const Manifest *m, uint32_t oid);
@@ -141,6 +155,23 @@ void manifest_file_add_part(ManifestFile *f, const char *set_id, BlockRanges *bl
  * safe only once the index exists: look one path up before sharing m. */
 const ManifestFile *manifest_find_file(Manifest *m, const char *path);
 
+/*
+ * A set's files reduced to what an incremental backup asks of its parent
+ * (path, kind, size, parts): 32 bytes a file instead of a ManifestFile's
+ * 128, sorted by path.  manifest_lookup_take moves m's files into it (m
+ * keeps its other members and no file); read-only from then on, so
+ * lookups from several threads at once are safe.
+ */
+typedef struct ManifestLookup ManifestLookup;
+ManifestLookup *manifest_lookup_take(Manifest *m);
+/* The entry for path as a ManifestFile with path, kind, size and parts set
+ * (borrowed until manifest_lookup_free), the rest zero; false if none. */
+bool manifest_lookup_find(const ManifestLookup *l, const char *path, ManifestFile *out);
+size_t manifest_lookup_count(const ManifestLookup *l);
+/* The idx-th path in path order (borrowed). */
+const char *manifest_lookup_path(const ManifestLookup *l, size_t idx);
+void manifest_lookup_free(ManifestLookup *l);
+
 /* Serialize with the trailing checksum. */
 void manifest_to_json(const Manifest *m, Buf *out);
 /* Parse and check the checksum: ERR_CORRUPT "manifest checksum mismatch". */
@@ -149,14 +180,6 @@ int manifest_parse(Manifest **out, const char *text, size_t len);
 /* Storage paths of a set: tenback/<sysid>/<encoded tenant>/<set id>; malloc'd. */
 char *manifest_set_dir(const char *system_id, const char *tenant, const char *set_id);
 char *manifest_archive_path(const char *system_id, const char *wal_name);
-
-/*
- * Make the set's bundled files readable at their own names: for each entry
- * with a bundle, <set_dir>/data/<path> becomes an alias of its range of
- * <set_dir>/bundles/NNNNNN (storage_alias_add).  Call before threads read
- * through s.
- */
-int manifest_add_aliases(const Manifest *m, Storage *s, const char *set_dir);
 
 /* Read <set_dir>/manifest from storage. */
 int manifest_load(Manifest **out, Storage *s, const char *set_dir);

@@ -23,7 +23,7 @@ ranges_append_range(BlockRanges *rs, uint32_t first, uint32_t last)
 		}
 	}
 	if (rs->n == rs->cap) {
-		rs->cap = rs->cap ? rs->cap * 2 : 8;
+		rs->cap = rs->cap ? rs->cap * 2 : 1; /* most files of a manifest have one range */
 		rs->r = xrealloc(rs->r, rs->cap * sizeof(*rs->r));
 	}
 	rs->r[rs->n].first = first;
@@ -128,8 +128,18 @@ int
 ranges_parse(BlockRanges *out, const char *text)
 {
 	const char *p = text;
+	size_t n_ranges = *p ? 1 : 0;
 
 	memset(out, 0, sizeof(*out));
+	/* exactly as many as the text names: a manifest holds one or two per file */
+	for (const char *c = text; *c; c++)
+		n_ranges += *c == ',';
+	if (n_ranges > UINT32_MAX)
+		goto bad;
+	if (n_ranges > 0) {
+		out->cap = (uint32_t)n_ranges;
+		out->r = xmalloc(n_ranges * sizeof(*out->r));
+	}
 	while (*p) {
 		uint32_t first, last;
 

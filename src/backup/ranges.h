@@ -19,8 +19,8 @@ typedef struct BlockRange {
 
 typedef struct BlockRanges {
 	BlockRange *r;
-	size_t n;
-	size_t cap;
+	uint32_t n;          /* at most one per block number: fits */
+	uint32_t cap;
 } BlockRanges;
 
 /* Append block b, which must be greater than every block already in. */

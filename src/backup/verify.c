@@ -16,17 +16,16 @@
 
 /* Read one object through the container and compare with the manifest. */
 static int
-verify_object(Storage *s, const char *object, uint64_t want_size, const char *want_sha, uint64_t *bytes)
+verify_object(Storage *s, const char *object, uint64_t want_size, const uint8_t want_sha[IO_SHA256_LEN],
+              uint64_t *bytes)
 {
 	IoContainerInfo info;
-	char hex[65];
 	int rc;
 
 	if ((rc = files_read_object(s, object, -1, NULL, &info)) < 0)
 		return rc;
-	io_hex(hex, info.sha256, IO_SHA256_LEN);
 	*bytes += info.raw_size;
-	if (info.raw_size != want_size || strcmp(hex, want_sha) != 0)
+	if (info.raw_size != want_size || memcmp(info.sha256, want_sha, IO_SHA256_LEN) != 0)
 		return err_set(ERR_CORRUPT, "content does not match the manifest");
 	return 0;
 }
@@ -58,14 +57,59 @@ bundle_order(const Manifest *m)
 	return order;
 }
 
+/* Verify every stored object of set cm (at dir), its WAL only if with_wal. */
+static int
+verify_set(Storage *s, const Manifest *cm, const char *dir, bool with_wal, VerifyReport *out, size_t *n_bad,
+           char *first_bad, size_t first_bad_size)
+{
+	size_t *order = bundle_order(cm);
+
+	for (size_t k = 0; k < cm->n_files + cm->n_wal; k++) {
+		size_t i = k < cm->n_files ? order[k] : k;
+		bool is_wal = i >= cm->n_files;
+		const ManifestFile *f = is_wal ? NULL : &cm->files[i];
+		char *object;
+		int vrc;
+
+		if (!is_wal && f->kind != MF_FILE && !(f->kind == MF_INCR && f->blocks.n > 0))
+			continue;
+		if (is_wal && !with_wal)
+			continue; /* only the restored set's own WAL is replayed */
+		object = is_wal ? xasprintf("%s/wal/%s", dir, cm->wal[i - cm->n_files].name)
+		                : xasprintf("%s/data/%s", dir, f->path);
+		vrc = is_wal ? verify_object(s, object, cm->wal[i - cm->n_files].size, cm->wal[i - cm->n_files].sha256,
+		                             &out->bytes_checked)
+		             : verify_object(s, object, f->kind == MF_INCR ? ranges_count(&f->blocks) * 8192 : f->size,
+		                             f->sha256, &out->bytes_checked);
+		if (vrc < 0 && err_class(vrc) == ERR_CLASS_TRANSIENT) {
+			err_prefix("could not read \"%s\"", object);
+			free(object);
+			free(order);
+			return vrc; /* may work next time: not damage */
+		}
+		if (vrc < 0) {
+			log_error("stored file \"%s\" is damaged: %s", object, err_message());
+			if ((*n_bad)++ == 0)
+				snprintf(first_bad, first_bad_size, "%s: %s", object, err_message());
+		}
+		if (is_wal)
+			out->wal_checked++;
+		else
+			out->files_checked++;
+		free(object);
+	}
+	free(order);
+	return 0;
+}
+
 int
 backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *set, VerifyReport *out)
 {
 	MetaCluster c = {0};
 	MetaSet row = {0};
 	Storage *s = NULL;
-	Manifest *m = NULL;
-	Chain chain = {0};
+	Manifest *cur = NULL;
+	char *cur_dir = NULL;
 	char first_bad[1024] = "";
 	size_t n_bad = 0;
 	int rc;
@@ -78,53 +122,38 @@ backup_verify(Meta *meta, const char *cluster, const char *tenant, const char *s
 	/* the set's own storage; its chain is in the same one */
 	if ((rc = set_storage_open(meta, &c, &row, &s)) < 0)
 		goto out;
-	if ((rc = manifest_load(&m, s, row.storage_path)) < 0)
+	if ((rc = manifest_load(&cur, s, row.storage_path)) < 0)
 		goto out;
-	if ((rc = chain_load(&chain, s, m, row.storage_path)) < 0)
-		goto out;
-	/* An incremental set is only as good as its chain: every set of it is read. */
-	for (size_t ci = 0; ci < chain.n; ci++) {
-	size_t *order = bundle_order(chain.sets[ci]);
-	for (size_t k = 0; k < chain.sets[ci]->n_files + chain.sets[ci]->n_wal; k++) {
-		const Manifest *cm = chain.sets[ci];
-		const char *dir = chain.dirs[ci];
-		size_t i = k < cm->n_files ? order[k] : k;
-		bool is_wal = i >= cm->n_files;
-		const ManifestFile *f = is_wal ? NULL : &cm->files[i];
-		char *object;
-		int vrc;
+	/*
+	 * An incremental set is only as good as its chain: every set of it is
+	 * read, one set in memory at a time (with 100,000 files, a manifest is
+	 * some 15 MiB); a set that cannot be read fails the verify as it fails
+	 * a restore.
+	 */
+	cur_dir = xstrdup(row.storage_path);
+	for (size_t ci = 0;; ci++) {
+		Chain one;
+		Manifest *next = NULL;
+		char *next_dir = NULL;
 
-		if (!is_wal && f->kind != MF_FILE && !(f->kind == MF_INCR && f->blocks.n > 0))
-			continue;
-		if (is_wal && ci > 0)
-			continue; /* only the restored set's own WAL is replayed */
-		object = is_wal ? xasprintf("%s/wal/%s", dir, cm->wal[i - cm->n_files].name)
-		                : xasprintf("%s/data/%s", dir, f->path);
-		vrc = is_wal ? verify_object(s, object, cm->wal[i - cm->n_files].size, cm->wal[i - cm->n_files].sha256,
-		                             &out->bytes_checked)
-		             : verify_object(s, object, f->kind == MF_INCR ? ranges_count(&f->blocks) * 8192 : f->size,
-		                             f->sha256, &out->bytes_checked);
-		if (vrc < 0 && err_class(vrc) == ERR_CLASS_TRANSIENT) {
-			err_prefix("could not read \"%s\"", object);
-			free(object);
-			free(order);
-			rc = vrc; /* may work next time: not damage */
-			goto out;
+		rc = chain_load_one(&one, s, cur, cur_dir);
+		if (rc == 0)
+			rc = verify_set(s, cur, cur_dir, ci == 0, out, &n_bad, first_bad, sizeof(first_bad));
+		chain_free(&one);
+		if (rc < 0 || cur->parent == NULL)
+			break;
+		if (ci + 1 > CHAIN_MAX_SETS) {
+			rc = err_set(ERR_CORRUPT, "backup set chain of \"%s\" does not end", row.id);
+			break;
 		}
-		if (vrc < 0) {
-			log_error("stored file \"%s\" is damaged: %s", object, err_message());
-			if (n_bad++ == 0)
-				snprintf(first_bad, sizeof(first_bad), "%s: %s", object, err_message());
-		}
-		if (is_wal)
-			out->wal_checked++;
-		else
-			out->files_checked++;
-		free(object);
+		if ((rc = chain_parent_load(s, cur, &next, &next_dir)) < 0)
+			break;
+		manifest_free(cur);
+		free(cur_dir);
+		cur = next;
+		cur_dir = next_dir;
 	}
-	free(order);
-	}
-	if (n_bad > 0) {
+	if (rc == 0 && n_bad > 0) {
 		rc = err_set(ERR_CORRUPT, "backup set \"%s\" is damaged: stored file %s", row.id, first_bad);
 		err_detail("%zu of %zu stored files failed verification.", n_bad, out->files_checked + out->wal_checked);
 		err_hint("Do not restore this set; take a new backup.");
@@ -140,8 +169,8 @@ out:
 		if (rc == ERR_CORRUPT)
 			err_set(ERR_CORRUPT, "%s", msg);
 	}
-	chain_free(&chain);
-	manifest_free(m);
+	manifest_free(cur);
+	free(cur_dir);
 	storage_free(s);
 	meta_set_clear(&row);
 	meta_cluster_clear(&c);

@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/strutil.h"
 
+#include <malloc.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -245,6 +246,25 @@ audit_command(Meta *meta, const char *cmd, int argc, char **argv, int rc)
 	free(action);
 }
 
+/*
+ * The allocator's one setting, made before anything is allocated.  glibc
+ * raises its mmap threshold to the size of every large block freed (up to
+ * 32 MiB): after the first compression context or copy buffer of a worker
+ * is freed, the next ones come from that thread's heap, where the holes
+ * they leave between long-lived manifest entries stay resident.  A fixed
+ * threshold (glibc's initial one) keeps large, short-lived blocks in mmap,
+ * returned when freed: an incremental backup of a tenant of 100,000 files
+ * with --jobs 2 peaked at 78 MiB without it, 63 MiB with it
+ * (bench/many_files.sh).
+ */
+static void
+malloc_setup(void)
+{
+#ifdef M_MMAP_THRESHOLD
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+}
+
 int
 main(int argc, char **argv)
 {
@@ -253,6 +273,8 @@ main(int argc, char **argv)
 	const char *home_opt = NULL;
 	const Command *cmd = NULL;
 	int i, rc;
+
+	malloc_setup();
 
 	/* under systemd, stderr is the journal: lines carry their priority */
 	log_set_journal(log_stderr_is_journal());

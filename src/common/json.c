@@ -153,8 +153,17 @@ void json_kv_bool(JsonWriter *w, const char *k, bool v) { json_key(w, k); json_b
 
 typedef struct Parser {
 	const char *s;
-	size_t len;
+	size_t len;               /* bytes in s (json_parse_reader: read so far, from base) */
 	size_t pos;
+	/* json_parse_reader: s is buf, a window on the text that grows as the
+	 * parser needs more and drops what it has parsed (compact) */
+	JsonReadFn read;
+	void *read_payload;
+	char *buf;
+	size_t cap;
+	size_t base;              /* offset in the text of s[0] */
+	bool eof;
+	int read_rc;              /* the reader's error, its record kept */
 	const char *stream_key;   /* json_parse_streaming: the top-level member whose items go to cb */
 	JsonItemCb cb;
 	void *payload;
@@ -165,13 +174,65 @@ static int parse_value(Parser *p, JsonValue **out, int depth);
 static int
 fail(Parser *p, const char *what)
 {
-	return err_set(ERR_INVALID, "invalid JSON at byte %zu: %s", p->pos, what);
+	if (p->read_rc < 0)
+		return p->read_rc; /* the text could not be read: that error speaks */
+	return err_set(ERR_INVALID, "invalid JSON at byte %zu: %s", p->base + p->pos, what);
+}
+
+#define READ_MIN 4096u             /* the window starts small: most texts are */
+#define COMPACT_BYTES (256u * 1024)
+
+/* Read on (json_parse_reader) until n bytes are at pos or the text ends. */
+static bool
+more(Parser *p, size_t n)
+{
+	while (p->len - p->pos < n) {
+		ssize_t got;
+
+		if (p->read == NULL || p->eof)
+			return false;
+		if (p->cap - p->len < READ_MIN) {
+			p->cap = p->len + READ_MIN > p->cap * 2 ? p->len + READ_MIN : p->cap * 2;
+			p->buf = xrealloc(p->buf, p->cap);
+			p->s = p->buf;
+		}
+		got = p->read(p->buf + p->len, p->cap - p->len, p->read_payload);
+		if (got < 0) {
+			p->read_rc = (int)got;
+			p->eof = true;
+			return false;
+		}
+		if (got == 0)
+			p->eof = true;
+		p->len += (size_t)got;
+	}
+	return true;
+}
+
+/* Are n more bytes at pos?  (The test inline, the reading not: called for every byte.) */
+static inline bool
+have(Parser *p, size_t n)
+{
+	return p->len - p->pos >= n || more(p, n);
+}
+
+/* Drop the parsed bytes from the window; only between values, where no
+ * index into s is held. */
+static void
+compact(Parser *p)
+{
+	if (p->read == NULL || p->pos < COMPACT_BYTES)
+		return;
+	memmove(p->buf, p->buf + p->pos, p->len - p->pos);
+	p->base += p->pos;
+	p->len -= p->pos;
+	p->pos = 0;
 }
 
 static void
 skip_ws(Parser *p)
 {
-	while (p->pos < p->len && strchr(" \t\r\n", p->s[p->pos]) && p->s[p->pos])
+	while (have(p, 1) && strchr(" \t\r\n", p->s[p->pos]) && p->s[p->pos])
 		p->pos++;
 }
 
@@ -222,7 +283,7 @@ parse_hex4(Parser *p, uint32_t *out)
 {
 	uint32_t v = 0;
 
-	if (p->len - p->pos < 4)
+	if (!have(p, 4))
 		return fail(p, "short \\u escape");
 	for (int i = 0; i < 4; i++) {
 		char c = p->s[p->pos++];
@@ -244,7 +305,7 @@ parse_string(Parser *p, char **out)
 
 	p->pos++; /* opening quote */
 	for (;;) {
-		if (p->pos >= p->len) {
+		if (!have(p, 1)) {
 			rc = fail(p, "unterminated string");
 			goto out;
 		}
@@ -259,7 +320,7 @@ parse_string(Parser *p, char **out)
 			buf_putc(&b, (char)c);
 			continue;
 		}
-		if (p->pos >= p->len) {
+		if (!have(p, 1)) {
 			rc = fail(p, "unterminated escape");
 			goto out;
 		}
@@ -282,7 +343,7 @@ parse_string(Parser *p, char **out)
 				goto out;
 			}
 			if (cp >= 0xD800 && cp < 0xDC00) {
-				if (p->len - p->pos < 2 || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u') {
+				if (!have(p, 2) || p->s[p->pos] != '\\' || p->s[p->pos + 1] != 'u') {
 					rc = fail(p, "lone surrogate");
 					goto out;
 				}
@@ -332,7 +393,7 @@ parse_streamed_array(Parser *p, JsonValue **out, int depth)
 
 	p->pos++; /* '[' */
 	skip_ws(p);
-	if (p->pos < p->len && p->s[p->pos] == ']') {
+	if (have(p, 1) && p->s[p->pos] == ']') {
 		p->pos++;
 		*out = value_new(JSON_ARRAY);
 		return 0;
@@ -347,11 +408,11 @@ parse_streamed_array(Parser *p, JsonValue **out, int depth)
 		if (rc < 0)
 			return rc;
 		skip_ws(p);
-		if (p->pos < p->len && p->s[p->pos] == ',') {
+		if (have(p, 1) && p->s[p->pos] == ',') {
 			p->pos++;
 			continue;
 		}
-		if (p->pos < p->len && p->s[p->pos] == ']') {
+		if (have(p, 1) && p->s[p->pos] == ']') {
 			p->pos++;
 			break;
 		}
@@ -370,7 +431,7 @@ parse_container(Parser *p, JsonValue **out, int depth, bool object)
 
 	p->pos++;
 	skip_ws(p);
-	if (p->pos < p->len && p->s[p->pos] == close) {
+	if (have(p, 1) && p->s[p->pos] == close) {
 		p->pos++;
 		*out = v;
 		return 0;
@@ -381,14 +442,14 @@ parse_container(Parser *p, JsonValue **out, int depth, bool object)
 
 		skip_ws(p);
 		if (object) {
-			if (p->pos >= p->len || p->s[p->pos] != '"') {
+			if (!have(p, 1) || p->s[p->pos] != '"') {
 				rc = fail(p, "expected member name");
 				goto out;
 			}
 			if ((rc = parse_string(p, &key)) < 0)
 				goto out;
 			skip_ws(p);
-			if (p->pos >= p->len || p->s[p->pos] != ':') {
+			if (!have(p, 1) || p->s[p->pos] != ':') {
 				free(key);
 				rc = fail(p, "expected ':'");
 				goto out;
@@ -396,7 +457,7 @@ parse_container(Parser *p, JsonValue **out, int depth, bool object)
 			p->pos++;
 		}
 		if (key && depth == 0 && p->stream_key && strcmp(key, p->stream_key) == 0 &&
-		    (skip_ws(p), p->pos < p->len && p->s[p->pos] == '[')) {
+		    (skip_ws(p), have(p, 1) && p->s[p->pos] == '[')) {
 			rc = parse_streamed_array(p, &item, depth + 1);
 		} else {
 			rc = parse_value(p, &item, depth + 1);
@@ -408,11 +469,11 @@ parse_container(Parser *p, JsonValue **out, int depth, bool object)
 		item->key = key;
 		push_item(v, item);
 		skip_ws(p);
-		if (p->pos < p->len && p->s[p->pos] == ',') {
+		if (have(p, 1) && p->s[p->pos] == ',') {
 			p->pos++;
 			continue;
 		}
-		if (p->pos < p->len && p->s[p->pos] == close) {
+		if (have(p, 1) && p->s[p->pos] == close) {
 			p->pos++;
 			break;
 		}
@@ -427,9 +488,9 @@ out:
 }
 
 static bool
-digit_at(const Parser *p)
+digit_at(Parser *p)
 {
-	return p->pos < p->len && p->s[p->pos] >= '0' && p->s[p->pos] <= '9';
+	return have(p, 1) && p->s[p->pos] >= '0' && p->s[p->pos] <= '9';
 }
 
 /* RFC 8259: -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)? */
@@ -438,7 +499,7 @@ parse_number(Parser *p, JsonValue **out)
 {
 	size_t start = p->pos;
 
-	if (p->pos < p->len && p->s[p->pos] == '-')
+	if (have(p, 1) && p->s[p->pos] == '-')
 		p->pos++;
 	if (!digit_at(p))
 		return fail(p, "bad number");
@@ -447,16 +508,16 @@ parse_number(Parser *p, JsonValue **out)
 	else
 		while (digit_at(p))
 			p->pos++;
-	if (p->pos < p->len && p->s[p->pos] == '.') {
+	if (have(p, 1) && p->s[p->pos] == '.') {
 		p->pos++;
 		if (!digit_at(p))
 			return fail(p, "bad number");
 		while (digit_at(p))
 			p->pos++;
 	}
-	if (p->pos < p->len && (p->s[p->pos] == 'e' || p->s[p->pos] == 'E')) {
+	if (have(p, 1) && (p->s[p->pos] == 'e' || p->s[p->pos] == 'E')) {
 		p->pos++;
-		if (p->pos < p->len && (p->s[p->pos] == '+' || p->s[p->pos] == '-'))
+		if (have(p, 1) && (p->s[p->pos] == '+' || p->s[p->pos] == '-'))
 			p->pos++;
 		if (!digit_at(p))
 			return fail(p, "bad number");
@@ -476,7 +537,7 @@ match(Parser *p, const char *word)
 {
 	size_t n = strlen(word);
 
-	if (p->len - p->pos >= n && memcmp(p->s + p->pos, word, n) == 0) {
+	if (have(p, n) && memcmp(p->s + p->pos, word, n) == 0) {
 		p->pos += n;
 		return true;
 	}
@@ -488,8 +549,9 @@ parse_value(Parser *p, JsonValue **out, int depth)
 {
 	if (depth >= JSON_MAX_DEPTH)
 		return fail(p, "nesting too deep");
+	compact(p);
 	skip_ws(p);
-	if (p->pos >= p->len)
+	if (!have(p, 1))
 		return fail(p, "unexpected end");
 	switch (p->s[p->pos]) {
 	case '{':
@@ -519,6 +581,24 @@ parse_value(Parser *p, JsonValue **out, int depth)
 	}
 }
 
+static int
+parse_document(Parser *p, JsonValue **out)
+{
+	JsonValue *v = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((rc = parse_value(p, &v, 0)) < 0)
+		return rc;
+	skip_ws(p);
+	if (have(p, 1) || p->read_rc < 0) {
+		json_free(v);
+		return fail(p, "trailing data");
+	}
+	*out = v;
+	return 0;
+}
+
 int
 json_parse(JsonValue **out, const char *text, size_t len)
 {
@@ -529,20 +609,21 @@ int
 json_parse_streaming(JsonValue **out, const char *text, size_t len, const char *array_key, JsonItemCb cb,
                      void *payload)
 {
-	Parser p = {text, len, 0, cb ? array_key : NULL, cb, payload};
-	JsonValue *v = NULL;
-	int rc;
+	Parser p = {.s = text, .len = len, .stream_key = cb ? array_key : NULL, .cb = cb, .payload = payload};
 
-	*out = NULL;
-	if ((rc = parse_value(&p, &v, 0)) < 0)
-		return rc;
-	skip_ws(&p);
-	if (p.pos != len) {
-		json_free(v);
-		return fail(&p, "trailing data");
-	}
-	*out = v;
-	return 0;
+	return parse_document(&p, out);
+}
+
+int
+json_parse_reader(JsonValue **out, JsonReadFn read, void *read_payload, const char *array_key, JsonItemCb cb,
+                  void *payload)
+{
+	Parser p = {.s = "", .read = read, .read_payload = read_payload, .stream_key = cb ? array_key : NULL,
+	            .cb = cb, .payload = payload};
+	int rc = parse_document(&p, out);
+
+	free(p.buf);
+	return rc;
 }
 
 const JsonValue *

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 typedef struct JsonWriter {
 	Buf *out;
@@ -74,6 +75,17 @@ int json_parse(JsonValue **out, const char *text, size_t len);
 typedef int (*JsonItemCb)(const JsonValue *item, size_t item_idx, void *payload);
 int json_parse_streaming(JsonValue **out, const char *text, size_t len, const char *array_key, JsonItemCb cb,
                          void *payload);
+/*
+ * The same, the text pulled from read as the parser goes: read fills buf
+ * with up to n bytes and returns how many, 0 at the end, or a negative
+ * error code with its error record set (returned unchanged).  Memory: the
+ * parsed tree and a window of the text about as large as the biggest
+ * value parsed at once (the streamed array's items go one at a time), not
+ * the text.
+ */
+typedef ssize_t (*JsonReadFn)(void *buf, size_t n, void *payload);
+int json_parse_reader(JsonValue **out, JsonReadFn read, void *read_payload, const char *array_key, JsonItemCb cb,
+                      void *payload);
 void json_free(JsonValue *v);
 /* Lookups return borrowed pointers (valid until json_free of the root), NULL when absent or of another type. */
 const JsonValue *json_get(const JsonValue *obj, const char *key);

@@ -103,6 +103,8 @@ typedef struct IoSha256 IoSha256;
 IoSha256 *io_sha256_new(void);
 void io_sha256_update(IoSha256 *h, const void *buf, size_t len);
 void io_sha256_final(IoSha256 *h, uint8_t out[IO_SHA256_LEN]);
+/* dst takes src's state: both go on from the bytes src has seen. */
+void io_sha256_copy(IoSha256 *dst, const IoSha256 *src);
 void io_sha256_free(IoSha256 *h);
 /* 64 lowercase hex chars + NUL. */
 void io_hex(char *out, const uint8_t *bytes, size_t len);

@@ -49,6 +49,14 @@ io_sha256_final(IoSha256 *h, uint8_t out[IO_SHA256_LEN])
 }
 
 void
+io_sha256_copy(IoSha256 *dst, const IoSha256 *src)
+{
+	int ok = EVP_MD_CTX_copy_ex(dst->ctx, src->ctx);
+
+	ASSERT(ok == 1);
+}
+
+void
 io_sha256_free(IoSha256 *h)
 {
 	if (h == NULL)

@@ -711,17 +711,32 @@ bundle_alias_find(const Storage *s, const char *path, const char **out_bundle_pa
                   uint64_t *out_length)
 {
 	const AliasMap *m = s->aliases;
-	const Alias *a;
+	const Alias *a = NULL;
 
-	if (m == NULL || m->count == 0)
-		return false;
-	a = map_slot(m, path, hash_path(path));
-	if (a->path == NULL)
-		return false;
+	if (m != NULL && m->count > 0)
+		a = map_slot(m, path, hash_path(path));
+	if (a == NULL || a->path == NULL) {
+		if (s->alias_resolve == NULL ||
+		    !s->alias_resolve(path, out_bundle_path, out_offset, out_length, s->alias_payload))
+			return false;
+		/* A manifest gives a bundled object's plain length; in a set whose
+		 * manifest was encrypted (storage_cipher_note) every object is, and
+		 * its bundle holds the encrypted one, longer by the cipher's framing. */
+		if (s->keyring && io_keyring_requires(s->keyring, *out_bundle_path))
+			*out_length = io_cipher_sealed_size(*out_length);
+		return true;
+	}
 	*out_bundle_path = m->bundles[a->bundle_idx];
 	*out_offset = a->offset;
 	*out_length = m->sealed[a->bundle_idx] ? io_cipher_sealed_size(a->length) : a->length;
 	return true;
+}
+
+void
+storage_alias_resolver_set(Storage *s, StorageAliasResolveFn fn, void *payload)
+{
+	s->alias_resolve = fn;
+	s->alias_payload = fn ? payload : NULL;
 }
 
 void

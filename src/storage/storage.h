@@ -196,6 +196,16 @@ IoKeyring *storage_keyring(const Storage *s);
  * Nothing happens for an unencrypted r or a Storage without a keyring.
  */
 void storage_cipher_note(Storage *s, const IoReader *r, const char *dir);
+/*
+ * Aliases without an entry each: where no added alias names a path, fn is
+ * asked; true with the bundle path (borrowed: it must stay valid while fn
+ * is set) and the range makes path an alias.  fn is called from every
+ * thread that reads through s, at once: it must be thread-safe.  NULL
+ * removes it.  Set it before threads read through s.
+ */
+typedef bool (*StorageAliasResolveFn)(const char *path, const char **out_bundle_path, uint64_t *out_offset,
+                                      uint64_t *out_length, void *payload);
+void storage_alias_resolver_set(Storage *s, StorageAliasResolveFn fn, void *payload);
 
 /* ---- the storage test: the console's Test button (probe.c) ---- */
 

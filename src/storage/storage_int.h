@@ -23,6 +23,8 @@ struct Storage {
 	BundleWindows *windows; /* remote stores: what was read of bundles, NULL until then */
 	IoKeyring *keyring;    /* storage_cipher_set: owned; NULL: objects pass as stored */
 	StorageCipherName cipher_name;
+	StorageAliasResolveFn alias_resolve; /* storage_alias_resolver_set, or NULL */
+	void *alias_payload;
 };
 
 /* Path checks (storage.c): 0, or ERR_INTERNAL "invalid storage path".  An
@@ -34,7 +36,8 @@ int storage_check_object_path(const char *path);
 bool bundle_wants(const Storage *s, const char *path, const StorageWriteOpts *opts);
 /* A writer that bundles path while it stays small. */
 int bundle_writer_open(Storage *s, IoWriter **out, const char *path, const StorageWriteOpts *opts);
-/* The alias of path: true with its bundle (borrowed until storage_free) and range. */
+/* The alias of path (added, else the resolver's): true with its bundle (borrowed until
+ * storage_free, or as the resolver says) and range. */
 bool bundle_alias_find(const Storage *s, const char *path, const char **out_bundle_path, uint64_t *out_offset,
                        uint64_t *out_length);
 /* A reader of the member [offset, offset + length) of bundle (an alias's,

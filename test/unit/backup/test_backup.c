@@ -32,6 +32,24 @@
 #define SHA_B "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA_C "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
+/* The binary SHA-256 of a hex literal. */
+static void
+set_sha(uint8_t out[IO_SHA256_LEN], const char *hex)
+{
+	if (io_unhex(out, hex, IO_SHA256_LEN) < 0)
+		fail_msg("bad hex \"%s\"", hex);
+}
+
+/* The same, for one call's argument (overwritten by the next). */
+static const uint8_t *
+sha_bin(const char *hex)
+{
+	static uint8_t sha[IO_SHA256_LEN];
+
+	set_sha(sha, hex);
+	return sha;
+}
+
 static const char backup_label[] =
 	"START WAL LOCATION: 16/B374D848 (file 0000000100000016000000B3)\n"
 	"CHECKPOINT LOCATION: 16/B374D880\n"
@@ -84,14 +102,14 @@ sample_manifest(void)
 	f->size = 8192 * 131072ULL;
 	f->stored_size = 12345;
 	f->mtime = 1795705730;
-	memcpy(f->sha256, SHA_A, 65);
+	set_sha(f->sha256, SHA_A);
 	f = manifest_add_file(m, "base/16384/16385_vm", MF_FILE);
 	f->mode = 0640;
 	f->size = 8192;
 	f->stored_size = 52;
 	f->mtime = -1; /* before 1970: still round-trips */
 	f->page_errors = 2;
-	memcpy(f->sha256, SHA_B, 65);
+	set_sha(f->sha256, SHA_B);
 	f = manifest_add_file(m, "base/5/2619", MF_SPARSE);
 	f->mode = 0600;
 	f->size = 40960;
@@ -101,21 +119,21 @@ sample_manifest(void)
 	f->link_target = xstrdup("/srv/ts/fast \"ssd\"");
 	f = manifest_add_file(m, "base/16384/gone", MF_FILE);
 	f->vanished = true;
-	memcpy(f->sha256, SHA_C, 65);
+	set_sha(f->sha256, SHA_C);
 	f = manifest_add_file(m, "odd name \"q\" \\ \xc3\xa9\n", MF_FILE);
 	f->mode = 0600;
 	f->size = 0;
 	f->stored_size = 52;
-	memcpy(f->sha256, SHA_B, 65);
+	set_sha(f->sha256, SHA_B);
 	f = manifest_add_file(m, "global/pg_control", MF_FILE);
 	f->mode = 0600;
 	f->size = 8192;
 	f->stored_size = 300;
 	f->mtime = 1795705731;
-	memcpy(f->sha256, SHA_C, 65);
+	set_sha(f->sha256, SHA_C);
 
-	manifest_add_wal(m, "0000000300000016000000B3", 16 * 1024 * 1024, 1000, SHA_A);
-	manifest_add_wal(m, "0000000300000016000000B4", 16 * 1024 * 1024, 2000, SHA_C);
+	manifest_add_wal(m, "0000000300000016000000B3", 16 * 1024 * 1024, 1000, sha_bin(SHA_A));
+	manifest_add_wal(m, "0000000300000016000000B4", 16 * 1024 * 1024, 2000, sha_bin(SHA_C));
 	return m;
 }
 
@@ -187,7 +205,7 @@ assert_manifest_equal(const Manifest *got, const Manifest *want)
 		}
 		if (w->kind == MF_FILE) {
 			assert_true(g->stored_size == w->stored_size);
-			assert_string_equal(g->sha256, w->sha256);
+			assert_memory_equal(g->sha256, w->sha256, IO_SHA256_LEN);
 			assert_int_equal(g->page_errors, w->page_errors);
 		}
 		if (w->kind == MF_LINK)
@@ -202,7 +220,7 @@ assert_manifest_equal(const Manifest *got, const Manifest *want)
 		assert_string_equal(got->wal[wal_idx].name, want->wal[wal_idx].name);
 		assert_true(got->wal[wal_idx].size == want->wal[wal_idx].size);
 		assert_true(got->wal[wal_idx].stored_size == want->wal[wal_idx].stored_size);
-		assert_string_equal(got->wal[wal_idx].sha256, want->wal[wal_idx].sha256);
+		assert_memory_equal(got->wal[wal_idx].sha256, want->wal[wal_idx].sha256, IO_SHA256_LEN);
 	}
 }
 
@@ -425,12 +443,39 @@ test_manifest_bad_content_with_valid_checksum(void **state)
 	Buf text = BUF_INIT;
 
 	(void)state;
-	/* a file entry without its content checksum */
-	m->files[1].sha256[0] = '\0';
-	manifest_to_json(m, &text);
-	assert_corrupt_record(text.data, text.len, "file without sha256");
-	assert_string_equal(err_message(), "manifest entry \"base/16384/16385\" has no checksum");
-	memcpy(m->files[1].sha256, SHA_A, 65);
+	/* a file entry without its content checksum (or with one that is not hex), checksummed again */
+	for (int bad_idx = 0; bad_idx < 2; bad_idx++) {
+		const char *bad = bad_idx == 0 ? "\"sha256\":\"\"" : "\"sha256\":\"" SHA_A "x\"";
+		char *entry, *sha, *key;
+		uint8_t sum[IO_SHA256_LEN];
+		char hex[2 * IO_SHA256_LEN + 1];
+		IoSha256 *h = io_sha256_new();
+		Buf edit = BUF_INIT;
+
+		buf_reset(&text);
+		manifest_to_json(m, &text);
+		entry = strstr(text.data, "\"path\":\"base/16384/16385\"");
+		assert_non_null(entry);
+		sha = strstr(entry, "\"sha256\":\"");
+		assert_non_null(sha);
+		buf_append(&edit, text.data, (size_t)(sha - text.data));
+		buf_puts(&edit, bad);
+		buf_puts(&edit, sha + strlen("\"sha256\":\"") + 2 * IO_SHA256_LEN + 1);
+		/* the last one: a database is named after it too */
+		key = NULL;
+		for (char *k = edit.data; (k = strstr(k, "\"manifest_checksum\"")) != NULL; k++)
+			key = k;
+		assert_non_null(key);
+		edit.len = (size_t)(key - edit.data);
+		io_sha256_update(h, edit.data, edit.len);
+		io_sha256_final(h, sum);
+		io_sha256_free(h);
+		io_hex(hex, sum, sizeof(sum));
+		buf_printf(&edit, "\"manifest_checksum\": \"%s\"\n}\n", hex);
+		assert_corrupt_record(edit.data, edit.len, "file without sha256");
+		assert_string_equal(err_message(), "manifest entry \"base/16384/16385\" has no checksum");
+		buf_free(&edit);
+	}
 
 	/* a required field missing */
 	free(m->superuser);

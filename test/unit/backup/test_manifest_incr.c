@@ -41,6 +41,24 @@
 #define SHA_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 #define SHA_B "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA_C "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+
+/* The binary SHA-256 of a hex literal. */
+static void
+set_sha(uint8_t out[IO_SHA256_LEN], const char *hex)
+{
+	if (io_unhex(out, hex, IO_SHA256_LEN) < 0)
+		fail_msg("bad hex \"%s\"", hex);
+}
+
+/* The same, for one call's argument (overwritten by the next). */
+static const uint8_t *
+sha_bin(const char *hex)
+{
+	static uint8_t sha[IO_SHA256_LEN];
+
+	set_sha(sha, hex);
+	return sha;
+}
 #define SYSID "7441234567890123456"
 #define FULL_ID "20261126-100000F"
 #define INCR1_ID "20261126-110000I"
@@ -114,7 +132,7 @@ sample_incr(void)
 	f->size = 100 * PAGE;
 	f->mtime = 1795705730;
 	f->stored_size = 4321;
-	memcpy(f->sha256, SHA_A, 65);
+	set_sha(f->sha256, SHA_A);
 	f->blocks = R("3,10-19,99");
 	f->bundle = 2;                 /* its stored pages in bundles/000002 */
 	f->bundle_offset = 12345;
@@ -137,7 +155,7 @@ sample_incr(void)
 	f->mode = 0600;
 	f->size = PAGE;
 	f->stored_size = 80;
-	memcpy(f->sha256, SHA_B, 65);
+	set_sha(f->sha256, SHA_B);
 	f->blocks = R("0");
 	add_part(f, INCR2_ID, "0");
 	/* FSM and VM: whole files */
@@ -145,7 +163,7 @@ sample_incr(void)
 	f->mode = 0600;
 	f->size = PAGE;
 	f->stored_size = 52;
-	memcpy(f->sha256, SHA_C, 65);
+	set_sha(f->sha256, SHA_C);
 	f->bundle = 1;
 	f->bundle_offset = 0;
 	f = manifest_add_file(m, "base/16390/1259", MF_SPARSE);
@@ -155,12 +173,12 @@ sample_incr(void)
 	f->mode = 0600;
 	f->size = 8192;
 	f->stored_size = 300;
-	memcpy(f->sha256, SHA_C, 65);
+	set_sha(f->sha256, SHA_C);
 
 	strlist_add(&m->removed, "base/16384/16387");
 	strlist_add(&m->removed, "base/16384/16387_fsm");
 	strlist_add(&m->removed, "odd \"name\"\n\\");
-	manifest_add_wal(m, "0000000100000016000000B3", 16 * 1024 * 1024, 1000, SHA_A);
+	manifest_add_wal(m, "0000000100000016000000B3", 16 * 1024 * 1024, 1000, sha_bin(SHA_A));
 	return m;
 }
 
@@ -201,12 +219,12 @@ assert_incr_equal(const Manifest *got, const Manifest *want)
 		assert_true(g->mtime == w->mtime);
 		if (w->kind == MF_FILE || (w->kind == MF_INCR && w->blocks.n > 0)) {
 			assert_true(g->stored_size == w->stored_size);
-			assert_string_equal(g->sha256, w->sha256);
+			assert_memory_equal(g->sha256, w->sha256, IO_SHA256_LEN);
 		}
 		assert_int_equal(g->bundle, w->bundle);
 		assert_true(g->bundle_offset == w->bundle_offset);
 		if (w->kind == MF_INCR && w->blocks.n == 0) {
-			assert_string_equal(g->sha256, "");
+			assert_memory_equal(g->sha256, (const uint8_t[IO_SHA256_LEN]){0}, IO_SHA256_LEN);
 			assert_true(g->stored_size == 0);
 		}
 		assert_ranges_equal(&g->blocks, &w->blocks);
@@ -534,7 +552,7 @@ store_pages(Storage *s, const Manifest *m, ManifestFile *f, const BlockRanges *b
 	io_container_writer_info(w, &info);
 	io_writer_free(w);
 	f->stored_size = info.stored_size;
-	io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
+	memcpy(f->sha256, info.sha256, IO_SHA256_LEN);
 	free(object);
 	free(dir);
 }
@@ -753,7 +771,7 @@ store_pages_bundled(Storage *s, const Manifest *m, ManifestFile *f, const BlockR
 	io_container_writer_info(w, &info);
 	io_writer_free(w);
 	f->stored_size = info.stored_size;
-	io_hex(f->sha256, info.sha256, IO_SHA256_LEN);
+	memcpy(f->sha256, info.sha256, IO_SHA256_LEN);
 	free(object);
 	free(dir);
 }
@@ -895,7 +913,7 @@ test_store_big_manifest(void **state)
 		e->mode = 0600;
 		e->size = (uint64_t)i * PAGE;
 		e->stored_size = 52 + (uint64_t)i;
-		memcpy(e->sha256, i % 2 ? SHA_A : SHA_B, 65);
+		set_sha(e->sha256, i % 2 ? SHA_A : SHA_B);
 		e->bundle = (uint32_t)(1 + i / 7000);
 		e->bundle_offset = (uint64_t)i * 1000;
 	}
@@ -978,6 +996,45 @@ test_chain_load(void **state)
 	free(d2);
 }
 
+/* An incremental's view of its parent: path, kind, size and parts of each
+ * file, sorted by path; the manifest keeps its other members. */
+static void
+test_lookup_take(void **state)
+{
+	Manifest *m = sample_incr();
+	ManifestLookup *l;
+	ManifestFile f;
+	size_t n = m->n_files;
+
+	(void)state;
+	l = manifest_lookup_take(m);
+	assert_int_equal(m->n_files, 0);
+	assert_null(manifest_find_file(m, "base/16384/16385"));
+	assert_string_equal(m->set_id, INCR2_ID);
+	assert_int_equal(manifest_lookup_count(l), n);
+	for (size_t i = 1; i < n; i++)
+		assert_true(strcmp(manifest_lookup_path(l, i - 1), manifest_lookup_path(l, i)) < 0);
+
+	assert_true(manifest_lookup_find(l, "base/16384/16385", &f));
+	assert_string_equal(f.path, "base/16384/16385");
+	assert_int_equal(f.kind, MF_INCR);
+	assert_int_equal(f.size, 100 * PAGE);
+	assert_int_equal(f.n_parts, 3);
+	assert_string_equal(f.parts[1].set_id, INCR1_ID);
+	assert_int_equal(ranges_count(&f.parts[0].blocks), 3 + 6 + 30);
+	assert_int_equal(f.bundle, 0); /* only what an incremental asks */
+	assert_true(manifest_lookup_find(l, "base/16390/1259", &f));
+	assert_int_equal(f.kind, MF_SPARSE);
+	assert_int_equal(f.size, 40960);
+	assert_int_equal(f.n_parts, 0);
+	assert_false(manifest_lookup_find(l, "base/16384/1638", &f));
+	assert_false(manifest_lookup_find(l, "", &f));
+	assert_false(manifest_lookup_find(l, "zzz", &f));
+	manifest_lookup_free(l);
+	manifest_free(m);
+	manifest_lookup_free(NULL);
+}
+
 int
 main(void)
 {
@@ -986,6 +1043,7 @@ main(void)
 		cmocka_unit_test(test_full_has_no_parent_or_removed),
 		cmocka_unit_test(test_find_file),
 		cmocka_unit_test(test_find_file_many),
+		cmocka_unit_test(test_lookup_take),
 		cmocka_unit_test(test_tampered_part_range),
 		cmocka_unit_test(test_tampered_blocks),
 		cmocka_unit_test(test_bundle_members),

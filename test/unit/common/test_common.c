@@ -418,10 +418,38 @@ parse_ok(const char *text)
 	return v;
 }
 
+/* json_parse_reader's source: text in reads of at most `step` bytes, then
+ * `fail` (if not 0) instead of the end. */
+typedef struct PullText {
+	const char *text;
+	size_t len;
+	size_t pos;
+	size_t step;
+	int fail;
+} PullText;
+
+static ssize_t
+pull_text(void *buf, size_t n, void *payload)
+{
+	PullText *t = payload;
+	size_t k = t->len - t->pos;
+
+	if (k == 0 && t->fail)
+		return err_set(t->fail, "the source broke");
+	if (k > n)
+		k = n;
+	if (k > t->step)
+		k = t->step;
+	memcpy(buf, t->text + t->pos, k);
+	t->pos += k;
+	return (ssize_t)k;
+}
+
 static void
 parse_bad_len(const char *text, size_t len)
 {
 	JsonValue *v = (JsonValue *)(uintptr_t)1;
+	char want[256];
 
 	err_clear();
 	if (json_parse(&v, text, len) != ERR_INVALID)
@@ -429,6 +457,16 @@ parse_bad_len(const char *text, size_t len)
 	assert_null(v);
 	assert_int_equal(err_code(), ERR_INVALID);
 	assert_true(strncmp(err_message(), "invalid JSON at byte ", 21) == 0);
+	snprintf(want, sizeof(want), "%s", err_message());
+	/* pulled a byte at a time: the same verdict, the same place */
+	for (size_t step = 1; step <= 7; step += 6) {
+		PullText t = {text, len, 0, step, 0};
+		v = (JsonValue *)(uintptr_t)1;
+		if (json_parse_reader(&v, pull_text, &t, NULL, NULL, NULL) != ERR_INVALID)
+			fail_msg("json_parse_reader accepted \"%.*s\"", (int)len, text);
+		assert_null(v);
+		assert_string_equal(err_message(), want);
+	}
 }
 
 static void
@@ -676,6 +714,61 @@ test_json_parse_streaming(void **state)
 	assert_int_equal(json_parse_streaming(&v, "{\"files\": [1] x}", 16, "files", stream_cb, &seen), ERR_INVALID);
 	assert_int_equal(json_parse_streaming(&v, "{\"files\": [1 2]}", 16, "files", stream_cb, &seen), ERR_INVALID);
 	assert_int_equal(json_parse_streaming(&v, "{\"files\": [1", 12, "files", stream_cb, &seen), ERR_INVALID);
+	buf_free(&seen.items);
+}
+
+/* Pulled from a source in reads of any size: the same items and tree as
+ * from memory; a read error comes back as it is; a long streamed array is
+ * parsed with a window of the text, not the text. */
+static void
+test_json_parse_reader(void **state)
+{
+	const char *text = "{\"a\": 1, \"files\": [{\"p\": \"x\", \"q\": [1, 2]}, {\"p\": \"y\"}, [], \"s\"],"
+	                   " \"inner\": {\"files\": [7, 8]}, \"z\": \"end\", \"n\": -12.5e3, \"t\": true}";
+	StreamSeen seen = {BUF_INIT, -1};
+	JsonValue *v = NULL;
+	Buf big = BUF_INIT;
+
+	(void)state;
+	for (size_t step = 1; step < 80; step += 3) {
+		PullText t = {text, strlen(text), 0, step, 0};
+		buf_reset(&seen.items);
+		if (json_parse_reader(&v, pull_text, &t, "files", stream_cb, &seen) < 0)
+			fail_msg("json_parse_reader (reads of %zu): %s", step, err_message());
+		assert_string_equal(seen.items.data, "0:x;1:y;2:[];3:s;");
+		assert_int_equal(json_get(v, "files")->count, 0);
+		assert_int_equal(json_get(json_get(v, "inner"), "files")->count, 2);
+		assert_string_equal(json_get_string(v, "z"), "end");
+		assert_string_equal(json_get(v, "n")->string, "-12.5e3");
+		assert_true(json_get_bool(v, "t", false));
+		json_free(v);
+	}
+
+	/* the source fails: its code and record, no tree */
+	{
+		PullText t = {text, 30, 0, 7, ERR_NETWORK};
+		err_clear();
+		assert_int_equal(json_parse_reader(&v, pull_text, &t, "files", stream_cb, &seen), ERR_NETWORK);
+		assert_null(v);
+		assert_string_equal(err_message(), "the source broke");
+	}
+
+	/* 200,000 items (about 5 MB), every one seen, in order */
+	buf_puts(&big, "{\"files\": [");
+	for (int i = 0; i < 200000; i++)
+		buf_printf(&big, "%s\n{\"p\": \"base/16384/%d\"}", i ? "," : "", i);
+	buf_puts(&big, "], \"z\": \"end\"}");
+	{
+		PullText t = {big.data, big.len, 0, 65536, 0};
+		buf_reset(&seen.items);
+		if (json_parse_reader(&v, pull_text, &t, "files", stream_cb, &seen) < 0)
+			fail_msg("json_parse_reader: %s", err_message());
+		assert_string_equal(json_get_string(v, "z"), "end");
+		assert_non_null(strstr(seen.items.data, ";199999:base/16384/199999;"));
+		assert_non_null(strstr(seen.items.data, "0:base/16384/0;1:base/16384/1;"));
+		json_free(v);
+	}
+	buf_free(&big);
 	buf_free(&seen.items);
 }
 
@@ -1175,6 +1268,7 @@ main(void)
 		cmocka_unit_test(test_json_parse_lone_low_surrogate),
 		cmocka_unit_test(test_json_parse_depth),
 		cmocka_unit_test(test_json_parse_streaming),
+		cmocka_unit_test(test_json_parse_reader),
 		cmocka_unit_test(test_json_get_helpers),
 		cmocka_unit_test(test_json_round_trip),
 		cmocka_unit_test(test_path_join),
