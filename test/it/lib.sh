@@ -456,7 +456,8 @@ _s3_list() {
 st_keys() {
 	local dir=${1%/}
 	if [[ $TB_STORAGE == s3 ]]; then
-		_s3_list "$S3_PREFIX/$dir/" "" | grep -oP '<Key>\K[^<]*' | sed "s|^$S3_PREFIX/||" | sort
+		# (no object under DIR is an empty answer, not a failure)
+		_s3_list "$S3_PREFIX/$dir/" "" | { grep -oP '<Key>\K[^<]*' || true; } | sed "s|^$S3_PREFIX/||" | sort
 	else
 		[[ -d $T/storage/$dir ]] || return 0
 		(cd "$T/storage" && find "$dir" -type f | sort)
