@@ -224,9 +224,13 @@ void chain_free(Chain *c);
 /*
  * Write one MF_INCR file of the chain's newest set to fd: every block from
  * the set its parts name, each read once; all stored streams involved are
- * checked against their manifests.
+ * checked against their manifests.  With a pool (p and codecs, else NULL),
+ * a large whole file of a full set that a part draws on is laid down whole
+ * first, its frames decoded by every worker (as a full restore does), and
+ * the other parts' pages are written over the blocks they replace.
  */
-int files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd, const char *dest_path);
+int files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd, const char *dest_path, Pool *p,
+                       IoFrameCodec *const *codecs);
 
 /*
  * Connect to a registered cluster and check what every operation needs:

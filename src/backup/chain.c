@@ -263,8 +263,10 @@ cmp_range(const void *a, const void *b)
 }
 
 int
-files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd, const char *dest_path)
+files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd, const char *dest_path, Pool *p,
+                   IoFrameCodec *const *codecs)
 {
+	ssize_t whole_part = -1;
 	uint64_t nblocks = f->size / PG_PAGE_SIZE;
 	uint64_t covered = 0;
 	BlockRange *all = NULL;
@@ -295,23 +297,43 @@ files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd, co
 		return err_set(ERR_CORRUPT, "manifest entry \"%s\" does not account for every block", f->path);
 	if (ftruncate(fd, (off_t)f->size) < 0)
 		return err_errno(errno, "could not extend file \"%s\"", dest_path);
-	for (size_t i = 0; i < f->n_parts; i++) {
-		const char *dir;
-		const Manifest *m = chain_find(c, f->parts[i].set_id, &dir);
-		const ManifestFile *entry;
+	/* pass 0: a large whole file the chain starts from, laid down whole on
+	 * every worker; pass 1: the other parts, over the blocks they own */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < f->n_parts; i++) {
+			const char *dir;
+			const Manifest *m = chain_find(c, f->parts[i].set_id, &dir);
+			const ManifestFile *entry;
 
-		if (m == NULL)
-			return err_set(ERR_CORRUPT, "file \"%s\" needs set \"%s\", which is not in its chain", f->path,
-			               f->parts[i].set_id);
-		entry = manifest_find_file((Manifest *)m, f->path);
-		if (entry == NULL || (entry->kind != MF_FILE && entry->kind != MF_INCR))
-			return err_set(ERR_CORRUPT, "set \"%s\" does not hold file \"%s\" its child refers to",
-			               f->parts[i].set_id, f->path);
-		if (entry->kind == MF_INCR && entry->blocks.n == 0)
-			return err_set(ERR_CORRUPT, "set \"%s\" stores no page of \"%s\" its child refers to",
-			               f->parts[i].set_id, f->path);
-		if ((rc = apply_part(s, dir, entry, &f->parts[i].blocks, fd, dest_path)) < 0)
-			return rc;
-	}
+			if (m == NULL)
+				return err_set(ERR_CORRUPT, "file \"%s\" needs set \"%s\", which is not in its chain", f->path,
+				               f->parts[i].set_id);
+			entry = manifest_find_file((Manifest *)m, f->path);
+			if (entry == NULL || (entry->kind != MF_FILE && entry->kind != MF_INCR))
+				return err_set(ERR_CORRUPT, "set \"%s\" does not hold file \"%s\" its child refers to",
+				               f->parts[i].set_id, f->path);
+			if (entry->kind == MF_INCR && entry->blocks.n == 0)
+				return err_set(ERR_CORRUPT, "set \"%s\" stores no page of \"%s\" its child refers to",
+				               f->parts[i].set_id, f->path);
+			if (pass == 0) {
+				if (p && whole_part < 0 && entry->kind == MF_FILE && entry->size > COPY_CHUNK_BYTES) {
+					char *object = xasprintf("%s/data/%s", dir, entry->path);
+
+					whole_part = (ssize_t)i;
+					rc = files_restore_framed(p, codecs, s, object, fd, dest_path, entry->size, entry->sha256);
+					if (rc < 0 && err_code() == ERR_CORRUPT)
+						err_prefix("stored file \"%s\" is damaged", object);
+					free(object);
+					if (rc < 0)
+						return rc;
+				}
+				continue;
+			}
+			if ((ssize_t)i != whole_part && (rc = apply_part(s, dir, entry, &f->parts[i].blocks, fd, dest_path)) < 0)
+				return rc;
+		}
+	/* the whole file may have been longer than the file is now */
+	if (whole_part >= 0 && ftruncate(fd, (off_t)f->size) < 0)
+		return err_errno(errno, "could not truncate file \"%s\"", dest_path);
 	return 0;
 }

@@ -307,7 +307,7 @@ write_file(Layout *l, Pool *p, const ManifestFile *f)
 		if (ftruncate(fd, (off_t)f->size) < 0)
 			rc = err_errno(errno, "could not extend file \"%s\"", dest);
 	} else if (f->kind == MF_INCR) {
-		rc = files_restore_incr(l->storage, l->chain, f, fd, dest);
+		rc = files_restore_incr(l->storage, l->chain, f, fd, dest, p, l->codecs);
 	} else {
 		object = xasprintf("%s/data/%s", l->set_dir, f->path);
 		/* a file of several chunks is decoded by every worker; a small one by its owner */

@@ -626,7 +626,7 @@ rebuild(Repo *r, TwoSets *t, uint8_t **out, size_t *out_len)
 	int rc;
 
 	assert_true(fd >= 0);
-	rc = files_restore_incr(r->s, &t->chain, manifest_find_file(t->incr, REL), fd, dest);
+	rc = files_restore_incr(r->s, &t->chain, manifest_find_file(t->incr, REL), fd, dest, NULL, NULL);
 	assert_int_equal(fstat(fd, &st), 0);
 	*out_len = (size_t)st.st_size;
 	*out = xmalloc(*out_len + 1);
@@ -838,7 +838,7 @@ test_chain_bundled(void **state)
 
 	fd = open(dest, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0);
-	if (files_restore_incr(s2, &c, manifest_find_file(loaded, REL), fd, dest) != 0)
+	if (files_restore_incr(s2, &c, manifest_find_file(loaded, REL), fd, dest, NULL, NULL) != 0)
 		fail_msg("files_restore_incr: %s", err_message());
 	for (uint32_t blk = 0; blk < 8; blk++) {
 		fill_page(want, blk, blk == 1 || blk == 5 ? 'I' : 'F');
@@ -868,7 +868,7 @@ test_chain_bundled(void **state)
 	close(fd);
 	fd = open(dest, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	err_clear();
-	assert_int_equal(files_restore_incr(s2, &c, manifest_find_file(loaded, REL), fd, dest), ERR_CORRUPT);
+	assert_int_equal(files_restore_incr(s2, &c, manifest_find_file(loaded, REL), fd, dest, NULL, NULL), ERR_CORRUPT);
 	assert_non_null(strstr(err_message(), obj));
 	assert_int_equal(files_restore_to_fd(s2, sobj, fd, dest, small->size, small->sha256), 0);
 	close(fd);
