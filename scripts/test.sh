@@ -124,7 +124,7 @@ echo
 # do t_api_metrics and t_api_scheduler (both in lane 1). Every other TCP port (API
 # daemons, RGW fixtures, proxies, receivers) is a test's own.
 lane2_file=" t_archive t_kill9 t_verify_corrupt t_pitr t_chain_integrity t_api_backup_now t_api_auth t_s3_storage
-	t_logical t_alerts t_encryption t_bundles t_fault_loop t_incremental t_incremental_wal t_s3_faults "
+	t_logical t_alerts t_encryption t_bundles t_incremental t_s3_faults "
 tests1=() tests2=()
 for t in "${tests[@]}"; do
 	if [[ " $(echo $lane2_file) " == *" $(basename "$t" .sh) "* ]]; then
