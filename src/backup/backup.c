@@ -781,19 +781,12 @@ collect_wal(Job *j, size_t *from_pg_wal)
 		pg_wal_name(name, j->m->timeline, seg, seg_size);
 		src = manifest_archive_path(j->cluster.system_id, name);
 		dst = xasprintf("%s/wal/%s", j->set_dir, name);
-		if ((rc = wal_from_pg_wal(j, name, seg, dst, &ci)) != 0) {
-			if (rc > 0) {
-				(*from_pg_wal)++;
-				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, ci.sha256);
-				rc = 0;
-			}
-			free(src);
-			free(dst);
-			if (rc < 0)
-				return rc;
-			continue;
-		}
+		/* whichever comes first: PostgreSQL marks the segment finished in
+		 * pg_wal (its .ready may follow the switch by a moment under load),
+		 * or the archive has it (pg_wal may have recycled it long ago) */
 		for (;;) {
+			if ((rc = wal_from_pg_wal(j, name, seg, dst, &ci)) != 0)
+				break;
 			if ((rc = storage_info(archive, src, &info)) < 0 || info.exists)
 				break;
 			if (time_now_ms() > deadline) {
@@ -804,11 +797,14 @@ collect_wal(Job *j, size_t *from_pg_wal)
 			}
 			usleep(100 * 1000);
 		}
-		if (rc == 0)
+		if (rc > 0) {
+			(*from_pg_wal)++;
+			manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, ci.sha256);
+			rc = 0;
+		} else if (rc == 0) {
 			rc = storage_copy_between(archive, src, j->storage, dst, &(StorageWriteOpts){.no_sync = true});
-		if (rc == 0) {
 			/* Read it back through the container to record what the set holds. */
-			if ((rc = files_read_object(j->storage, dst, -1, NULL, &ci)) == 0)
+			if (rc == 0 && (rc = files_read_object(j->storage, dst, -1, NULL, &ci)) == 0)
 				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, ci.sha256);
 		}
 		free(src);

