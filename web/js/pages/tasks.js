@@ -6,7 +6,7 @@ import { confirmDialog } from '../dialog.js';
 
 export const MSG_NEED_FULL = 'Full data backup needed before incremental data backup';
 export const MSG_NEED_COMPACTION = 'Cluster compaction needed before full data backup';
-const POLL_MS = 1000;
+const POLL_MS = 500;  // a running task: its steps and progress (published every 500 ms) followed live
 
 export function taskTitle(t) {
   const p = t.params && typeof t.params === 'object' ? t.params : {};
