@@ -48,10 +48,16 @@ wal_switch_and_wait $P
 SHOP="tenback/$(st_sysid)/shop"
 
 # ---- kill -9 of backups at 12 points over a backup's duration
-t0=$(date +%s%N)
-tb_must "a first full backup (its duration spaces the kills)" backup --cluster src --tenant shop --compress none
-dur_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-log "a full backup takes $dur_ms ms"
+# the shorter of two backups spaces the kills: the first one, on a cold cache and with
+# more WAL to wait for, can take longer than those that follow
+dur_ms=0
+for n in 1 2; do
+	t0=$(date +%s%N)
+	tb_must "full backup $n (its duration spaces the kills)" backup --cluster src --tenant shop --compress none
+	d=$(( ($(date +%s%N) - t0) / 1000000 ))
+	if [ "$dur_ms" -eq 0 ] || [ "$d" -lt "$dur_ms" ]; then dur_ms=$d; fi
+done
+log "a full backup takes $dur_ms ms (the shorter of two)"
 sets_before=$(set_count src shop)
 # tb_bg LOG ARGS...: tenback ARGS as the PostgreSQL user in the background; TB_BG_PID is
 # tenback's own pid (runuser stays as its parent: killing runuser would not kill it)
@@ -77,7 +83,7 @@ no_other_clients() {
 }
 killed=0
 for i in $(seq 1 12); do
-	at_ms=$(( dur_ms * i / 13 ))
+	at_ms=$(( dur_ms * i * 3 / 52 ))   # 12 points over the first 70 %
 	tb_bg "$T/log/killed-backups.txt" backup --cluster src --tenant shop --compress none
 	if tb_bg_kill_after "$at_ms"; then killed=$((killed + 1)); fi
 	wait_for "the killed backup's session gone" 30 no_other_clients >/dev/null || true
