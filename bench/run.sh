@@ -176,7 +176,43 @@ wait_archive_idle() {  # until no WAL segment waits for archive_command
 		sleep 0.2
 	done
 }
-settle() { wait_archive_idle; sync; sleep 1; }
+settle() { make_room; wait_archive_idle; sync; sleep 1; }
+
+# What a measurement wrote is not deleted until the end of the run, space permitting.
+# On ext4 without a journal (this kind of VM's disk) the inode allocator skips inodes
+# freed in the last 60 s, 360 s when their inode table block is dirty again, one by one
+# (recently_deleted() in fs/ext4/ialloc.c): after a measurement's thousands of files
+# are deleted, the next one creating thousands of files (a restore, a pgBackRest
+# backup) spends seconds scanning past them, whichever tool it is. So outputs are
+# renamed into $TRASH (no inode freed), sets and backups stay in their repositories,
+# and make_room deletes them only when free space runs low (counted in the report).
+TRASH=$T/trash
+TB_DELETE=()            # tenback sets to delete: "TENANT|SET"
+BR_EXPIRE=()            # pgBackRest fulls to expire
+N_PURGES=0
+discard() {  # discard DIR: out of the way, deleted later
+	[[ -e $1 ]] || return 0
+	mkdir -p "$TRASH"
+	mv "$1" "$TRASH/$(basename "$1").$RANDOM$RANDOM"
+}
+make_room() {  # delete what was deferred when less than twice the instance plus 4 GiB is free
+	local free
+	free=$(df -B1 --output=avail "$T" | tail -n 1 | tr -d ' ')
+	if ((free >= 2 * INST_BYTES + 4 * 1073741824)); then return 0; fi
+	purge_deferred
+}
+purge_deferred() {
+	local e
+	for e in "${TB_DELETE[@]}"; do
+		tbc set delete --cluster bench --tenant "${e%%|*}" --set "${e#*|}" --with-dependents >/dev/null 2>&1 \
+			|| note_error "tenback set delete ${e#*|} failed"
+	done
+	TB_DELETE=()
+	for e in "${BR_EXPIRE[@]}"; do br_expire "$e"; done
+	BR_EXPIRE=()
+	rm -rf "$TRASH"
+	N_PURGES=$((N_PURGES + 1))
+}
 
 # measure NAME CMD...: run CMD as $PG_USER after settle; sets M_RC, M_SEC (wall
 # seconds), M_RSS (KiB: the largest resident set of any one process of the tree, GNU
@@ -387,10 +423,9 @@ tb_backup() {  # tb_backup CASE VARIANT REP TENANT MODE COMPRESS WORKERS KEEP(0|
 		tool_stored_bytes="$(t=$(tb_log_mib "$name" stored); echo "${t:-null}")" \
 		files_bytes="$(t=$(tb_log_mib "$name" "in files"); echo "${t:-null}")" \
 		detect="$(grep -oP ' INFO: \Kchanged pages: .*' "$LOG/$name.err" | head -n 1 || true)"
-	if [[ $keep == 0 && -n $TB_ID ]]; then
-		tbc set delete --cluster bench --tenant "$tenant" --set "$TB_ID" --with-dependents >/dev/null 2>&1 \
-			|| note_error "tenback set delete $TB_ID failed"
-	fi
+	# deleted later (discard); an incremental's parent is the newest set of the tenant,
+	# and case 3 takes its full right before its incrementals
+	if [[ $keep == 0 && -n $TB_ID ]]; then TB_DELETE+=("$tenant|$TB_ID"); fi
 	return 0
 }
 
@@ -426,7 +461,7 @@ br_backup() {  # br_backup CASE VARIANT REP TYPE COMPRESS WORKERS KEEP: sets BR_
 		tool_read_bytes="${delta:-null}" db_size_bytes="${size:-null}" repo_size_bytes="${rsize:-null}" \
 		repo_delta_bytes="${rdelta:-null}" stored_bytes="${st:-null}"
 	if [[ $type == full && -n $BR_LABEL ]]; then
-		if [[ -n $BR_PREV_FULL && -z ${BR_KEEP[$BR_PREV_FULL]:-} ]]; then br_expire "$BR_PREV_FULL"; fi
+		if [[ -n $BR_PREV_FULL && -z ${BR_KEEP[$BR_PREV_FULL]:-} ]]; then BR_EXPIRE+=("$BR_PREV_FULL"); fi
 		BR_PREV_FULL=$BR_LABEL
 		[[ $keep == 1 ]] && BR_KEEP[$BR_LABEL]=1
 	fi
@@ -442,13 +477,13 @@ bb_backup() {  # bb_backup CASE VARIANT REP COMPRESS
 	esac
 	name="$c-$v-pg_basebackup-r$rep"
 	dir=$OUT/basebackup
-	rm -rf "$dir"
+	discard "$dir"
 	measure "$name" "$PGBIN/pg_basebackup" -h "$SOCK" -p "$PORT" -U "$PG_USER" -D "$dir" -Ft -X fetch -c fast "${z[@]}"
 	local st=""
 	[[ $M_RC -eq 0 ]] && st=$(bytes "$dir")
 	record "$c" "$v" pg_basebackup "$rep" tenant='*' mode=full compress="$comp" workers=1 \
 		stored_bytes="${st:-null}" wal=fetch format=tar
-	rm -rf "$dir"
+	discard "$dir"
 	return 0
 }
 
@@ -475,7 +510,7 @@ tb_restore() {  # tb_restore VARIANT REP SET CHECK_EXPECTED(or "")
 	local v=$1 rep=$2 set=$3 want=$4 name dir
 	name="restore-$v-tenback-r$rep"
 	dir=$OUT/restore-tenback
-	rm -rf "$dir"
+	discard "$dir"
 	# shellcheck disable=SC2046
 	measure "$name" "$TB" --home "$TBH" --log-level info restore --cluster bench --tenant '*' --set "$set" \
 		--to "$dir" --target immediate --port "$RPORT" --socket-dir "$SOCK" $(tb_jobs restore "$W")
@@ -487,7 +522,7 @@ tb_restore() {  # tb_restore VARIANT REP SET CHECK_EXPECTED(or "")
 	record restore "$v" tenback "$rep" set="$set" workers="$W" jobs_passed="$TB_JOBS_RESTORE" \
 		laydown_seconds="${lay:-null}" restored_bytes="${st:-null}" includes_recovery=true
 	if [[ $M_RC -eq 0 && -n $want ]]; then check_restored tenback "$v" "$dir" "$want"; fi
-	rm -rf "$dir"
+	discard "$dir"
 	return 0
 }
 
@@ -495,7 +530,7 @@ br_restore() {  # br_restore VARIANT REP LABEL CHECK_EXPECTED(or "")
 	local v=$1 rep=$2 label=$3 want=$4 name dir st=""
 	name="restore-$v-pgbackrest-r$rep"
 	dir=$OUT/restore-pgbackrest
-	rm -rf "$dir"
+	discard "$dir"
 	install -d -o "$PG_USER" -m 700 "$dir"
 	measure "$name" pgbackrest --config="$BRCONF" --stanza=bench --pg1-path="$dir" --set="$label" \
 		--type=immediate --target-action=promote --archive-mode=off --process-max="$W" \
@@ -511,7 +546,7 @@ br_restore() {  # br_restore VARIANT REP LABEL CHECK_EXPECTED(or "")
 		record recovery "$v" pgbackrest "$rep" set="$label"
 		if [[ $M_RC -eq 0 && -n $want ]]; then check_restored pgbackrest "$v" "$dir" "$want"; fi
 	fi
-	rm -rf "$dir"
+	discard "$dir"
 	return 0
 }
 
@@ -594,8 +629,7 @@ for rep in $(seq 1 "$REPS"); do
 	if [[ -n $TB_INCR10 && -n $TB_INCR1 ]]; then tb_restore chain "$rep" "$TB_INCR10" "$chk_chain"; fi
 	if [[ -n $BR_INCR10 && -n $BR_INCR1 ]]; then br_restore chain "$rep" "$BR_INCR10" "$chk_chain"; fi
 	# drop this repetition's chains
-	[[ -n $TB_FULL ]] && { tbc set delete --cluster bench --tenant '*' --set "$TB_FULL" --with-dependents >/dev/null 2>&1 \
-		|| note_error "tenback set delete $TB_FULL --with-dependents failed"; }
+	[[ -n $TB_FULL ]] && TB_DELETE+=("*|$TB_FULL")
 	if [[ -n $BR_FULL ]]; then unset "BR_KEEP[$BR_FULL]"; fi
 done
 
@@ -612,7 +646,7 @@ S_TB="\`tenback --log-level info backup --cluster bench --tenant '*'|tenant5 --m
 S_BR="\`pgbackrest --config=... --stanza=bench --type=full|incr --compress-type=none|lz4|zst --compress-level=1|3 --process-max=N backup\` with start-fast=y, archive-check=n (WAL archiving is tenback's: pgBackRest's backups neither wait for nor hold WAL), checksum-page on (its default with data checksums, as tenback verifies page checksums), repo1-path on the same file system; lz4 level 1 is the same fast mode as tenback's 0. pgBackRest 2.45 has no block incremental: an incr copies every changed file whole. \`pgbackrest restore --pg1-path=DIR --set=LABEL --type=immediate --target-action=promote --archive-mode=off --recovery-option=restore_command=tenback archive-get ... --process-max=N\` lays the files down only; \"restore + recovery\" adds the same first recovery tenback does, measured separately: pg_ctl start -w (hot_standby=off: ready once promoted) then pg_ctl stop -m fast."
 S_BB="\`pg_basebackup -Ft -X fetch -c fast [--compress=server-lz4|server-zstd]\` (PostgreSQL's default levels: lz4 fast, zstd 3): one process, in the w1 rows only; the server reads (and compresses) the files, so its time includes the walsender's work but its RSS and rchar do not. -X fetch puts the WAL from start to stop into the backup, as a tenback set holds it (-X none would not be restorable on its own, -X stream adds a second connection)."
 S_PG="PostgreSQL 15 from Debian, initdb --data-checksums, shared_buffers 256MB, max_wal_size 4GB, checkpoint_timeout 30min, autovacuum off, archive_command = tenback archive-push; run by the unprivileged user $PG_USER, as every tool is."
-S_BETWEEN="wait until no WAL segment awaits archiving, sync, 1 s; what a measurement wrote is removed after it (tenback set delete, pgbackrest expire of the previous full, rm); the data directory is read once into the page cache before the first one."
+S_BETWEEN="wait until no WAL segment awaits archiving, sync, 1 s; what a measurement wrote is kept until the end of the run (outputs renamed aside, sets and backups left in their repositories) unless free space runs low: on ext4 without a journal the inode allocator skips inodes freed in the last minutes one by one, so a measurement that creates thousands of files right after thousands were deleted pays seconds for it, whichever tool it is (deletions during this run: $N_PURGES); the data directory is read once into the page cache before the first one."
 cpu=$(lscpu | awk -F: '/^Model name/ { sub(/^[ \t]+/, "", $2); print $2; exit }')
 mem=$(free -b | awk '/^Mem:/ { print $2 }')
 disk=$(df -B1 --output=avail "$T" | tail -n 1 | tr -d ' ')

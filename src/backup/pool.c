@@ -163,8 +163,9 @@ pool_slot_take(Pool *p, bool wait)
 		}
 		if (p->n_slots < p->o->n_slots) {
 			s = xcalloc(1, sizeof(*s));
-			s->a = xmalloc(p->o->slot_bytes);
-			s->b = xmalloc(p->o->slot_bytes);
+			/* page-aligned: a restore writes them with O_DIRECT */
+			s->a = xmalloc_aligned(POOL_SLOT_ALIGN, p->o->slot_bytes);
+			s->b = xmalloc_aligned(POOL_SLOT_ALIGN, p->o->slot_bytes);
 			p->all_slots[p->n_slots++] = s;
 			break;
 		}

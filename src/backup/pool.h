@@ -52,7 +52,10 @@ struct PoolTask {
 	bool done;
 };
 
-/* Two buffers of slot_bytes each, for one task's input and output. */
+/* Two buffers of slot_bytes each, for one task's input and output, each at a
+ * multiple of POOL_SLOT_ALIGN (fit for O_DIRECT). */
+#define POOL_SLOT_ALIGN 4096
+
 typedef struct PoolSlot {
 	uint8_t *a;
 	uint8_t *b;

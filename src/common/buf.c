@@ -19,6 +19,16 @@ xmalloc(size_t n)
 }
 
 void *
+xmalloc_aligned(size_t align, size_t n)
+{
+	void *p = NULL;
+	int rc = posix_memalign(&p, align, n ? n : 1);
+
+	ASSERT(rc == 0 && p != NULL);
+	return p;
+}
+
+void *
 xcalloc(size_t n, size_t size)
 {
 	void *p = calloc(n ? n : 1, size ? size : 1);

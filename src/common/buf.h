@@ -34,6 +34,8 @@ char *buf_steal(Buf *b);
 char *xstrdup(const char *s);
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t size);
+/* N bytes at a multiple of ALIGN (a power of two, at least sizeof(void *)); free() it. */
+void *xmalloc_aligned(size_t align, size_t n);
 void *xrealloc(void *p, size_t n);
 /* malloc'd printf. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

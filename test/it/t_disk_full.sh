@@ -44,3 +44,25 @@ if tb_restore_start src shop "$set_id" "$T/r" $R; then
 	compare_tenant "every shop table equals the source" $P $R shop
 	check_invariant $R shop
 fi
+
+# ---- a restore onto a file system that fills up: a clear error, nothing looks restored.
+# Its relation files are written with O_DIRECT where the file system takes it (tmpfs
+# does since Linux 6.6), so this is the direct write's ENOSPC as much as the buffered one.
+TGT="$T/target"
+install -d "$TGT"
+mount -t tmpfs -o size=24m,mode=0700 tmpfs "$TGT"
+_MOUNTS+=("$TGT")
+chown "$PG_USER:" "$TGT"
+R2=26462
+tb_fails "a restore onto a full file system fails" 1 restore --cluster src --tenant shop --set "$set_id" \
+	--to "$TGT/r"
+log "the restore said: $(grep -m 1 'ERROR' <<<"$TB_ALL")"
+assert_contains "the error says there is no space" "$TB_ALL" 'No space left on device'
+assert_contains "and names the file it was writing" "$TB_ALL" "could not write file \"$TGT/r/"
+assert_true "no restored data directory is left to be started (no PG_VERSION, no postgresql.auto.conf)" \
+	test ! -e "$TGT/r/PG_VERSION" -o ! -e "$TGT/r/global/pg_control"
+mount -o remount,size=400m "$TGT"
+if tb_restore_start src shop "$set_id" "$TGT/r" $R2 --force; then
+	compare_tenant "with room, --force restores over it: every shop table equals the source" $P $R2 shop
+	check_invariant $R2 shop
+fi
