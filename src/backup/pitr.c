@@ -107,8 +107,10 @@ format_us(char *out, size_t cap, int64_t us)
 	if (us < 0 && us % 1000000)
 		t--;
 	gmtime_r(&t, &tm);
-	strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
-	snprintf(out, cap, "%s.%06lld+00", base, (long long)(((us % 1000000) + 1000000) % 1000000));
+	/* "YYYY-MM-DD HH:MM:SS" fits 20 bytes for years up to 9999 (strftime stops short otherwise) */
+	if (strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm) == 0 || strlen(base) > 19)
+		base[0] = '\0';
+	snprintf(out, cap, "%.19s.%06lld+00", base, (long long)(((us % 1000000) + 1000000) % 1000000));
 }
 
 int

@@ -355,7 +355,7 @@ set_option(S3Config *c, const char *key, const char *val, char **cred_file, int 
 	} else if (strcmp(key, "retries") == 0) {
 		return parse_int(&c->retries, val, "retries", 0, 20);
 	} else if (strcmp(key, "retry-time") == 0) {
-		int secs;
+		int secs = 0;
 		if (parse_int(&secs, val, "retry-time", 0, 3600) < 0)
 			return ERR_INVALID;
 		c->retry_ms = secs * 1000;
