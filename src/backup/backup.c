@@ -458,6 +458,8 @@ typedef struct CopyRun {
 	int64_t last_log_ms;
 	const WalBlocks *wal;     /* incremental: the blocks the WAL named; NULL: the page scan */
 	_Atomic uint64_t whole_files; /* files the WAL did not describe by blocks */
+	int64_t parent_start;     /* incremental: the parent's start (epoch s); 0: unknown */
+	_Atomic uint64_t maps_reused; /* map forks unchanged since before the parent: not read */
 } CopyRun;
 
 static int
@@ -481,6 +483,15 @@ copy_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
 		rc = files_copy_incremental(run->ctx, p, worker_idx, f, pf, j->parent->set_id, j->parent->start_lsn,
 		                            j->row.id, by_blocks ? &changed : NULL);
 		ranges_free(&changed);
+	} else if (j->parent && run->parent_start > 0 && files_map_fork(f->path) &&
+	           manifest_lookup_find(j->parent_files, f->path, &parent_view)) {
+		bool reused = false;
+
+		rc = files_reuse_unchanged(run->ctx, f, pf, j->parent->set_id, run->parent_start, &reused);
+		if (rc == 0 && reused)
+			atomic_fetch_add(&run->maps_reused, 1);
+		else if (rc == 0)
+			rc = files_copy(run->ctx, p, worker_idx, f);
 	} else
 		rc = files_copy(run->ctx, p, worker_idx, f);
 	if (rc == 0 && !f->vanished)
@@ -530,7 +541,7 @@ static int
 copy_data(Job *j)
 {
 	CopyCtx ctx = {0};
-	CopyRun run = {j, &ctx, NULL, 0, NULL, 0};
+	CopyRun run = {j, &ctx, NULL, 0, NULL, 0, 0, 0};
 	WalBlocks *wal = NULL;
 	IncrCompare cmp = {0};
 	bool compare = j->o->detect && strcmp(j->o->detect, "compare") == 0;
@@ -559,6 +570,12 @@ copy_data(Job *j)
 	if (j->parent && (rc = changed_blocks(j, &wal)) < 0)
 		goto out;
 	run.wal = wal;
+	/* map forks unchanged since before the parent started are not read (--detect
+	 * compare reads everything, to compare) */
+	if (j->parent && !compare && time_parse_utc(j->parent->start_time, &run.parent_start) < 0) {
+		err_clear();
+		run.parent_start = 0;
+	}
 	if (compare) {
 		/* the comparison counts are not shared between threads */
 		cmp.until_lsn = j->m->start_lsn;
@@ -640,6 +657,9 @@ copy_data(Job *j)
 	}
 	if (pages_bad)
 		log_warning("%" PRIu64 " pages failed their checksum; they are listed in the manifest", pages_bad);
+	if (atomic_load(&run.maps_reused))
+		log_info("%" PRIu64 " free space and visibility map files unchanged since before the parent backup: "
+		         "not read, taken from it", atomic_load(&run.maps_reused));
 	job_log(j, "data: %zu files, %.1f MiB in files, %.1f MiB read, %.1f MiB stored in %.1f s (%d jobs)", n_copied,
 	        (double)j->m->size_bytes / 1048576.0, (double)atomic_load(&ctx.bytes_read) / 1048576.0,
 	        (double)j->m->stored_bytes / 1048576.0, (double)(time_now_ms() - t0) / 1000.0, ctx.jobs);

@@ -120,6 +120,20 @@ int files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *
                            const BlockRanges *changed);
 /* May path be copied page by page: a main or init fork of a relation. */
 bool files_incremental_candidate(const char *path);
+/* Is path a free space map or visibility map fork (copied whole, or reused unchanged)? */
+bool files_map_fork(const char *path);
+/*
+ * An incremental's free space or visibility map file that has not changed
+ * since before its parent started: the same size and modification time as
+ * the parent recorded, and that time at least 2 s before changed_before
+ * (the parent's start).  Such a file is not read: f becomes an
+ * incremental entry of no pages of its own whose parts are the parent's
+ * (*out_reused true).  A write after the parent's start would have moved
+ * the time past it, as pgBackRest's comparison of size and time assumes.
+ * Otherwise nothing changes (*out_reused false) and the caller copies it.
+ */
+int files_reuse_unchanged(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, const char *parent_id,
+                          int64_t changed_before, bool *out_reused);
 
 /* Is name a relation file ("16384", "16384_vm", "16384.2", "16384_init.1")? */
 bool files_relation_name(const char *name, uint32_t *out_relfilenode, int *out_fork, uint32_t *out_segno);

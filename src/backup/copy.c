@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -252,6 +253,24 @@ out:
 
 /* ---- restore ---- */
 
+typedef struct RestoreChunk RestoreChunk;
+
+/*
+ * The thread that writes a file's decoded chunks with O_DIRECT: a direct
+ * write waits for the device (a millisecond a megabyte), and meanwhile the
+ * worker that decoded the chunk decodes the next one.  The chunk's slot
+ * stays taken until its write is done (restore_frames waits for it).
+ */
+typedef struct DirectWriter {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;        /* a chunk queued, or stop */
+	pthread_cond_t done_cv;   /* a chunk written */
+	RestoreChunk *head, *tail;
+	bool stop;
+	bool started;
+} DirectWriter;
+
 typedef struct TargetFile {
 	IoFrameCodec *const *codecs;
 	IoCompress compress;
@@ -259,6 +278,7 @@ typedef struct TargetFile {
 	int direct_fd;           /* the same file opened O_DIRECT; -1: none */
 	_Atomic bool direct_off; /* the file system refused a direct write: buffered from then on */
 	const char *dest_path;
+	DirectWriter writer;     /* started with the direct descriptor */
 } TargetFile;
 
 /* Direct writes need the buffer, the offset and the length at multiples of
@@ -275,7 +295,7 @@ direct_fits(const uint8_t *buf, uint64_t off, size_t len)
  * Chunk LEN at OFF through the direct descriptor, as far as it goes: the
  * bytes written (0 when the chunk cannot go that way: not aligned, or the
  * file system refuses O_DIRECT writes with EINVAL, and then the buffered
- * descriptor takes it and the rest of the file), < 0 an error.  A direct
+ * descriptor takes it and the rest of the file), or -errno.  A direct
  * write skips the copy into the page cache and its later writeback: for a
  * restore of a gigabyte, a second of CPU on two cores.
  */
@@ -295,7 +315,7 @@ write_direct(TargetFile *dst, const uint8_t *buf, size_t len, uint64_t off)
 			break;
 		}
 		if (n < 0)
-			return err_errno(errno, "could not write file \"%s\"", dst->dest_path);
+			return -(ssize_t)errno;
 		if (n == 0)
 			break; /* the buffered write says why */
 		done += (size_t)n;
@@ -303,7 +323,7 @@ write_direct(TargetFile *dst, const uint8_t *buf, size_t len, uint64_t off)
 	return (ssize_t)done;
 }
 
-typedef struct RestoreChunk {
+struct RestoreChunk {
 	PoolTask task;           /* first: the task is the chunk */
 	TargetFile *dst;
 	PoolSlot *slot;          /* a: the frame, b: what it decodes to */
@@ -311,7 +331,120 @@ typedef struct RestoreChunk {
 	size_t raw_len;
 	uint64_t off;
 	const uint8_t *raw;      /* the decoded chunk: b, or a itself without compression */
-} RestoreChunk;
+	RestoreChunk *next;      /* in the writer's queue */
+	bool writing;            /* queued for the writer, not written yet (its mutex) */
+	int write_errno;         /* the writer's failure: 0, or errno */
+};
+
+/* The rest of a chunk from done on, through the buffered descriptor: 0 or errno. */
+static int
+write_buffered(const TargetFile *dst, const uint8_t *raw, size_t len, uint64_t off, size_t done)
+{
+	while (done < len) {
+		ssize_t n = pwrite(dst->fd, raw + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno;
+		if (n == 0)
+			return ENOSPC;
+		done += (size_t)n;
+	}
+	/* Start its writeback now (not wait for it): the one sync at the end of
+	 * the restore then finds little left to write, the disk having worked
+	 * while the workers decoded. */
+	(void)sync_file_range(dst->fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
+static void *
+writer_main(void *arg)
+{
+	TargetFile *dst = arg;
+	DirectWriter *w = &dst->writer;
+
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		RestoreChunk *c;
+		ssize_t direct;
+		int e = 0;
+
+		while (w->head == NULL && !w->stop)
+			pthread_cond_wait(&w->cv, &w->mu);
+		if (w->head == NULL)
+			break;
+		c = w->head;
+		w->head = c->next;
+		if (w->head == NULL)
+			w->tail = NULL;
+		pthread_mutex_unlock(&w->mu);
+		direct = write_direct(dst, c->raw, c->raw_len, c->off);
+		if (direct < 0) {
+			e = (int)-direct;
+		} else if ((size_t)direct < c->raw_len) {
+			e = write_buffered(dst, c->raw, c->raw_len, c->off, (size_t)direct);
+		}
+		pthread_mutex_lock(&w->mu);
+		c->write_errno = e;
+		c->writing = false;
+		pthread_cond_broadcast(&w->done_cv);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static void
+writer_start(TargetFile *dst)
+{
+	DirectWriter *w = &dst->writer;
+
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	pthread_cond_init(&w->done_cv, NULL);
+	w->started = pthread_create(&w->thread, NULL, writer_main, dst) == 0;
+	if (!w->started) {
+		pthread_mutex_destroy(&w->mu);
+		pthread_cond_destroy(&w->cv);
+		pthread_cond_destroy(&w->done_cv);
+	}
+}
+
+/* Every queued chunk is written (restore_frames waited for each) by now. */
+static void
+writer_stop(TargetFile *dst)
+{
+	DirectWriter *w = &dst->writer;
+
+	if (!w->started)
+		return;
+	pthread_mutex_lock(&w->mu);
+	w->stop = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->done_cv);
+	w->started = false;
+}
+
+/* Wait for c's write, if it was queued: 0, or the error. */
+static int
+writer_wait(TargetFile *dst, RestoreChunk *c)
+{
+	DirectWriter *w = &dst->writer;
+	int e;
+
+	if (!w->started)
+		return 0;
+	pthread_mutex_lock(&w->mu);
+	while (c->writing)
+		pthread_cond_wait(&w->done_cv, &w->mu);
+	e = c->write_errno;
+	pthread_mutex_unlock(&w->mu);
+	return e ? err_errno(e, "could not write file \"%s\"", dst->dest_path) : 0;
+}
 
 static int
 restore_chunk_run(PoolTask *t, int worker_idx)
@@ -330,25 +463,29 @@ restore_chunk_run(PoolTask *t, int worker_idx)
 			return rc;
 		c->raw = c->slot->b;
 	}
+	if (dst->writer.started && !atomic_load(&dst->direct_off) && direct_fits(c->raw, c->off, c->raw_len)) {
+		/* to the device by the writer thread, while this worker goes on */
+		DirectWriter *w = &dst->writer;
+
+		pthread_mutex_lock(&w->mu);
+		c->writing = true;
+		c->next = NULL;
+		if (w->tail)
+			w->tail->next = c;
+		else
+			w->head = c;
+		w->tail = c;
+		pthread_cond_signal(&w->cv);
+		pthread_mutex_unlock(&w->mu);
+		return 0;
+	}
 	if ((direct = write_direct(dst, c->raw, c->raw_len, c->off)) < 0)
-		return (int)direct;
+		return err_errno((int)-direct, "could not write file \"%s\"", dst->dest_path);
 	done = (size_t)direct;
 	if (done == c->raw_len)
 		return 0; /* written to the device; the final sync makes it durable */
-	while (done < c->raw_len) {
-		ssize_t n = pwrite(dst->fd, c->raw + done, c->raw_len - done, (off_t)(c->off + done));
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return err_errno(errno, "could not write file \"%s\"", dst->dest_path);
-		}
-		done += (size_t)n;
-	}
-	/* Start its writeback now (not wait for it): the one sync at the end of
-	 * the restore then finds little left to write, the disk having worked
-	 * while the workers decoded. */
-	(void)sync_file_range(dst->fd, (off_t)c->off, (off_t)c->raw_len, SYNC_FILE_RANGE_WRITE);
+	if ((rc = write_buffered(dst, c->raw, c->raw_len, c->off, done)) != 0)
+		return err_errno(rc, "could not write file \"%s\"", dst->dest_path);
 	return 0;
 }
 
@@ -409,6 +546,10 @@ restore_frames(Pool *p, IoFrameReader *fr, TargetFile *dst, IoSha256 *sha, uint6
 			rc = trc;
 		if (rc == 0)
 			io_sha256_update(sha, c->raw, c->raw_len);
+		/* the slot is free once the writer has written it too */
+		trc = writer_wait(dst, c);
+		if (rc == 0 && trc < 0)
+			rc = trc;
 		pool_slot_give(p, c->slot);
 		next_done++;
 	}
@@ -426,7 +567,7 @@ files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const cha
 	IoFrameReader *fr = NULL;
 	IoSha256 *sha = io_sha256_new();
 	IoContainerInfo info;
-	TargetFile dst = {codecs, IO_COMPRESS_NONE, fd, -1, false, dest_path};
+	TargetFile dst = {.codecs = codecs, .compress = IO_COMPRESS_NONE, .fd = fd, .direct_fd = -1, .dest_path = dest_path};
 	uint8_t digest[IO_SHA256_LEN];
 	uint64_t raw = 0;
 	bool unsplittable = false;
@@ -442,7 +583,10 @@ files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const cha
 	/* whole chunks go to the file directly, not through the page cache;
 	 * where O_DIRECT is not supported (tmpfs) every write is buffered */
 	dst.direct_fd = open(dest_path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+	if (dst.direct_fd >= 0)
+		writer_start(&dst);
 	rc = restore_frames(p, fr, &dst, sha, &raw, &unsplittable);
+	writer_stop(&dst);
 	if (unsplittable) {
 		/* one stream (an older set, an incremental part): read it whole */
 		io_frame_reader_free(fr);

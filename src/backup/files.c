@@ -389,6 +389,54 @@ files_incremental_candidate(const char *path)
 	return files_relation_name(base, &relnode, &fork, &segno) && (fork == FORK_MAIN || fork == FORK_INIT);
 }
 
+bool
+files_map_fork(const char *path)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	uint32_t relnode, segno;
+	int fork;
+
+	if (!(str_starts_with(path, "base/") || str_starts_with(path, "global/") || str_starts_with(path, "pg_tblspc/")))
+		return false;
+	return files_relation_name(base, &relnode, &fork, &segno) && (fork == FORK_FSM || fork == FORK_VM);
+}
+
+static void parent_parts(const ManifestFile *pf, const char *parent_id, ManifestPart **out, size_t *n);
+
+int
+files_reuse_unchanged(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, const char *parent_id,
+                      int64_t changed_before, bool *out_reused)
+{
+	char *full = path_join(ctx->pgdata, f->path);
+	ManifestPart *parts = NULL;
+	size_t n_parts = 0;
+	struct stat st;
+
+	*out_reused = false;
+	if (changed_before <= 0 || (pf->kind != MF_FILE && pf->kind != MF_INCR) || pf->size % PG_PAGE_SIZE != 0 ||
+	    pf->mtime > changed_before - 2 || stat(full, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != pf->size || (int64_t)st.st_mtime != pf->mtime) {
+		free(full);
+		return 0; /* copied whole; a file gone meanwhile is the copy's to report */
+	}
+	free(full);
+	f->kind = MF_INCR;
+	f->size = (uint64_t)st.st_size;
+	f->mtime = st.st_mtime;
+	f->mode = st.st_mode & 07777;
+	parent_parts(pf, parent_id, &parts, &n_parts);
+	for (size_t i = 0; i < n_parts; i++) {
+		if (parts[i].blocks.n)
+			manifest_file_add_part(f, parts[i].set_id, &parts[i].blocks);
+		free(parts[i].set_id);
+		ranges_free(&parts[i].blocks);
+	}
+	free(parts);
+	atomic_fetch_add(&ctx->bytes_done, f->size);
+	*out_reused = true;
+	return 0;
+}
+
 /* The parts of the parent's version: which set holds each of its blocks. */
 static void
 parent_parts(const ManifestFile *pf, const char *parent_id, ManifestPart **out, size_t *n)

@@ -216,6 +216,7 @@ manifest_find_file(Manifest *m, const char *path)
 typedef struct LookupFile {
 	char *path;
 	uint64_t size;
+	int64_t mtime;
 	ManifestPart *parts;
 	uint32_t n_parts;
 	uint8_t kind;
@@ -245,7 +246,7 @@ manifest_lookup_take(Manifest *m)
 	l->files = xmalloc((m->n_files + 1) * sizeof(*l->files));
 	for (size_t i = 0; i < m->n_files; i++) {
 		ManifestFile *f = &m->files[i];
-		l->files[i] = (LookupFile){f->path, f->size, f->parts, f->n_parts, f->kind, f->parts_packed};
+		l->files[i] = (LookupFile){f->path, f->size, f->mtime, f->parts, f->n_parts, f->kind, f->parts_packed};
 		f->parts = NULL;
 		f->n_parts = 0;
 		free(f->link_target);
@@ -283,6 +284,7 @@ manifest_lookup_find(const ManifestLookup *l, const char *path, ManifestFile *ou
 		if (c == 0) {
 			out->path = x->path;
 			out->size = x->size;
+			out->mtime = x->mtime;
 			out->parts = x->parts;
 			out->n_parts = x->n_parts;
 			out->kind = x->kind;

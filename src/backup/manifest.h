@@ -157,14 +157,14 @@ const ManifestFile *manifest_find_file(Manifest *m, const char *path);
 
 /*
  * A set's files reduced to what an incremental backup asks of its parent
- * (path, kind, size, parts): 32 bytes a file instead of a ManifestFile's
+ * (path, kind, size, mtime, parts): 40 bytes a file instead of a ManifestFile's
  * 128, sorted by path.  manifest_lookup_take moves m's files into it (m
  * keeps its other members and no file); read-only from then on, so
  * lookups from several threads at once are safe.
  */
 typedef struct ManifestLookup ManifestLookup;
 ManifestLookup *manifest_lookup_take(Manifest *m);
-/* The entry for path as a ManifestFile with path, kind, size and parts set
+/* The entry for path as a ManifestFile with path, kind, size, mtime and parts set
  * (borrowed until manifest_lookup_free), the rest zero; false if none. */
 bool manifest_lookup_find(const ManifestLookup *l, const char *path, ManifestFile *out);
 size_t manifest_lookup_count(const ManifestLookup *l);

@@ -133,6 +133,24 @@ time_format_utc(char *out, size_t cap, time_t t)
 	strftime(out, cap, "%Y-%m-%d %H:%M:%S+00", &tm);
 }
 
+int
+time_parse_utc(const char *s, int64_t *out)
+{
+	struct tm tm = {0};
+	char tail[8] = "";
+	int n = 0;
+
+	if (s == NULL || sscanf(s, "%4d-%2d-%2d %2d:%2d:%2d%7s%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+	                        &tm.tm_min, &tm.tm_sec, tail, &n) != 7 ||
+	    s[n] != '\0' || strcmp(tail, "+00") != 0 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
+	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60)
+		return err_set(ERR_INVALID, "invalid time \"%s\"", s ? s : "");
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	*out = (int64_t)timegm(&tm);
+	return 0;
+}
+
 int64_t
 time_now_ms(void)
 {

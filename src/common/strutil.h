@@ -35,6 +35,9 @@ int str_to_u64(uint64_t *out, const char *s, const char *what);
 char *str_path_encode(const char *s);
 /* "2026-11-26 15:08:50+00" (UTC) into out (at least 32 bytes). */
 void time_format_utc(char *out, size_t cap, time_t t);
+/* The inverse for what time_format_utc writes ("YYYY-MM-DD HH:MM:SS+00"): 0, or
+ * ERR_INVALID for anything else (NULL too). */
+int time_parse_utc(const char *s, int64_t *out);
 /* Monotonic milliseconds. */
 int64_t time_now_ms(void);
 /* Human size: "1.5 GiB". */

@@ -1159,6 +1159,19 @@ test_formats(void **state)
 	assert_string_equal(out, "1970-01-01 00:00:00+00");
 	time_format_utc(out, sizeof(out), 1795705730);
 	assert_string_equal(out, "2026-11-26 15:08:50+00");
+	{
+		int64_t t = -1;
+		assert_int_equal(time_parse_utc("2026-11-26 15:08:50+00", &t), 0);
+		assert_int_equal(t, 1795705730);
+		assert_int_equal(time_parse_utc("1970-01-01 00:00:00+00", &t), 0);
+		assert_int_equal(t, 0);
+		assert_int_equal(time_parse_utc("2026-11-26 15:08:50", &t), ERR_INVALID);
+		assert_int_equal(time_parse_utc("2026-11-26 15:08:50+01", &t), ERR_INVALID);
+		assert_int_equal(time_parse_utc("2026-13-26 15:08:50+00", &t), ERR_INVALID);
+		assert_int_equal(time_parse_utc("2026-11-26 15:08:50+00 ", &t), ERR_INVALID);
+		assert_int_equal(time_parse_utc(NULL, &t), ERR_INVALID);
+		err_clear();
+	}
 
 	size_format(out, sizeof(out), 0);
 	assert_string_equal(out, "0 B");
