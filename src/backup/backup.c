@@ -1271,7 +1271,9 @@ step_logs(BackupJob *bj)
 	if ((rc = collect_wal(j, &from_pg_wal)) < 0)
 		return rc;
 	job_log(j, "%zu WAL segment(s) copied into the set, %zu of them from pg_wal", j->m->n_wal, from_pg_wal);
-	return manifest_store_named(j->m, j->storage, j->set_dir, "manifest.partial");
+	/* manifest.partial is not stored again: a finish resumed after a restart
+	 * finds it without WAL and collects the segments once more */
+	return 0;
 }
 
 /* Finish: everything durable, then the manifest, then the row. */
@@ -1284,6 +1286,14 @@ step_finish(BackupJob *bj)
 
 	if ((rc = ensure_set(bj)) < 0)
 		return rc;
+	if (!manifest_is_logical(j->m) && j->m->n_wal == 0) {
+		/* resumed from manifest.partial, which step 3 leaves without its WAL */
+		size_t from_pg_wal = 0;
+
+		if ((rc = collect_wal(j, &from_pg_wal)) < 0)
+			return rc;
+		job_log(j, "%zu WAL segment(s) copied into the set, %zu of them from pg_wal", j->m->n_wal, from_pg_wal);
+	}
 	free(j->m->stop_time);
 	j->m->stop_time = xstrdup(j->stop_time);
 	if ((rc = storage_sync(j->storage, j->set_dir)) < 0)

@@ -375,30 +375,35 @@ files_progress(CopyCtx *ctx, bool force)
 	                 ctx->payload);
 }
 
-bool
-files_incremental_candidate(const char *path)
+/* The fork of path when it is a relation file of a database, the shared catalogs or a tablespace; else -1. */
+static int
+relation_fork(const char *path)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	uint32_t relnode, segno;
 	int fork;
 
 	if (!(str_starts_with(path, "base/") || str_starts_with(path, "global/") || str_starts_with(path, "pg_tblspc/")))
-		return false;
+		return -1;
+	return files_relation_name(base, &relnode, &fork, &segno) ? fork : -1;
+}
+
+bool
+files_incremental_candidate(const char *path)
+{
+	int fork = relation_fork(path);
+
 	/* The free space map is not WAL-logged and visibility-map bits are cleared
-	 * without a new page LSN: both forks are copied whole. */
-	return files_relation_name(base, &relnode, &fork, &segno) && (fork == FORK_MAIN || fork == FORK_INIT);
+	 * without a new page LSN: both forks are copied whole (or reused unchanged). */
+	return fork == FORK_MAIN || fork == FORK_INIT;
 }
 
 bool
 files_map_fork(const char *path)
 {
-	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	uint32_t relnode, segno;
-	int fork;
+	int fork = relation_fork(path);
 
-	if (!(str_starts_with(path, "base/") || str_starts_with(path, "global/") || str_starts_with(path, "pg_tblspc/")))
-		return false;
-	return files_relation_name(base, &relnode, &fork, &segno) && (fork == FORK_FSM || fork == FORK_VM);
+	return fork == FORK_FSM || fork == FORK_VM;
 }
 
 static void parent_parts(const ManifestFile *pf, const char *parent_id, ManifestPart **out, size_t *n);
@@ -727,7 +732,10 @@ int
 files_read_object(Storage *s, const char *object, int fd, const char *dest_path, IoContainerInfo *out)
 {
 	IoReader *src = NULL, *r = NULL;
-	uint8_t *buf = xmalloc(COPY_BUF_SIZE);
+	/* under glibc's mmap threshold (128 KiB, main.c): a restore calls this for
+	 * thousands of small files, and a mapping each time costs page faults */
+	enum { READ_BUF = 64 * 1024 };
+	uint8_t *buf = xmalloc(READ_BUF);
 	ssize_t n;
 	int rc;
 
@@ -737,7 +745,7 @@ files_read_object(Storage *s, const char *object, int fd, const char *dest_path,
 	src = NULL;
 	if (rc < 0)
 		goto out;
-	while ((n = io_reader_read(r, buf, COPY_BUF_SIZE)) > 0) {
+	while ((n = io_reader_read(r, buf, READ_BUF)) > 0) {
 		const uint8_t *p = buf;
 		size_t left = (size_t)n;
 		while (fd >= 0 && left > 0) {

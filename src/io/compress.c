@@ -16,6 +16,7 @@
 #include "common/error.h"
 
 #include <lz4frame.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zstd.h>
@@ -389,13 +390,61 @@ decompress_read(void *impl, void *buf, size_t cap)
 	return (ssize_t)out_pos;
 }
 
+/*
+ * One zstd decompression context kept per thread between streams: a restore
+ * opens a stream for each of thousands of small files, and a new context
+ * each time is an allocation above the mmap threshold, its page faults and
+ * its zeroing.  The thread's context is freed when the thread ends.
+ */
+static pthread_key_t dctx_key;
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+static bool dctx_key_ok;
+
+static void
+dctx_destroy(void *p)
+{
+	ZSTD_freeDCtx(p);
+}
+
+static void
+dctx_key_init(void)
+{
+	dctx_key_ok = pthread_key_create(&dctx_key, dctx_destroy) == 0;
+}
+
+static ZSTD_DCtx *
+dctx_take(void)
+{
+	ZSTD_DCtx *z = NULL;
+
+	pthread_once(&dctx_once, dctx_key_init);
+	if (dctx_key_ok && (z = pthread_getspecific(dctx_key)) != NULL) {
+		(void)pthread_setspecific(dctx_key, NULL);
+		(void)ZSTD_DCtx_reset(z, ZSTD_reset_session_and_parameters);
+		return z;
+	}
+	z = ZSTD_createDCtx();
+	ASSERT(z != NULL);
+	return z;
+}
+
+static void
+dctx_give(ZSTD_DCtx *z)
+{
+	if (z == NULL)
+		return;
+	if (dctx_key_ok && pthread_getspecific(dctx_key) == NULL && pthread_setspecific(dctx_key, z) == 0)
+		return;
+	ZSTD_freeDCtx(z);
+}
+
 static void
 decompressor_free(void *impl)
 {
 	Decompressor *d = impl;
 
 	io_reader_free(d->next);
-	ZSTD_freeDCtx(d->zstd);
+	dctx_give(d->zstd);
 	LZ4F_freeDecompressionContext(d->lz4);
 	free(d->in);
 	free(d);
@@ -426,8 +475,7 @@ io_decompress_reader_new(IoReader **out, IoReader *next, IoCompress c)
 	/* An empty source is not a valid stream: expect at least one frame. */
 	d->hint = 1;
 	if (c == IO_COMPRESS_ZSTD) {
-		d->zstd = ZSTD_createDCtx();
-		ASSERT(d->zstd != NULL);
+		d->zstd = dctx_take();
 		/* Refuse frames that would need more than the bounded window. */
 		r = ZSTD_DCtx_setParameter(d->zstd, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX);
 		ASSERT(!ZSTD_isError(r));
