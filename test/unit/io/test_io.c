@@ -404,6 +404,45 @@ test_reader_refuses_after_error(void **state)
 	io_reader_free(r);
 }
 
+/* A thread keeps its zstd context between streams: a stream that failed
+ * leaves nothing behind for the next one, whose bytes come out whole. */
+static void
+test_decompress_context_reused(void **state)
+{
+	static const char junk[] = "this is not zstd at all";
+	static const char text[] = "the same thread decompresses another stream after a damaged one";
+	IoWriter *mem = io_mem_writer_new(), *w = NULL;
+	IoReader *r = NULL;
+	const uint8_t *stored;
+	size_t stored_len;
+	char buf[128];
+
+	(void)state;
+	assert_int_equal(io_compress_writer_new(&w, mem, IO_COMPRESS_ZSTD, 0), 0);
+	assert_int_equal(io_writer_write(w, text, sizeof(text)), 0);
+	assert_int_equal(io_writer_close(w), 0);
+	stored = io_mem_writer_data(mem, &stored_len);
+	for (int round = 0; round < 3; round++) {
+		/* damaged: the context returns to the thread after an error */
+		assert_int_equal(io_decompress_reader_new(&r, io_mem_reader_new(junk, sizeof(junk)), IO_COMPRESS_ZSTD), 0);
+		assert_int_equal(io_reader_read(r, buf, sizeof(buf)), ERR_CORRUPT);
+		io_reader_free(r);
+		err_clear();
+		/* cut short after the damaged one: still an error, not the previous state */
+		assert_int_equal(io_decompress_reader_new(&r, io_mem_reader_new(stored, stored_len / 2), IO_COMPRESS_ZSTD),
+		                 0);
+		assert_true(io_reader_read_full(r, buf, sizeof(buf)) < 0);
+		io_reader_free(r);
+		err_clear();
+		/* whole */
+		assert_int_equal(io_decompress_reader_new(&r, io_mem_reader_new(stored, stored_len), IO_COMPRESS_ZSTD), 0);
+		assert_int_equal(io_reader_read_full(r, buf, sizeof(buf)), (ssize_t)sizeof(text));
+		assert_memory_equal(buf, text, sizeof(text));
+		io_reader_free(r);
+	}
+	io_writer_free(w);
+}
+
 static void
 test_mem_writer(void **state)
 {
@@ -996,6 +1035,7 @@ main(void)
 		cmocka_unit_test(test_filter_close_reaches_sink),
 		cmocka_unit_test(test_reader_read_full_and_end),
 		cmocka_unit_test(test_reader_refuses_after_error),
+		cmocka_unit_test(test_decompress_context_reused),
 		cmocka_unit_test(test_mem_writer),
 		cmocka_unit_test(test_fd_round_trip),
 		cmocka_unit_test(test_fd_writer_no_space),
