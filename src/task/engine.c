@@ -246,14 +246,17 @@ run_backup(TaskEngine *e, Meta *meta, MetaTask *t)
 		step_begin(meta, t, s);
 		rc = backup_job_step(job, i);
 		if (rc == 0) {
-			step_end(meta, t, s, "SUCCEEDED", 0);
-			meta_task_step_log(meta, t->id, i, "done");
+			/* the set id first: a step 2 marked SUCCEEDED always has its set
+			 * kept in the task's state, for steps 3 and 4 after a restart (a
+			 * crash between the two writes leaves step 2 RUNNING: redone) */
 			if (i == 2) {
 				char *st = state_json(backup_job_set_id(job));
 				set_str(&t->state, st);
 				free(st);
 				meta_task_update(meta, t);
 			}
+			step_end(meta, t, s, "SUCCEEDED", 0);
+			meta_task_step_log(meta, t->id, i, "done");
 			log_info("task %lld: step \"%s\" succeeded in %lld ms", (long long)t->id, s->name,
 			         (long long)(time_now_ms() - t0));
 		}
