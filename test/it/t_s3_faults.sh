@@ -122,6 +122,7 @@ bk2_done() { ! kill -0 "$bk2" 2>/dev/null; }
 wait_for "the backup ends" 300 bk2_done || true
 wait "$bk2" && rc=0 || rc=$?
 assert_eq "the backup rode out the outage and completed" 0 "$rc"
+[[ $rc == 0 ]] || log "it said: $(grep -E 'ERROR|DETAIL|HINT|retry' "$T/bk2.err" | tail -n 8 | tr '\n' '|')"
 set2=$(last_line "$(cat "$T/bk2.out")")
 assert_contains "the outage was retried, and logged" "$(cat "$T/bk2.err")" "retry"
 assert_eq "no multipart upload left pending" 0 "$(s3_pending_uploads)"
@@ -132,6 +133,21 @@ if tb_restore_start a shop "$set2" "$T/r2" $RA; then
 	check_amcheck $RA shop
 	pg_stop "$T/r2"
 fi
+
+# ---- 2b. the answer to a multipart completion lost after the gateway committed it: the
+# retried completion of the same upload succeeds (RGW answers it again), the set verifies
+log "phase 2b at $SECONDS s"
+faults mode=drop-mid-body methods=POST match=uploadId count=1
+tb_run backup --cluster a --tenant shop --compress none
+faults mode=pass
+if [[ $TB_RC -eq 0 ]]; then ok "a backup whose completion answer was cut completes"; else
+	not_ok "a backup whose completion answer was cut completes" "exit $TB_RC" "$(tail -n 20 <<<"$TB_ERR")"
+fi
+set3=$(last_line "$TB_OUT")
+assert_eq "the proxy cut the answer to one completion" 1 "$(grep -c 'POST .*uploadId=.* -> drop' "$PLOG" || true)"
+assert_match "the completion was retried, and logged" "$TB_ERR" \
+	'S3 completion of a multipart upload of "[^"]+": .*; retry 1 of'
+tb_ok "verify that set" verify --cluster a --tenant shop --set "$set3" || true
 
 # ---- 3. cluster b: a small retry budget; the gateway down for good during the backup
 log "phase 3 at $SECONDS s"
