@@ -83,7 +83,7 @@ no_other_clients() {
 }
 killed=0
 for i in $(seq 1 12); do
-	at_ms=$(( dur_ms * i * 3 / 52 ))   # 12 points over the first 70 %
+	at_ms=$(( dur_ms * i / 20 ))   # 12 points over the first 60 % (the timed run includes start-up)
 	tb_bg "$T/log/killed-backups.txt" backup --cluster src --tenant shop --compress none
 	if tb_bg_kill_after "$at_ms"; then killed=$((killed + 1)); fi
 	wait_for "the killed backup's session gone" 30 no_other_clients >/dev/null || true
