@@ -1251,12 +1251,27 @@ ensure_set(BackupJob *bj)
 	return 0;
 }
 
+/* The set's WAL list made again (idempotent), its segments copied, said in the log. */
+static int
+wal_into_set(Job *j)
+{
+	size_t from_pg_wal = 0;
+	int rc;
+
+	for (size_t i = 0; i < j->m->n_wal; i++)
+		free(j->m->wal[i].name);
+	j->m->n_wal = 0;
+	if ((rc = collect_wal(j, &from_pg_wal)) < 0)
+		return rc;
+	job_log(j, "%zu WAL segment(s) copied into the set, %zu of them from pg_wal", j->m->n_wal, from_pg_wal);
+	return 0;
+}
+
 /* Back up logs: the WAL from start to stop goes into the set. */
 static int
 step_logs(BackupJob *bj)
 {
 	Job *j = &bj->job;
-	size_t from_pg_wal = 0;
 	int rc;
 
 	if ((rc = ensure_set(bj)) < 0)
@@ -1265,15 +1280,9 @@ step_logs(BackupJob *bj)
 		job_log(j, "no WAL for a logical backup: the dump is consistent by itself");
 		return 0;
 	}
-	for (size_t i = 0; i < j->m->n_wal; i++)
-		free(j->m->wal[i].name);
-	j->m->n_wal = 0; /* idempotent: collected again */
-	if ((rc = collect_wal(j, &from_pg_wal)) < 0)
-		return rc;
-	job_log(j, "%zu WAL segment(s) copied into the set, %zu of them from pg_wal", j->m->n_wal, from_pg_wal);
 	/* manifest.partial is not stored again: a finish resumed after a restart
 	 * finds it without WAL and collects the segments once more */
-	return 0;
+	return wal_into_set(j);
 }
 
 /* Finish: everything durable, then the manifest, then the row. */
@@ -1286,14 +1295,9 @@ step_finish(BackupJob *bj)
 
 	if ((rc = ensure_set(bj)) < 0)
 		return rc;
-	if (!manifest_is_logical(j->m) && j->m->n_wal == 0) {
-		/* resumed from manifest.partial, which step 3 leaves without its WAL */
-		size_t from_pg_wal = 0;
-
-		if ((rc = collect_wal(j, &from_pg_wal)) < 0)
-			return rc;
-		job_log(j, "%zu WAL segment(s) copied into the set, %zu of them from pg_wal", j->m->n_wal, from_pg_wal);
-	}
+	/* resumed from manifest.partial, which step 3 leaves without its WAL */
+	if (!manifest_is_logical(j->m) && j->m->n_wal == 0 && (rc = wal_into_set(j)) < 0)
+		return rc;
 	free(j->m->stop_time);
 	j->m->stop_time = xstrdup(j->stop_time);
 	if ((rc = storage_sync(j->storage, j->set_dir)) < 0)

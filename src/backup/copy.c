@@ -358,6 +358,19 @@ write_buffered(const TargetFile *dst, const uint8_t *raw, size_t len, uint64_t o
 	return 0;
 }
 
+/* A decoded chunk to the file: directly as far as it goes, the rest buffered; 0 or errno. */
+static int
+write_chunk(TargetFile *dst, const RestoreChunk *c)
+{
+	ssize_t direct = write_direct(dst, c->raw, c->raw_len, c->off);
+
+	if (direct < 0)
+		return (int)-direct;
+	if ((size_t)direct == c->raw_len)
+		return 0; /* written to the device; the final sync makes it durable */
+	return write_buffered(dst, c->raw, c->raw_len, c->off, (size_t)direct);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -367,8 +380,7 @@ writer_main(void *arg)
 	pthread_mutex_lock(&w->mu);
 	for (;;) {
 		RestoreChunk *c;
-		ssize_t direct;
-		int e = 0;
+		int e;
 
 		while (w->head == NULL && !w->stop)
 			pthread_cond_wait(&w->cv, &w->mu);
@@ -379,12 +391,7 @@ writer_main(void *arg)
 		if (w->head == NULL)
 			w->tail = NULL;
 		pthread_mutex_unlock(&w->mu);
-		direct = write_direct(dst, c->raw, c->raw_len, c->off);
-		if (direct < 0) {
-			e = (int)-direct;
-		} else if ((size_t)direct < c->raw_len) {
-			e = write_buffered(dst, c->raw, c->raw_len, c->off, (size_t)direct);
-		}
+		e = write_chunk(dst, c);
 		pthread_mutex_lock(&w->mu);
 		c->write_errno = e;
 		c->writing = false;
@@ -451,8 +458,6 @@ restore_chunk_run(PoolTask *t, int worker_idx)
 {
 	RestoreChunk *c = (RestoreChunk *)t;
 	TargetFile *dst = c->dst;
-	ssize_t direct;
-	size_t done;
 	int rc;
 
 	if (dst->compress == IO_COMPRESS_NONE) {
@@ -479,12 +484,7 @@ restore_chunk_run(PoolTask *t, int worker_idx)
 		pthread_mutex_unlock(&w->mu);
 		return 0;
 	}
-	if ((direct = write_direct(dst, c->raw, c->raw_len, c->off)) < 0)
-		return err_errno((int)-direct, "could not write file \"%s\"", dst->dest_path);
-	done = (size_t)direct;
-	if (done == c->raw_len)
-		return 0; /* written to the device; the final sync makes it durable */
-	if ((rc = write_buffered(dst, c->raw, c->raw_len, c->off, done)) != 0)
+	if ((rc = write_chunk(dst, c)) != 0)
 		return err_errno(rc, "could not write file \"%s\"", dst->dest_path);
 	return 0;
 }
