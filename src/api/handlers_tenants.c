@@ -674,6 +674,28 @@ h_tenant_tasks(ApiRequest *req, ApiResponse *resp)
 	return rc;
 }
 
+/* "max_rate": bytes per second as a number, or a size with a unit ("64M"); absent or null: 0. */
+static int
+max_rate_get(const JsonValue *body, uint64_t *out)
+{
+	const JsonValue *v = json_get(body, "max_rate");
+	bool ok = false;
+	int64_t n;
+
+	*out = 0;
+	if (v == NULL || v->type == JSON_NULL)
+		return 0;
+	if (v->type == JSON_STRING)
+		return size_parse(out, json_get_string(body, "max_rate"), "max_rate");
+	n = json_get_int(body, "max_rate", &ok);
+	if (!ok || n < 0) {
+		err_set(ERR_INVALID, "max_rate must be a number of bytes per second or a size such as \"64M\"");
+		return ERR_INVALID;
+	}
+	*out = (uint64_t)n;
+	return 0;
+}
+
 int
 h_backup_create(ApiRequest *req, ApiResponse *resp)
 {
@@ -681,6 +703,7 @@ h_backup_create(ApiRequest *req, ApiResponse *resp)
 		{"mode", FIELD_STRING, true, false},
 		{"method", FIELD_STRING, false, true},
 		{"storage", FIELD_STRING, false, true},
+		{"max_rate", FIELD_ANY, false, true},
 		{NULL, 0, false, false},
 	};
 	Tenant t = {0};
@@ -703,6 +726,8 @@ h_backup_create(ApiRequest *req, ApiResponse *resp)
 		return ERR_INVALID;
 	}
 	storage_name = json_get_string(req->json, "storage");
+	if ((rc = max_rate_get(req->json, &br.max_rate)) < 0)
+		return rc;
 	if (strcmp(mode, "full") != 0 && strcmp(mode, "incremental") != 0) {
 		err_set(ERR_INVALID, "invalid data backup mode \"%.40s\"", mode);
 		err_hint("Use \"full\" or \"incremental\".");

@@ -565,6 +565,7 @@ copy_data(Job *j)
 	ctx.verify_checksums = j->m->data_checksums != 0;
 	ctx.hints_unlogged = j->m->data_checksums == 0 && !j->wal_log_hints;
 	ctx.jobs = j->o->jobs > 0 ? (j->o->jobs > POOL_JOBS_MAX ? POOL_JOBS_MAX : j->o->jobs) : pool_default_jobs();
+	ctx.max_rate = j->o->max_rate;
 	ctx.progress_cb = j->o->progress_cb;
 	ctx.payload = j->o->payload;
 	if (j->parent && (rc = changed_blocks(j, &wal)) < 0)
@@ -878,6 +879,16 @@ backup_job_abandon(BackupJob *bj)
 }
 
 int
+backup_max_rate_check(uint64_t rate, const char *what)
+{
+	if (rate == 0 || rate >= BACKUP_MAX_RATE_MIN)
+		return 0;
+	err_set(ERR_INVALID, "%s is too low: %llu bytes per second", what, (unsigned long long)rate);
+	err_hint("Give at least 1M (1 MiB per second), with a unit: k, M, G (\"64M\" is 64 MiB per second).");
+	return ERR_INVALID;
+}
+
+int
 backup_job_new(BackupJob **out, Meta *meta, const BackupOpts *o, const char *resume_set_id)
 {
 	BackupJob *bj = xcalloc(1, sizeof(*bj));
@@ -912,6 +923,14 @@ backup_job_new(BackupJob **out, Meta *meta, const BackupOpts *o, const char *res
 		err_hint("Take a full backup (--mode full), or use --method physical where the cluster allows it.");
 		goto fail;
 	}
+	if (o->max_rate && j->logical) {
+		rc = err_set(ERR_UNSUPPORTED, "a rate limit is for physical backups");
+		err_detail("A logical backup is pg_dump's reading, which tenback does not pace.");
+		err_hint("Leave the rate limit out, or use --method physical where the cluster allows it.");
+		goto fail;
+	}
+	if ((rc = backup_max_rate_check(o->max_rate, "the rate limit")) < 0)
+		goto fail;
 	if ((rc = io_compress_parse(&j->compress, o->compress ? o->compress : j->cluster.compress)) < 0)
 		goto fail;
 	j->level = io_compress_default_level(j->compress);
@@ -1079,6 +1098,11 @@ step_check(BackupJob *bj)
 	else
 		job_log(j, "PostgreSQL %d, tenant \"%s\", %s backup, storage %s", pg_conn_server_version(j->conn),
 		        j->o->tenant, j->parent ? "incremental" : "full", storage_uri(j->storage));
+	if (j->o->max_rate) {
+		char rate[32];
+		size_format(rate, sizeof(rate), j->o->max_rate);
+		job_log(j, "rate limit: at most %s per second read from the data directory", rate);
+	}
 	if (j->parent)
 		job_log(j, "parent set %s (start LSN %s)", j->parent->set_id, j->parent->backup_label ? "known" : "?");
 	return 0;

@@ -121,6 +121,9 @@ typedef struct BackupOpts {
 	 * page the WAL missed fails the backup) */
 	const char *detect;
 	int jobs;                  /* physical: worker threads copying the data; 0: one per online CPU (at most 64) */
+	/* physical: at most this many bytes per second read from the data directory
+	 * (BACKUP_MAX_RATE_MIN and up); 0: no limit.  A logical backup refuses it. */
+	uint64_t max_rate;
 	/* Optional: progress of "Back up data", and a cancel check (true: stop); both
 	 * called on the thread that runs the backup, never from its workers. */
 	void (*progress_cb)(uint64_t bytes_done, uint64_t bytes_total, uint64_t files_done, void *payload);
@@ -128,6 +131,10 @@ typedef struct BackupOpts {
 	void (*log_cb)(const char *line, void *payload);
 	void *payload;
 } BackupOpts;
+
+#define BACKUP_MAX_RATE_MIN (1024 * 1024)
+/* ERR_INVALID (with a hint naming what) unless rate is 0 or from BACKUP_MAX_RATE_MIN up. */
+int backup_max_rate_check(uint64_t rate, const char *what);
 
 /* On success *out_set_id is the new set's id (malloc'd). */
 int backup_run(Meta *meta, const BackupOpts *o, char **out_set_id);

@@ -45,6 +45,8 @@ typedef struct CopyCtx {
 	bool verify_checksums;
 	bool hints_unlogged;      /* neither data checksums nor wal_log_hints */
 	int jobs;
+	uint64_t max_rate;        /* bytes read from the data directory per second; 0: no limit */
+	struct Throttle *throttle; /* made by copy_ctx_prepare when max_rate is set */
 	IoFrameCodec *codecs[POOL_JOBS_MAX];
 	uint8_t *bufs[POOL_JOBS_MAX];   /* COPY_BUF_SIZE each, made by their worker on first use */
 	_Atomic uint64_t bytes_done;
@@ -90,6 +92,10 @@ void files_progress(CopyCtx *ctx, bool force);
 /* Per-worker state of a copy: ctx->codecs for every worker (ERR_INVALID
  * for a bad level); copy_ctx_release frees codecs and buffers. */
 int copy_ctx_prepare(CopyCtx *ctx);
+/* Count n bytes read from the data directory, and with a max_rate wait until
+ * the reads so far fit it (any worker; the average since the first read is
+ * kept at or below the rate, as pg_basebackup --max-rate does). */
+void copy_read_done(const CopyCtx *ctx, uint64_t n);
 void copy_ctx_release(CopyCtx *ctx);
 
 /*

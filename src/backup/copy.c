@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define WINDOW_MAX COPY_WINDOW(POOL_JOBS_MAX)
@@ -49,12 +50,46 @@ copy_slot_bytes(void)
 	return bound;
 }
 
+/* --max-rate: the bytes read since the first read, against the time since. */
+typedef struct Throttle {
+	pthread_mutex_t mu;
+	int64_t start_ms;
+	uint64_t bytes;
+} Throttle;
+
+void
+copy_read_done(const CopyCtx *ctx, uint64_t n)
+{
+	Throttle *t = ctx->throttle;
+	int64_t due_ms, now_ms;
+
+	atomic_fetch_add(&((CopyCtx *)ctx)->bytes_read, n);
+	if (t == NULL || n == 0)
+		return;
+	now_ms = time_now_ms();
+	pthread_mutex_lock(&t->mu);
+	if (t->start_ms == 0)
+		t->start_ms = now_ms;
+	t->bytes += n;
+	due_ms = t->start_ms + (int64_t)(t->bytes / ctx->max_rate * 1000 + t->bytes % ctx->max_rate * 1000 / ctx->max_rate);
+	pthread_mutex_unlock(&t->mu);
+	if (due_ms > now_ms) {
+		struct timespec ts = {(time_t)((due_ms - now_ms) / 1000), (long)((due_ms - now_ms) % 1000) * 1000000L};
+		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+			;
+	}
+}
+
 int
 copy_ctx_prepare(CopyCtx *ctx)
 {
 	int rc;
 
 	ASSERT(ctx->jobs >= 1 && ctx->jobs <= POOL_JOBS_MAX);
+	if (ctx->max_rate) {
+		ctx->throttle = xcalloc(1, sizeof(*ctx->throttle));
+		pthread_mutex_init(&ctx->throttle->mu, NULL);
+	}
 	for (int worker_idx = 0; worker_idx < ctx->jobs; worker_idx++)
 		if ((rc = io_frame_codec_new(&ctx->codecs[worker_idx], ctx->compress, ctx->level)) < 0)
 			return rc;
@@ -64,6 +99,11 @@ copy_ctx_prepare(CopyCtx *ctx)
 void
 copy_ctx_release(CopyCtx *ctx)
 {
+	if (ctx->throttle) {
+		pthread_mutex_destroy(&ctx->throttle->mu);
+		free(ctx->throttle);
+		ctx->throttle = NULL;
+	}
 	for (int worker_idx = 0; worker_idx < POOL_JOBS_MAX; worker_idx++) {
 		io_frame_codec_free(ctx->codecs[worker_idx]);
 		ctx->codecs[worker_idx] = NULL;
@@ -104,7 +144,7 @@ backup_chunk_run(PoolTask *t, int worker_idx)
 	if (n < 0)
 		return err_errno(errno, "could not read file \"%s\"", src->full);
 	c->got = (size_t)n;
-	atomic_fetch_add(&((CopyCtx *)src->ctx)->bytes_read, (uint64_t)n);
+	copy_read_done(src->ctx, (uint64_t)n);
 	c->bad_pages = 0;
 	c->frame_len = c->got;
 	if (src->check)

@@ -548,7 +548,7 @@ incr_scan(IncrOut *o, uint64_t limit, uint32_t parent_blocks, uint64_t since_lsn
 		n -= n % PG_PAGE_SIZE; /* a page being added right now: WAL replay brings it */
 		if (n == 0)
 			break;
-		atomic_fetch_add(&ctx->bytes_read, (uint64_t)n);
+		copy_read_done(ctx, (uint64_t)n);
 		if (ctx->verify_checksums)
 			o->f->page_errors += files_check_pages(ctx, o->fd, o->full, o->buf, (size_t)n, (off_t)done,
 			                                       o->segno * PG_RELSEG_BLOCKS + first);
@@ -592,7 +592,7 @@ incr_read_run(IncrOut *o, uint32_t first, uint32_t count, bool *out_short)
 		if (n < 0)
 			return err_errno(errno, "could not read file \"%s\"", o->full);
 		n -= n % PG_PAGE_SIZE;
-		atomic_fetch_add(&ctx->bytes_read, (uint64_t)n);
+		copy_read_done(ctx, (uint64_t)n);
 		if (ctx->verify_checksums && n > 0)
 			o->f->page_errors += files_check_pages(ctx, o->fd, o->full, o->buf, (size_t)n, off,
 			                                       o->segno * PG_RELSEG_BLOCKS + first);

@@ -19,15 +19,17 @@
 
 #define BACKUP_USAGE "tenback backup --cluster NAME --tenant DB|'*' [--mode full|incremental] " \
 	"[--method physical|logical] [--storage NAME]\n" \
-	"       [--compress none|lz4|zstd] [--jobs N] [--archive-timeout SEC] [--pg-bin DIR] [--detect wal|scan|compare]\n" \
-	"       tenback --server URL backup --cluster NAME --tenant DB [--mode M] [--method M] [--storage NAME] [--wait]"
+	"       [--compress none|lz4|zstd] [--jobs N] [--max-rate RATE] [--archive-timeout SEC] [--pg-bin DIR]\n" \
+	"       [--detect wal|scan|compare]\n" \
+	"       tenback --server URL backup --cluster NAME --tenant DB [--mode M] [--method M] [--storage NAME]\n" \
+	"       [--max-rate RATE] [--wait]"
 
 int
 cmd_backup(Cli *cli, int argc, char **argv)
 {
 	BackupOpts o = {0};
 	Progress bar = {0};
-	const char *timeout = NULL, *storage = NULL, *jobs = NULL;
+	const char *timeout = NULL, *storage = NULL, *jobs = NULL, *max_rate = NULL;
 	bool wait = false;
 	StrList pos = {0};
 	ArgSpec specs[] = {
@@ -41,6 +43,7 @@ cmd_backup(Cli *cli, int argc, char **argv)
 		{"storage", ARG_STRING, &storage, false},
 		{"detect", ARG_STRING, &o.detect, false},
 		{"jobs", ARG_STRING, &jobs, false},
+		{"max-rate", ARG_STRING, &max_rate, false},
 		{"wait", ARG_FLAG, &wait, false},
 		{NULL, 0, NULL, false},
 	};
@@ -81,9 +84,15 @@ cmd_backup(Cli *cli, int argc, char **argv)
 		}
 		o.jobs = (int)v;
 	}
+	if (max_rate && (size_parse(&o.max_rate, max_rate, "--max-rate") < 0 ||
+	                 backup_max_rate_check(o.max_rate, "--max-rate") < 0)) {
+		if (o.max_rate == 0)
+			err_hint("Give bytes per second with a unit: k, M or G (\"64M\" is 64 MiB per second).");
+		return cli_usage_error(BACKUP_USAGE);
+	}
 	if (cli->server) {
 		Remote r = {cli->server, cli->token};
-		return remote_backup(&r, o.cluster, o.tenant, o.mode, o.method, storage, wait);
+		return remote_backup(&r, o.cluster, o.tenant, o.mode, o.method, storage, o.max_rate, wait);
 	}
 	/* --storage names a storage configuration; without it, the cluster's own storage */
 	o.storage = storage;

@@ -133,7 +133,7 @@ find_tenant_id(const Remote *r, const char *cluster, const char *tenant, char **
 
 int
 remote_backup(const Remote *r, const char *cluster, const char *tenant, const char *mode, const char *method,
-              const char *storage, bool wait)
+              const char *storage, uint64_t max_rate, bool wait)
 {
 	char *tid = NULL, *path = NULL;
 	Buf body = BUF_INIT;
@@ -153,6 +153,8 @@ remote_backup(const Remote *r, const char *cluster, const char *tenant, const ch
 		json_kv_string(&w, "method", method);
 	if (storage)
 		json_kv_string(&w, "storage", storage);
+	if (max_rate)
+		json_kv_int(&w, "max_rate", (int64_t)max_rate);
 	json_object_end(&w);
 	path = xasprintf("/api/v1/tenants/%s/backups", tid);
 	if ((rc = request(r, "POST", path, body.data, &status, &task)) < 0)

@@ -6,6 +6,7 @@
 #define TENBACK_CLI_REMOTE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct Remote {
 	const char *url;      /* http://127.0.0.1:8432 */
@@ -16,6 +17,6 @@ typedef struct Remote {
  * task's steps on stderr until it ends and fail with the failed step's
  * message.  Prints the task id (and the set id when waited). */
 int remote_backup(const Remote *r, const char *cluster, const char *tenant, const char *mode, const char *method,
-                  const char *storage, bool wait);
+                  const char *storage, uint64_t max_rate, bool wait);
 
 #endif

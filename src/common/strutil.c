@@ -109,6 +109,42 @@ bad:
 	return err_set(ERR_INVALID, "invalid value for %s: \"%s\"", what, s ? s : "");
 }
 
+int
+size_parse(uint64_t *out, const char *s, const char *what)
+{
+	const char *u;
+	char *end;
+	unsigned long long v;
+	int shift = 0;
+
+	errno = 0;
+	if (s == NULL || *s < '0' || *s > '9')
+		goto bad;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		goto bad;
+	u = end;
+	switch (*u) {
+	case 'k': case 'K': shift = 10; u++; break;
+	case 'm': case 'M': shift = 20; u++; break;
+	case 'g': case 'G': shift = 30; u++; break;
+	case 't': case 'T': shift = 40; u++; break;
+	default: break;
+	}
+	if (shift && *u == 'i')
+		u++;
+	if (*u == 'B')
+		u++;
+	else if (shift && u > end + 1 && u[-1] == 'i')
+		goto bad; /* "Mi" without the B */
+	if (*u || (shift && v > (UINT64_MAX >> shift)))
+		goto bad;
+	*out = (uint64_t)v << shift;
+	return 0;
+bad:
+	return err_set(ERR_INVALID, "invalid size for %s: \"%s\"", what, s ? s : "");
+}
+
 char *
 str_path_encode(const char *s)
 {

@@ -40,6 +40,10 @@ void time_format_utc(char *out, size_t cap, time_t t);
 int time_parse_utc(const char *s, int64_t *out);
 /* Monotonic milliseconds. */
 int64_t time_now_ms(void);
+/* A size in bytes: digits with an optional binary unit, k/K (KiB), M, G or T,
+ * optionally followed by "B" or "iB" ("64M", "64MiB", "1g", "1048576"); 0, or
+ * ERR_INVALID naming what on bad input or overflow. */
+int size_parse(uint64_t *out, const char *s, const char *what);
 /* Human size: "1.5 GiB". */
 void size_format(char *out, size_t cap, uint64_t bytes);
 /* Single-quote s for a postgresql.conf value or a shell word ('' for ' in conf,

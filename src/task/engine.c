@@ -224,6 +224,7 @@ run_backup(TaskEngine *e, Meta *meta, MetaTask *t)
 	o.mode = json_get_string(params, "mode");
 	o.method = json_get_string(params, "method"); /* resolved at submit; NULL in tasks of older versions */
 	o.compress = json_get_string(params, "compress");
+	o.max_rate = (uint64_t)json_get_int(params, "max_rate", NULL);
 	/* by name: the worker opens the configuration with its own keys ("storage_uri" is for display) */
 	o.storage = json_get_string(params, "storage");
 	o.progress_cb = run_progress;
@@ -551,6 +552,14 @@ task_backup_submit(TaskEngine *e, Meta *m, const BackupRequest *r, int64_t *out_
 		err_hint("Choose a full backup: a logical backup has no incrementals.");
 		goto out;
 	}
+	if (r->max_rate && strcmp(method, "logical") == 0) {
+		rc = err_set(ERR_UNSUPPORTED, "a rate limit is for physical backups");
+		err_detail("A logical backup is pg_dump's reading, which tenback does not pace.");
+		err_hint("Leave max_rate out for a logical backup.");
+		goto out;
+	}
+	if ((rc = backup_max_rate_check(r->max_rate, "max_rate")) < 0)
+		goto out;
 	pthread_mutex_lock(&e->mu);
 	rc = meta_task_list(m, &f, &running, &n_running);
 	if (rc == 0 && n_running > 0) {
@@ -565,6 +574,8 @@ task_backup_submit(TaskEngine *e, Meta *m, const BackupRequest *r, int64_t *out_
 		json_kv_string(&w, "method", method);
 		json_kv_string(&w, "storage", storage_name);
 		json_kv_string(&w, "storage_uri", uri);
+		if (r->max_rate)
+			json_kv_int(&w, "max_rate", (int64_t)r->max_rate);
 		json_object_end(&w);
 		t.type = "backup";
 		t.cluster = (char *)r->cluster;
@@ -797,7 +808,7 @@ task_scheduler_tick(TaskEngine *e, Meta *m, time_t now, int *out_fired)
 		for (size_t k = 0; k < deleted.count; k++)
 			log_info("retention: deleted backup set %s of %s/%s", deleted.items[k], ss[i].cluster, ss[i].tenant);
 		if (schedule_due(ss[i].schedule, ss[i].last_fired, now, slot, mode) == 1) {
-			BackupRequest r = {ss[i].cluster, ss[i].tenant, mode, ss[i].method, ss[i].storage, "scheduler"};
+			BackupRequest r = {ss[i].cluster, ss[i].tenant, mode, ss[i].method, ss[i].storage, 0, "scheduler"};
 			/* The slot counts as fired even when the backup cannot start: no retry storm. */
 			meta_strategy_set_fired(m, ss[i].cluster, ss[i].tenant, slot);
 			if (task_backup_submit(e, m, &r, &id) < 0)

@@ -47,6 +47,7 @@ typedef struct BackupRequest {
 	const char *mode;        /* full, incremental */
 	const char *method;      /* physical, logical; NULL: the strategy's, else identified on the server */
 	const char *storage;     /* storage configuration name; NULL: the strategy's, else the cluster's */
+	uint64_t max_rate;       /* physical: bytes per second read from the data directory; 0: no limit */
 	const char *created_by;  /* user name, for the audit trail */
 } BackupRequest;
 

@@ -174,9 +174,14 @@ assert_eq "the first backup still SUCCEEDED" SUCCEEDED "$(task_status)"
 
 # ---- 6. the CLI through the daemon
 n_before=$(set_count src shop)
-tb_remote backup --cluster src --tenant shop --mode full --wait
-if [[ $TB_RC -eq 0 ]]; then ok "tenback --server backup --wait succeeds"; else
-	not_ok "tenback --server backup --wait succeeds" "exit $TB_RC" "$TB_ALL"; fi
+tb_remote backup --cluster src --tenant shop --mode full --max-rate 512M --wait
+if [[ $TB_RC -eq 0 ]]; then ok "tenback --server backup --max-rate 512M --wait succeeds"; else
+	not_ok "tenback --server backup --max-rate 512M --wait succeeds" "exit $TB_RC" "$TB_ALL"; fi
+api GET "/api/v1/tasks?tenant=$(tenant_id src shop)"
+assert_eq "the task keeps the rate in its parameters" 536870912 \
+	"$(printf '%s' "$API_BODY" | jq -r 'max_by(.id) | .params.max_rate' 2>&1)"
+assert_contains "and its check step logs it" "$(printf '%s' "$API_BODY" | jq -r 'max_by(.id) | .steps[0].log' 2>&1)" \
+	"rate limit: at most 512.0 MiB per second"
 assert_contains "--wait shows the steps" "$TB_ALL" "Start cluster compact if necessary"
 cli_set=$(last_line "$TB_OUT")
 assert_match "--wait prints the set id" "$cli_set" '^[0-9]{8}-[0-9]{6}F$'

@@ -22,11 +22,23 @@ shop=$(tenant_id src shop)
 assert_match "tenant shop has an id" "$shop" '^src:[0-9]+$'
 [[ -n $shop ]] || exit 1
 
-# Poll (as fast as curl goes: the step lasts about 2 s here) until "Back up data" runs
-# and has copied at least 8 MiB but not half, then crash the daemon. A poll that first
-# sees the step past half (its progress is saved every 250 ms or so) would crash it too
-# close to the step's end: that backup is let finish, its set deleted, and another one
-# started (at most 4 tries).
+# The backups here read at most 48 MiB per second (max_rate), so "Back up data" lasts
+# about 6 s on any machine (unpaced it took 1 s on CI, and a poll kept missing it).
+# Poll until the step runs and has copied at least 8 MiB but not half, then crash the
+# daemon. A poll that first sees the step past half (its progress is saved every 250 ms
+# or so) would crash it too close to the step's end: that backup is let finish, its
+# set deleted, and another one started (at most 4 tries).
+RATE=$((48 * 1024 * 1024))
+
+# The rate is checked before a task is made: too low, or not a size.
+api POST "/api/v1/tenants/$shop/backups" '{"mode": "full", "max_rate": 100}'
+assert_eq "max_rate 100 (bytes per second) is refused" 400 "$API_STATUS"
+assert_contains "saying it is too low" "$(printf '%s' "$API_BODY" | jq -r '.error.message')" "max_rate is too low"
+api POST "/api/v1/tenants/$shop/backups" '{"mode": "full", "max_rate": "fast"}'
+assert_eq "max_rate \"fast\" is refused" 400 "$API_STATUS"
+assert_contains "naming max_rate" "$(printf '%s' "$API_BODY" | jq -r '.error.message')" 'invalid size for max_rate: "fast"'
+api GET "/api/v1/tasks?tenant=$shop"
+assert_eq "no task made by the refused requests" 0 "$(printf '%s' "$API_BODY" | jq 'length' 2>&1)"
 _data_state() {  # sets state
 	api GET "/api/v1/tasks/$task"
 	state=$(task_step 'Back up data' \
@@ -38,9 +50,9 @@ _task_ended() {
 }
 caught=0
 for attempt in 1 2 3 4; do
-	backup_start "$shop" full
-	assert_eq "full backup accepted (202), try $attempt" 202 "$API_STATUS"
-	task=$TASK_ID
+	api POST "/api/v1/tenants/$shop/backups" '{"mode": "full", "max_rate": "48M"}'
+	assert_eq "full backup at 48 MiB/s accepted (202), try $attempt" 202 "$API_STATUS"
+	task=$(printf '%s' "$API_BODY" | jq -r '.id')
 	[[ -n $task ]] || exit 1
 	state=""
 	deadline=$((SECONDS + 120))
@@ -94,6 +106,15 @@ assert_eq "after Retry: SUCCEEDED" SUCCEEDED "$(task_status)"
 assert_eq "after Retry: the steps before \"Back up data\" were not run again" "1 1" \
 	"$(printf '%s' "$API_BODY" | jq -r '[.steps[0:2][].attempts] | join(" ")')"
 assert_eq "after Retry: \"Back up data\" ran twice" 2 "$(task_step 'Back up data' .attempts)"
+assert_contains "the retry kept the rate limit" "$(task_step 'Check if ready to data backup' .log)" \
+	"rate limit: at most 48.0 MiB per second read from the data directory"
+# The pace is a floor: the bytes copied cannot have been read faster than the rate
+# (the step's times are whole seconds, hence the 1 s of slack).
+data_ms=$(task_step 'Back up data' .duration_ms)
+data_bytes=$(task_step 'Back up data' .bytes_done)
+floor_ms=$(( data_bytes * 1000 / RATE - 1000 ))
+assert_true "\"Back up data\" took at least bytes/rate ($data_bytes bytes in $data_ms ms, floor $floor_ms ms)" \
+	test "$data_ms" -ge "$floor_ms"
 assert_eq "after Retry: one set listed" 1 "$(set_count src shop)"
 set1=$(set_ids src shop)
 # The interrupted attempt's directory is gone from the storage: only the good set is left.

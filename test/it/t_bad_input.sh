@@ -40,6 +40,11 @@ assert_contains "naming --jobs" "$TB_ERR" 'invalid value for --jobs: "x"'
 tb_fails "backup --jobs through --server is a usage error" 2 --server http://127.0.0.1:9 backup --cluster src \
 	--tenant shop --jobs 2
 assert_contains "saying the server uses its default" "$TB_ERR" "--jobs is for a backup run by this command"
+tb_fails "backup --max-rate 100 (bytes) is a usage error" 2 backup --cluster src --tenant shop --max-rate 100
+assert_contains "saying it is too low" "$TB_ERR" "--max-rate is too low: 100 bytes per second"
+assert_contains "hinting at the unit" "$TB_ERR" '"64M" is 64 MiB per second'
+tb_fails "backup --max-rate 64Q is a usage error" 2 backup --cluster src --tenant shop --max-rate 64Q
+assert_contains "naming --max-rate" "$TB_ERR" 'invalid size for --max-rate: "64Q"'
 assert_eq "no set listed after the usage errors" 0 "$(set_count src)"
 
 # --- unknown cluster

@@ -464,6 +464,10 @@ api_expect "Back up Now of billing without a method" 202 POST "/api/v1/tenants/$
 task_wait "$(printf '%s' "$API_BODY" | jq -r .id)" || true
 assert_eq "runs logically and succeeds" "SUCCEEDED logical" \
 	"$(printf '%s %s' "$(task_status)" "$(set_json other2 billing | jq -r '.[-1].method')")"
+api POST "/api/v1/tenants/$shop/backups" '{"mode": "full", "method": "logical", "max_rate": "64M"}'
+assert_eq "a logical Back up Now with max_rate is refused" 422 "$API_STATUS"
+assert_contains "saying the rate limit is for physical backups" "$(printf '%s' "$API_BODY" | jq -r '.error.message')" \
+	"a rate limit is for physical backups"
 tb_remote backup --cluster src --tenant shop --mode full --method logical --wait
 assert_eq "the CLI through the daemon: --method logical --wait succeeds" 0 "$TB_RC"
 assert_match "and prints the set id" "$(last_line "$TB_OUT")" '^[0-9]{8}-[0-9]{6}F$'

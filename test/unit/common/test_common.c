@@ -1173,6 +1173,33 @@ test_formats(void **state)
 		err_clear();
 	}
 
+	{
+		uint64_t v = 0;
+		assert_int_equal(size_parse(&v, "1048576", "--max-rate"), 0);
+		assert_int_equal(v, 1048576);
+		assert_int_equal(size_parse(&v, "64M", "--max-rate"), 0);
+		assert_int_equal(v, 64ULL << 20);
+		assert_int_equal(size_parse(&v, "64MiB", "--max-rate"), 0);
+		assert_int_equal(v, 64ULL << 20);
+		assert_int_equal(size_parse(&v, "2g", "--max-rate"), 0);
+		assert_int_equal(v, 2ULL << 30);
+		assert_int_equal(size_parse(&v, "512kB", "--max-rate"), 0);
+		assert_int_equal(v, 512ULL << 10);
+		assert_int_equal(size_parse(&v, "3T", "--max-rate"), 0);
+		assert_int_equal(v, 3ULL << 40);
+		assert_int_equal(size_parse(&v, "100B", "--max-rate"), 0);
+		assert_int_equal(v, 100);
+		assert_int_equal(size_parse(&v, "64Mi", "--max-rate"), ERR_INVALID);
+		assert_int_equal(size_parse(&v, "64X", "--max-rate"), ERR_INVALID);
+		assert_int_equal(size_parse(&v, "M", "--max-rate"), ERR_INVALID);
+		assert_int_equal(size_parse(&v, "-1M", "--max-rate"), ERR_INVALID);
+		assert_int_equal(size_parse(&v, "64 M", "--max-rate"), ERR_INVALID);
+		assert_int_equal(size_parse(&v, "99999999999T", "--max-rate"), ERR_INVALID);
+		assert_int_equal(size_parse(&v, NULL, "--max-rate"), ERR_INVALID);
+		assert_string_equal(err_message(), "invalid size for --max-rate: \"\"");
+		err_clear();
+	}
+
 	size_format(out, sizeof(out), 0);
 	assert_string_equal(out, "0 B");
 	size_format(out, sizeof(out), 1023);
