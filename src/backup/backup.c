@@ -30,6 +30,8 @@
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -393,11 +395,27 @@ out:
 static void
 job_log(Job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Where an incremental's changed pages come from; NULL *out: the page scan (said in the log). */
-static int
-changed_blocks(Job *j, WalBlocks **out)
+/*
+ * The WAL since the parent read on a thread of its own while the data
+ * directory is walked (the two take about as long for a small incremental).
+ * Started only where the walk will not decide for the page scan: a given
+ * --detect, or WAL of at most half the parent's size (the decision is made
+ * again with the walk's figures, and a result it rejects is dropped).
+ */
+typedef struct WalEarly {
+	pthread_t thread;
+	bool started;
+	_Atomic bool stop;        /* the walk failed, or the task was cancelled */
+	WalBlocksOpts wo;
+	WalBlocks *out;
+	char *reason;
+	int rc;
+	ErrSaved *err;
+} WalEarly;
+
+static WalBlocksOpts
+wal_opts(const Job *j)
 {
-	const char *detect = j->o->detect ? j->o->detect : "wal";
 	WalBlocksOpts wo = {
 		.archive = j->archive ? j->archive : j->storage,
 		.system_id = j->cluster.system_id,
@@ -410,10 +428,80 @@ changed_blocks(Job *j, WalBlocks **out)
 		.cancel_cb = j->o->cancel_cb,
 		.payload = j->o->payload,
 	};
+	return wo;
+}
+
+static bool
+wal_early_stopped(void *payload)
+{
+	return atomic_load(&((WalEarly *)payload)->stop);
+}
+
+static void *
+wal_early_main(void *arg)
+{
+	WalEarly *e = arg;
+
+	e->rc = walblocks_collect(&e->out, &e->reason, &e->wo);
+	if (e->rc < 0)
+		e->err = err_save();
+	return NULL;
+}
+
+static void
+wal_early_start(Job *j, WalEarly *e)
+{
+	const char *detect = j->o->detect ? j->o->detect : "wal";
+
+	memset(e, 0, sizeof(*e));
+	if (strcmp(detect, "scan") == 0 || j->parent->start_lsn > j->m->start_lsn ||
+	    (j->o->detect == NULL && (j->m->start_lsn - j->parent->start_lsn) * 2 > j->parent->size_bytes))
+		return;
+	e->wo = wal_opts(j);
+	/* the task's cancel check belongs to this thread: the reader sees a flag */
+	e->wo.cancel_cb = wal_early_stopped;
+	e->wo.payload = e;
+	e->started = pthread_create(&e->thread, NULL, wal_early_main, e) == 0;
+}
+
+/* Wait for the reader; with stop, tell it to give up first. */
+static void
+wal_early_join(WalEarly *e, bool stop)
+{
+	if (!e->started)
+		return;
+	if (stop)
+		atomic_store(&e->stop, true);
+	pthread_join(e->thread, NULL);
+	e->started = false;
+}
+
+static void
+wal_early_clear(WalEarly *e)
+{
+	wal_early_join(e, true);
+	if (e->out)
+		walblocks_free(e->out);
+	free(e->reason);
+	err_saved_free(e->err);
+	memset(e, 0, sizeof(*e));
+}
+
+/* Where an incremental's changed pages come from; NULL *out: the page scan (said
+ * in the log).  With early started, its result is taken (or dropped). */
+static int
+changed_blocks(Job *j, WalBlocks **out, WalEarly *early)
+{
+	const char *detect = j->o->detect ? j->o->detect : "wal";
+	WalBlocksOpts wo = wal_opts(j);
 	char *reason = NULL;
+	bool was_early = early->started;
 	int rc;
 
 	*out = NULL;
+	wal_early_join(early, false);
+	if (was_early && j->o->cancel_cb && j->o->cancel_cb(j->o->payload))
+		return err_set(ERR_CANCELLED, "the backup was cancelled");
 	if (strcmp(detect, "scan") == 0) {
 		job_log(j, "changed pages: reading every page of the tenant's relations (--detect scan)");
 		return 0;
@@ -433,8 +521,16 @@ changed_blocks(Job *j, WalBlocks **out)
 			return 0;
 		}
 	}
-	if ((rc = walblocks_collect(out, &reason, &wo)) < 0)
+	if (was_early) {
+		if (early->rc < 0)
+			return err_restore(early->err);
+		*out = early->out;
+		reason = early->reason;
+		early->out = NULL;
+		early->reason = NULL;
+	} else if ((rc = walblocks_collect(out, &reason, &wo)) < 0) {
 		return rc;
+	}
 	if (*out == NULL) {
 		if (strcmp(detect, "compare") == 0) {
 			rc = err_set(ERR_INVALID, "--detect compare needs the WAL since the parent backup: %s", reason);
@@ -552,10 +648,15 @@ copy_data(Job *j)
 	ssize_t control_idx = -1;
 	uint64_t pages_bad = 0;
 	int64_t t0 = time_now_ms();
+	WalEarly early = {0};
 	int rc;
 
-	if ((rc = files_scan(j->m, &so)) < 0)
+	if (j->parent)
+		wal_early_start(j, &early);
+	if ((rc = files_scan(j->m, &so)) < 0) {
+		wal_early_clear(&early);
 		return rc;
+	}
 	ctx.storage = j->storage;
 	ctx.set_dir = j->set_dir;
 	ctx.pgdata = j->cluster.pgdata;
@@ -568,7 +669,7 @@ copy_data(Job *j)
 	ctx.max_rate = j->o->max_rate;
 	ctx.progress_cb = j->o->progress_cb;
 	ctx.payload = j->o->payload;
-	if (j->parent && (rc = changed_blocks(j, &wal)) < 0)
+	if (j->parent && (rc = changed_blocks(j, &wal, &early)) < 0)
 		goto out;
 	run.wal = wal;
 	/* map forks unchanged since before the parent started are not read (--detect
@@ -665,6 +766,7 @@ copy_data(Job *j)
 	        (double)j->m->size_bytes / 1048576.0, (double)atomic_load(&ctx.bytes_read) / 1048576.0,
 	        (double)j->m->stored_bytes / 1048576.0, (double)(time_now_ms() - t0) / 1000.0, ctx.jobs);
 out:
+	wal_early_clear(&early);
 	walblocks_free(wal);
 	copy_ctx_release(&ctx);
 	free(run.order);
@@ -857,6 +959,9 @@ struct BackupJob {
 	bool prepared;            /* connected, databases and parent loaded */
 	bool probed;
 	int last_ok;              /* the step that ran last, when it succeeded; else -1 */
+	/* false: all steps run here, in one go (backup_run), and nothing resumes
+	 * the set after a crash, so step 2 keeps no manifest.partial */
+	bool resumable;
 };
 
 void
@@ -899,6 +1004,7 @@ backup_job_new(BackupJob **out, Meta *meta, const BackupOpts *o, const char *res
 	*out = NULL;
 	bj->lock_fd = -1;
 	bj->last_ok = -1;
+	bj->resumable = true;
 	j->o = o;
 	j->meta = meta;
 	if (o->mode && strcmp(o->mode, "full") != 0 && strcmp(o->mode, "incremental") != 0) {
@@ -1242,9 +1348,11 @@ step_data(BackupJob *bj)
 		return rc;
 	if ((rc = stop_backup(j)) < 0)
 		return rc;
-	/* kept in manifest.partial: a task resumed after a restart finishes with it */
 	free(j->m->stop_time);
 	j->m->stop_time = xstrdup(j->stop_time);
+	if (!bj->resumable)
+		return 0;
+	/* kept in manifest.partial: a task resumed after a restart finishes with it */
 	if ((rc = meta_set_update(j->meta, &j->row)) < 0)
 		return rc;
 	return manifest_store_named(j->m, j->storage, j->set_dir, "manifest.partial");
@@ -1384,6 +1492,9 @@ backup_run(Meta *meta, const BackupOpts *o, char **out_set_id)
 	*out_set_id = NULL;
 	if ((rc = backup_job_new(&bj, meta, o, NULL)) < 0)
 		return rc;
+	/* A crash of this process ends the backup: its set is left without a
+	 * manifest, for the tenant's next backup to remove. */
+	bj->resumable = false;
 	for (int step = 0; step < BACKUP_STEPS; step++) {
 		/* The CLI's backup checkpoints inside pg_backup_start; it needs no
 		 * pg_checkpoint grant for that (step 1 is the console's). */
