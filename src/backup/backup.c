@@ -984,8 +984,14 @@ backup_job_abandon(BackupJob *bj)
 }
 
 int
-backup_max_rate_check(uint64_t rate, const char *what)
+backup_max_rate_check(uint64_t rate, bool logical, const char *what)
 {
+	if (rate && logical) {
+		err_set(ERR_UNSUPPORTED, "a rate limit is for physical backups");
+		err_detail("A logical backup is pg_dump's reading, which tenback does not pace.");
+		err_hint("Leave %s out, or use the physical method where the cluster allows it.", what);
+		return ERR_UNSUPPORTED;
+	}
 	if (rate == 0 || rate >= BACKUP_MAX_RATE_MIN)
 		return 0;
 	err_set(ERR_INVALID, "%s is too low: %llu bytes per second", what, (unsigned long long)rate);
@@ -1029,13 +1035,7 @@ backup_job_new(BackupJob **out, Meta *meta, const BackupOpts *o, const char *res
 		err_hint("Take a full backup (--mode full), or use --method physical where the cluster allows it.");
 		goto fail;
 	}
-	if (o->max_rate && j->logical) {
-		rc = err_set(ERR_UNSUPPORTED, "a rate limit is for physical backups");
-		err_detail("A logical backup is pg_dump's reading, which tenback does not pace.");
-		err_hint("Leave the rate limit out, or use --method physical where the cluster allows it.");
-		goto fail;
-	}
-	if ((rc = backup_max_rate_check(o->max_rate, "the rate limit")) < 0)
+	if ((rc = backup_max_rate_check(o->max_rate, j->logical, "the rate limit")) < 0)
 		goto fail;
 	if ((rc = io_compress_parse(&j->compress, o->compress ? o->compress : j->cluster.compress)) < 0)
 		goto fail;

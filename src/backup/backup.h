@@ -133,8 +133,9 @@ typedef struct BackupOpts {
 } BackupOpts;
 
 #define BACKUP_MAX_RATE_MIN (1024 * 1024)
-/* ERR_INVALID (with a hint naming what) unless rate is 0 or from BACKUP_MAX_RATE_MIN up. */
-int backup_max_rate_check(uint64_t rate, const char *what);
+/* ERR_INVALID (with a hint naming what) unless rate is 0 or from BACKUP_MAX_RATE_MIN up;
+ * ERR_UNSUPPORTED for a rate with a logical backup. */
+int backup_max_rate_check(uint64_t rate, bool logical, const char *what);
 
 /* On success *out_set_id is the new set's id (malloc'd). */
 int backup_run(Meta *meta, const BackupOpts *o, char **out_set_id);

@@ -85,7 +85,7 @@ cmd_backup(Cli *cli, int argc, char **argv)
 		o.jobs = (int)v;
 	}
 	if (max_rate && (size_parse(&o.max_rate, max_rate, "--max-rate") < 0 ||
-	                 backup_max_rate_check(o.max_rate, "--max-rate") < 0)) {
+	                 backup_max_rate_check(o.max_rate, false, "--max-rate") < 0)) {
 		if (o.max_rate == 0)
 			err_hint("Give bytes per second with a unit: k, M or G (\"64M\" is 64 MiB per second).");
 		return cli_usage_error(BACKUP_USAGE);

@@ -125,18 +125,36 @@ json_string(JsonWriter *w, const char *s)
 		json_escape(w->out, s);
 }
 
+/* Decimal digits of v, without printf's machinery: a manifest has several
+ * numbers per file, and formatting them was a tenth of its serialisation. */
+static void
+put_u64(Buf *out, uint64_t v, bool negative)
+{
+	char digits[21];
+	size_t n = sizeof(digits);
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (negative)
+		buf_putc(out, '-');
+	buf_append(out, digits + n, sizeof(digits) - n);
+}
+
 void
 json_int(JsonWriter *w, int64_t v)
 {
 	before_value(w);
-	buf_printf(w->out, "%" PRId64, v);
+	/* the magnitude in uint64_t: -INT64_MIN does not fit int64_t */
+	put_u64(w->out, v < 0 ? 0 - (uint64_t)v : (uint64_t)v, v < 0);
 }
 
 void
 json_uint(JsonWriter *w, uint64_t v)
 {
 	before_value(w);
-	buf_printf(w->out, "%" PRIu64, v);
+	put_u64(w->out, v, false);
 }
 
 void

@@ -552,13 +552,7 @@ task_backup_submit(TaskEngine *e, Meta *m, const BackupRequest *r, int64_t *out_
 		err_hint("Choose a full backup: a logical backup has no incrementals.");
 		goto out;
 	}
-	if (r->max_rate && strcmp(method, "logical") == 0) {
-		rc = err_set(ERR_UNSUPPORTED, "a rate limit is for physical backups");
-		err_detail("A logical backup is pg_dump's reading, which tenback does not pace.");
-		err_hint("Leave max_rate out for a logical backup.");
-		goto out;
-	}
-	if ((rc = backup_max_rate_check(r->max_rate, "max_rate")) < 0)
+	if ((rc = backup_max_rate_check(r->max_rate, strcmp(method, "logical") == 0, "max_rate")) < 0)
 		goto out;
 	pthread_mutex_lock(&e->mu);
 	rc = meta_task_list(m, &f, &running, &n_running);

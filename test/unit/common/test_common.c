@@ -891,6 +891,9 @@ test_json_round_trip(void **state)
 		json_array_end(&w);
 		json_object_end(&w);
 
+		assert_non_null(strstr(b.data, pretty ? "\"min\": -9223372036854775808" : "\"min\":-9223372036854775808"));
+		assert_non_null(strstr(b.data, pretty ? "\"max\": 18446744073709551615" : "\"max\":18446744073709551615"));
+		assert_non_null(strstr(b.data, pretty ? "\"i\": 0" : "\"i\":0"));
 		assert_int_equal(json_parse(&v, b.data, b.len), 0);
 		assert_string_equal(json_get_string(v, "bytes"), all_bytes);
 		assert_string_equal(json_get_string(v, "label"),
