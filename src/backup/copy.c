@@ -71,7 +71,7 @@ copy_read_done(const CopyCtx *ctx, uint64_t n)
 	if (t->start_ms == 0)
 		t->start_ms = now_ms;
 	t->bytes += n;
-	due_ms = t->start_ms + (int64_t)(t->bytes / ctx->max_rate * 1000 + t->bytes % ctx->max_rate * 1000 / ctx->max_rate);
+	due_ms = t->start_ms + (int64_t)((double)t->bytes * 1000.0 / (double)ctx->max_rate);
 	pthread_mutex_unlock(&t->mu);
 	if (due_ms > now_ms) {
 		struct timespec ts = {(time_t)((due_ms - now_ms) / 1000), (long)((due_ms - now_ms) % 1000) * 1000000L};
