@@ -569,6 +569,7 @@ copy_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
 	int64_t t0 = time_now_ms();
 	int rc;
 
+	copy_throttle_pool(run->ctx, p);
 	if (j->parent && files_incremental_candidate(f->path) &&
 	    manifest_lookup_find(j->parent_files, f->path, &parent_view) && (pf->kind == MF_FILE || pf->kind == MF_INCR)) {
 		BlockRanges changed = {0};

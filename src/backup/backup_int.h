@@ -96,6 +96,9 @@ int copy_ctx_prepare(CopyCtx *ctx);
  * the reads so far fit it (any worker; the average since the first read is
  * kept at or below the rate, as pg_basebackup --max-rate does). */
 void copy_read_done(const CopyCtx *ctx, uint64_t n);
+/* The pool the copy runs on (any worker, any number of times): a paced read's
+ * sleep ends early once it stops. */
+void copy_throttle_pool(const CopyCtx *ctx, Pool *p);
 void copy_ctx_release(CopyCtx *ctx);
 
 /*

@@ -55,7 +55,15 @@ typedef struct Throttle {
 	pthread_mutex_t mu;
 	int64_t start_ms;
 	uint64_t bytes;
+	Pool *_Atomic pool;      /* the copy's pool, once a worker named it: a sleep ends when it stops */
 } Throttle;
+
+void
+copy_throttle_pool(const CopyCtx *ctx, Pool *p)
+{
+	if (ctx->throttle)
+		atomic_store(&ctx->throttle->pool, p);
+}
 
 void
 copy_read_done(const CopyCtx *ctx, uint64_t n)
@@ -73,10 +81,19 @@ copy_read_done(const CopyCtx *ctx, uint64_t n)
 	t->bytes += n;
 	due_ms = t->start_ms + (int64_t)((double)t->bytes * 1000.0 / (double)ctx->max_rate);
 	pthread_mutex_unlock(&t->mu);
-	if (due_ms > now_ms) {
-		struct timespec ts = {(time_t)((due_ms - now_ms) / 1000), (long)((due_ms - now_ms) % 1000) * 1000000L};
+	/* in slices of at most 100 ms: a cancel (or an error elsewhere) stops
+	 * the pool, and the worker winds down without waiting out its pace */
+	while (due_ms > now_ms) {
+		int64_t slice = due_ms - now_ms < 100 ? due_ms - now_ms : 100;
+		struct timespec ts = {0, (long)slice * 1000000L};
+		Pool *pool;
+
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
 			;
+		pool = atomic_load(&t->pool);
+		if (pool && pool_stopping(pool))
+			break;
+		now_ms = time_now_ms();
 	}
 }
 

@@ -32,7 +32,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -47,7 +49,118 @@ typedef struct Instance {
 	char *log_path;
 	int port;
 	pid_t pid;
+	pid_t sentinel;           /* the process that stops the server should we die; 0: none */
+	int lifeline;             /* our end of the pipe it watches; -1: none */
 } Instance;
+
+/*
+ * The sentinel: should tenback die (kill -9, a crash) while its recovery
+ * server runs, the server must not go on in a half-restored directory.
+ * PR_SET_PDEATHSIG on the postmaster asks the kernel for that, and under
+ * load it was seen to miss (1 kill in about 150, the postmaster going on to
+ * promote): so a small process of our own watches too.  It reads the
+ * postmaster's pid from a pipe whose write end only tenback holds, then
+ * waits on the pipe and on a pidfd of the postmaster.  The pipe at its end
+ * before the postmaster exited means tenback is gone: SIGQUIT (immediate
+ * shutdown), then SIGKILL 5 s later.  A pidfd never signals another process
+ * that reused the pid.  It holds none of tenback's other descriptors (no
+ * lock stays held through it), and has its own session (a Ctrl-C of
+ * tenback does not stop it).
+ */
+static void
+sentinel_main(int fd)
+{
+	pid_t pm = 0;
+	int pidfd;
+
+	if (read(fd, &pm, sizeof(pm)) != (ssize_t)sizeof(pm) || pm <= 0)
+		_exit(0); /* no server was started */
+	pidfd = (int)syscall(SYS_pidfd_open, pm, 0);
+	if (pidfd < 0)
+		_exit(0); /* already gone */
+	for (;;) {
+		struct pollfd p[2] = {{pidfd, POLLIN, 0}, {fd, POLLIN, 0}};
+		char c;
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			_exit(1);
+		}
+		if (p[0].revents)
+			_exit(0); /* the server ended: nothing to do */
+		if (p[1].revents && read(fd, &c, 1) <= 0)
+			break; /* tenback is gone, or gave the server up: stop it */
+	}
+	syscall(SYS_pidfd_send_signal, pidfd, SIGQUIT, NULL, 0);
+	{
+		struct pollfd p = {pidfd, POLLIN, 0};
+		if (poll(&p, 1, 5000) == 0)
+			syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	}
+	_exit(0);
+}
+
+/* Start the sentinel (before the postmaster: no moment without one).  A
+ * failure only loses the second line of defence: logged, not fatal. */
+static void
+sentinel_start(Instance *in)
+{
+	int fds[2];
+	pid_t pid;
+
+	in->sentinel = 0;
+	in->lifeline = -1;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		log_warning("could not start the recovery server's sentinel: %s", strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		setsid();
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+		}
+		/* fds[0] to 3, then nothing else open above it */
+		if (dup2(fds[0], 3) < 0)
+			_exit(1);
+		close_range(4, ~0U, 0);
+		sentinel_main(3);
+	}
+	close(fds[0]);
+	if (pid < 0) {
+		log_warning("could not start the recovery server's sentinel: %s", strerror(errno));
+		close(fds[1]);
+		return;
+	}
+	in->sentinel = pid;
+	in->lifeline = fds[1];
+}
+
+/* Tell the sentinel the postmaster's pid (0: none was started). */
+static void
+sentinel_arm(Instance *in, pid_t pm)
+{
+	if (in->lifeline >= 0 && write(in->lifeline, &pm, sizeof(pm)) != (ssize_t)sizeof(pm))
+		log_warning("could not arm the recovery server's sentinel: %s", strerror(errno));
+}
+
+/* The server is stopped (or never ran): the sentinel exits, and is reaped. */
+static void
+sentinel_release(Instance *in)
+{
+	if (in->lifeline >= 0)
+		close(in->lifeline);
+	in->lifeline = -1;
+	if (in->sentinel > 0)
+		while (waitpid(in->sentinel, NULL, 0) < 0 && errno == EINTR)
+			;
+	in->sentinel = 0;
+}
 
 static void
 become_user(const RecoveryCtx *ctx)
@@ -152,6 +265,7 @@ spawn_postgres(Instance *in)
 	}
 	if (ctx->as_other_user && fchown(logfd, ctx->uid, ctx->gid) < 0)
 		log_warning("could not change owner of \"%s\"", in->log_path);
+	sentinel_start(in);
 	parent = getpid();
 	pid = fork();
 	if (pid == 0) {
@@ -175,6 +289,7 @@ spawn_postgres(Instance *in)
 	close(logfd);
 	strlist_free(&args);
 	free(postgres);
+	sentinel_arm(in, pid > 0 ? pid : 0);
 	if (pid < 0)
 		return err_errno(errno, "could not start PostgreSQL");
 	in->pid = pid;
@@ -398,6 +513,7 @@ recovery_run(const RecoveryCtx *ctx)
 	Instance in = {0};
 	int rc;
 
+	in.lifeline = -1;
 	in.ctx = ctx;
 	in.port = ctx->o->port > 0 ? ctx->o->port : 5432;
 	in.log_path = path_join(ctx->dir, RECOVERY_LOG);
@@ -424,6 +540,8 @@ out:
 		stop_instance(&in);
 		rc = save;
 	}
+	/* the server is reaped by now: the sentinel finds it ended and exits */
+	sentinel_release(&in);
 	remove_private_dir(&in);
 	free(in.log_path);
 	return rc;

@@ -48,6 +48,10 @@ _task_ended() {
 	api GET "/api/v1/tasks/$task"
 	! [[ $(task_status) =~ ^(RUNNING|PENDING)$ ]]
 }
+_task_ended_c() {
+	api GET "/api/v1/tasks/$ctask"
+	! [[ $(task_status) =~ ^(RUNNING|PENDING)$ ]]
+}
 caught=0
 for attempt in 1 2 3 4; do
 	api POST "/api/v1/tenants/$shop/backups" '{"mode": "full", "max_rate": "48M"}'
@@ -129,6 +133,37 @@ if tb_restore_start src shop "$set1" "$T/r1" $R1; then
 	check_invariant $R1 shop
 	check_amcheck $R1 shop
 fi
+
+# ---- Cancel of a paced backup, end to end: at 2 MiB/s "Back up data" would take about
+# 3 minutes; the cancel must end it within seconds (a paced read sleeps in slices and
+# gives up once the copy stops), leave no set, and the next backup succeeds.
+api POST "/api/v1/tenants/$shop/backups" '{"mode": "full", "max_rate": "2M"}'
+assert_eq "a full backup at 2 MiB/s accepted (202)" 202 "$API_STATUS"
+ctask=$(printf '%s' "$API_BODY" | jq -r '.id')
+_copying() {
+	api GET "/api/v1/tasks/$ctask"
+	[[ $(task_step 'Back up data' .status) == RUNNING ]] && (($(task_step 'Back up data' .bytes_done) >= 8388608))
+}
+n_sets_before=$(set_count src shop)
+if wait_for "\"Back up data\" copies at 2 MiB/s" 60 _copying; then
+	api_expect "Cancel of the running task" 200 POST "/api/v1/tasks/$ctask/cancel" || true
+	t_cancel=$SECONDS
+	wait_for "the cancelled task ends" 30 _task_ended_c >/dev/null 2>&1 || true
+	api GET "/api/v1/tasks/$ctask"
+	log "$(task_summary)"
+	assert_eq "the task is CANCELLED" CANCELLED "$(task_status)"
+	assert_true "it ended within 10 s of the cancel ($((SECONDS - t_cancel)) s)" test $((SECONDS - t_cancel)) -le 10
+	assert_eq "\"Back up data\" CANCELLED" CANCELLED "$(task_step 'Back up data' .status)"
+	assert_eq "no set more listed" "$n_sets_before" "$(set_count src shop)"
+	assert_eq "the storage holds only the completed sets" "$(set_ids src shop | xargs)" \
+		"$(ls "$T/storage/tenback/$sysid/shop" 2>&1 | xargs)"
+else
+	not_ok "the paced backup reached 8 MiB of \"Back up data\"" "$(task_summary)"
+fi
+api POST "/api/v1/tenants/$shop/backups" '{"mode": "incremental"}'
+assert_eq "an incremental after the cancel accepted (202)" 202 "$API_STATUS"
+task_wait "$(printf '%s' "$API_BODY" | jq -r '.id')" 180 || true
+assert_eq "and SUCCEEDED" SUCCEEDED "$(task_status)"
 
 assert_true "the daemon still runs" daemon_running
 assert_ok "the daemon stops on SIGTERM" daemon_stop
