@@ -101,8 +101,10 @@ sentinel_main(int fd)
 	_exit(0);
 }
 
-/* Start the sentinel (before the postmaster: no moment without one).  A
- * failure only loses the second line of defence: logged, not fatal. */
+/* Start the sentinel, before the postmaster; sentinel_arm tells it the
+ * postmaster's pid right after that fork (a death in between leaves the
+ * parent-death signal alone on guard).  A failure only loses the second
+ * line of defence: logged, not fatal. */
 static void
 sentinel_start(Instance *in)
 {
