@@ -177,50 +177,6 @@ chain_free(Chain *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/*
- * Pages to write, gathered while they are consecutive: a part's pages go to
- * the file in runs of up to RUN_BYTES, not one pwrite a page (a chain's
- * thousands of small catalog files are taken whole from its full set).
- */
-#define RUN_BYTES (64 * 1024)
-
-typedef struct PageRun {
-	uint8_t *buf;             /* RUN_BYTES */
-	uint32_t first;           /* block of buf[0] */
-	size_t len;               /* bytes gathered */
-} PageRun;
-
-static int
-run_flush(PageRun *run, int fd, const char *dest_path)
-{
-	size_t done = 0;
-
-	while (done < run->len) {
-		ssize_t w = pwrite(fd, run->buf + done, run->len - done, (off_t)run->first * PG_PAGE_SIZE + (off_t)done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return err_errno(w < 0 ? errno : ENOSPC, "could not write file \"%s\"", dest_path);
-		done += (size_t)w;
-	}
-	run->len = 0;
-	return 0;
-}
-
-/* The next page's buffer: after the run when blk follows it and it has room,
- * else a new run (the old one written first). */
-static uint8_t *
-run_slot(PageRun *run, uint32_t blk, int fd, const char *dest_path, int *rc)
-{
-	if (run->len && (blk != run->first + run->len / PG_PAGE_SIZE || run->len + PG_PAGE_SIZE > RUN_BYTES) &&
-	    (*rc = run_flush(run, fd, dest_path)) < 0)
-		return NULL;
-	if (run->len == 0)
-		run->first = blk;
-	return run->buf + run->len;
-}
-
 /* Stream one set's stored pages of a file; write those the part names. */
 static int
 apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const BlockRanges *want, int fd,
@@ -229,7 +185,6 @@ apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const Blo
 	char *object = xasprintf("%s/data/%s", set_dir, entry->path);
 	IoReader *src = NULL, *r = NULL;
 	IoContainerInfo info;
-	PageRun run = {xmalloc(RUN_BYTES), 0, 0};
 	uint8_t *page = xmalloc(PG_PAGE_SIZE);
 	uint64_t want_raw;
 	size_t range_idx = 0;
@@ -251,13 +206,7 @@ apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const Blo
 		next_blk = more ? entry->blocks.r[0].first : 0;
 	}
 	for (;;) {
-		bool wanted = more && ranges_contains(want, next_blk);
-		uint8_t *into = page;
-
-		/* a wanted page is read straight into its run */
-		if (wanted && (into = run_slot(&run, next_blk, fd, dest_path, &rc)) == NULL)
-			goto out;
-		n = io_reader_read_full(r, into, PG_PAGE_SIZE);
+		n = io_reader_read_full(r, page, PG_PAGE_SIZE);
 		if (n < 0) {
 			rc = (int)n;
 			goto out;
@@ -268,8 +217,12 @@ apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const Blo
 			rc = err_set(ERR_CORRUPT, "stored pages do not match the manifest's block list");
 			goto out;
 		}
-		if (wanted) {
-			run.len += PG_PAGE_SIZE;
+		if (ranges_contains(want, next_blk)) {
+			ssize_t w = pwrite(fd, page, PG_PAGE_SIZE, (off_t)next_blk * PG_PAGE_SIZE);
+			if (w != PG_PAGE_SIZE) {
+				rc = err_errno(w < 0 ? errno : ENOSPC, "could not write file \"%s\"", dest_path);
+				goto out;
+			}
 			written++;
 		}
 		/* the next block this stream holds */
@@ -286,8 +239,6 @@ apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const Blo
 			next_blk++;
 		}
 	}
-	if ((rc = run_flush(&run, fd, dest_path)) < 0)
-		goto out;
 	io_container_reader_info(r, &info);
 	if (info.raw_size != want_raw || memcmp(info.sha256, entry->sha256, IO_SHA256_LEN) != 0)
 		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
@@ -298,7 +249,6 @@ out:
 		err_prefix("stored file \"%s\" is damaged", object);
 	io_reader_free(r);
 	io_reader_free(src);
-	free(run.buf);
 	free(page);
 	free(object);
 	return rc;

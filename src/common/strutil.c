@@ -131,12 +131,10 @@ size_parse(uint64_t *out, const char *s, const char *what)
 	case 't': case 'T': shift = 40; u++; break;
 	default: break;
 	}
-	if (shift && *u == 'i')
-		u++;
+	if (shift && *u == 'i' && *++u != 'B')
+		goto bad; /* "Mi" without the B */
 	if (*u == 'B')
 		u++;
-	else if (shift && u > end + 1 && u[-1] == 'i')
-		goto bad; /* "Mi" without the B */
 	if (*u || (shift && v > (UINT64_MAX >> shift)))
 		goto bad;
 	*out = (uint64_t)v << shift;
