@@ -55,7 +55,7 @@ restore_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
 	(void)item_idx;
 	if (fd < 0)
 		return err_errno(errno, "could not create \"%s\"", run->dest);
-	rc = files_restore_framed(p, run->codecs, run->s, run->object, fd, run->dest, run->f->size, run->f->sha256);
+	rc = files_restore_framed(p, run->codecs, run->s, run->object, fd, run->dest, run->f->size, &run->f->sum);
 	close(fd);
 	return rc;
 }

@@ -26,11 +26,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* SHA-256 of a local file; *out_size its length. */
+/* The kind-k checksum of a local file; *out_size its length. */
 static int
-hash_file(int fd, const char *path, uint8_t out[IO_SHA256_LEN], uint64_t *out_size)
+hash_file(int fd, const char *path, IoChecksumKind k, IoChecksum *out, uint64_t *out_size)
 {
-	IoSha256 *h = io_sha256_new();
+	IoHasher *h = io_hasher_new(k);
 	uint8_t *buf = xmalloc(COPY_BUF_SIZE);
 	uint64_t total = 0;
 	ssize_t n;
@@ -43,27 +43,27 @@ hash_file(int fd, const char *path, uint8_t out[IO_SHA256_LEN], uint64_t *out_si
 			rc = err_errno(errno, "could not read file \"%s\"", path);
 			goto out;
 		}
-		io_sha256_update(h, buf, (size_t)n);
+		io_hasher_update(h, buf, (size_t)n);
 		total += (uint64_t)n;
 	}
-	io_sha256_final(h, out);
+	io_hasher_final(h, out);
 	*out_size = total;
 out:
-	io_sha256_free(h);
+	io_hasher_free(h);
 	free(buf);
 	return rc;
 }
 
-/* SHA-256 of the raw content of an archived object (verifying it). */
+/* The checksum of the raw content of an archived object (verifying it). */
 static int
-hash_object(Storage *s, const char *object, uint8_t out[IO_SHA256_LEN], uint64_t *out_size)
+hash_object(Storage *s, const char *object, IoChecksum *out, uint64_t *out_size)
 {
 	IoContainerInfo info;
 	int rc;
 
 	if ((rc = files_read_object(s, object, -1, NULL, &info)) < 0)
 		return rc;
-	memcpy(out, info.sha256, IO_SHA256_LEN);
+	*out = info.sum;
 	*out_size = info.raw_size;
 	return 0;
 }
@@ -72,17 +72,17 @@ hash_object(Storage *s, const char *object, uint8_t out[IO_SHA256_LEN], uint64_t
 static int
 compare_archived(Storage *s, int fd, const char *path, const char *name, const char *object)
 {
-	uint8_t local_sum[IO_SHA256_LEN], stored_sum[IO_SHA256_LEN];
+	IoChecksum local_sum, stored_sum;
 	uint64_t local_size = 0, stored_size = 0;
 	int rc;
 
-	if ((rc = hash_file(fd, path, local_sum, &local_size)) < 0)
-		return rc;
-	if ((rc = hash_object(s, object, stored_sum, &stored_size)) < 0) {
+	if ((rc = hash_object(s, object, &stored_sum, &stored_size)) < 0) {
 		err_prefix("WAL file \"%s\" is already archived but unreadable", name);
 		return rc;
 	}
-	if (local_size == stored_size && memcmp(local_sum, stored_sum, IO_SHA256_LEN) == 0) {
+	if ((rc = hash_file(fd, path, stored_sum.kind, &local_sum, &local_size)) < 0)
+		return rc;
+	if (local_size == stored_size && io_checksum_equal(&local_sum, &stored_sum)) {
 		log_info("WAL file \"%s\" is already archived with the same content", name);
 		return 0;
 	}
@@ -157,7 +157,8 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 	}
 	if ((rc = storage_write_open(s, &sink, object, &(StorageWriteOpts){.no_replace = true})) < 0)
 		goto out;
-	rc = io_container_writer_new(&w, sink, comp, io_compress_default_level(comp));
+	/* SHA-256: a name archived again is accepted only with the same content, by this sum */
+	rc = io_container_writer_new(&w, sink, comp, io_compress_default_level(comp), IO_CHECKSUM_SHA256);
 	sink = NULL;
 	if (rc < 0)
 		goto out;

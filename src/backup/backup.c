@@ -61,6 +61,7 @@ typedef struct Job {
 	bool wal_log_hints;
 	IoCompress compress;
 	int level;
+	IoChecksumKind checksum;
 	bool logical;             /* a logical backup: a pg_dump of the tenant */
 	char *pg_dump;            /* logical: the pg_dump of the server's major version */
 	char *pg_dump_version;
@@ -663,6 +664,7 @@ copy_data(Job *j)
 	ctx.pgdata = j->cluster.pgdata;
 	ctx.compress = j->compress;
 	ctx.level = j->level;
+	ctx.checksum = j->checksum;
 	ctx.start_lsn = j->m->start_lsn;
 	ctx.verify_checksums = j->m->data_checksums != 0;
 	ctx.hints_unlogged = j->m->data_checksums == 0 && !j->wal_log_hints;
@@ -840,7 +842,7 @@ wal_from_pg_wal(Job *j, const char *name, uint64_t seg, const char *dst, IoConta
 	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	if ((rc = storage_write_open(j->storage, &sink, dst, &(StorageWriteOpts){.no_sync = true})) < 0)
 		goto out;
-	rc = io_container_writer_new(&w, sink, j->compress, j->level);
+	rc = io_container_writer_new(&w, sink, j->compress, j->level, j->checksum);
 	sink = NULL;
 	if (rc < 0)
 		goto out;
@@ -923,13 +925,13 @@ collect_wal(Job *j, size_t *from_pg_wal)
 		}
 		if (rc > 0) {
 			(*from_pg_wal)++;
-			manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, ci.sha256);
+			manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, &ci.sum);
 			rc = 0;
 		} else if (rc == 0) {
 			rc = storage_copy_between(archive, src, j->storage, dst, &(StorageWriteOpts){.no_sync = true});
 			/* Read it back through the container to record what the set holds. */
 			if (rc == 0 && (rc = files_read_object(j->storage, dst, -1, NULL, &ci)) == 0)
-				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, ci.sha256);
+				manifest_add_wal(j->m, name, ci.raw_size, ci.stored_size, &ci.sum);
 		}
 		free(src);
 		free(dst);
@@ -1041,6 +1043,8 @@ backup_job_new(BackupJob **out, Meta *meta, const BackupOpts *o, const char *res
 	if ((rc = io_compress_parse(&j->compress, o->compress ? o->compress : j->cluster.compress)) < 0)
 		goto fail;
 	j->level = io_compress_default_level(j->compress);
+	if ((rc = io_checksum_parse(&j->checksum, o->checksum ? o->checksum : "crc32c")) < 0)
+		goto fail;
 	lock_name = xasprintf("backup-%s-%s", o->cluster, o->tenant);
 	what = xasprintf("a backup of tenant \"%s\" of cluster \"%s\"", o->tenant, o->cluster);
 	if ((rc = lock_acquire(&bj->lock_fd, o->home, lock_name, what)) < 0)
@@ -1325,6 +1329,7 @@ step_data(BackupJob *bj)
 		lo.set_dir = j->set_dir;
 		lo.compress = j->compress;
 		lo.level = j->level;
+		lo.checksum = j->checksum;
 		lo.progress_cb = j->o->progress_cb;
 		lo.cancel_cb = j->o->cancel_cb;
 		lo.log_cb = j->o->log_cb;

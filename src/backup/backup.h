@@ -111,6 +111,7 @@ typedef struct BackupOpts {
 	const char *method;        /* "physical", "logical"; NULL: identified (backup_method_resolve) */
 	const char *pg_bin;        /* logical: directory of pg_dump; NULL: /usr/lib/postgresql/<major>/bin */
 	const char *compress;      /* NULL: the cluster's */
+	const char *checksum;      /* of every stored file: "crc32c" or "sha256"; NULL: crc32c */
 	int archive_timeout_s;     /* 0: 60 */
 	bool progress;             /* plain progress lines on stderr */
 	const char *storage;       /* storage configuration name; NULL: the cluster's own storage */

@@ -41,6 +41,7 @@ typedef struct CopyCtx {
 	const char *pgdata;
 	IoCompress compress;
 	int level;
+	IoChecksumKind checksum;  /* of every stored file */
 	uint64_t start_lsn;
 	bool verify_checksums;
 	bool hints_unlogged;      /* neither data checksums nor wal_log_hints */
@@ -158,7 +159,7 @@ int files_read_object(Storage *s, const char *object, int fd, const char *dest_p
 /* Restore one stored container to an open fd, checking size and checksum
  * against the manifest entry; ERR_CORRUPT names the stored object. */
 int files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_path,
-                        uint64_t want_size, const uint8_t want_sha256[IO_SHA256_LEN]);
+                        uint64_t want_size, const IoChecksum *want_sum);
 
 /*
  * The same as the owner of an item of pool p, whose slots are
@@ -169,7 +170,7 @@ int files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest
  * files_restore_to_fd does.  The file is complete and checked only when it returns 0.
  */
 int files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const char *object, int fd,
-                         const char *dest_path, uint64_t want_size, const uint8_t want_sha256[IO_SHA256_LEN]);
+                         const char *dest_path, uint64_t want_size, const IoChecksum *want_sum);
 
 /* Shared by the copies: read len bytes at off (short only at the end of the
  * file), and check a chunk's pages, re-reading failing ones; returns how

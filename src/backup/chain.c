@@ -240,7 +240,7 @@ apply_part(Storage *s, const char *set_dir, const ManifestFile *entry, const Blo
 		}
 	}
 	io_container_reader_info(r, &info);
-	if (info.raw_size != want_raw || memcmp(info.sha256, entry->sha256, IO_SHA256_LEN) != 0)
+	if (info.raw_size != want_raw || !io_checksum_equal(&info.sum, &entry->sum))
 		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
 	else if (written != ranges_count(want))
 		rc = err_set(ERR_CORRUPT, "the manifest's parts name pages set \"%s\" does not hold", set_dir);
@@ -320,7 +320,7 @@ files_restore_incr(Storage *s, const Chain *c, const ManifestFile *f, int fd, co
 					char *object = xasprintf("%s/data/%s", dir, entry->path);
 
 					whole_part = (ssize_t)i;
-					rc = files_restore_framed(p, codecs, s, object, fd, dest_path, entry->size, entry->sha256);
+					rc = files_restore_framed(p, codecs, s, object, fd, dest_path, entry->size, &entry->sum);
 					if (rc < 0 && err_code() == ERR_CORRUPT)
 						err_prefix("stored file \"%s\" is damaged", object);
 					free(object);

@@ -219,7 +219,7 @@ files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f)
 
 	if ((rc = storage_write_open(ctx->storage, &sink, object, &wopts)) < 0)
 		goto out;
-	rc = io_frame_writer_new(&fw, sink, ctx->compress);
+	rc = io_frame_writer_new(&fw, sink, ctx->compress, ctx->checksum);
 	sink = NULL; /* owned by the frame writer even on failure */
 	if (rc < 0)
 		goto out;
@@ -295,7 +295,7 @@ files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f)
 	storage_bundle_take(ctx->storage, object, &f->bundle, &f->bundle_offset);
 	f->size = info.raw_size;
 	f->stored_size = info.stored_size;
-	memcpy(f->sha256, info.sha256, IO_SHA256_LEN);
+	f->sum = info.sum;
 out:
 	if (rc < 0 && rc != ERR_CANCELLED)
 		err_prefix("while backing up \"%s\"", f->path);
@@ -551,7 +551,7 @@ restore_chunk_run(PoolTask *t, int worker_idx)
  * not to be framed (nothing counts then: the caller starts over).
  */
 static int
-restore_frames(Pool *p, IoFrameReader *fr, TargetFile *dst, IoSha256 *sha, uint64_t *out_raw,
+restore_frames(Pool *p, IoFrameReader *fr, TargetFile *dst, IoHasher *hasher, uint64_t *out_raw,
                bool *out_unsplittable)
 {
 	RestoreChunk ring[WINDOW_MAX];
@@ -602,7 +602,7 @@ restore_frames(Pool *p, IoFrameReader *fr, TargetFile *dst, IoSha256 *sha, uint6
 		if (rc == 0 && trc < 0)
 			rc = trc;
 		if (rc == 0)
-			io_sha256_update(sha, c->raw, c->raw_len);
+			io_hasher_update(hasher, c->raw, c->raw_len);
 		/* the slot is free once the writer has written it too */
 		trc = writer_wait(dst, c);
 		if (rc == 0 && trc < 0)
@@ -618,14 +618,14 @@ restore_frames(Pool *p, IoFrameReader *fr, TargetFile *dst, IoSha256 *sha, uint6
 
 int
 files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const char *object, int fd,
-                     const char *dest_path, uint64_t want_size, const uint8_t want_sha256[IO_SHA256_LEN])
+                     const char *dest_path, uint64_t want_size, const IoChecksum *want_sum)
 {
 	IoReader *src = NULL;
 	IoFrameReader *fr = NULL;
-	IoSha256 *sha = io_sha256_new();
+	IoHasher *hasher = NULL;
 	IoContainerInfo info;
 	TargetFile dst = {.codecs = codecs, .compress = IO_COMPRESS_NONE, .fd = fd, .direct_fd = -1, .dest_path = dest_path};
-	uint8_t digest[IO_SHA256_LEN];
+	IoChecksum sum;
 	uint64_t raw = 0;
 	bool unsplittable = false;
 	int rc;
@@ -637,12 +637,13 @@ files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const cha
 	if (rc < 0)
 		goto out;
 	dst.compress = io_frame_reader_compress(fr);
+	hasher = io_hasher_new(io_frame_reader_checksum(fr));
 	/* whole chunks go to the file directly, not through the page cache;
 	 * where O_DIRECT is not supported (tmpfs) every write is buffered */
 	dst.direct_fd = open(dest_path, O_WRONLY | O_DIRECT | O_CLOEXEC);
 	if (dst.direct_fd >= 0)
 		writer_start(&dst);
-	rc = restore_frames(p, fr, &dst, sha, &raw, &unsplittable);
+	rc = restore_frames(p, fr, &dst, hasher, &raw, &unsplittable);
 	writer_stop(&dst);
 	if (unsplittable) {
 		/* one stream (an older set, an incremental part): read it whole */
@@ -652,15 +653,15 @@ files_restore_framed(Pool *p, IoFrameCodec *const *codecs, Storage *s, const cha
 			rc = err_errno(errno, "could not truncate file \"%s\"", dest_path);
 			goto out;
 		}
-		rc = files_restore_to_fd(s, object, fd, dest_path, want_size, want_sha256);
+		rc = files_restore_to_fd(s, object, fd, dest_path, want_size, want_sum);
 		goto out_named;
 	}
 	if (rc < 0)
 		goto out;
-	io_sha256_final(sha, digest);
-	if ((rc = io_frame_reader_verify(fr, raw, digest, &info)) < 0)
+	io_hasher_final(hasher, &sum);
+	if ((rc = io_frame_reader_verify(fr, raw, &sum, &info)) < 0)
 		goto out;
-	if (info.raw_size != want_size || memcmp(info.sha256, want_sha256, IO_SHA256_LEN) != 0)
+	if (info.raw_size != want_size || !io_checksum_equal(&info.sum, want_sum))
 		rc = err_set(ERR_CORRUPT, "content does not match the manifest");
 out:
 	if (rc < 0 && err_code() == ERR_CORRUPT)
@@ -670,6 +671,6 @@ out_named:
 		close(dst.direct_fd);
 	io_frame_reader_free(fr);
 	io_reader_free(src);
-	io_sha256_free(sha);
+	io_hasher_free(hasher);
 	return rc;
 }

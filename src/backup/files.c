@@ -487,7 +487,7 @@ incr_store(IncrOut *o, const uint8_t *page, uint32_t blk)
 
 		if ((rc = storage_write_open(o->ctx->storage, &sink, o->object, &wopts)) < 0)
 			return rc;
-		if ((rc = io_container_writer_new(&o->w, sink, o->ctx->compress, o->ctx->level)) < 0)
+		if ((rc = io_container_writer_new(&o->w, sink, o->ctx->compress, o->ctx->level, o->ctx->checksum)) < 0)
 			return rc; /* the container owns the sink even on failure */
 	}
 	if ((rc = io_writer_write(o->w, page, PG_PAGE_SIZE)) < 0)
@@ -694,7 +694,7 @@ files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, c
 		storage_bundle_take(ctx->storage, object, &f->bundle, &f->bundle_offset);
 		io_container_writer_info(out.w, &info);
 		f->stored_size = info.stored_size;
-		memcpy(f->sha256, info.sha256, IO_SHA256_LEN);
+		f->sum = info.sum;
 	}
 	/* Parts: the parent's, minus what this set stores, cut to the new length. */
 	parent_parts(pf, parent_id, &pparts, &n_pparts);
@@ -774,13 +774,13 @@ out:
 
 int
 files_restore_to_fd(Storage *s, const char *object, int fd, const char *dest_path,
-                    uint64_t want_size, const uint8_t want_sha256[IO_SHA256_LEN])
+                    uint64_t want_size, const IoChecksum *want_sum)
 {
 	IoContainerInfo info;
 	int rc;
 
 	if ((rc = files_read_object(s, object, fd, dest_path, &info)) == 0) {
-		if (info.raw_size != want_size || memcmp(info.sha256, want_sha256, IO_SHA256_LEN) != 0)
+		if (info.raw_size != want_size || !io_checksum_equal(&info.sum, want_sum))
 			rc = err_set(ERR_CORRUPT, "content does not match the manifest");
 	}
 	if (rc < 0 && err_code() == ERR_CORRUPT)

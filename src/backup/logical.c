@@ -80,7 +80,7 @@ store_text(Manifest *m, const LogicalDumpOpts *o, const char *name, const Buf *t
 
 	if ((rc = storage_write_open(o->storage, &sink, object, &(StorageWriteOpts){.no_sync = true})) < 0)
 		goto out;
-	rc = io_container_writer_new(&w, sink, o->compress, o->level);
+	rc = io_container_writer_new(&w, sink, o->compress, o->level, o->checksum);
 	sink = NULL;
 	if (rc < 0 || (rc = io_writer_write(w, text->data ? text->data : "", text->len)) < 0 ||
 	    (rc = io_writer_close(w)) < 0)
@@ -91,7 +91,7 @@ store_text(Manifest *m, const LogicalDumpOpts *o, const char *name, const Buf *t
 	f->stored_size = info.stored_size;
 	f->mode = 0600;
 	f->mtime = (int64_t)time(NULL);
-	memcpy(f->sha256, info.sha256, IO_SHA256_LEN);
+	f->sum = info.sum;
 	m->size_bytes += f->size;
 	m->stored_bytes += f->stored_size;
 out:
@@ -118,7 +118,7 @@ stream_dump(Manifest *m, const LogicalDumpOpts *o, PgProc *p, uint64_t estimate)
 
 	if ((rc = storage_write_open(o->storage, &sink, object, &(StorageWriteOpts){.no_sync = true})) < 0)
 		goto out;
-	rc = io_container_writer_new(&w, sink, o->compress, o->level);
+	rc = io_container_writer_new(&w, sink, o->compress, o->level, o->checksum);
 	sink = NULL;
 	if (rc < 0)
 		goto out;
@@ -158,7 +158,7 @@ stream_dump(Manifest *m, const LogicalDumpOpts *o, PgProc *p, uint64_t estimate)
 	f->stored_size = info.stored_size;
 	f->mode = 0600;
 	f->mtime = (int64_t)time(NULL);
-	memcpy(f->sha256, info.sha256, IO_SHA256_LEN);
+	f->sum = info.sum;
 	m->size_bytes += f->size;
 	m->stored_bytes += f->stored_size;
 	if (o->progress_cb)

@@ -111,6 +111,7 @@ typedef struct LogicalDumpOpts {
 	const char *set_dir;
 	IoCompress compress;
 	int level;
+	IoChecksumKind checksum;
 	void (*progress_cb)(uint64_t bytes_done, uint64_t bytes_total, uint64_t files_done, void *payload);
 	bool (*cancel_cb)(void *payload);
 	void (*log_cb)(const char *line, void *payload);

@@ -148,7 +148,7 @@ fetch_objects(LRestore *r)
 		if (fd < 0) {
 			rc = err_errno(errno, "could not create file \"%s\"", dest);
 		} else {
-			rc = files_restore_to_fd(r->storage, object, fd, dest, f->size, f->sha256);
+			rc = files_restore_to_fd(r->storage, object, fd, dest, f->size, &f->sum);
 			if (close(fd) < 0 && rc == 0)
 				rc = err_errno(errno, "could not close file \"%s\"", dest);
 		}

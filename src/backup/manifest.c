@@ -141,15 +141,14 @@ manifest_add_file(Manifest *m, const char *path, ManifestKind kind)
 }
 
 void
-manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size,
-                 const uint8_t sha256[IO_SHA256_LEN])
+manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size, const IoChecksum *sum)
 {
 	m->wal = xrealloc(m->wal, (m->n_wal + 1) * sizeof(*m->wal));
 	ManifestWal *w = &m->wal[m->n_wal++];
 	w->name = xstrdup(name);
 	w->size = size;
 	w->stored_size = stored_size;
-	memcpy(w->sha256, sha256, IO_SHA256_LEN);
+	w->sum = *sum;
 }
 
 void
@@ -385,11 +384,28 @@ text_flush(TextOut *t, bool always)
 	buf_reset(t->out);
 }
 
-static const char *
-sha_hex(char out[2 * IO_SHA256_LEN + 1], const uint8_t sha256[IO_SHA256_LEN])
+/* "crc32c": "<hex>" or "sha256": "<hex>". */
+static void
+write_sum(JsonWriter *w, const IoChecksum *sum)
 {
-	io_hex(out, sha256, IO_SHA256_LEN);
-	return out;
+	char hex[2 * IO_CHECKSUM_MAX_LEN + 1];
+
+	io_checksum_hex(hex, sum);
+	json_kv_string(w, io_checksum_name(sum->kind), hex);
+}
+
+/* An entry's checksum, under either kind's name: 0, or -1 when it has none or a bad one. */
+static int
+parse_sum(IoChecksum *out, const JsonValue *o)
+{
+	const char *crc = json_get_string(o, io_checksum_name(IO_CHECKSUM_CRC32C));
+	const char *sha = json_get_string(o, io_checksum_name(IO_CHECKSUM_SHA256));
+
+	if ((crc == NULL) == (sha == NULL))
+		return -1;
+	if (crc != NULL)
+		return io_checksum_unhex(out, IO_CHECKSUM_CRC32C, crc) < 0 ? -1 : 0;
+	return io_checksum_unhex(out, IO_CHECKSUM_SHA256, sha) < 0 ? -1 : 0;
 }
 
 static void
@@ -487,7 +503,7 @@ serialize(const Manifest *m, TextOut *t)
 		}
 		if (f->kind == MF_FILE) {
 			json_kv_uint(&w, "stored_size", f->stored_size);
-			json_kv_string(&w, "sha256", sha_hex(hex, f->sha256));
+			write_sum(&w, &f->sum);
 			if (f->page_errors)
 				json_kv_uint(&w, "page_errors", f->page_errors);
 			write_bundle(&w, f);
@@ -502,7 +518,7 @@ serialize(const Manifest *m, TextOut *t)
 			free(r);
 			if (f->blocks.n) {
 				json_kv_uint(&w, "stored_size", f->stored_size);
-				json_kv_string(&w, "sha256", sha_hex(hex, f->sha256));
+				write_sum(&w, &f->sum);
 				write_bundle(&w, f);
 			}
 			json_key(&w, "parts");
@@ -529,7 +545,7 @@ serialize(const Manifest *m, TextOut *t)
 		json_kv_string(&w, "name", m->wal[i].name);
 		json_kv_uint(&w, "size", m->wal[i].size);
 		json_kv_uint(&w, "stored_size", m->wal[i].stored_size);
-		json_kv_string(&w, "sha256", sha_hex(hex, m->wal[i].sha256));
+		write_sum(&w, &m->wal[i].sum);
 		json_object_end(&w);
 	}
 	json_array_end(&w);
@@ -641,17 +657,14 @@ static int
 parse_incr(Manifest *m, ManifestFile *f, const JsonValue *o)
 {
 	const char *blocks = json_get_string(o, "blocks");
-	const char *sha = json_get_string(o, "sha256");
 	const JsonValue *parts = json_get(o, "parts");
 
 	if (blocks == NULL || parts == NULL || parts->type != JSON_ARRAY)
 		return err_set(ERR_CORRUPT, "manifest entry \"%s\" lacks blocks or parts", f->path);
 	if (ranges_parse(&f->blocks, blocks) < 0)
 		return ERR_CORRUPT;
-	if (f->blocks.n) {
-		if (sha == NULL || io_unhex(f->sha256, sha, IO_SHA256_LEN) < 0)
-			return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", f->path);
-	}
+	if (f->blocks.n && parse_sum(&f->sum, o) < 0)
+		return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", f->path);
 	return parse_parts(m, f, parts);
 }
 
@@ -699,7 +712,6 @@ parse_file(Manifest *m, const JsonValue *o, size_t i)
 {
 	const char *path = json_get_string(o, "path");
 	const char *kind = json_get_string(o, "kind");
-	const char *sha = json_get_string(o, "sha256");
 	int k = -1;
 
 	for (int j = 0; kind && j < N_KINDS; j++)
@@ -715,10 +727,8 @@ parse_file(Manifest *m, const JsonValue *o, size_t i)
 	f->mtime = json_get_int(o, "mtime", NULL);
 	f->stored_size = json_get_uint(o, "stored_size", NULL);
 	f->page_errors = (uint32_t)json_get_uint(o, "page_errors", NULL);
-	if (k == MF_FILE) {
-		if (sha == NULL || io_unhex(f->sha256, sha, IO_SHA256_LEN) < 0)
-			return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", path);
-	}
+	if (k == MF_FILE && parse_sum(&f->sum, o) < 0)
+		return err_set(ERR_CORRUPT, "manifest entry \"%s\" has no checksum", path);
 	if (k == MF_LINK) {
 		const char *t = json_get_string(o, "target");
 		if (t == NULL)
@@ -897,7 +907,7 @@ parse_text(Manifest **out, TextIn *t)
 		goto out;
 	}
 	m->format = (int)json_get_int(root, "format", NULL);
-	if (m->format != MANIFEST_FORMAT) {
+	if (m->format < MANIFEST_FORMAT_OLDEST || m->format > MANIFEST_FORMAT) {
 		rc = err_set(ERR_UNSUPPORTED, "manifest format %d is not supported", m->format);
 		goto out;
 	}
@@ -973,14 +983,13 @@ parse_text(Manifest **out, TextIn *t)
 	for (size_t i = 0; wal && i < wal->count; i++) {
 		const JsonValue *o = wal->items[i];
 		const char *name = json_get_string(o, "name");
-		const char *sha = json_get_string(o, "sha256");
-		uint8_t sum_wal[IO_SHA256_LEN];
-		if (name == NULL || sha == NULL || io_unhex(sum_wal, sha, IO_SHA256_LEN) < 0 ||
+		IoChecksum sum_wal;
+		if (name == NULL || parse_sum(&sum_wal, o) < 0 ||
 		    pg_wal_file_kind(name, NULL) == PG_WAL_FILE_UNKNOWN) {
 			rc = err_set(ERR_CORRUPT, "manifest WAL entry %zu is invalid", i);
 			goto out;
 		}
-		manifest_add_wal(m, name, json_get_uint(o, "size", NULL), json_get_uint(o, "stored_size", NULL), sum_wal);
+		manifest_add_wal(m, name, json_get_uint(o, "size", NULL), json_get_uint(o, "stored_size", NULL), &sum_wal);
 	}
 	const JsonValue *removed = json_get(root, "removed");
 	for (size_t i = 0; removed && i < removed->count; i++)

@@ -19,7 +19,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MANIFEST_FORMAT 1
+/* Written: 2 (a file's checksum may be "crc32c" or "sha256").  Read: 1 and 2
+ * (format 1 knew only "sha256"). */
+#define MANIFEST_FORMAT 2
+#define MANIFEST_FORMAT_OLDEST 1
 
 typedef enum ManifestKind {
 	MF_FILE,     /* content stored at data/<path> as a container (or, with bundle, at
@@ -61,14 +64,15 @@ typedef struct ManifestFile {
 	bool vanished;       /* removed from the source while the backup ran: not serialized */
 	bool parts_packed;   /* a parsed entry's: parts and their ranges are one allocation, their
 	                      * set ids the manifest's (part_sets); no part is added to it */
-	uint8_t sha256[IO_SHA256_LEN]; /* of the raw content: MF_FILE, MF_INCR with blocks; hex in the text */
+	IoChecksum sum;      /* of the raw content: MF_FILE, MF_INCR with blocks; in the text, hex
+	                      * under the kind's name ("crc32c" or "sha256") */
 } ManifestFile;
 
 typedef struct ManifestWal {
 	char *name;
 	uint64_t size;
 	uint64_t stored_size;
-	uint8_t sha256[IO_SHA256_LEN];
+	IoChecksum sum;
 } ManifestWal;
 
 typedef struct ManifestDb {
@@ -143,8 +147,7 @@ Manifest *manifest_new(void);
 void manifest_free(Manifest *m);
 /* Append a file entry (copies path/link_target); returns it, borrowed until the next add. */
 ManifestFile *manifest_add_file(Manifest *m, const char *path, ManifestKind kind);
-void manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size,
-                      const uint8_t sha256[IO_SHA256_LEN]);
+void manifest_add_wal(Manifest *m, const char *name, uint64_t size, uint64_t stored_size, const IoChecksum *sum);
 void manifest_add_db(Manifest *m, uint32_t oid, const char *name, bool included);
 void manifest_add_tablespace(Manifest *m, uint32_t oid, const char *name, const char *location);
 bool manifest_db_included(const Manifest *m, uint32_t oid);

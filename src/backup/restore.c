@@ -312,9 +312,9 @@ write_file(Layout *l, Pool *p, const ManifestFile *f)
 		object = xasprintf("%s/data/%s", l->set_dir, f->path);
 		/* a file of several chunks is decoded by every worker; a small one by its owner */
 		if (f->size > COPY_CHUNK_BYTES)
-			rc = files_restore_framed(p, l->codecs, l->storage, object, fd, dest, f->size, f->sha256);
+			rc = files_restore_framed(p, l->codecs, l->storage, object, fd, dest, f->size, &f->sum);
 		else
-			rc = files_restore_to_fd(l->storage, object, fd, dest, f->size, f->sha256);
+			rc = files_restore_to_fd(l->storage, object, fd, dest, f->size, &f->sum);
 	}
 	if (rc == 0 && fchmod(fd, f->mode ? f->mode & 0777 : 0600) < 0)
 		rc = err_errno(errno, "could not change mode of \"%s\"", dest);
@@ -514,7 +514,7 @@ write_recovery_files(Layout *l)
 		if (fd < 0)
 			rc = err_errno(errno, "could not create file \"%s\"", dest);
 		else {
-			rc = files_restore_to_fd(l->storage, object, fd, dest, l->m->wal[i].size, l->m->wal[i].sha256);
+			rc = files_restore_to_fd(l->storage, object, fd, dest, l->m->wal[i].size, &l->m->wal[i].sum);
 			if (rc == 0 && l->chown && fchown(fd, l->uid, l->gid) < 0)
 				rc = err_errno(errno, "could not change owner of \"%s\"", dest);
 			close(fd);

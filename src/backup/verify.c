@@ -16,8 +16,7 @@
 
 /* Read one object through the container and compare with the manifest. */
 static int
-verify_object(Storage *s, const char *object, uint64_t want_size, const uint8_t want_sha[IO_SHA256_LEN],
-              uint64_t *bytes)
+verify_object(Storage *s, const char *object, uint64_t want_size, const IoChecksum *want_sum, uint64_t *bytes)
 {
 	IoContainerInfo info;
 	int rc;
@@ -25,7 +24,7 @@ verify_object(Storage *s, const char *object, uint64_t want_size, const uint8_t 
 	if ((rc = files_read_object(s, object, -1, NULL, &info)) < 0)
 		return rc;
 	*bytes += info.raw_size;
-	if (info.raw_size != want_size || memcmp(info.sha256, want_sha, IO_SHA256_LEN) != 0)
+	if (info.raw_size != want_size || !io_checksum_equal(&info.sum, want_sum))
 		return err_set(ERR_CORRUPT, "content does not match the manifest");
 	return 0;
 }
@@ -77,10 +76,10 @@ verify_set(Storage *s, const Manifest *cm, const char *dir, bool with_wal, Verif
 			continue; /* only the restored set's own WAL is replayed */
 		object = is_wal ? xasprintf("%s/wal/%s", dir, cm->wal[i - cm->n_files].name)
 		                : xasprintf("%s/data/%s", dir, f->path);
-		vrc = is_wal ? verify_object(s, object, cm->wal[i - cm->n_files].size, cm->wal[i - cm->n_files].sha256,
+		vrc = is_wal ? verify_object(s, object, cm->wal[i - cm->n_files].size, &cm->wal[i - cm->n_files].sum,
 		                             &out->bytes_checked)
 		             : verify_object(s, object, f->kind == MF_INCR ? ranges_count(&f->blocks) * 8192 : f->size,
-		                             f->sha256, &out->bytes_checked);
+		                             &f->sum, &out->bytes_checked);
 		if (vrc < 0 && err_class(vrc) == ERR_CLASS_TRANSIENT) {
 			err_prefix("could not read \"%s\"", object);
 			free(object);

@@ -20,7 +20,7 @@
 #define BACKUP_USAGE "tenback backup --cluster NAME --tenant DB|'*' [--mode full|incremental] " \
 	"[--method physical|logical] [--storage NAME]\n" \
 	"       [--compress none|lz4|zstd] [--jobs N] [--max-rate RATE] [--archive-timeout SEC] [--pg-bin DIR]\n" \
-	"       [--detect wal|scan|compare]\n" \
+	"       [--detect wal|scan|compare] [--checksum crc32c|sha256]\n" \
 	"       tenback --server URL backup --cluster NAME --tenant DB [--mode M] [--method M] [--storage NAME]\n" \
 	"       [--max-rate RATE] [--wait]"
 
@@ -39,6 +39,7 @@ cmd_backup(Cli *cli, int argc, char **argv)
 		{"method", ARG_STRING, &o.method, false},
 		{"pg-bin", ARG_STRING, &o.pg_bin, false},
 		{"compress", ARG_STRING, &o.compress, false},
+		{"checksum", ARG_STRING, &o.checksum, false},
 		{"archive-timeout", ARG_STRING, &timeout, false},
 		{"storage", ARG_STRING, &storage, false},
 		{"detect", ARG_STRING, &o.detect, false},
@@ -50,11 +51,13 @@ cmd_backup(Cli *cli, int argc, char **argv)
 	char *id = NULL;
 	uint64_t t = 0, v = 0;
 	IoCompress comp;
+	IoChecksumKind kind;
 	int rc;
 
 	if (args_parse(argc, argv, specs, &pos) < 0 || pos.count ||
 	    (timeout && str_to_u64(&t, timeout, "--archive-timeout") < 0) ||
-	    (o.compress && io_compress_parse(&comp, o.compress) < 0)) {
+	    (o.compress && io_compress_parse(&comp, o.compress) < 0) ||
+	    (o.checksum && io_checksum_parse(&kind, o.checksum) < 0)) {
 		if (pos.count)
 			err_set(ERR_INVALID, "unexpected argument \"%s\"", pos.items[0]);
 		strlist_free(&pos);
@@ -88,6 +91,11 @@ cmd_backup(Cli *cli, int argc, char **argv)
 	                 backup_max_rate_check(o.max_rate, false, "--max-rate") < 0)) {
 		if (o.max_rate == 0)
 			err_hint("Give bytes per second with a unit: k, M or G (\"64M\" is 64 MiB per second).");
+		return cli_usage_error(BACKUP_USAGE);
+	}
+	if (o.checksum && cli->server) {
+		err_set(ERR_INVALID, "--checksum is for a backup run by this command");
+		err_hint("A backup through --server stores CRC-32C checksums, the default.");
 		return cli_usage_error(BACKUP_USAGE);
 	}
 	if (cli->server) {

@@ -42,6 +42,7 @@ static const char usage_text[] =
 	"  tenant list --cluster NAME [--output text|json]\n"
 	"  backup --cluster NAME --tenant DB|'*' [--mode full|incremental] [--method physical|logical]\n"
 	"         [--compress zstd|lz4|none] [--storage NAME] [--archive-timeout SEC] [--pg-bin DIR]\n"
+	"         [--jobs N] [--max-rate RATE] [--detect wal|scan|compare] [--checksum crc32c|sha256]\n"
 	"         (NAME: a storage configuration; without --method, the one tenant list shows)\n"
 	"  set list --cluster NAME [--tenant DB] [--all] [--output text|json]\n"
 	"  set delete --cluster NAME --tenant DB --set ID [--with-dependents]\n"

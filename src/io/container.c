@@ -5,7 +5,7 @@
  * Reader stack:  container -> decompress filter -> lookbehind -> source
  *
  * Invariant: the reader returns 0 only after the trailer's magic, raw size
- * and SHA-256 all matched what it decompressed; the lookbehind never hands
+ * and checksum all matched what it decompressed; the lookbehind never hands
  * the decompressor any of the source's last 44 bytes, whatever sizes the
  * source's reads come in, so the trailer is never decoded as content.
  */
@@ -21,7 +21,7 @@
 
 #define HEADER_BYTES IO_CONTAINER_HEADER_BYTES
 #define TRAILER_BYTES IO_CONTAINER_TRAILER_BYTES
-#define TRAILER_MAGIC_OFFSET (8 + IO_SHA256_LEN)
+#define TRAILER_MAGIC_OFFSET (8 + IO_CHECKSUM_MAX_LEN)
 #define CONTAINER_FORMAT 1
 #define LOOKBEHIND_CHUNK_BYTES (64 * 1024)
 
@@ -84,7 +84,7 @@ typedef struct ContainerWriter {
 	IoWriter *sink;     /* owned; closed after the trailer */
 	IoWriter *body;     /* compress filter over the counter */
 	Counter *counter;   /* borrowed from body's stack */
-	IoSha256 *sha;
+	IoHasher *hasher;
 	IoCompress compress;
 	int header_done;
 	int closed;
@@ -92,19 +92,20 @@ typedef struct ContainerWriter {
 } ContainerWriter;
 
 void
-io_container_header_make(uint8_t out[HEADER_BYTES], IoCompress c)
+io_container_header_make(uint8_t out[HEADER_BYTES], IoCompress c, IoChecksumKind k)
 {
 	memset(out, 0, HEADER_BYTES);
 	memcpy(out, header_magic, sizeof(header_magic));
 	out[4] = CONTAINER_FORMAT;
 	out[5] = (uint8_t)c;
+	out[6] = (uint8_t)k;
 }
 
 void
-io_container_trailer_make(uint8_t out[TRAILER_BYTES], uint64_t raw_size, const uint8_t sha256[IO_SHA256_LEN])
+io_container_trailer_make(uint8_t out[TRAILER_BYTES], uint64_t raw_size, const IoChecksum *sum)
 {
 	put_le64(out, raw_size);
-	memcpy(out + 8, sha256, IO_SHA256_LEN);
+	memcpy(out + 8, sum->bytes, IO_CHECKSUM_MAX_LEN);
 	memcpy(out + TRAILER_MAGIC_OFFSET, trailer_magic, sizeof(trailer_magic));
 }
 
@@ -116,7 +117,7 @@ container_header(ContainerWriter *cw)
 	if (cw->header_done)
 		return 0;
 	cw->header_done = 1;
-	io_container_header_make(header, cw->compress);
+	io_container_header_make(header, cw->compress, cw->info.sum.kind);
 	return counter_write(cw->counter, header, sizeof(header));
 }
 
@@ -128,7 +129,7 @@ container_write(void *impl, const void *buf, size_t len)
 
 	if (rc < 0)
 		return rc;
-	io_sha256_update(cw->sha, buf, len);
+	io_hasher_update(cw->hasher, buf, len);
 	cw->info.raw_size += len;
 	return io_writer_write(cw->body, buf, len);
 }
@@ -145,8 +146,8 @@ container_close(void *impl)
 	rc = io_writer_close(cw->body);
 	if (rc < 0)
 		return rc;
-	io_sha256_final(cw->sha, cw->info.sha256);
-	io_container_trailer_make(trailer, cw->info.raw_size, cw->info.sha256);
+	io_hasher_final(cw->hasher, &cw->info.sum);
+	io_container_trailer_make(trailer, cw->info.raw_size, &cw->info.sum);
 	rc = counter_write(cw->counter, trailer, sizeof(trailer));
 	if (rc < 0)
 		return rc;
@@ -166,7 +167,7 @@ container_writer_free(void *impl)
 
 	io_writer_free(cw->body);
 	io_writer_free(cw->sink);
-	io_sha256_free(cw->sha);
+	io_hasher_free(cw->hasher);
 	free(cw);
 }
 
@@ -177,13 +178,14 @@ static const IoWriterOps container_writer_ops = {
 };
 
 int
-io_container_writer_new(IoWriter **out, IoWriter *sink, IoCompress c, int level)
+io_container_writer_new(IoWriter **out, IoWriter *sink, IoCompress c, int level, IoChecksumKind k)
 {
 	ContainerWriter *cw = xcalloc(1, sizeof(*cw));
 	int rc;
 
 	cw->sink = sink;
 	cw->compress = c;
+	cw->info.sum.kind = k;
 	cw->counter = xcalloc(1, sizeof(*cw->counter));
 	cw->counter->sink = sink;
 	rc = io_compress_writer_new(&cw->body, io_writer_new(&counter_ops, cw->counter), c, level);
@@ -191,7 +193,7 @@ io_container_writer_new(IoWriter **out, IoWriter *sink, IoCompress c, int level)
 		container_writer_free(cw);
 		return rc;
 	}
-	cw->sha = io_sha256_new();
+	cw->hasher = io_hasher_new(k);
 	*out = io_writer_new(&container_writer_ops, cw);
 	return 0;
 }
@@ -267,18 +269,19 @@ static const IoReaderOps lookbehind_ops = {
 typedef struct ContainerReader {
 	IoReader *body;     /* decompress filter over the lookbehind */
 	Lookbehind *tail;   /* borrowed from body's stack */
-	IoSha256 *sha;
+	IoHasher *hasher;
 	int verified;
 	IoContainerInfo info;
 } ContainerReader;
 
 int
 io_container_trailer_check(const uint8_t *trailer, size_t trailer_len, uint64_t raw_size,
-                           const uint8_t sha256[IO_SHA256_LEN])
+                           const IoChecksum *sum)
 {
 	uint64_t recorded_size;
-	char recorded_hex[2 * IO_SHA256_LEN + 1];
-	char actual_hex[2 * IO_SHA256_LEN + 1];
+	IoChecksum recorded = {.kind = sum->kind};
+	char recorded_hex[2 * IO_CHECKSUM_MAX_LEN + 1];
+	char actual_hex[2 * IO_CHECKSUM_MAX_LEN + 1];
 
 	if (trailer_len < TRAILER_BYTES ||
 		memcmp(trailer + TRAILER_MAGIC_OFFSET, trailer_magic, sizeof(trailer_magic)) != 0) {
@@ -293,11 +296,13 @@ io_container_trailer_check(const uint8_t *trailer, size_t trailer_len, uint64_t 
 			recorded_size, raw_size);
 		return ERR_CORRUPT;
 	}
-	if (memcmp(trailer + 8, sha256, IO_SHA256_LEN) != 0) {
-		io_hex(recorded_hex, trailer + 8, IO_SHA256_LEN);
-		io_hex(actual_hex, sha256, IO_SHA256_LEN);
+	memcpy(recorded.bytes, trailer + 8, IO_CHECKSUM_MAX_LEN);
+	if (!io_checksum_equal(&recorded, sum)) {
+		io_checksum_hex(recorded_hex, &recorded);
+		io_checksum_hex(actual_hex, sum);
 		err_set(ERR_CORRUPT, "checksum mismatch in container");
-		err_detail("The trailer records SHA-256 %s, the content has %s.", recorded_hex, actual_hex);
+		err_detail("The trailer records %s %s, the content has %s.", io_checksum_title(sum->kind), recorded_hex,
+		           actual_hex);
 		return ERR_CORRUPT;
 	}
 	return 0;
@@ -311,8 +316,8 @@ container_verify(ContainerReader *cr)
 
 	ASSERT(tail->eof);
 	/* the hash is final only after the size matched: as before, the size is reported first */
-	io_sha256_final(cr->sha, cr->info.sha256);
-	rc = io_container_trailer_check(tail->buf + tail->start, tail->len, cr->info.raw_size, cr->info.sha256);
+	io_hasher_final(cr->hasher, &cr->info.sum);
+	rc = io_container_trailer_check(tail->buf + tail->start, tail->len, cr->info.raw_size, &cr->info.sum);
 	if (rc < 0)
 		return rc;
 	cr->info.stored_size = HEADER_BYTES + tail->bytes;
@@ -328,7 +333,7 @@ container_read(void *impl, void *buf, size_t cap)
 
 	if (n <= 0)
 		return n < 0 ? n : container_verify(cr);
-	io_sha256_update(cr->sha, buf, (size_t)n);
+	io_hasher_update(cr->hasher, buf, (size_t)n);
 	cr->info.raw_size += (uint64_t)n;
 	return n;
 }
@@ -339,7 +344,7 @@ container_reader_free(void *impl)
 	ContainerReader *cr = impl;
 
 	io_reader_free(cr->body);
-	io_sha256_free(cr->sha);
+	io_hasher_free(cr->hasher);
 	free(cr);
 }
 
@@ -357,7 +362,7 @@ header_corrupt(const char *detail)
 }
 
 int
-io_container_header_parse(IoCompress *out, const uint8_t header[HEADER_BYTES])
+io_container_header_parse(IoCompress *out, IoChecksumKind *out_kind, const uint8_t header[HEADER_BYTES])
 {
 	if (memcmp(header, "TBX1", 4) == 0) {
 		/* Reached here, an encrypted object was read without a key (cipher.h). */
@@ -371,15 +376,18 @@ io_container_header_parse(IoCompress *out, const uint8_t header[HEADER_BYTES])
 		return header_corrupt("The container format is unknown.");
 	if (header[5] != IO_COMPRESS_NONE && header[5] != IO_COMPRESS_LZ4 && header[5] != IO_COMPRESS_ZSTD)
 		return header_corrupt("The compression method is unknown.");
-	if (header[6] != 0 || header[7] != 0)
-		return header_corrupt("The reserved header bytes are not zero.");
+	if (header[6] != IO_CHECKSUM_SHA256 && header[6] != IO_CHECKSUM_CRC32C)
+		return header_corrupt("The checksum kind is unknown.");
+	if (header[7] != 0)
+		return header_corrupt("The reserved header byte is not zero.");
 	*out = (IoCompress)header[5];
+	*out_kind = (IoChecksumKind)header[6];
 	return 0;
 }
 
-/* Read and check the header; the compression method goes to *out. */
+/* Read and check the header; the compression method goes to *out, the checksum kind to *out_kind. */
 static int
-container_read_header(IoCompress *out, IoReader *source)
+container_read_header(IoCompress *out, IoChecksumKind *out_kind, IoReader *source)
 {
 	uint8_t header[HEADER_BYTES];
 	ssize_t n = io_reader_read_full(source, header, sizeof(header));
@@ -391,7 +399,7 @@ container_read_header(IoCompress *out, IoReader *source)
 		err_detail("The object is %zd bytes, shorter than the %d-byte header.", n, HEADER_BYTES);
 		return ERR_CORRUPT;
 	}
-	return io_container_header_parse(out, header);
+	return io_container_header_parse(out, out_kind, header);
 }
 
 int
@@ -400,7 +408,8 @@ io_container_reader_new(IoReader **out, IoReader *source)
 	ContainerReader *cr;
 	Lookbehind *tail;
 	IoCompress c = IO_COMPRESS_NONE;
-	int rc = container_read_header(&c, source);
+	IoChecksumKind k = IO_CHECKSUM_SHA256;
+	int rc = container_read_header(&c, &k, source);
 
 	if (rc < 0) {
 		io_reader_free(source);
@@ -413,7 +422,7 @@ io_container_reader_new(IoReader **out, IoReader *source)
 	cr->info.compress = c;
 	rc = io_decompress_reader_new(&cr->body, io_reader_new(&lookbehind_ops, tail), c);
 	ASSERT(rc == 0);    /* c was checked with the header */
-	cr->sha = io_sha256_new();
+	cr->hasher = io_hasher_new(k);
 	*out = io_reader_new(&container_reader_ops, cr);
 	return 0;
 }

@@ -225,7 +225,7 @@ io_frame_decode(IoFrameCodec *fc, IoCompress c, uint8_t *dst, size_t raw_len, co
 struct IoFrameWriter {
 	IoWriter *sink;     /* owned */
 	IoCompress c;
-	IoSha256 *sha;
+	IoHasher *hasher;
 	size_t frames;
 	bool failed;
 	bool closed;
@@ -271,7 +271,7 @@ fw_sink_write(IoFrameWriter *w, const void *buf, size_t len)
 }
 
 int
-io_frame_writer_new(IoFrameWriter **out, IoWriter *sink, IoCompress c)
+io_frame_writer_new(IoFrameWriter **out, IoWriter *sink, IoCompress c, IoChecksumKind k)
 {
 	IoFrameWriter *w = xmalloc(sizeof(*w));
 	uint8_t header[IO_CONTAINER_HEADER_BYTES];
@@ -280,9 +280,9 @@ io_frame_writer_new(IoFrameWriter **out, IoWriter *sink, IoCompress c)
 	memset(w, 0, offsetof(IoFrameWriter, pending)); /* not the buffer: filled before it is read */
 	w->sink = sink;
 	w->c = c;
-	w->sha = io_sha256_new();
+	w->hasher = io_hasher_new(k);
 	w->info.compress = c;
-	io_container_header_make(header, c);
+	io_container_header_make(header, c, k);
 	if ((rc = fw_sink_write(w, header, sizeof(header))) < 0) {
 		io_frame_writer_free(w);
 		return rc;
@@ -296,7 +296,7 @@ io_frame_writer_put(IoFrameWriter *w, const void *raw, size_t raw_len, const voi
 {
 	if (w->failed || w->closed)
 		return err_set(ERR_INTERNAL, "cannot use a stream after an error");
-	io_sha256_update(w->sha, raw, raw_len);
+	io_hasher_update(w->hasher, raw, raw_len);
 	w->info.raw_size += raw_len;
 	w->frames++;
 	return fw_sink_write(w, frame, frame_len);
@@ -327,8 +327,8 @@ io_frame_writer_close(IoFrameWriter *w, IoContainerInfo *out)
 			return rc;
 		}
 	}
-	io_sha256_final(w->sha, w->info.sha256);
-	io_container_trailer_make(trailer, w->info.raw_size, w->info.sha256);
+	io_hasher_final(w->hasher, &w->info.sum);
+	io_container_trailer_make(trailer, w->info.raw_size, &w->info.sum);
 	if ((rc = fw_sink_write(w, trailer, sizeof(trailer))) < 0 || (rc = fw_flush(w)) < 0)
 		return rc;
 	if ((rc = io_writer_close(w->sink)) < 0) {
@@ -347,7 +347,7 @@ io_frame_writer_free(IoFrameWriter *w)
 	if (w == NULL)
 		return;
 	io_writer_free(w->sink);
-	io_sha256_free(w->sha);
+	io_hasher_free(w->hasher);
 	free(w);
 }
 
@@ -356,6 +356,7 @@ io_frame_writer_free(IoFrameWriter *w)
 struct IoFrameReader {
 	IoReader *source;   /* owned */
 	IoCompress c;
+	IoChecksumKind kind;
 	uint8_t *rb;        /* READ_BUF_BYTES of what the source gave, [pos, len) unread */
 	size_t pos;
 	size_t len;
@@ -576,7 +577,7 @@ io_frame_reader_new(IoFrameReader **out, IoReader *source)
 		rc = ERR_CORRUPT;
 		goto fail;
 	}
-	if ((rc = io_container_header_parse(&r->c, r->rb)) < 0)
+	if ((rc = io_container_header_parse(&r->c, &r->kind, r->rb)) < 0)
 		goto fail;
 	r->pos = IO_CONTAINER_HEADER_BYTES;
 	*out = r;
@@ -590,6 +591,12 @@ IoCompress
 io_frame_reader_compress(const IoFrameReader *r)
 {
 	return r->c;
+}
+
+IoChecksumKind
+io_frame_reader_checksum(const IoFrameReader *r)
+{
+	return r->kind;
 }
 
 int
@@ -638,19 +645,21 @@ fail:
 }
 
 int
-io_frame_reader_verify(IoFrameReader *r, uint64_t raw_size, const uint8_t sha256[IO_SHA256_LEN],
-                       IoContainerInfo *out)
+io_frame_reader_verify(IoFrameReader *r, uint64_t raw_size, const IoChecksum *sum, IoContainerInfo *out)
 {
 	int rc;
 
 	if (!r->ended)
 		return err_set(ERR_INTERNAL, "frame reader verified before its end");
-	if ((rc = io_container_trailer_check(r->trailer, sizeof(r->trailer), raw_size, sha256)) < 0)
+	if (sum->kind != r->kind)
+		return err_set(ERR_INTERNAL, "frame reader verified with a %s checksum, its container has %s",
+		               io_checksum_title(sum->kind), io_checksum_title(r->kind));
+	if ((rc = io_container_trailer_check(r->trailer, sizeof(r->trailer), raw_size, sum)) < 0)
 		return rc;
 	if (out) {
 		out->raw_size = raw_size;
 		out->stored_size = r->stored;
-		memcpy(out->sha256, sha256, IO_SHA256_LEN);
+		out->sum = *sum;
 		out->compress = r->c;
 	}
 	return 0;

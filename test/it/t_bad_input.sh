@@ -45,6 +45,9 @@ assert_contains "saying it is too low" "$TB_ERR" "--max-rate is too low: 100 byt
 assert_contains "hinting at the unit" "$TB_ERR" '"64M" is 64 MiB per second'
 tb_fails "backup --max-rate 64Q is a usage error" 2 backup --cluster src --tenant shop --max-rate 64Q
 assert_contains "naming --max-rate" "$TB_ERR" 'invalid size for --max-rate: "64Q"'
+tb_fails "backup --checksum md5 is a usage error" 2 backup --cluster src --tenant shop --checksum md5
+assert_contains "naming the checksum" "$TB_ERR" 'unknown checksum "md5"'
+assert_contains "with the choices" "$TB_ERR" "Use crc32c or sha256."
 assert_eq "no set listed after the usage errors" 0 "$(set_count src)"
 
 # --- unknown cluster

@@ -20,7 +20,9 @@ psql_q postgres "CREATE DATABASE crm"
 pgbench_init $P shop 3
 pgbench_init $P crm 1
 
-tb_must "full backup F" backup --cluster src --tenant shop --mode full
+# F keeps SHA-256 checksums (as every set before CRC-32C did), I1 and I2 the default
+# CRC-32C: one chain mixes both kinds
+tb_must "full backup F" backup --cluster src --tenant shop --mode full --checksum sha256
 F=$(last_line "$TB_OUT")
 workload_start shop 3
 sleep 4
@@ -40,6 +42,13 @@ SETS="tenback/$(st_sysid)/shop"
 for s in "$F" "$I1" "$I2"; do
 	assert_true "set $s has a manifest in the storage" st_exists "$SETS/$s/manifest"
 done
+install -d -o "$PG_USER" "$T/aside"
+st_get "$SETS/$F/manifest" "$T/aside/F.kinds"
+st_get "$SETS/$I1/manifest" "$T/aside/I1.kinds"
+kinds() { jq -r '[.files[] | select(.stored_size != null) | (if .crc32c then "crc32c" elif .sha256 then "sha256" else "none" end)] | unique | join(",")' "$1"; }
+assert_eq "F's files have SHA-256 checksums" sha256 "$(kinds "$T/aside/F.kinds")"
+assert_eq "I1's files have CRC-32C checksums" crc32c "$(kinds "$T/aside/I1.kinds")"
+assert_eq "manifests are of format 2" "2 2" "$(jq -r .format "$T/aside/F.kinds") $(jq -r .format "$T/aside/I1.kinds")"
 storage_sum() { st_sum "$SETS"; }
 sum0=$(storage_sum)
 
@@ -50,7 +59,6 @@ assert_eq "still three sets listed" 3 "$(set_count src shop)"
 assert_eq "nothing in the storage changed" "$sum0" "$(storage_sum)"
 
 # ---- F's manifest lost
-install -d -o "$PG_USER" "$T/aside"
 st_get "$SETS/$F/manifest" "$T/aside/manifest"
 st_rm "$SETS/$F/manifest"
 tb_fails "verify of I2 fails when F's manifest is lost" 1 verify --cluster src --tenant shop --set "$I2"

@@ -213,7 +213,7 @@ assert_eq "the set holds the dump, the roles, the database's properties and the 
 st_get "$(set_dir "$lset")/manifest" "$T/manifest.json"
 assert_eq "manifest: method, format, version, objects with sizes and checksums" \
 	"logical custom 15 3 3" \
-	"$(jq -r '"\(.method) \(.logical.dump_format) \(.pg_version / 10000 | floor) \(.files | length) \([.files[] | select(.size > 0 and (.sha256 | length) == 64)] | length)"' "$T/manifest.json")"
+	"$(jq -r '"\(.method) \(.logical.dump_format) \(.pg_version / 10000 | floor) \(.files | length) \([.files[] | select(.size > 0 and (.crc32c | length) == 8)] | length)"' "$T/manifest.json")"
 assert_match "manifest: the dump's start time" "$(jq -r .start_time "$T/manifest.json")" '^20[0-9]{2}-[0-9]{2}-[0-9]{2} [0-9:]{8}\+00$'
 dump_size=$(jq -r '.files[] | select(.path == "tenant.dump") | .size' "$T/manifest.json")
 assert_true "the dump is stored compressed (stored < raw)" \

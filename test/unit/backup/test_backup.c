@@ -31,23 +31,26 @@
 #define SHA_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 #define SHA_B "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define SHA_C "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+#define CRC_D "e3069283" /* a CRC-32C: 8 hex digits */
 
 /* The binary SHA-256 of a hex literal. */
 static void
-set_sha(uint8_t out[IO_SHA256_LEN], const char *hex)
+set_sha(IoChecksum *out, const char *hex)
 {
-	if (io_unhex(out, hex, IO_SHA256_LEN) < 0)
+	IoChecksumKind k = strlen(hex) == 8 ? IO_CHECKSUM_CRC32C : IO_CHECKSUM_SHA256;
+
+	if (io_checksum_unhex(out, k, hex) < 0)
 		fail_msg("bad hex \"%s\"", hex);
 }
 
 /* The same, for one call's argument (overwritten by the next). */
-static const uint8_t *
+static const IoChecksum *
 sha_bin(const char *hex)
 {
-	static uint8_t sha[IO_SHA256_LEN];
+	static IoChecksum sum;
 
-	set_sha(sha, hex);
-	return sha;
+	set_sha(&sum, hex);
+	return &sum;
 }
 
 static const char backup_label[] =
@@ -102,14 +105,14 @@ sample_manifest(void)
 	f->size = 8192 * 131072ULL;
 	f->stored_size = 12345;
 	f->mtime = 1795705730;
-	set_sha(f->sha256, SHA_A);
+	set_sha(&f->sum, SHA_A);
 	f = manifest_add_file(m, "base/16384/16385_vm", MF_FILE);
 	f->mode = 0640;
 	f->size = 8192;
 	f->stored_size = 52;
 	f->mtime = -1; /* before 1970: still round-trips */
 	f->page_errors = 2;
-	set_sha(f->sha256, SHA_B);
+	set_sha(&f->sum, CRC_D);
 	f = manifest_add_file(m, "base/5/2619", MF_SPARSE);
 	f->mode = 0600;
 	f->size = 40960;
@@ -119,21 +122,22 @@ sample_manifest(void)
 	f->link_target = xstrdup("/srv/ts/fast \"ssd\"");
 	f = manifest_add_file(m, "base/16384/gone", MF_FILE);
 	f->vanished = true;
-	set_sha(f->sha256, SHA_C);
+	set_sha(&f->sum, SHA_C);
 	f = manifest_add_file(m, "odd name \"q\" \\ \xc3\xa9\n", MF_FILE);
 	f->mode = 0600;
 	f->size = 0;
 	f->stored_size = 52;
-	set_sha(f->sha256, SHA_B);
+	set_sha(&f->sum, SHA_B);
 	f = manifest_add_file(m, "global/pg_control", MF_FILE);
 	f->mode = 0600;
 	f->size = 8192;
 	f->stored_size = 300;
 	f->mtime = 1795705731;
-	set_sha(f->sha256, SHA_C);
+	set_sha(&f->sum, SHA_C);
 
 	manifest_add_wal(m, "0000000300000016000000B3", 16 * 1024 * 1024, 1000, sha_bin(SHA_A));
 	manifest_add_wal(m, "0000000300000016000000B4", 16 * 1024 * 1024, 2000, sha_bin(SHA_C));
+	manifest_add_wal(m, "0000000300000016000000B5", 16 * 1024 * 1024, 3000, sha_bin(CRC_D));
 	return m;
 }
 
@@ -205,7 +209,7 @@ assert_manifest_equal(const Manifest *got, const Manifest *want)
 		}
 		if (w->kind == MF_FILE) {
 			assert_true(g->stored_size == w->stored_size);
-			assert_memory_equal(g->sha256, w->sha256, IO_SHA256_LEN);
+			assert_true(io_checksum_equal(&g->sum, &w->sum));
 			assert_int_equal(g->page_errors, w->page_errors);
 		}
 		if (w->kind == MF_LINK)
@@ -220,7 +224,7 @@ assert_manifest_equal(const Manifest *got, const Manifest *want)
 		assert_string_equal(got->wal[wal_idx].name, want->wal[wal_idx].name);
 		assert_true(got->wal[wal_idx].size == want->wal[wal_idx].size);
 		assert_true(got->wal[wal_idx].stored_size == want->wal[wal_idx].stored_size);
-		assert_memory_equal(got->wal[wal_idx].sha256, want->wal[wal_idx].sha256, IO_SHA256_LEN);
+		assert_true(io_checksum_equal(&got->wal[wal_idx].sum, &want->wal[wal_idx].sum));
 	}
 }
 
@@ -499,7 +503,20 @@ test_manifest_bad_content_with_valid_checksum(void **state)
 	manifest_to_json(m, &text);
 	assert_int_equal(manifest_parse(&back, text.data, text.len), ERR_UNSUPPORTED);
 	assert_null(back);
-	assert_string_equal(err_message(), "manifest format 2 is not supported");
+	assert_string_equal(err_message(), "manifest format 3 is not supported");
+	/* format 1, what sets older than CRC-32C checksums have, is read */
+	m->format = MANIFEST_FORMAT_OLDEST;
+	buf_reset(&text);
+	manifest_to_json(m, &text);
+	assert_int_equal(manifest_parse(&back, text.data, text.len), 0);
+	assert_int_equal(back->format, 1);
+	manifest_free(back);
+	back = NULL;
+	m->format = 0;
+	buf_reset(&text);
+	manifest_to_json(m, &text);
+	assert_int_equal(manifest_parse(&back, text.data, text.len), ERR_UNSUPPORTED);
+	assert_null(back);
 
 	manifest_free(m);
 	buf_free(&text);

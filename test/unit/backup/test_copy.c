@@ -171,22 +171,22 @@ read_whole(const char *path, size_t *out_len)
 }
 
 static void
-sha_of(uint8_t out[IO_SHA256_LEN], const uint8_t *data, size_t len)
+sha_of(IoChecksum *out, IoChecksumKind k, const uint8_t *data, size_t len)
 {
-	IoSha256 *h = io_sha256_new();
+	IoHasher *h = io_hasher_new(k);
 
-	io_sha256_update(h, data, len);
-	io_sha256_final(h, out);
-	io_sha256_free(h);
+	io_hasher_update(h, data, len);
+	io_hasher_final(h, out);
+	io_hasher_free(h);
 }
 
 /* Has the copy recorded a checksum (an all-zero one is as likely as a collision)? */
 static bool
-sha_recorded(const uint8_t sha[IO_SHA256_LEN])
+sha_recorded(const IoChecksum *sum)
 {
-	static const uint8_t zero[IO_SHA256_LEN];
+	static const uint8_t zero[IO_CHECKSUM_MAX_LEN];
 
-	return memcmp(sha, zero, IO_SHA256_LEN) != 0;
+	return memcmp(sum->bytes, zero, IO_CHECKSUM_MAX_LEN) != 0;
 }
 
 /* ---- running copies through a pool ---- */
@@ -224,6 +224,7 @@ ctx_init(CopyCtx *ctx, Fixture *fx, IoCompress c, int jobs)
 	ctx->set_dir = "set";
 	ctx->pgdata = fx->pgdata;
 	ctx->compress = c;
+	ctx->checksum = IO_CHECKSUM_CRC32C;
 	ctx->start_lsn = 0x100000000ULL;  /* after every page's LSN: a bad page counts */
 	ctx->verify_checksums = true;
 	ctx->jobs = jobs;
@@ -253,7 +254,7 @@ typedef struct RestoreRun {
 	const char *object;
 	const char *dest;
 	uint64_t size;
-	const uint8_t *sha;
+	const IoChecksum *sha;
 } RestoreRun;
 
 static int
@@ -273,7 +274,7 @@ restore_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
 }
 
 static int
-run_restore(Fixture *fx, int jobs, const char *object, const char *dest, uint64_t size, const uint8_t *sha)
+run_restore(Fixture *fx, int jobs, const char *object, const char *dest, uint64_t size, const IoChecksum *sha)
 {
 	RestoreRun run = {{0}, fx->s, object, dest, size, sha};
 	PoolOpts po = {0};
@@ -323,7 +324,7 @@ test_round_trip(void **state)
 		size_t len = sizes[size_idx];
 		uint8_t *data = xmalloc(len + 1);
 		char rel[64];
-		uint8_t want_sha[IO_SHA256_LEN];
+		IoChecksum want_sha;
 		uint8_t *first_object = NULL;
 		size_t first_len = 0;
 
@@ -332,7 +333,7 @@ test_round_trip(void **state)
 			fill_pages(data, len, len);
 		else
 			fill_random(data, len, len + 1);
-		sha_of(want_sha, data, len);
+		sha_of(&want_sha, IO_CHECKSUM_CRC32C, data, len);
 		write_source(fx, rel, data, len);
 		for (size_t jobs_idx = 0; jobs_idx < 2; jobs_idx++) {
 			int jobs = all_jobs[jobs_idx];
@@ -352,7 +353,7 @@ test_round_trip(void **state)
 			if (run_backup(&ctx, &f, 1, 0) != 0)
 				fail_msg("backup of %s (%zu bytes, %d jobs): %s", rel, len, jobs, err_message());
 			assert_int_equal(f.size, len);
-			assert_memory_equal(f.sha256, want_sha, IO_SHA256_LEN);
+			assert_true(io_checksum_equal(&f.sum, &want_sha));
 			assert_int_equal(f.page_errors, 0);
 			assert_int_equal(atomic_load(&ctx.bytes_done), len);
 			/* the same object whatever the number of workers */
@@ -371,7 +372,7 @@ test_round_trip(void **state)
 			assert_int_equal(info.raw_size, len);
 			/* the frame-parallel restore, by 1 and 4 workers */
 			for (size_t rjobs_idx = 0; rjobs_idx < 2; rjobs_idx++) {
-				if (run_restore(fx, all_jobs[rjobs_idx], object, dest, len, want_sha) != 0)
+				if (run_restore(fx, all_jobs[rjobs_idx], object, dest, len, &want_sha) != 0)
 					fail_msg("restore of %s: %s", rel, err_message());
 				back = read_whole(dest, &back_len);
 				assert_int_equal(back_len, len);
@@ -430,7 +431,7 @@ test_many_files(void **state)
 	enum { N = 24 };
 	ManifestFile files[N];
 	char rels[N][32];
-	uint8_t shas[N][IO_SHA256_LEN];
+	IoChecksum shas[N];
 	CopyCtx ctx;
 
 	memset(files, 0, sizeof(files));
@@ -440,16 +441,17 @@ test_many_files(void **state)
 
 		snprintf(rels[i], sizeof(rels[i]), "base/1/%zu", 30000 + i);
 		fill_pages(data, len, i);
-		sha_of(shas[i], data, len);
+		sha_of(&shas[i], IO_CHECKSUM_SHA256, data, len);
 		write_source(fx, rels[i], data, len);
 		files[i].path = rels[i];
 		files[i].kind = MF_FILE;
 		free(data);
 	}
 	ctx_init(&ctx, fx, IO_COMPRESS_ZSTD, 4);
+	ctx.checksum = IO_CHECKSUM_SHA256; /* the other kind, which sets of format 1 all have */
 	assert_int_equal(run_backup(&ctx, files, N, 0), 0);
 	for (size_t i = 0; i < N; i++) {
-		assert_memory_equal(files[i].sha256, shas[i], IO_SHA256_LEN);
+		assert_true(io_checksum_equal(&files[i].sum, &shas[i]));
 		assert_int_equal(files[i].page_errors, 0);
 	}
 	copy_ctx_release(&ctx);
@@ -541,7 +543,7 @@ test_cancel_from_tick(void **state)
 		size_t copied = 0;
 
 		for (size_t i = 0; i < N; i++)
-			copied += sha_recorded(files[i].sha256);
+			copied += sha_recorded(&files[i].sum);
 		assert_true(copied < N);
 	}
 	copy_ctx_release(&ctx);
@@ -577,7 +579,7 @@ test_corrupt_frame(void **state)
 	assert_int_equal(write(fd, stored, stored_len), (ssize_t)stored_len);
 	close(fd);
 	for (size_t jobs_idx = 0; jobs_idx < 2; jobs_idx++) {
-		assert_int_equal(run_restore(fx, all_jobs[jobs_idx], object, dest, len, f.sha256), ERR_CORRUPT);
+		assert_int_equal(run_restore(fx, all_jobs[jobs_idx], object, dest, len, &f.sum), ERR_CORRUPT);
 		assert_non_null(strstr(err_message(), "is damaged"));
 		assert_non_null(strstr(err_message(), object));
 		unlink(dest);
@@ -587,9 +589,16 @@ test_corrupt_frame(void **state)
 	fd = open(full_object, O_WRONLY | O_TRUNC);
 	assert_int_equal(write(fd, stored, stored_len), (ssize_t)stored_len);
 	close(fd);
-	assert_int_equal(run_restore(fx, 4, object, dest, len, (const uint8_t[IO_SHA256_LEN]){0}), ERR_CORRUPT);
+	assert_int_equal(run_restore(fx, 4, object, dest, len, &(IoChecksum){.kind = IO_CHECKSUM_CRC32C}), ERR_CORRUPT);
 	assert_non_null(strstr(err_message(), "content does not match the manifest"));
-	assert_int_equal(run_restore(fx, 4, object, dest, len + 1, f.sha256), ERR_CORRUPT);
+	assert_int_equal(run_restore(fx, 4, object, dest, len + 1, &f.sum), ERR_CORRUPT);
+	/* the right bytes under the other kind are no match either */
+	{
+		IoChecksum other = f.sum;
+
+		other.kind = IO_CHECKSUM_SHA256;
+		assert_int_equal(run_restore(fx, 4, object, dest, len, &other), ERR_CORRUPT);
+	}
 	unlink(dest);
 	copy_ctx_release(&ctx);
 	free(stored);
@@ -609,22 +618,22 @@ test_old_container_restores(void **state)
 	size_t len = 3 * CHUNK + 4321;
 	uint8_t *data = xmalloc(len);
 	char *object = object_path(fx, "old"), *dest = xasprintf("%s/restored", fx->root);
-	uint8_t sha[IO_SHA256_LEN];
+	IoChecksum sha;
 
 	fill_pages(data, len, 8);
-	sha_of(sha, data, len);
+	sha_of(&sha, IO_CHECKSUM_SHA256, data, len);
 	for (size_t c_idx = 0; c_idx < 3; c_idx++) {
 		IoWriter *sink = NULL, *w = NULL;
 		uint8_t *back;
 		size_t back_len;
 
 		assert_int_equal(storage_write_open(fx->s, &sink, object, NULL), 0);
-		assert_int_equal(io_container_writer_new(&w, sink, all_compress[c_idx], 0), 0);
+		assert_int_equal(io_container_writer_new(&w, sink, all_compress[c_idx], 0, IO_CHECKSUM_SHA256), 0);
 		assert_int_equal(io_writer_write(w, data, len), 0);
 		assert_int_equal(io_writer_close(w), 0);
 		io_writer_free(w);
 		for (size_t jobs_idx = 0; jobs_idx < 2; jobs_idx++) {
-			if (run_restore(fx, all_jobs[jobs_idx], object, dest, len, sha) != 0)
+			if (run_restore(fx, all_jobs[jobs_idx], object, dest, len, &sha) != 0)
 				fail_msg("restore of an old container: %s", err_message());
 			back = read_whole(dest, &back_len);
 			assert_int_equal(back_len, len);

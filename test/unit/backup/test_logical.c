@@ -48,7 +48,7 @@ logical_manifest(void)
 	m->db_locale_provider = xstrdup("c");
 	f = manifest_add_file(m, LOGICAL_DUMP, MF_FILE);
 	f->size = 1234;
-	memset(f->sha256, 0xbb, IO_SHA256_LEN);
+	memset(f->sum.bytes, 0xbb, IO_SHA256_LEN);
 	return m;
 }
 

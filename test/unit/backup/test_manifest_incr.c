@@ -44,20 +44,22 @@
 
 /* The binary SHA-256 of a hex literal. */
 static void
-set_sha(uint8_t out[IO_SHA256_LEN], const char *hex)
+set_sha(IoChecksum *out, const char *hex)
 {
-	if (io_unhex(out, hex, IO_SHA256_LEN) < 0)
+	IoChecksumKind k = strlen(hex) == 8 ? IO_CHECKSUM_CRC32C : IO_CHECKSUM_SHA256;
+
+	if (io_checksum_unhex(out, k, hex) < 0)
 		fail_msg("bad hex \"%s\"", hex);
 }
 
 /* The same, for one call's argument (overwritten by the next). */
-static const uint8_t *
+static const IoChecksum *
 sha_bin(const char *hex)
 {
-	static uint8_t sha[IO_SHA256_LEN];
+	static IoChecksum sum;
 
-	set_sha(sha, hex);
-	return sha;
+	set_sha(&sum, hex);
+	return &sum;
 }
 #define SYSID "7441234567890123456"
 #define FULL_ID "20261126-100000F"
@@ -132,7 +134,7 @@ sample_incr(void)
 	f->size = 100 * PAGE;
 	f->mtime = 1795705730;
 	f->stored_size = 4321;
-	set_sha(f->sha256, SHA_A);
+	set_sha(&f->sum, SHA_A);
 	f->blocks = R("3,10-19,99");
 	f->bundle = 2;                 /* its stored pages in bundles/000002 */
 	f->bundle_offset = 12345;
@@ -155,7 +157,7 @@ sample_incr(void)
 	f->mode = 0600;
 	f->size = PAGE;
 	f->stored_size = 80;
-	set_sha(f->sha256, SHA_B);
+	set_sha(&f->sum, SHA_B);
 	f->blocks = R("0");
 	add_part(f, INCR2_ID, "0");
 	/* FSM and VM: whole files */
@@ -163,7 +165,7 @@ sample_incr(void)
 	f->mode = 0600;
 	f->size = PAGE;
 	f->stored_size = 52;
-	set_sha(f->sha256, SHA_C);
+	set_sha(&f->sum, SHA_C);
 	f->bundle = 1;
 	f->bundle_offset = 0;
 	f = manifest_add_file(m, "base/16390/1259", MF_SPARSE);
@@ -173,7 +175,7 @@ sample_incr(void)
 	f->mode = 0600;
 	f->size = 8192;
 	f->stored_size = 300;
-	set_sha(f->sha256, SHA_C);
+	set_sha(&f->sum, SHA_C);
 
 	strlist_add(&m->removed, "base/16384/16387");
 	strlist_add(&m->removed, "base/16384/16387_fsm");
@@ -219,12 +221,12 @@ assert_incr_equal(const Manifest *got, const Manifest *want)
 		assert_true(g->mtime == w->mtime);
 		if (w->kind == MF_FILE || (w->kind == MF_INCR && w->blocks.n > 0)) {
 			assert_true(g->stored_size == w->stored_size);
-			assert_memory_equal(g->sha256, w->sha256, IO_SHA256_LEN);
+			assert_true(io_checksum_equal(&g->sum, &w->sum));
 		}
 		assert_int_equal(g->bundle, w->bundle);
 		assert_true(g->bundle_offset == w->bundle_offset);
 		if (w->kind == MF_INCR && w->blocks.n == 0) {
-			assert_memory_equal(g->sha256, (const uint8_t[IO_SHA256_LEN]){0}, IO_SHA256_LEN);
+			assert_true(io_checksum_equal(&g->sum, &(IoChecksum){0}));
 			assert_true(g->stored_size == 0);
 		}
 		assert_ranges_equal(&g->blocks, &w->blocks);
@@ -542,7 +544,7 @@ store_pages(Storage *s, const Manifest *m, ManifestFile *f, const BlockRanges *b
 	uint8_t page[PAGE];
 
 	assert_int_equal(storage_write_open(s, &sink, object, NULL), 0);
-	assert_int_equal(io_container_writer_new(&w, sink, IO_COMPRESS_NONE, 0), 0);
+	assert_int_equal(io_container_writer_new(&w, sink, IO_COMPRESS_NONE, 0, IO_CHECKSUM_SHA256), 0);
 	for (size_t k = 0; k < blocks->n; k++)
 		for (uint64_t blk = blocks->r[k].first; blk <= blocks->r[k].last; blk++) {
 			fill_page(page, (uint32_t)blk, tag);
@@ -552,7 +554,7 @@ store_pages(Storage *s, const Manifest *m, ManifestFile *f, const BlockRanges *b
 	io_container_writer_info(w, &info);
 	io_writer_free(w);
 	f->stored_size = info.stored_size;
-	memcpy(f->sha256, info.sha256, IO_SHA256_LEN);
+	f->sum = info.sum;
 	free(object);
 	free(dir);
 }
@@ -760,7 +762,7 @@ store_pages_bundled(Storage *s, const Manifest *m, ManifestFile *f, const BlockR
 	uint8_t page[PAGE];
 
 	assert_int_equal(storage_write_open(s, &sink, object, &ns), 0);
-	assert_int_equal(io_container_writer_new(&w, sink, IO_COMPRESS_LZ4, 0), 0);
+	assert_int_equal(io_container_writer_new(&w, sink, IO_COMPRESS_LZ4, 0, IO_CHECKSUM_CRC32C), 0);
 	for (size_t k = 0; k < blocks->n; k++)
 		for (uint64_t blk = blocks->r[k].first; blk <= blocks->r[k].last; blk++) {
 			fill_page(page, (uint32_t)blk, tag);
@@ -771,7 +773,7 @@ store_pages_bundled(Storage *s, const Manifest *m, ManifestFile *f, const BlockR
 	io_container_writer_info(w, &info);
 	io_writer_free(w);
 	f->stored_size = info.stored_size;
-	memcpy(f->sha256, info.sha256, IO_SHA256_LEN);
+	f->sum = info.sum;
 	free(object);
 	free(dir);
 }
@@ -849,7 +851,7 @@ test_chain_bundled(void **state)
 	/* the small file, whole */
 	char *sobj = xasprintf("%s/data/base/16384/2600_vm", dfull);
 	fd = open(dest, O_RDWR | O_CREAT | O_TRUNC, 0600);
-	assert_int_equal(files_restore_to_fd(s2, sobj, fd, dest, small->size, small->sha256), 0);
+	assert_int_equal(files_restore_to_fd(s2, sobj, fd, dest, small->size, &small->sum), 0);
 	fill_page(want, 0, 'V');
 	assert_int_equal(pread(fd, got, PAGE, 0), PAGE);
 	assert_memory_equal(got, want, PAGE);
@@ -870,7 +872,7 @@ test_chain_bundled(void **state)
 	err_clear();
 	assert_int_equal(files_restore_incr(s2, &c, manifest_find_file(loaded, REL), fd, dest, NULL, NULL), ERR_CORRUPT);
 	assert_non_null(strstr(err_message(), obj));
-	assert_int_equal(files_restore_to_fd(s2, sobj, fd, dest, small->size, small->sha256), 0);
+	assert_int_equal(files_restore_to_fd(s2, sobj, fd, dest, small->size, &small->sum), 0);
 	close(fd);
 
 	chain_free(&c);
@@ -913,7 +915,7 @@ test_store_big_manifest(void **state)
 		e->mode = 0600;
 		e->size = (uint64_t)i * PAGE;
 		e->stored_size = 52 + (uint64_t)i;
-		set_sha(e->sha256, i % 2 ? SHA_A : SHA_B);
+		set_sha(&e->sum, i % 2 ? SHA_A : SHA_B);
 		e->bundle = (uint32_t)(1 + i / 7000);
 		e->bundle_offset = (uint64_t)i * 1000;
 	}

@@ -33,7 +33,7 @@ parse_with_path(const char *path, ManifestKind kind)
 	ManifestFile *f = manifest_add_file(m, path, kind);
 	f->mode = 0700;
 	if (kind == MF_FILE)
-		memset(f->sha256, 0xaa, IO_SHA256_LEN);
+		memset(f->sum.bytes, 0xaa, IO_SHA256_LEN);
 	manifest_to_json(m, &text);
 	rc = manifest_parse(&back, text.data, text.len);
 	manifest_free(back);

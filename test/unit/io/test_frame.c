@@ -88,7 +88,7 @@ write_framed(IoCompress c, const uint8_t *data, size_t len, size_t *out_len, siz
 
 	assert_int_equal(io_frame_codec_new(&fc, c, 0), 0);
 	/* the writer owns sink; keep a borrowed pointer to read it back */
-	assert_int_equal(io_frame_writer_new(&fw, sink, c), 0);
+	assert_int_equal(io_frame_writer_new(&fw, sink, c, IO_CHECKSUM_CRC32C), 0);
 	for (size_t off = 0; off < len; off += CHUNK) {
 		size_t n = len - off < CHUNK ? len - off : CHUNK;
 		size_t frame_len = 0;
@@ -120,7 +120,7 @@ write_stream(IoCompress c, const uint8_t *data, size_t len, size_t *out_len)
 	const uint8_t *stored;
 	uint8_t *copy;
 
-	assert_int_equal(io_container_writer_new(&w, sink, c, 0), 0);
+	assert_int_equal(io_container_writer_new(&w, sink, c, 0, IO_CHECKSUM_SHA256), 0);
 	for (size_t off = 0; off < len; off += 100003)
 		assert_int_equal(io_writer_write(w, data + off, len - off < 100003 ? len - off : 100003), 0);
 	assert_int_equal(io_writer_close(w), 0);
@@ -189,10 +189,10 @@ read_frames(const uint8_t *stored, size_t stored_len, size_t read_chunk, Buf *ou
 {
 	IoFrameReader *fr = NULL;
 	IoFrameCodec *fc = NULL;
-	IoSha256 *sha = io_sha256_new();
+	IoHasher *sha = NULL;
 	size_t cap = io_frame_bound(IO_COMPRESS_ZSTD, CHUNK) + io_frame_bound(IO_COMPRESS_LZ4, CHUNK);
 	uint8_t *frame = xmalloc(cap), *raw = xmalloc(CHUNK);
-	uint8_t digest[IO_SHA256_LEN];
+	IoChecksum digest;
 	IoContainerInfo info;
 	uint64_t total = 0;
 	size_t frames = 0;
@@ -201,6 +201,7 @@ read_frames(const uint8_t *stored, size_t stored_len, size_t read_chunk, Buf *ou
 	assert_int_equal(io_frame_codec_new(&fc, IO_COMPRESS_NONE, 0), 0);
 	if ((rc = io_frame_reader_new(&fr, slow_reader_new(stored, stored_len, read_chunk))) < 0)
 		goto out;
+	sha = io_hasher_new(io_frame_reader_checksum(fr));
 	for (;;) {
 		size_t frame_len = 0;
 		uint64_t raw_len = 0;
@@ -211,14 +212,14 @@ read_frames(const uint8_t *stored, size_t stored_len, size_t read_chunk, Buf *ou
 		frames++;
 		if ((rc = io_frame_decode(fc, io_frame_reader_compress(fr), raw, raw_len, frame, frame_len)) < 0)
 			goto out;
-		io_sha256_update(sha, raw, raw_len);
+		io_hasher_update(sha, raw, raw_len);
 		buf_append(out, raw, raw_len);
 		total += raw_len;
 	}
 	if (rc < 0)
 		goto out;
-	io_sha256_final(sha, digest);
-	if ((rc = io_frame_reader_verify(fr, total, digest, &info)) < 0)
+	io_hasher_final(sha, &digest);
+	if ((rc = io_frame_reader_verify(fr, total, &digest, &info)) < 0)
 		goto out;
 	assert_int_equal(info.stored_size, stored_len);
 	assert_int_equal(info.raw_size, total);
@@ -227,7 +228,7 @@ read_frames(const uint8_t *stored, size_t stored_len, size_t read_chunk, Buf *ou
 out:
 	io_frame_reader_free(fr);
 	io_frame_codec_free(fc);
-	io_sha256_free(sha);
+	io_hasher_free(sha);
 	free(frame);
 	free(raw);
 	return rc;
@@ -444,20 +445,25 @@ test_verify_mismatch(void **state)
 	IoFrameReader *fr = NULL;
 	size_t cap = io_frame_bound(IO_COMPRESS_ZSTD, CHUNK);
 	uint8_t *frame = xmalloc(cap);
-	uint8_t digest[IO_SHA256_LEN] = {0};
+	IoChecksum digest = {.kind = IO_CHECKSUM_CRC32C};
 	size_t frame_len;
 	uint64_t raw_len, total = 0;
 
 	(void)state;
 	assert_int_equal(io_frame_reader_new(&fr, io_mem_reader_new(stored, stored_len)), 0);
-	assert_int_equal(io_frame_reader_verify(fr, 0, digest, NULL), ERR_INTERNAL);
+	assert_int_equal(io_frame_reader_checksum(fr), IO_CHECKSUM_CRC32C);
+	assert_int_equal(io_frame_reader_verify(fr, 0, &digest, NULL), ERR_INTERNAL);
 	while (io_frame_reader_next(fr, frame, cap, CHUNK, &frame_len, &raw_len) == 1)
 		total += raw_len;
 	assert_int_equal(total, len);
-	assert_int_equal(io_frame_reader_verify(fr, total - 1, digest, NULL), ERR_CORRUPT);
+	assert_int_equal(io_frame_reader_verify(fr, total - 1, &digest, NULL), ERR_CORRUPT);
 	assert_non_null(strstr(err_message(), "size mismatch in container"));
-	assert_int_equal(io_frame_reader_verify(fr, total, digest, NULL), ERR_CORRUPT);
+	assert_int_equal(io_frame_reader_verify(fr, total, &digest, NULL), ERR_CORRUPT);
 	assert_non_null(strstr(err_message(), "checksum mismatch in container"));
+	assert_non_null(strstr(err_detail_text(), "The trailer records CRC-32C "));
+	/* a sum of the other kind is the caller's mistake, not the container's */
+	digest.kind = IO_CHECKSUM_SHA256;
+	assert_int_equal(io_frame_reader_verify(fr, total, &digest, NULL), ERR_INTERNAL);
 	io_frame_reader_free(fr);
 	free(frame);
 	free(stored);
@@ -508,7 +514,7 @@ test_writer_sink_fails(void **state)
 		uint8_t *data = make_data(len, true, 1);
 		int rc = 0;
 
-		assert_int_equal(io_frame_writer_new(&fw, io_writer_new(&fail_ops, &fs), IO_COMPRESS_NONE), 0);
+		assert_int_equal(io_frame_writer_new(&fw, io_writer_new(&fail_ops, &fs), IO_COMPRESS_NONE, IO_CHECKSUM_CRC32C), 0);
 		for (size_t off = 0; off < len && rc == 0; off += CHUNK) {
 			size_t n = len - off < CHUNK ? len - off : CHUNK;
 			rc = io_frame_writer_put(fw, data + off, n, data + off, n);

@@ -260,7 +260,7 @@ test_memory_bounded(void **state)
 	const size_t total = small_run() ? 3 * MIB : 48 * MIB;
 	const size_t chunk = 100003;
 	uint8_t *buf = xmalloc(chunk);
-	uint8_t want_sha[IO_SHA256_LEN];
+	IoChecksum want_sha;
 	long before = max_rss_kib();
 
 	(void)state;
@@ -270,25 +270,26 @@ test_memory_bounded(void **state)
 		IoWriter *w = NULL;
 		IoReader *r = NULL;
 		IoContainerInfo info;
-		IoSha256 *sha = io_sha256_new();
+		IoChecksumKind kind = c_idx % 2 ? IO_CHECKSUM_CRC32C : IO_CHECKSUM_SHA256;
+		IoHasher *sha = io_hasher_new(kind);
 		uint64_t seed = 7;
 		uint64_t raw = 0;
 		ssize_t n;
 
 		assert_true(fd >= 0);
 		unlink(path);
-		assert_int_equal(io_container_writer_new(&w, io_fd_writer_new(fd, 0), all_compress[c_idx], 0), 0);
+		assert_int_equal(io_container_writer_new(&w, io_fd_writer_new(fd, 0), all_compress[c_idx], 0, kind), 0);
 		for (size_t pos = 0; pos < total; pos += chunk) {
 			size_t len = total - pos < chunk ? total - pos : chunk;
 
 			fill_random(buf, len, &seed);
-			io_sha256_update(sha, buf, len);
+			io_hasher_update(sha, buf, len);
 			assert_int_equal(io_writer_write(w, buf, len), 0);
 		}
 		assert_int_equal(io_writer_close(w), 0);
 		io_writer_free(w);
-		io_sha256_final(sha, want_sha);
-		io_sha256_free(sha);
+		io_hasher_final(sha, &want_sha);
+		io_hasher_free(sha);
 
 		assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
 		assert_int_equal(io_container_reader_new(&r, io_fd_reader_new(fd, 1)), 0);
@@ -298,7 +299,7 @@ test_memory_bounded(void **state)
 		io_container_reader_info(r, &info);
 		assert_int_equal(raw, total);
 		assert_int_equal(info.raw_size, total);
-		assert_memory_equal(info.sha256, want_sha, IO_SHA256_LEN);
+		assert_true(io_checksum_equal(&info.sum, &want_sha));
 		io_reader_free(r);
 	}
 	free(buf);
@@ -518,7 +519,7 @@ test_container_no_space(void **state)
 		int rc;
 
 		assert_true(fd >= 0);
-		assert_int_equal(io_container_writer_new(&w, io_fd_writer_new(fd, 1), all_compress[c_idx], 0), 0);
+		assert_int_equal(io_container_writer_new(&w, io_fd_writer_new(fd, 1), all_compress[c_idx], 0, IO_CHECKSUM_CRC32C), 0);
 		rc = write_chunked(w, ds->data, ds->len, 4096);
 		if (rc == 0)
 			rc = io_writer_close(w);
@@ -567,7 +568,7 @@ test_compress_bad_level(void **state)
 	assert_int_equal(io_compress_writer_new(&w, io_writer_new(&probe_ops, &p), IO_COMPRESS_LZ4, 13), ERR_INVALID);
 	assert_string_equal(err_message(), "invalid lz4 compression level 13");
 	assert_int_equal(io_compress_writer_new(&w, io_writer_new(&probe_ops, &p), IO_COMPRESS_LZ4, -1), ERR_INVALID);
-	assert_int_equal(io_container_writer_new(&w, io_writer_new(&probe_ops, &p), IO_COMPRESS_ZSTD, -5), ERR_INVALID);
+	assert_int_equal(io_container_writer_new(&w, io_writer_new(&probe_ops, &p), IO_COMPRESS_ZSTD, -5, IO_CHECKSUM_CRC32C), ERR_INVALID);
 	assert_int_equal(io_compress_writer_new(&w, io_writer_new(&probe_ops, &p), (IoCompress)9, 0), ERR_INVALID);
 	/* The stream handed over is freed on error, never closed. */
 	assert_int_equal(p.frees, 5);
@@ -605,31 +606,38 @@ check_compress_round_trip(IoCompress c, const DataSet *ds, size_t write_chunk, s
 }
 
 static void
-check_container_round_trip(IoCompress c, const DataSet *ds, size_t write_chunk, size_t read_chunk,
-	size_t source_chunk)
+check_container_round_trip_kind(IoCompress c, IoChecksumKind k, const DataSet *ds, size_t write_chunk,
+	size_t read_chunk, size_t source_chunk)
 {
 	IoWriter *mem = io_mem_writer_new();
 	IoWriter *w = NULL;
 	IoReader *r = NULL;
 	IoContainerInfo wrote;
 	IoContainerInfo read;
-	uint8_t sha[IO_SHA256_LEN];
+	IoChecksum sha;
+	IoHasher *h = io_hasher_new(k);
 	const uint8_t *stored;
 	size_t stored_len;
 	Buf got = BUF_INIT;
 
-	assert_int_equal(io_container_writer_new(&w, mem, c, 0), 0);
+	assert_int_equal(io_container_writer_new(&w, mem, c, 0, k), 0);
 	assert_int_equal(write_chunked(w, ds->data, ds->len, write_chunk), 0);
 	assert_int_equal(io_writer_close(w), 0);
 	io_container_writer_info(w, &wrote);
 	stored = io_mem_writer_data(mem, &stored_len);
-	sha256_of(sha, ds->data, ds->len);
+	io_hasher_update(h, ds->data, ds->len);
+	io_hasher_final(h, &sha);
+	io_hasher_free(h);
 	assert_int_equal(wrote.raw_size, ds->len);
 	assert_int_equal(wrote.stored_size, stored_len);
-	assert_memory_equal(wrote.sha256, sha, IO_SHA256_LEN);
+	assert_true(io_checksum_equal(&wrote.sum, &sha));
 	assert_int_equal(wrote.compress, c);
 	assert_memory_equal(stored, "TBK1\x01", 5);
 	assert_int_equal(stored[5], c);
+	assert_int_equal(stored[6], k);
+	assert_int_equal(stored[7], 0);
+	/* the trailer holds the checksum, zero-padded to 32 bytes */
+	assert_memory_equal(stored + stored_len - 4 - IO_CHECKSUM_MAX_LEN, sha.bytes, IO_CHECKSUM_MAX_LEN);
 	assert_memory_equal(stored + stored_len - 4, "TBKE", 4);
 	if (c == IO_COMPRESS_NONE)
 		assert_int_equal(stored_len, HEADER_BYTES + ds->len + TRAILER_BYTES);
@@ -640,11 +648,20 @@ check_container_round_trip(IoCompress c, const DataSet *ds, size_t write_chunk, 
 	io_container_reader_info(r, &read);
 	assert_int_equal(read.raw_size, wrote.raw_size);
 	assert_int_equal(read.stored_size, wrote.stored_size);
-	assert_memory_equal(read.sha256, wrote.sha256, IO_SHA256_LEN);
+	assert_true(io_checksum_equal(&read.sum, &wrote.sum));
 	assert_int_equal(read.compress, wrote.compress);
 	io_reader_free(r);
 	io_writer_free(w);
 	buf_free(&got);
+}
+
+/* Both kinds of checksum: SHA-256 (every container before CRC-32C) and CRC-32C. */
+static void
+check_container_round_trip(IoCompress c, const DataSet *ds, size_t write_chunk, size_t read_chunk,
+	size_t source_chunk)
+{
+	check_container_round_trip_kind(c, IO_CHECKSUM_SHA256, ds, write_chunk, read_chunk, source_chunk);
+	check_container_round_trip_kind(c, IO_CHECKSUM_CRC32C, ds, write_chunk, read_chunk, source_chunk);
 }
 
 /*
@@ -841,7 +858,7 @@ container_make(IoCompress c, const DataSet *ds)
 	const uint8_t *data;
 	Stored s;
 
-	assert_int_equal(io_container_writer_new(&w, mem, c, 0), 0);
+	assert_int_equal(io_container_writer_new(&w, mem, c, 0, IO_CHECKSUM_CRC32C), 0);
 	assert_int_equal(write_chunked(w, ds->data, ds->len, 65536), 0);
 	assert_int_equal(io_writer_close(w), 0);
 	data = io_mem_writer_data(mem, &s.len);
@@ -895,9 +912,13 @@ test_container_flipped_bytes(void **state)
 			s.data[trailer] ^= 0x01;
 			expect_corrupt(s.data, s.len, "size mismatch in container");
 			s.data[trailer] ^= 0x01;
+			s.data[trailer + 8 + 1] ^= 0x80;
+			expect_corrupt(s.data, s.len, "checksum mismatch in container");
+			assert_non_null(strstr(err_detail_text(), "The trailer records CRC-32C "));
+			s.data[trailer + 8 + 1] ^= 0x80;
+			/* past the CRC-32C's 4 bytes: the zero padding is checked too */
 			s.data[trailer + 8 + 17] ^= 0x80;
 			expect_corrupt(s.data, s.len, "checksum mismatch in container");
-			assert_non_null(strstr(err_detail_text(), "The trailer records SHA-256 "));
 			s.data[trailer + 8 + 17] ^= 0x80;
 			s.data[s.len - 1] = 'X';
 			expect_corrupt(s.data, s.len, "truncated container");
@@ -947,7 +968,7 @@ test_container_bad_header(void **state)
 {
 	Stored s = container_make(IO_COMPRESS_LZ4, &data_sets[1]);
 	const size_t header_bytes[] = {0, 3, 4, 5, 6, 7};
-	const uint8_t bad_values[] = {'X', '2', 2, 3, 1, 1};
+	const uint8_t bad_values[] = {'X', '2', 2, 3, 2, 1}; /* byte 6: a checksum kind that does not exist */
 
 	(void)state;
 	for (size_t byte_idx = 0; byte_idx < sizeof(header_bytes) / sizeof(header_bytes[0]); byte_idx++) {
@@ -999,6 +1020,77 @@ test_sha256_vectors(void **state)
 	assert_int_equal(io_unhex(want, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0",
 		sizeof(want)), 0);
 	assert_memory_equal(digest, want, sizeof(want));
+}
+
+/* CRC-32C: the published check value and RFC 3720's vectors; the SSE4.2 and
+ * table versions agree at every alignment and length; a sum goes on in pieces. */
+static void
+test_crc32c(void **state)
+{
+	uint8_t buf[32 + 1031];
+	uint64_t seed = 11;
+	IoHasher *h;
+	IoChecksum sum;
+	IoChecksumKind k;
+	char hex[2 * IO_CHECKSUM_MAX_LEN + 1];
+
+	(void)state;
+	assert_int_equal(io_crc32c(0, "123456789", 9), 0xe3069283u);
+	assert_int_equal(io_crc32c_portable(0, "123456789", 9), 0xe3069283u);
+	memset(buf, 0, 32);
+	assert_int_equal(io_crc32c(0, buf, 32), 0x8a9136aau);
+	memset(buf, 0xff, 32);
+	assert_int_equal(io_crc32c(0, buf, 32), 0x62a8ab43u);
+	for (int i = 0; i < 32; i++)
+		buf[i] = (uint8_t)i;
+	assert_int_equal(io_crc32c(0, buf, 32), 0x46dd794eu);
+	for (int i = 0; i < 32; i++)
+		buf[i] = (uint8_t)(31 - i);
+	assert_int_equal(io_crc32c(0, buf, 32), 0x113fdb5cu);
+	assert_int_equal(io_crc32c(0, buf, 0), 0);
+
+	fill_random(buf, sizeof(buf), &seed);
+	for (size_t off = 0; off < 8; off++)
+		for (size_t len = 0; len + off <= sizeof(buf); len += 1 + len / 8) {
+			uint32_t whole = io_crc32c(0, buf + off, len);
+			size_t cut = len / 3;
+
+			assert_int_equal(whole, io_crc32c_portable(0, buf + off, len));
+			assert_int_equal(whole, io_crc32c(io_crc32c(0, buf + off, cut), buf + off + cut, len - cut));
+			assert_int_equal(whole, io_crc32c_portable(io_crc32c_portable(0, buf + off, cut), buf + off + cut,
+			                                           len - cut));
+		}
+
+	/* as a checksum: 4 bytes big-endian, the rest zero; its hex is the usual one */
+	h = io_hasher_new(IO_CHECKSUM_CRC32C);
+	io_hasher_update(h, "1234", 4);
+	io_hasher_update(h, "56789", 5);
+	io_hasher_final(h, &sum);
+	io_hasher_free(h);
+	assert_int_equal(sum.kind, IO_CHECKSUM_CRC32C);
+	io_checksum_hex(hex, &sum);
+	assert_string_equal(hex, "e3069283");
+	for (size_t i = 4; i < IO_CHECKSUM_MAX_LEN; i++)
+		assert_int_equal(sum.bytes[i], 0);
+	{
+		IoChecksum back;
+
+		assert_int_equal(io_checksum_unhex(&back, IO_CHECKSUM_CRC32C, "E3069283"), 0);
+		assert_true(io_checksum_equal(&back, &sum));
+		back.kind = IO_CHECKSUM_SHA256;
+		assert_false(io_checksum_equal(&back, &sum));
+		assert_int_equal(io_checksum_unhex(&back, IO_CHECKSUM_SHA256, "e3069283"), ERR_INVALID);
+	}
+
+	assert_string_equal(io_checksum_name(IO_CHECKSUM_CRC32C), "crc32c");
+	assert_string_equal(io_checksum_title(IO_CHECKSUM_SHA256), "SHA-256");
+	assert_int_equal(io_checksum_parse(&k, "sha256"), 0);
+	assert_int_equal(k, IO_CHECKSUM_SHA256);
+	assert_int_equal(io_checksum_parse(&k, "crc32c"), 0);
+	assert_int_equal(k, IO_CHECKSUM_CRC32C);
+	assert_int_equal(io_checksum_parse(&k, "md5"), ERR_INVALID);
+	assert_string_equal(err_message(), "unknown checksum \"md5\"");
+	assert_string_equal(err_hint_text(), "Use crc32c or sha256.");
 }
 
 static void
@@ -1055,6 +1147,7 @@ main(void)
 		cmocka_unit_test(test_container_truncated),
 		cmocka_unit_test(test_container_bad_header),
 		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_crc32c),
 		cmocka_unit_test(test_hex),
 	};
 
