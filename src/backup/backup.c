@@ -783,25 +783,43 @@ stop_backup(Job *j)
 	PGresult *res = NULL;
 	int rc;
 
-	if ((rc = pg_conn_query(j->conn, &res, "SELECT lsn::text, labelfile FROM pg_backup_stop(false)", 0, NULL)) < 0) {
+	/* With the server's clock, rounded up to the second: a recovery target time
+	 * at or after it is past the set's consistency point.  clock_timestamp() is
+	 * evaluated for the row pg_backup_stop returned, so after it. */
+	if ((rc = pg_conn_query(j->conn, &res,
+	                        "SELECT lsn::text, labelfile, "
+	                        "to_char(date_trunc('second', clock_timestamp() AT TIME ZONE 'UTC') "
+	                        "+ interval '1 second', 'YYYY-MM-DD HH24:MI:SS') || '+00' "
+	                        "FROM pg_backup_stop(false)", 0, NULL)) < 0) {
 		err_prefix("could not stop the backup");
 		return rc;
 	}
 	j->started = false;
-	/* The server's clock, rounded up to the second: a recovery target time at or
-	 * after it is past the set's consistency point. */
-	if ((rc = pg_conn_query_value(j->conn, &j->stop_time,
-	                              "SELECT to_char(date_trunc('second', clock_timestamp() AT TIME ZONE 'UTC') "
-	                              "+ interval '1 second', 'YYYY-MM-DD HH24:MI:SS') || '+00'", 0, NULL)) < 0) {
-		PQclear(res);
-		return rc;
-	}
+	free(j->stop_time);
+	j->stop_time = xstrdup(PQgetvalue(res, 0, 2));
 	rc = pg_lsn_parse(&j->m->stop_lsn, PQgetvalue(res, 0, 0));
 	j->m->backup_label = xstrdup(PQgetvalue(res, 0, 1));
 	free(j->row.stop_lsn);
 	j->row.stop_lsn = xstrdup(PQgetvalue(res, 0, 0));
 	PQclear(res);
 	return rc;
+}
+
+/* The stop segment's copy: one item, whose 1 MiB chunks every worker compresses. */
+typedef struct WalCopy {
+	CopyCtx *ctx;
+	ManifestFile *f;
+	const char *full;
+	const char *object;
+} WalCopy;
+
+static int
+wal_copy_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
+{
+	WalCopy *wc = payload;
+
+	(void)item_idx;
+	return files_copy_to(wc->ctx, p, worker_idx, wc->f, wc->full, wc->object);
 }
 
 /*
@@ -811,7 +829,8 @@ stop_backup(Job *j)
  * 0: not there (removed, recycled, not finished): the caller waits for the
  * archive instead; < 0: an error.  A segment recycled while it was read is
  * renamed to a later name, so the name still naming the file read, after
- * the read, proves the content is the finished segment's.
+ * the read, proves the content is the finished segment's.  Its 16 chunks
+ * are compressed by the backup's workers, as a data file's.
  */
 static int
 wal_from_pg_wal(Job *j, const char *name, uint64_t seg, const char *dst, IoContainerInfo *out)
@@ -819,10 +838,14 @@ wal_from_pg_wal(Job *j, const char *name, uint64_t seg, const char *dst, IoConta
 	char *path = xasprintf("%s/pg_wal/%s", j->cluster.pgdata, name);
 	char *ready = xasprintf("%s/pg_wal/archive_status/%s.ready", j->cluster.pgdata, name);
 	char *done = xasprintf("%s/pg_wal/archive_status/%s.done", j->cluster.pgdata, name);
-	IoWriter *sink = NULL, *w = NULL;
-	uint8_t *buf = NULL;
+	char *rel = xasprintf("pg_wal/%s", name);
+	uint8_t header[64];
 	struct stat before, after;
 	PgWalLongHeader hdr;
+	CopyCtx ctx = {0};
+	ManifestFile f = {0};
+	WalCopy wc = {&ctx, &f, path, dst};
+	PoolOpts po = {0};
 	int fd = -1, rc = 0;
 	ssize_t n;
 
@@ -831,55 +854,51 @@ wal_from_pg_wal(Job *j, const char *name, uint64_t seg, const char *dst, IoConta
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &before) < 0 ||
 	    (uint64_t)before.st_size != j->m->wal_seg_size)
 		goto out;
-	buf = xmalloc(COPY_BUF_SIZE);
-	n = pread(fd, buf, 64, 0);
-	if (n < 0 || pg_wal_long_header_parse(&hdr, buf, (size_t)n) < 0 ||
+	n = pread(fd, header, sizeof(header), 0);
+	if (n < 0 || pg_wal_long_header_parse(&hdr, header, (size_t)n) < 0 ||
 	    hdr.pageaddr != seg * (uint64_t)j->m->wal_seg_size || hdr.timeline != j->m->timeline ||
 	    strtoull(j->cluster.system_id, NULL, 10) != hdr.system_identifier) {
 		err_clear();
 		goto out;
 	}
-	(void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	if ((rc = storage_write_open(j->storage, &sink, dst, &(StorageWriteOpts){.no_sync = true})) < 0)
+	ctx.storage = j->storage;
+	ctx.set_dir = j->set_dir;
+	ctx.pgdata = j->cluster.pgdata;
+	ctx.compress = j->compress;
+	ctx.level = j->level;
+	ctx.checksum = j->checksum;
+	ctx.jobs = j->o->jobs > 0 ? (j->o->jobs > POOL_JOBS_MAX ? POOL_JOBS_MAX : j->o->jobs) : pool_default_jobs();
+	f.path = rel;
+	f.kind = MF_FILE;
+	if ((rc = copy_ctx_prepare(&ctx)) < 0)
 		goto out;
-	rc = io_container_writer_new(&w, sink, j->compress, j->level, j->checksum);
-	sink = NULL;
-	if (rc < 0)
+	po.jobs = ctx.jobs;
+	po.n_items = 1;
+	po.item = wal_copy_item;
+	po.payload = &wc;
+	po.slot_bytes = copy_slot_bytes();
+	po.n_slots = COPY_SLOTS(ctx.jobs);
+	if ((rc = pool_run(&po)) < 0)
 		goto out;
-	for (uint64_t off = 0; off < j->m->wal_seg_size; off += (uint64_t)n) {
-		n = pread(fd, buf, COPY_BUF_SIZE, (off_t)off);
-		if (n < 0 && errno == EINTR) {
-			n = 0;
-			continue;
-		}
-		if (n <= 0) {
-			rc = n < 0 ? err_errno(errno, "could not read WAL file \"%s\"", path)
-			           : err_set(ERR_CORRUPT, "WAL file \"%s\" ended early", path);
-			goto out;
-		}
-		if ((rc = io_writer_write(w, buf, (size_t)n)) < 0)
-			goto out;
-	}
-	if (stat(path, &after) < 0 || after.st_ino != before.st_ino || after.st_dev != before.st_dev) {
+	if (f.vanished || f.size != j->m->wal_seg_size || stat(path, &after) < 0 || after.st_ino != before.st_ino ||
+	    after.st_dev != before.st_dev) {
 		/* recycled while read: what was stored is not the segment */
-		io_writer_free(w);
-		w = NULL;
-		rc = storage_remove(j->storage, dst);
+		rc = f.vanished ? 0 : storage_remove(j->storage, dst);
 		goto out;
 	}
-	if ((rc = io_writer_close(w)) < 0)
-		goto out;
-	io_container_writer_info(w, out);
+	out->raw_size = f.size;
+	out->stored_size = f.stored_size;
+	out->sum = f.sum;
+	out->compress = j->compress;
 	rc = 1;
 out:
-	io_writer_free(w);
-	io_writer_free(sink);
+	copy_ctx_release(&ctx);
 	if (fd >= 0)
 		close(fd);
-	free(buf);
 	free(path);
 	free(ready);
 	free(done);
+	free(rel);
 	return rc;
 }
 

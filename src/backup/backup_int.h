@@ -104,13 +104,16 @@ void copy_ctx_release(CopyCtx *ctx);
 
 /*
  * Copy one MF_FILE entry into <set_dir>/data/<path>, filling size, mtime,
- * sha256, stored_size and page_errors, as the owner of that item in pool p:
+ * sum, stored_size and page_errors, as the owner of that item in pool p:
  * the file is read, its pages checked and its chunks compressed as
  * separate frames by the pool's workers, and the frames written in order
  * (a file of one chunk, by the owner alone: worker worker_idx).
  * A file gone from the source is marked vanished.
  */
 int files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f);
+/* The same from the file full into object (a WAL segment into the set's wal/);
+ * its pages are checked when f->path names a relation file. */
+int files_copy_to(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const char *full, const char *object);
 
 /*
  * Incremental copy of a relation file whose previous version is pf (an

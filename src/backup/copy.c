@@ -178,6 +178,16 @@ files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f)
 {
 	char *full = path_join(ctx->pgdata, f->path);
 	char *object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
+	int rc = files_copy_to(ctx, p, worker_idx, f, full, object);
+
+	free(full);
+	free(object);
+	return rc;
+}
+
+int
+files_copy_to(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const char *full, const char *object)
+{
 	const char *base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
 	IoWriter *sink = NULL;
 	IoFrameWriter *fw = NULL;
@@ -303,8 +313,6 @@ out:
 	io_writer_free(sink);
 	if (src.fd >= 0)
 		close(src.fd);
-	free(full);
-	free(object);
 	return rc;
 }
 

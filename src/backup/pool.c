@@ -29,7 +29,8 @@
 struct Pool {
 	const PoolOpts *o;
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;         /* tasks queued and done, slots given back, owners gone */
+	pthread_cond_t exit_cv;    /* a worker ended: pool_run's thread waits on it alone */
 	PoolTask *head;            /* queued tasks, FIFO */
 	PoolTask *tail;
 	size_t next_item;
@@ -240,7 +241,9 @@ worker_main(void *arg)
 			p->owners--;
 			if (rc < 0)
 				record_failure(p, rc);
-			pthread_cond_broadcast(&p->cv);
+			/* only the last owner wakes the idle workers: they are waiting to exit */
+			if (p->owners == 0 && (p->stopping || p->next_item >= p->o->n_items))
+				pthread_cond_broadcast(&p->cv);
 			continue;
 		}
 		if (p->owners == 0)
@@ -249,6 +252,7 @@ worker_main(void *arg)
 	}
 	p->workers--;
 	pthread_cond_broadcast(&p->cv);
+	pthread_cond_signal(&p->exit_cv);
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
 }
@@ -282,6 +286,7 @@ pool_run(const PoolOpts *o)
 	p.jobs = jobs;
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.cv, NULL);
+	pthread_cond_init(&p.exit_cv, NULL);
 	p.all_slots = xcalloc(o->n_slots + 1, sizeof(*p.all_slots));
 	/* Signals stay with the calling thread: workers start with all blocked. */
 	sigfillset(&all);
@@ -318,7 +323,7 @@ pool_run(const PoolOpts *o)
 		if (p.workers == 0)
 			break;
 		deadline_after(&until, tick_ms);
-		while (p.workers > 0 && pthread_cond_timedwait(&p.cv, &p.mu, &until) != ETIMEDOUT)
+		while (p.workers > 0 && pthread_cond_timedwait(&p.exit_cv, &p.mu, &until) != ETIMEDOUT)
 			;
 	}
 	pthread_mutex_unlock(&p.mu);
@@ -338,6 +343,7 @@ out:
 	}
 	free(p.all_slots);
 	pthread_cond_destroy(&p.cv);
+	pthread_cond_destroy(&p.exit_cv);
 	pthread_mutex_destroy(&p.mu);
 	return rc;
 }

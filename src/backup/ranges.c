@@ -99,10 +99,11 @@ ranges_format(const BlockRanges *rs)
 	for (size_t i = 0; i < rs->n; i++) {
 		if (i)
 			buf_putc(&b, ',');
-		if (rs->r[i].first == rs->r[i].last)
-			buf_printf(&b, "%u", rs->r[i].first);
-		else
-			buf_printf(&b, "%u-%u", rs->r[i].first, rs->r[i].last);
+		buf_put_u64(&b, rs->r[i].first);
+		if (rs->r[i].first != rs->r[i].last) {
+			buf_putc(&b, '-');
+			buf_put_u64(&b, rs->r[i].last);
+		}
 	}
 	return buf_steal(&b);
 }

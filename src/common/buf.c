@@ -95,6 +95,19 @@ buf_putc(Buf *b, char c)
 }
 
 void
+buf_put_u64(Buf *b, uint64_t v)
+{
+	char digits[20];
+	size_t n = sizeof(digits);
+
+	do {
+		digits[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	buf_append(b, digits + n, sizeof(digits) - n);
+}
+
+void
 buf_vprintf(Buf *b, const char *fmt, va_list ap)
 {
 	va_list ap2;

@@ -10,6 +10,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct Buf {
 	char *data;
@@ -23,6 +24,9 @@ void buf_reserve(Buf *b, size_t extra);
 void buf_append(Buf *b, const void *data, size_t len);
 void buf_puts(Buf *b, const char *s);
 void buf_putc(Buf *b, char c);
+/* The decimal digits of v, without printf's machinery: a manifest has several
+ * numbers per file, and formatting them was a tenth of its serialisation. */
+void buf_put_u64(Buf *b, uint64_t v);
 void buf_printf(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(Buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 void buf_reset(Buf *b);

@@ -125,21 +125,12 @@ json_string(JsonWriter *w, const char *s)
 		json_escape(w->out, s);
 }
 
-/* Decimal digits of v, without printf's machinery: a manifest has several
- * numbers per file, and formatting them was a tenth of its serialisation. */
 static void
 put_u64(Buf *out, uint64_t v, bool negative)
 {
-	char digits[21];
-	size_t n = sizeof(digits);
-
-	do {
-		digits[--n] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
 	if (negative)
 		buf_putc(out, '-');
-	buf_append(out, digits + n, sizeof(digits) - n);
+	buf_put_u64(out, v);
 }
 
 void
@@ -194,7 +185,83 @@ typedef struct Parser {
 	const char *stream_key;   /* json_parse_streaming: the top-level member whose items go to cb */
 	JsonItemCb cb;
 	void *payload;
+	struct Arena *arena;      /* set while a streamed item is parsed: its values come from it */
 } Parser;
+
+/*
+ * A streamed item's values (a manifest's file entry: a dozen values) live
+ * only until its callback returns: they are allocated from an arena, reset
+ * after each item, instead of a malloc and a free each.
+ */
+typedef struct ArenaChunk {
+	struct ArenaChunk *next;
+	size_t used;
+	size_t cap;
+	max_align_t data[];
+} ArenaChunk;
+
+typedef struct Arena {
+	ArenaChunk *head;         /* the chunk allocated from; older (full) ones follow */
+} Arena;
+
+#define ARENA_CHUNK_BYTES (16u * 1024)
+
+static void *
+arena_alloc(Arena *a, size_t n)
+{
+	ArenaChunk *c = a->head;
+	size_t align = sizeof(max_align_t);
+
+	n = (n + align - 1) / align * align;
+	if (c == NULL || c->cap - c->used < n) {
+		size_t cap = n > ARENA_CHUNK_BYTES ? n : ARENA_CHUNK_BYTES;
+
+		c = xmalloc(sizeof(*c) + cap);
+		c->used = 0;
+		c->cap = cap;
+		c->next = a->head;
+		a->head = c;
+	}
+	c->used += n;
+	return (char *)c->data + c->used - n;
+}
+
+/* Everything allocated is gone; the newest chunk stays for the next item. */
+static void
+arena_reset(Arena *a)
+{
+	ArenaChunk *c = a->head;
+
+	if (c == NULL)
+		return;
+	while (c->next) {
+		ArenaChunk *older = c->next;
+		c->next = older->next;
+		free(older);
+	}
+	c->used = 0;
+}
+
+static void
+arena_free(Arena *a)
+{
+	arena_reset(a);
+	free(a->head);
+	a->head = NULL;
+}
+
+static void *
+p_alloc(Parser *p, size_t n)
+{
+	return p->arena ? arena_alloc(p->arena, n) : xmalloc(n);
+}
+
+static void
+p_free(Parser *p, void *m)
+{
+	if (p->arena == NULL)
+		free(m);
+}
 
 static int parse_value(Parser *p, JsonValue **out, int depth);
 
@@ -259,24 +326,31 @@ compact(Parser *p)
 static void
 skip_ws(Parser *p)
 {
-	while (have(p, 1) && strchr(" \t\r\n", p->s[p->pos]) && p->s[p->pos])
+	while (have(p, 1)) {
+		char c = p->s[p->pos];
+
+		if (c != ' ' && c != '\n' && c != '\t' && c != '\r')
+			return;
 		p->pos++;
+	}
 }
 
 static JsonValue *
-value_new(JsonType t)
+value_new(Parser *p, JsonType t)
 {
-	JsonValue *v = xcalloc(1, sizeof(*v));
+	JsonValue *v = p_alloc(p, sizeof(*v));
 
+	memset(v, 0, sizeof(*v));
 	v->type = t;
+	v->in_arena = p->arena != NULL;
 	return v;
 }
 
 void
 json_free(JsonValue *v)
 {
-	if (v == NULL)
-		return;
+	if (v == NULL || v->in_arena)
+		return; /* an arena's value goes with it, children included */
 	for (size_t i = 0; i < v->count; i++)
 		json_free(v->items[i]);
 	free(v->items);
@@ -324,6 +398,22 @@ parse_hex4(Parser *p, uint32_t *out)
 	return 0;
 }
 
+/* Characters at pos, within the window, before a quote, a backslash or a control character. */
+static size_t
+plain_run(const Parser *p)
+{
+	size_t run = 0;
+
+	while (p->pos + run < p->len) {
+		unsigned char c = (unsigned char)p->s[p->pos + run];
+
+		if (c == '"' || c == '\\' || c < 0x20)
+			break;
+		run++;
+	}
+	return run;
+}
+
 static int
 parse_string(Parser *p, char **out)
 {
@@ -332,6 +422,21 @@ parse_string(Parser *p, char **out)
 
 	p->pos++; /* opening quote */
 	for (;;) {
+		/* a run of plain characters, as far as the window holds: one copy */
+		size_t run = plain_run(p);
+
+		if (b.len == 0 && p->pos + run < p->len && p->s[p->pos + run] == '"') {
+			/* the whole string, without escapes (most are): allocated once */
+			*out = p_alloc(p, run + 1);
+			memcpy(*out, p->s + p->pos, run);
+			(*out)[run] = '\0';
+			p->pos += run + 1;
+			return 0;
+		}
+		if (run > 0) {
+			buf_append(&b, p->s + p->pos, run);
+			p->pos += run;
+		}
 		if (!have(p, 1)) {
 			rc = fail(p, "unterminated string");
 			goto out;
@@ -395,7 +500,14 @@ parse_string(Parser *p, char **out)
 			goto out;
 		}
 	}
-	*out = buf_steal(&b);
+	if (p->arena) {
+		*out = arena_alloc(p->arena, b.len + 1);
+		memcpy(*out, b.len ? b.data : "", b.len);
+		(*out)[b.len] = '\0';
+		buf_free(&b);
+	} else {
+		*out = buf_steal(&b);
+	}
 out:
 	if (rc < 0)
 		buf_free(&b);
@@ -403,10 +515,20 @@ out:
 }
 
 static void
-push_item(JsonValue *v, JsonValue *item)
+push_item(Parser *p, JsonValue *v, JsonValue *item)
 {
-	if ((v->count & (v->count - 1)) == 0) /* grow at powers of two */
-		v->items = xrealloc(v->items, (v->count ? v->count * 2 : 1) * sizeof(*v->items));
+	/* 8 first (an object's members are about that many), then at powers of two */
+	if (v->count >= 8 && (v->count & (v->count - 1)) == 0) {
+		if (v->in_arena) {
+			JsonValue **items = arena_alloc(p->arena, v->count * 2 * sizeof(*v->items));
+			memcpy(items, v->items, v->count * sizeof(*v->items));
+			v->items = items;
+		} else {
+			v->items = xrealloc(v->items, v->count * 2 * sizeof(*v->items));
+		}
+	} else if (v->count == 0) {
+		v->items = p_alloc(p, 8 * sizeof(*v->items));
+	}
 	v->items[v->count++] = item;
 }
 
@@ -416,24 +538,27 @@ static int
 parse_streamed_array(Parser *p, JsonValue **out, int depth)
 {
 	size_t item_idx = 0;
+	Arena arena = {0};
 	int rc;
 
 	p->pos++; /* '[' */
 	skip_ws(p);
 	if (have(p, 1) && p->s[p->pos] == ']') {
 		p->pos++;
-		*out = value_new(JSON_ARRAY);
+		*out = value_new(p, JSON_ARRAY);
 		return 0;
 	}
 	for (;;) {
 		JsonValue *item = NULL;
 
-		if ((rc = parse_value(p, &item, depth + 1)) < 0)
-			return rc;
-		rc = p->cb(item, item_idx++, p->payload);
-		json_free(item);
+		p->arena = &arena;
+		rc = parse_value(p, &item, depth + 1);
+		p->arena = NULL;
+		if (rc == 0)
+			rc = p->cb(item, item_idx++, p->payload);
+		arena_reset(&arena);
 		if (rc < 0)
-			return rc;
+			break;
 		skip_ws(p);
 		if (have(p, 1) && p->s[p->pos] == ',') {
 			p->pos++;
@@ -441,18 +566,20 @@ parse_streamed_array(Parser *p, JsonValue **out, int depth)
 		}
 		if (have(p, 1) && p->s[p->pos] == ']') {
 			p->pos++;
+			*out = value_new(p, JSON_ARRAY);
 			break;
 		}
-		return fail(p, "expected ',' or ']'");
+		rc = fail(p, "expected ',' or ']'");
+		break;
 	}
-	*out = value_new(JSON_ARRAY);
-	return 0;
+	arena_free(&arena);
+	return rc;
 }
 
 static int
 parse_container(Parser *p, JsonValue **out, int depth, bool object)
 {
-	JsonValue *v = value_new(object ? JSON_OBJECT : JSON_ARRAY);
+	JsonValue *v = value_new(p, object ? JSON_OBJECT : JSON_ARRAY);
 	char close = object ? '}' : ']';
 	int rc = 0;
 
@@ -477,7 +604,7 @@ parse_container(Parser *p, JsonValue **out, int depth, bool object)
 				goto out;
 			skip_ws(p);
 			if (!have(p, 1) || p->s[p->pos] != ':') {
-				free(key);
+				p_free(p, key);
 				rc = fail(p, "expected ':'");
 				goto out;
 			}
@@ -490,11 +617,11 @@ parse_container(Parser *p, JsonValue **out, int depth, bool object)
 			rc = parse_value(p, &item, depth + 1);
 		}
 		if (rc < 0) {
-			free(key);
+			p_free(p, key);
 			goto out;
 		}
 		item->key = key;
-		push_item(v, item);
+		push_item(p, v, item);
 		skip_ws(p);
 		if (have(p, 1) && p->s[p->pos] == ',') {
 			p->pos++;
@@ -551,8 +678,8 @@ parse_number(Parser *p, JsonValue **out)
 		while (digit_at(p))
 			p->pos++;
 	}
-	JsonValue *v = value_new(JSON_NUMBER);
-	v->string = xmalloc(p->pos - start + 1);
+	JsonValue *v = value_new(p, JSON_NUMBER);
+	v->string = p_alloc(p, p->pos - start + 1);
 	memcpy(v->string, p->s + start, p->pos - start);
 	v->string[p->pos - start] = '\0';
 	*out = v;
@@ -590,18 +717,18 @@ parse_value(Parser *p, JsonValue **out, int depth)
 		int rc = parse_string(p, &s);
 		if (rc < 0)
 			return rc;
-		*out = value_new(JSON_STRING);
+		*out = value_new(p, JSON_STRING);
 		(*out)->string = s;
 		return 0;
 	}
 	default:
 		if (match(p, "true") || match(p, "false")) {
-			*out = value_new(JSON_BOOL);
+			*out = value_new(p, JSON_BOOL);
 			(*out)->boolean = p->s[p->pos - 1] == 'e' && p->s[p->pos - 2] == 'u';
 			return 0;
 		}
 		if (match(p, "null")) {
-			*out = value_new(JSON_NULL);
+			*out = value_new(p, JSON_NULL);
 			return 0;
 		}
 		return parse_number(p, out);
@@ -658,9 +785,12 @@ json_get(const JsonValue *obj, const char *key)
 {
 	if (obj == NULL || obj->type != JSON_OBJECT)
 		return NULL;
-	for (size_t i = 0; i < obj->count; i++)
-		if (strcmp(obj->items[i]->key, key) == 0)
+	for (size_t i = 0; i < obj->count; i++) {
+		const char *k = obj->items[i]->key;
+
+		if (k[0] == key[0] && strcmp(k, key) == 0)
 			return obj->items[i];
+	}
 	return NULL;
 }
 

@@ -61,6 +61,7 @@ struct JsonValue {
 	char *key;            /* member name when inside an object */
 	JsonValue **items;    /* ARRAY elements / OBJECT members */
 	size_t count;
+	bool in_arena;        /* a streamed item's: freed with its arena, not by json_free */
 };
 
 /* Parse text (len bytes); ERR_INVALID with the byte offset on bad input. */

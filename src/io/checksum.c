@@ -1,11 +1,7 @@
 /*
- * checksum.c - CRC-32C, and the two kinds of content checksum behind one
- * interface (io.h).
- *
- * CRC-32C is the reflected polynomial 0x82F63B78, started at ~0 and
- * finished with ~0 (io_crc32c(0, "123456789", 9) == 0xe3069283).  On x86-64
- * with SSE4.2 it runs on the crc32 instruction, 8 bytes at a time; elsewhere
- * on tables, 8 bytes at a time too.  The tables are built once, on first use.
+ * checksum.c - the two kinds of content checksum behind one interface (io.h):
+ * SHA-256 (sha256.c) and CRC-32C (common/crc32c.c, the crc32 instruction of
+ * SSE 4.2 where the CPU has it).
  *
  * Invariant: an IoHasher's bytes past its kind's length stay zero, so two
  * checksums compare with one memcmp.
@@ -13,99 +9,11 @@
 #include "io/io.h"
 
 #include "common/buf.h"
+#include "common/crc32c.h"
 #include "common/error.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-#if defined(__x86_64__)
-#include <nmmintrin.h>
-#define HAVE_CRC32C_SSE42 1
-#endif
-
-#define CRC32C_POLY 0x82F63B78u
-
-static uint32_t crc_table[8][256];
-static pthread_once_t crc_table_once = PTHREAD_ONCE_INIT;
-
-static void
-crc_table_build(void)
-{
-	for (uint32_t byte = 0; byte < 256; byte++) {
-		uint32_t crc = byte;
-
-		for (int bit = 0; bit < 8; bit++)
-			crc = (crc & 1) ? (crc >> 1) ^ CRC32C_POLY : crc >> 1;
-		crc_table[0][byte] = crc;
-	}
-	for (uint32_t byte = 0; byte < 256; byte++)
-		for (int slice = 1; slice < 8; slice++)
-			crc_table[slice][byte] =
-				(crc_table[slice - 1][byte] >> 8) ^ crc_table[0][crc_table[slice - 1][byte] & 0xff];
-}
-
-uint32_t
-io_crc32c_portable(uint32_t crc, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-
-	pthread_once(&crc_table_once, crc_table_build);
-	crc = ~crc;
-	while (len >= 8) {
-		uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24);
-		crc = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^ crc_table[5][(lo >> 16) & 0xff] ^
-		      crc_table[4][lo >> 24] ^ crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]] ^
-		      crc_table[0][p[7]];
-		p += 8;
-		len -= 8;
-	}
-	while (len-- > 0)
-		crc = (crc >> 8) ^ crc_table[0][(crc ^ *p++) & 0xff];
-	return ~crc;
-}
-
-#ifdef HAVE_CRC32C_SSE42
-__attribute__((target("sse4.2"))) static uint32_t
-crc32c_sse42(uint32_t crc, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	uint64_t crc64;
-
-	crc = ~crc;
-	while (len > 0 && ((uintptr_t)p & 7) != 0) {
-		crc = _mm_crc32_u8(crc, *p++);
-		len--;
-	}
-	crc64 = crc;
-	while (len >= 8) {
-		uint64_t word;
-
-		memcpy(&word, p, sizeof(word));
-		crc64 = _mm_crc32_u64(crc64, word);
-		p += 8;
-		len -= 8;
-	}
-	crc = (uint32_t)crc64;
-	while (len-- > 0)
-		crc = _mm_crc32_u8(crc, *p++);
-	return ~crc;
-}
-#endif
-
-uint32_t
-io_crc32c(uint32_t crc, const void *buf, size_t len)
-{
-#ifdef HAVE_CRC32C_SSE42
-	static int have_sse42 = -1;
-
-	if (have_sse42 < 0)
-		have_sse42 = __builtin_cpu_supports("sse4.2") ? 1 : 0; /* idempotent: a race writes the same */
-	if (have_sse42)
-		return crc32c_sse42(crc, buf, len);
-#endif
-	return io_crc32c_portable(crc, buf, len);
-}
 
 /* ---- checksums of either kind ---- */
 
@@ -181,6 +89,7 @@ io_hasher_new(IoChecksumKind k)
 	IoHasher *h = xcalloc(1, sizeof(*h));
 
 	h->kind = k;
+	h->crc = PG_CRC32C_INIT;
 	if (k == IO_CHECKSUM_SHA256)
 		h->sha = io_sha256_new();
 	return h;
@@ -192,22 +101,24 @@ io_hasher_update(IoHasher *h, const void *buf, size_t len)
 	if (h->sha != NULL)
 		io_sha256_update(h->sha, buf, len);
 	else if (len > 0)
-		h->crc = io_crc32c(h->crc, buf, len);
+		h->crc = pg_crc32c_update(h->crc, buf, len);
 }
 
 void
 io_hasher_final(IoHasher *h, IoChecksum *out)
 {
+	uint32_t crc = pg_crc32c_final(h->crc);
+
 	memset(out, 0, sizeof(*out));
 	out->kind = h->kind;
 	if (h->sha != NULL) {
 		io_sha256_final(h->sha, out->bytes);
 		return;
 	}
-	out->bytes[0] = (uint8_t)(h->crc >> 24);
-	out->bytes[1] = (uint8_t)(h->crc >> 16);
-	out->bytes[2] = (uint8_t)(h->crc >> 8);
-	out->bytes[3] = (uint8_t)h->crc;
+	out->bytes[0] = (uint8_t)(crc >> 24);
+	out->bytes[1] = (uint8_t)(crc >> 16);
+	out->bytes[2] = (uint8_t)(crc >> 8);
+	out->bytes[3] = (uint8_t)crc;
 }
 
 void

@@ -111,12 +111,6 @@ void io_hex(char *out, const uint8_t *bytes, size_t len);
 /* Parse hex (either case) of exactly 2*len chars; ERR_INVALID otherwise. */
 int io_unhex(uint8_t *out, const char *hex, size_t len);
 
-/* CRC-32C (Castagnoli, as iSCSI, ext4 and PostgreSQL use it): crc is 0 for
- * a new sum, or a previous result to go on from.  SSE4.2 when the CPU has
- * it; _portable is the table version the other gives the same results as. */
-uint32_t io_crc32c(uint32_t crc, const void *buf, size_t len);
-uint32_t io_crc32c_portable(uint32_t crc, const void *buf, size_t len);
-
 /*
  * The checksum of a stored object's content, of one of two kinds: SHA-256,
  * or CRC-32C (as pg_basebackup's manifests use by default; about eight times

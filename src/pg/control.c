@@ -16,7 +16,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "pg/crc32c.h"
+#include "common/crc32c.h"
 
 /* ControlFileData byte offsets (pg_control_version 1300, x86_64). */
 #define CTL_SYSTEM_IDENTIFIER_OFF 0

@@ -29,7 +29,7 @@
 
 #include "common/buf.h"
 #include "common/error.h"
-#include "pg/crc32c.h"
+#include "common/crc32c.h"
 #include "pg/wal.h"
 #include "pg/walread.h"
 

@@ -10,7 +10,7 @@
  * the same work several times faster (incrementals read all the WAL since
  * their parent).
  */
-#include "pg/crc32c.h"
+#include "common/crc32c.h"
 
 static const uint32_t crc32c_table[256] = {
 	0x00000000u, 0xF26B8303u, 0xE13B70F7u, 0x1350F3F4u, 0xC79A971Fu, 0x35F1141Cu,
@@ -58,9 +58,11 @@ static const uint32_t crc32c_table[256] = {
 	0xBE2DA0A5u, 0x4C4623A6u, 0x5F16D052u, 0xAD7D5351u,
 };
 
-static uint32_t
-crc32c_table_update(uint32_t crc, const uint8_t *p, size_t len)
+uint32_t
+pg_crc32c_update_table(uint32_t crc, const void *data, size_t len)
 {
+	const uint8_t *p = data;
+
 	for (size_t i = 0; i < len; i++)
 		crc = crc32c_table[(crc ^ p[i]) & 0xFFu] ^ (crc >> 8);
 	return crc;
@@ -99,13 +101,13 @@ pg_crc32c_update(uint32_t crc, const void *data, size_t len)
 		__builtin_cpu_init();
 		have_sse42 = __builtin_cpu_supports("sse4.2") ? 1 : 0;
 	}
-	return have_sse42 ? crc32c_sse42_update(crc, data, len) : crc32c_table_update(crc, data, len);
+	return have_sse42 ? crc32c_sse42_update(crc, data, len) : pg_crc32c_update_table(crc, data, len);
 }
 #else
 uint32_t
 pg_crc32c_update(uint32_t crc, const void *data, size_t len)
 {
-	return crc32c_table_update(crc, data, len);
+	return pg_crc32c_update_table(crc, data, len);
 }
 #endif
 
