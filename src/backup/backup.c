@@ -443,6 +443,7 @@ wal_early_main(void *arg)
 {
 	WalEarly *e = arg;
 
+	pthread_setname_np(pthread_self(), "tb-wal");
 	e->rc = walblocks_collect(&e->out, &e->reason, &e->wo);
 	if (e->rc < 0)
 		e->err = err_save();

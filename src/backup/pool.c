@@ -223,6 +223,7 @@ worker_main(void *arg)
 	Pool *p = w->p;
 
 	tl_worker_idx = w->idx;
+	pthread_setname_np(pthread_self(), "tb-worker"); /* top -H, perf: which thread is whose */
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		if (p->head) {
