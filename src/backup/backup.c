@@ -42,6 +42,31 @@
 #define TENBACK_VERSION "dev"
 #endif
 
+/*
+ * The WAL since the parent read on a thread of its own, from the moment the
+ * parent is known: while the rest is checked, pg_backup_start runs and the
+ * data directory is walked.  It reads as far as the server had written when
+ * it began (ahead_lsn), waits for this backup's start (set_start), and reads
+ * on to it.  Begun only where the walk will not decide for the page scan: a
+ * given --detect, or WAL of at most half the parent's size (the decision is
+ * made again with the walk's figures, and a result it rejects is dropped).
+ */
+typedef struct WalEarly {
+	pthread_t thread;
+	bool started;
+	_Atomic bool stop;        /* the job failed, or the task was cancelled */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;        /* the start is known, or stop */
+	bool start_known;
+	uint64_t start_lsn;       /* this backup's, once known */
+	uint32_t timeline;
+	WalBlocksOpts wo;
+	WalBlocks *out;
+	char *reason;
+	int rc;
+	ErrSaved *err;
+} WalEarly;
+
 typedef struct Job {
 	const BackupOpts *o;
 	Meta *meta;
@@ -65,6 +90,8 @@ typedef struct Job {
 	bool logical;             /* a logical backup: a pg_dump of the tenant */
 	char *pg_dump;            /* logical: the pg_dump of the server's major version */
 	char *pg_dump_version;
+	uint64_t now_lsn;         /* incremental: the server's WAL position when the parent was checked */
+	WalEarly early;           /* incremental: the WAL since the parent, read ahead */
 } Job;
 
 static char *
@@ -344,6 +371,7 @@ find_parent(Job *j)
 	/* Of the parent's files only what copy_item asks is kept, compact: the
 	 * parent and the new set are in memory together. */
 	j->parent_files = manifest_lookup_take(j->parent);
+	j->now_lsn = now_lsn;
 out:
 	if (rc < 0) {
 		manifest_free(j->parent);
@@ -396,23 +424,6 @@ out:
 static void
 job_log(Job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/*
- * The WAL since the parent read on a thread of its own while the data
- * directory is walked (the two take about as long for a small incremental).
- * Started only where the walk will not decide for the page scan: a given
- * --detect, or WAL of at most half the parent's size (the decision is made
- * again with the walk's figures, and a result it rejects is dropped).
- */
-typedef struct WalEarly {
-	pthread_t thread;
-	bool started;
-	_Atomic bool stop;        /* the walk failed, or the task was cancelled */
-	WalBlocksOpts wo;
-	WalBlocks *out;
-	char *reason;
-	int rc;
-	ErrSaved *err;
-} WalEarly;
 
 static WalBlocksOpts
 wal_opts(const Job *j)
@@ -438,6 +449,22 @@ wal_early_stopped(void *payload)
 	return atomic_load(&((WalEarly *)payload)->stop);
 }
 
+/* The reader's wait for this backup's start (to_lsn_cb): 0 once stopped. */
+static uint64_t
+wal_early_wait_start(void *payload, uint32_t *out_timeline)
+{
+	WalEarly *e = payload;
+	uint64_t lsn;
+
+	pthread_mutex_lock(&e->mu);
+	while (!e->start_known && !atomic_load(&e->stop))
+		pthread_cond_wait(&e->cv, &e->mu);
+	lsn = e->start_known && !atomic_load(&e->stop) ? e->start_lsn : 0;
+	*out_timeline = e->timeline;
+	pthread_mutex_unlock(&e->mu);
+	return lsn;
+}
+
 static void *
 wal_early_main(void *arg)
 {
@@ -451,19 +478,66 @@ wal_early_main(void *arg)
 }
 
 static void
-wal_early_start(Job *j, WalEarly *e)
+wal_early_run(WalEarly *e, const WalBlocksOpts *wo)
 {
-	const char *detect = j->o->detect ? j->o->detect : "wal";
-
 	memset(e, 0, sizeof(*e));
-	if (strcmp(detect, "scan") == 0 || j->parent->start_lsn > j->m->start_lsn ||
-	    (j->o->detect == NULL && (j->m->start_lsn - j->parent->start_lsn) * 2 > j->parent->size_bytes))
-		return;
-	e->wo = wal_opts(j);
+	pthread_mutex_init(&e->mu, NULL);
+	pthread_cond_init(&e->cv, NULL);
+	e->wo = *wo;
 	/* the task's cancel check belongs to this thread: the reader sees a flag */
 	e->wo.cancel_cb = wal_early_stopped;
 	e->wo.payload = e;
 	e->started = pthread_create(&e->thread, NULL, wal_early_main, e) == 0;
+	if (!e->started) {
+		pthread_cond_destroy(&e->cv);
+		pthread_mutex_destroy(&e->mu);
+	}
+}
+
+/* With the parent known, before this backup starts: read ahead to what the server has written. */
+static void
+wal_early_begin(Job *j)
+{
+	WalBlocksOpts wo = {
+		.archive = j->archive ? j->archive : j->storage,
+		.system_id = j->cluster.system_id,
+		.pgdata = j->cluster.pgdata,
+		.seg_size = j->parent->wal_seg_size,
+		.from_timeline = j->parent->timeline,
+		.from_lsn = j->parent->start_lsn,
+		.ahead_lsn = j->now_lsn,
+		.to_lsn_cb = wal_early_wait_start,
+	};
+
+	if ((j->o->detect && strcmp(j->o->detect, "scan") == 0) || j->parent->start_lsn > j->now_lsn ||
+	    (j->o->detect == NULL && (j->now_lsn - j->parent->start_lsn) * 2 > j->parent->size_bytes) ||
+	    !pg_wal_seg_size_valid(j->parent->wal_seg_size))
+		return;
+	wal_early_run(&j->early, &wo);
+}
+
+/* This backup has started (at j->m->start_lsn): the reader begun ahead reads on to
+ * it; one not begun starts now, knowing both ends. */
+static void
+wal_early_start(Job *j, WalEarly *e)
+{
+	const char *detect = j->o->detect ? j->o->detect : "wal";
+	WalBlocksOpts wo;
+
+	if (e->started) {
+		pthread_mutex_lock(&e->mu);
+		e->start_lsn = j->m->start_lsn;
+		e->timeline = j->m->timeline;
+		e->start_known = true;
+		pthread_cond_signal(&e->cv);
+		pthread_mutex_unlock(&e->mu);
+		return;
+	}
+	if (strcmp(detect, "scan") == 0 || j->parent->start_lsn > j->m->start_lsn ||
+	    (j->o->detect == NULL && (j->m->start_lsn - j->parent->start_lsn) * 2 > j->parent->size_bytes))
+		return;
+	wo = wal_opts(j);
+	wal_early_run(e, &wo);
 }
 
 /* Wait for the reader; with stop, tell it to give up first. */
@@ -472,9 +546,15 @@ wal_early_join(WalEarly *e, bool stop)
 {
 	if (!e->started)
 		return;
-	if (stop)
+	if (stop) {
+		pthread_mutex_lock(&e->mu);
 		atomic_store(&e->stop, true);
+		pthread_cond_signal(&e->cv);
+		pthread_mutex_unlock(&e->mu);
+	}
 	pthread_join(e->thread, NULL);
+	pthread_cond_destroy(&e->cv);
+	pthread_mutex_destroy(&e->mu);
 	e->started = false;
 }
 
@@ -651,13 +731,12 @@ copy_data(Job *j)
 	ssize_t control_idx = -1;
 	uint64_t pages_bad = 0;
 	int64_t t0 = time_now_ms();
-	WalEarly early = {0};
 	int rc;
 
 	if (j->parent)
-		wal_early_start(j, &early);
+		wal_early_start(j, &j->early);
 	if ((rc = files_scan(j->m, &so)) < 0) {
-		wal_early_clear(&early);
+		wal_early_clear(&j->early);
 		return rc;
 	}
 	ctx.storage = j->storage;
@@ -673,7 +752,7 @@ copy_data(Job *j)
 	ctx.max_rate = j->o->max_rate;
 	ctx.progress_cb = j->o->progress_cb;
 	ctx.payload = j->o->payload;
-	if (j->parent && (rc = changed_blocks(j, &wal, &early)) < 0)
+	if (j->parent && (rc = changed_blocks(j, &wal, &j->early)) < 0)
 		goto out;
 	run.wal = wal;
 	/* map forks unchanged since before the parent started are not read (--detect
@@ -770,7 +849,7 @@ copy_data(Job *j)
 	        (double)j->m->size_bytes / 1048576.0, (double)atomic_load(&ctx.bytes_read) / 1048576.0,
 	        (double)j->m->stored_bytes / 1048576.0, (double)(time_now_ms() - t0) / 1000.0, ctx.jobs);
 out:
-	wal_early_clear(&early);
+	wal_early_clear(&j->early);
 	walblocks_free(wal);
 	copy_ctx_release(&ctx);
 	free(run.order);
@@ -1123,6 +1202,7 @@ backup_job_free(BackupJob *bj)
 	if (bj == NULL)
 		return;
 	j = &bj->job;
+	wal_early_clear(&j->early); /* before what its thread reads */
 	pg_conn_free(j->conn); /* closing the session aborts a started backup on the server */
 	storage_free(j->storage);
 	storage_free(j->archive);
@@ -1150,6 +1230,7 @@ prepare(BackupJob *bj)
 
 	if (bj->prepared)
 		return 0;
+	wal_early_clear(&j->early);
 	pg_conn_free(j->conn);
 	j->conn = NULL;
 	manifest_free(j->m);
@@ -1174,8 +1255,11 @@ prepare(BackupJob *bj)
 	j->m = manifest_new();
 	if ((rc = load_databases(j)) < 0)
 		return rc;
-	if (j->o->mode && strcmp(j->o->mode, "incremental") == 0 && (rc = find_parent(j)) < 0)
-		return rc;
+	if (j->o->mode && strcmp(j->o->mode, "incremental") == 0) {
+		if ((rc = find_parent(j)) < 0)
+			return rc;
+		wal_early_begin(j);
+	}
 	bj->prepared = true;
 	return 0;
 }

@@ -202,6 +202,13 @@ typedef struct WalBlocksOpts {
 	uint64_t to_lsn;          /* this backup's start */
 	bool (*cancel_cb)(void *payload);
 	void *payload;
+	/* Optional: reading before this backup has started.  to_lsn and
+	 * to_timeline are then unknown (0): the WAL is read up to ahead_lsn (what
+	 * the server had written), after which to_lsn_cb waits for the start and
+	 * returns it with its timeline (0: give up, ERR_CANCELLED), and reading
+	 * goes on from there. */
+	uint64_t ahead_lsn;
+	uint64_t (*to_lsn_cb)(void *payload, uint32_t *out_timeline);
 } WalBlocksOpts;
 typedef enum WalBlocksAnswer {
 	WB_BLOCKS,                /* exactly the blocks in *out (maybe none) changed */

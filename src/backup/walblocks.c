@@ -335,6 +335,45 @@ walblocks_free(WalBlocks *wb)
 	free(wb);
 }
 
+/* 1: the range can be read; 0 with *out_reason: it cannot (the page scan instead). */
+static int
+walblocks_range_check(uint32_t from_timeline, uint32_t to_timeline, uint64_t from_lsn, uint64_t to_lsn,
+                      char **out_reason)
+{
+	if (from_timeline != to_timeline) {
+		*out_reason = xasprintf("the timeline changed since the parent backup (%u, now %u)", from_timeline,
+		                        to_timeline);
+		return 0;
+	}
+	if (from_lsn > to_lsn) {
+		*out_reason = xstrdup("the parent backup starts after this one");
+		return 0;
+	}
+	return 1;
+}
+
+/* Read ahead as far as the server had written: wait for this backup's start,
+ * then read on (the last segment read again, since it has grown).  1: go on;
+ * 0 with *out_reason; <0 (ERR_CANCELLED). */
+static int
+walblocks_await_start(const WalBlocksOpts *o, PgWalReader *rd, uint64_t *to_lsn, int64_t *waited_ms,
+                      char **out_reason)
+{
+	uint32_t timeline = 0;
+	int rc;
+
+	int64_t t0 = time_now_ms();
+
+	*to_lsn = o->to_lsn_cb(o->payload, &timeline);
+	*waited_ms += time_now_ms() - t0;
+	if (*to_lsn == 0)
+		return err_set(ERR_CANCELLED, "the backup was cancelled");
+	if ((rc = walblocks_range_check(o->from_timeline, timeline, o->from_lsn, *to_lsn, out_reason)) <= 0)
+		return rc;
+	pg_walreader_resume(rd);
+	return 1;
+}
+
 int
 walblocks_collect(WalBlocks **out, char **out_reason, const WalBlocksOpts *o)
 {
@@ -343,26 +382,32 @@ walblocks_collect(WalBlocks **out, char **out_reason, const WalBlocksOpts *o)
 	PgWalReader *rd = NULL;
 	PgWalRecord rec;
 	int64_t t0 = time_now_ms();
+	uint64_t to_lsn = o->to_lsn_cb ? 0 : o->to_lsn;
+	int64_t waited_ms = 0;     /* for this backup's start: not reading */
 	bool reached = false;
 	int rc;
 
 	*out = NULL;
 	*out_reason = NULL;
-	if (o->from_timeline != o->to_timeline) {
-		*out_reason = xasprintf("the timeline changed since the parent backup (%u, now %u)", o->from_timeline,
-		                        o->to_timeline);
-		walblocks_free(wb);
-		return 0;
-	}
-	if (o->from_lsn > o->to_lsn) {
-		*out_reason = xstrdup("the parent backup starts after this one");
-		walblocks_free(wb);
-		return 0;
-	}
-	if ((rc = pg_walreader_new(&rd, o->seg_size, o->to_timeline, o->from_lsn, read_segment, &src)) < 0)
+	if (o->to_lsn_cb == NULL && (rc = walblocks_range_check(o->from_timeline, o->to_timeline, o->from_lsn, o->to_lsn,
+	                                                        out_reason)) <= 0)
 		goto out;
-	while ((rc = pg_walreader_next(rd, &rec)) == 1) {
-		if (rec.lsn >= o->to_lsn) {
+	if ((rc = pg_walreader_new(&rd, o->seg_size, o->from_timeline, o->from_lsn, read_segment, &src)) < 0)
+		goto out;
+	for (;;) {
+		if (to_lsn == 0 && pg_walreader_end_lsn(rd) >= o->ahead_lsn &&
+		    (rc = walblocks_await_start(o, rd, &to_lsn, &waited_ms, out_reason)) <= 0)
+			goto out;
+		rc = pg_walreader_next(rd, &rec);
+		if (rc == 0 && to_lsn == 0) {
+			/* the end of what is written so far, before ahead_lsn: on from there */
+			if ((rc = walblocks_await_start(o, rd, &to_lsn, &waited_ms, out_reason)) <= 0)
+				goto out;
+			continue;
+		}
+		if (rc != 1)
+			break;
+		if (to_lsn != 0 && rec.lsn >= to_lsn) {
 			reached = true;
 			break;
 		}
@@ -388,7 +433,7 @@ walblocks_collect(WalBlocks **out, char **out_reason, const WalBlocksOpts *o)
 		}
 		goto out;
 	}
-	if (!reached && pg_walreader_end_lsn(rd) < o->to_lsn) {
+	if (!reached && pg_walreader_end_lsn(rd) < to_lsn) {
 		char at[32];
 		pg_lsn_format(at, pg_walreader_end_lsn(rd));
 		*out_reason = xasprintf("the WAL ends at %s: %s", at,
@@ -402,7 +447,7 @@ walblocks_collect(WalBlocks **out, char **out_reason, const WalBlocksOpts *o)
 	log_info("changed blocks from WAL: %" PRIu64 " records, %" PRIu64 " block references, %" PRIu64
 	         " segments (%" PRIu64 " from pg_wal) in %.1f s",
 	         wb->n_records, wb->n_refs, src.from_archive + src.from_pg_wal, src.from_pg_wal,
-	         (double)(time_now_ms() - t0) / 1000.0);
+	         (double)(time_now_ms() - t0 - waited_ms) / 1000.0);
 	*out = wb;
 	wb = NULL;
 	rc = 0;

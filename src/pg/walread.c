@@ -743,6 +743,14 @@ pg_walreader_end_lsn(const PgWalReader *r)
 	return r->pos;
 }
 
+void
+pg_walreader_resume(PgWalReader *r)
+{
+	r->ended = false;
+	r->reason[0] = '\0';
+	r->seg_loaded = false;
+}
+
 const char *
 pg_walreader_end_reason(const PgWalReader *r)
 {

@@ -82,6 +82,10 @@ int pg_walreader_next(PgWalReader *r, PgWalRecord *out);
  * that would start there (after a page header when it is a page boundary) is
  * missing or invalid. */
 uint64_t pg_walreader_end_lsn(const PgWalReader *r);
+/* After pg_walreader_next() returned 0 at the end of the WAL written so far
+ * (read while the server writes on): forget that end and read on from
+ * pg_walreader_end_lsn(), the segment it is in read again. */
+void pg_walreader_resume(PgWalReader *r);
 /* Borrowed until pg_walreader_free(); "" until pg_walreader_next() returned 0. */
 const char *pg_walreader_end_reason(const PgWalReader *r);
 /* Accepts NULL. */

@@ -656,6 +656,53 @@ test_walread_zeroed_tail_ends_wal(void **state)
 		"invalid record at 0/B61190: invalid record length: expected at least 24, got 0");
 }
 
+/*
+ * Read while the server writes on: the WAL "ends" where nothing is written
+ * yet (a zeroed page tail); once written, pg_walreader_resume() reads on from
+ * the last record, the segment read again, and every record comes exactly
+ * once, as in one read to the end.  At a record's start, and inside the
+ * 2.2 MB message that spans three segments.
+ */
+static void
+test_walread_resume_after_written_on(void **state)
+{
+	const Fixture *fx = *state;
+	const uint64_t cuts[] = {LSN_RESTORE_POINT, LSN_MESSAGE + 1500000};
+	const uint64_t ends[] = {LSN_RESTORE_POINT, LSN_MESSAGE};
+
+	for (size_t cut_idx = 0; cut_idx < 2; cut_idx++) {
+		PgWalReader *r = NULL;
+		PgWalRecord rec;
+		Archive a;
+		int first = -1, n = 0, rc;
+
+		archive_init(&a);
+		a.patch = patch_zero_from;
+		a.patch_lsn = cuts[cut_idx];
+		assert_int_equal(pg_walreader_new(&r, SEG_SIZE, TLI, (uint64_t) FIRST_SEGNO * SEG_SIZE, archive_cb, &a), 0);
+		while ((rc = pg_walreader_next(r, &rec)) == 1) {
+			if (first < 0)
+				first = find_expected(fx, rec.lsn);
+			assert_record_matches(&rec, &fx->recs[first + n++]);
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(pg_walreader_end_lsn(r), ends[cut_idx]);
+		assert_int_equal(first + n, find_expected(fx, ends[cut_idx]));
+		/* ended stays ended until resumed */
+		assert_int_equal(pg_walreader_next(r, &rec), 0);
+		a.patch = NULL; /* written on */
+		pg_walreader_resume(r);
+		assert_string_equal(pg_walreader_end_reason(r), "");
+		while ((rc = pg_walreader_next(r, &rec)) == 1) {
+			assert_true(first + n < fx->n_recs);
+			assert_record_matches(&rec, &fx->recs[first + n++]);
+		}
+		assert_int_equal(rc, 0);
+		assert_int_equal(first + n, fx->n_recs);
+		pg_walreader_free(r);
+	}
+}
+
 static void
 test_walread_bad_prev_link_ends_wal(void **state)
 {
@@ -1047,6 +1094,7 @@ main(void)
 		cmocka_unit_test(test_walread_callback_error_is_retried),
 		cmocka_unit_test(test_walread_corrupt_byte_ends_wal),
 		cmocka_unit_test(test_walread_zeroed_tail_ends_wal),
+		cmocka_unit_test(test_walread_resume_after_written_on),
 		cmocka_unit_test(test_walread_bad_prev_link_ends_wal),
 		cmocka_unit_test(test_walread_recycled_segment_ends_wal),
 		cmocka_unit_test(test_walread_overwritten_contrecord),
