@@ -137,8 +137,8 @@ bool files_incremental_candidate(const char *path);
 bool files_map_fork(const char *path);
 /*
  * An incremental's free space or visibility map file that has not changed
- * since before its parent started: the same size and modification time as
- * the parent recorded, and that time at least 2 s before changed_before
+ * since before its parent started: the same size and modification time
+ * (those files_scan found in f) as the parent recorded, and that time at least 2 s before changed_before
  * (the parent's start).  Such a file is not read: f becomes an
  * incremental entry of no pages of its own whose parts are the parent's
  * (*out_reused true).  A write after the parent's start would have moved

@@ -412,23 +412,16 @@ int
 files_reuse_unchanged(CopyCtx *ctx, ManifestFile *f, const ManifestFile *pf, const char *parent_id,
                       int64_t changed_before, bool *out_reused)
 {
-	char *full = path_join(ctx->pgdata, f->path);
 	ManifestPart *parts = NULL;
 	size_t n_parts = 0;
-	struct stat st;
 
+	/* the size and mtime the walk found (after the backup started), as the
+	 * parent recorded them, and older than the parent's start */
 	*out_reused = false;
 	if (changed_before <= 0 || (pf->kind != MF_FILE && pf->kind != MF_INCR) || pf->size % PG_PAGE_SIZE != 0 ||
-	    pf->mtime > changed_before - 2 || stat(full, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (uint64_t)st.st_size != pf->size || (int64_t)st.st_mtime != pf->mtime) {
-		free(full);
+	    pf->mtime > changed_before - 2 || f->kind != MF_FILE || f->size != pf->size || f->mtime != pf->mtime)
 		return 0; /* copied whole; a file gone meanwhile is the copy's to report */
-	}
-	free(full);
 	f->kind = MF_INCR;
-	f->size = (uint64_t)st.st_size;
-	f->mtime = st.st_mtime;
-	f->mode = st.st_mode & 07777;
 	parent_parts(pf, parent_id, &parts, &n_parts);
 	for (size_t i = 0; i < n_parts; i++) {
 		if (parts[i].blocks.n)
@@ -464,34 +457,66 @@ parent_parts(const ManifestFile *pf, const char *parent_id, ManifestPart **out, 
 }
 
 /* The incremental's object, opened at its first page. */
+/*
+ * The pages an incremental stores of one file, as a framed container: up to
+ * COPY_CHUNK_BYTES of pages gathered in a pool slot (a), compressed into one
+ * frame (b) with the worker's codec, as a full backup's chunks are.  No
+ * compression context is made per file, and a slot's memory is the pool's.
+ */
 typedef struct IncrOut {
 	CopyCtx *ctx;
 	Pool *pool;
+	int worker_idx;
 	ManifestFile *f;
 	const char *object;
 	const char *full;
 	int fd;
 	uint32_t segno;
 	uint8_t *buf;             /* the worker's COPY_BUF_SIZE bytes */
-	IoWriter *w;
+	IoFrameWriter *fw;        /* once a page is stored */
+	PoolSlot *slot;           /* held while fw is open */
+	size_t batch;             /* bytes of pages in slot->a */
 } IncrOut;
+
+static int
+incr_flush(IncrOut *o)
+{
+	const CopyCtx *ctx = o->ctx;
+	size_t frame_len = o->batch;
+	int rc = 0;
+
+	if (o->batch == 0)
+		return 0;
+	if (ctx->compress != IO_COMPRESS_NONE)
+		rc = io_frame_encode(ctx->codecs[o->worker_idx], o->slot->b, copy_slot_bytes(), &frame_len, o->slot->a,
+		                     o->batch);
+	if (rc == 0)
+		rc = io_frame_writer_put(o->fw, o->slot->a, o->batch,
+		                         ctx->compress == IO_COMPRESS_NONE ? o->slot->a : o->slot->b, frame_len);
+	o->batch = 0;
+	return rc;
+}
 
 static int
 incr_store(IncrOut *o, const uint8_t *page, uint32_t blk)
 {
 	int rc;
 
-	if (o->w == NULL) {
+	if (o->fw == NULL) {
 		StorageWriteOpts wopts = {.no_sync = true};
 		IoWriter *sink = NULL;
 
+		if ((o->slot = pool_slot_take(o->pool, true)) == NULL)
+			return err_set(ERR_CANCELLED, "stopped after an error elsewhere");
 		if ((rc = storage_write_open(o->ctx->storage, &sink, o->object, &wopts)) < 0)
 			return rc;
-		if ((rc = io_container_writer_new(&o->w, sink, o->ctx->compress, o->ctx->level, o->ctx->checksum)) < 0)
-			return rc; /* the container owns the sink even on failure */
+		if ((rc = io_frame_writer_new(&o->fw, sink, o->ctx->compress, o->ctx->checksum)) < 0)
+			return rc; /* the frame writer owns the sink even on failure */
 	}
-	if ((rc = io_writer_write(o->w, page, PG_PAGE_SIZE)) < 0)
+	if (o->batch + PG_PAGE_SIZE > COPY_CHUNK_BYTES && (rc = incr_flush(o)) < 0)
 		return rc;
+	memcpy(o->slot->a + o->batch, page, PG_PAGE_SIZE);
+	o->batch += PG_PAGE_SIZE;
 	ranges_append(&o->f->blocks, blk);
 	return 0;
 }
@@ -641,10 +666,9 @@ int
 files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const ManifestFile *pf,
                        const char *parent_id, uint64_t since_lsn, const char *set_id, const BlockRanges *changed)
 {
-	char *full = path_join(ctx->pgdata, f->path);
-	char *object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
+	char *full = NULL, *object = NULL;
 	const char *base = strrchr(f->path, '/') + 1;
-	IncrOut out = {ctx, p, f, object, full, -1, 0, NULL, NULL};
+	IncrOut out = {ctx, p, worker_idx, f, NULL, NULL, -1, 0, NULL, NULL, NULL, 0};
 	IoContainerInfo info;
 	ManifestPart *pparts = NULL;
 	size_t n_pparts = 0;
@@ -665,6 +689,8 @@ files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, c
 		atomic_fetch_add(&ctx->bytes_done, done);
 		goto parts;
 	}
+	out.full = full = path_join(ctx->pgdata, f->path);
+	out.object = object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
 	out.fd = open(full, O_RDONLY | O_CLOEXEC);
 	if (out.fd < 0) {
 		if (errno == ENOENT) {
@@ -698,11 +724,10 @@ files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, c
 	if (rc < 0)
 		goto out;
 	f->size = done;
-	if (out.w != NULL) {
-		if ((rc = io_writer_close(out.w)) < 0)
+	if (out.fw != NULL) {
+		if ((rc = incr_flush(&out)) < 0 || (rc = io_frame_writer_close(out.fw, &info)) < 0)
 			goto out;
 		storage_bundle_take(ctx->storage, object, &f->bundle, &f->bundle_offset);
-		io_container_writer_info(out.w, &info);
 		f->stored_size = info.stored_size;
 		f->sum = info.sum;
 	}
@@ -731,7 +756,9 @@ out_copied:
 		ranges_free(&pparts[i].blocks);
 	}
 	free(pparts);
-	io_writer_free(out.w);
+	io_frame_writer_free(out.fw);
+	if (out.slot)
+		pool_slot_give(p, out.slot);
 	if (out.fd >= 0)
 		close(out.fd);
 	free(full);
