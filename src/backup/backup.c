@@ -90,9 +90,11 @@ typedef struct Job {
 	bool logical;             /* a logical backup: a pg_dump of the tenant */
 	char *pg_dump;            /* logical: the pg_dump of the server's major version */
 	char *pg_dump_version;
-	uint64_t now_lsn;         /* incremental: the server's WAL position when the parent was checked */
 	WalEarly early;           /* incremental: the WAL since the parent, read ahead */
 } Job;
+
+static void wal_early_begin(Job *j, const MetaSet *latest, uint64_t now_lsn);
+static void wal_early_clear(WalEarly *e);
 
 static char *
 make_set_id(time_t t, bool incremental)
@@ -326,6 +328,16 @@ find_parent(Job *j)
 	}
 	dir = latest->storage_path ? xstrdup(latest->storage_path)
 	                           : manifest_set_dir(j->cluster.system_id, j->o->tenant, latest->id);
+	if ((rc = pg_conn_query(j->conn, &res,
+	                        "SELECT timeline_id, current_setting('data_checksums'), pg_current_wal_lsn()::text"
+	                        " FROM pg_control_checkpoint()", 0, NULL)) < 0)
+		goto out;
+	if (pg_lsn_parse(&now_lsn, PQgetvalue(res, 0, 2)) < 0) {
+		err_clear();
+		now_lsn = 0;
+	}
+	/* the WAL since the parent is read while its manifest loads and the rest runs */
+	wal_early_begin(j, latest, now_lsn);
 	if ((rc = manifest_load(&j->parent, j->storage, dir)) < 0) {
 		char why[1024];
 		if (err_class(rc) == ERR_CLASS_TRANSIENT) {
@@ -337,10 +349,6 @@ find_parent(Job *j)
 		rc = no_full(j, why);
 		goto out;
 	}
-	if ((rc = pg_conn_query(j->conn, &res,
-	                        "SELECT timeline_id, current_setting('data_checksums'), pg_current_wal_lsn()::text"
-	                        " FROM pg_control_checkpoint()", 0, NULL)) < 0)
-		goto out;
 	if (strcmp(j->parent->system_id, j->cluster.system_id) != 0 ||
 	    j->parent->timeline != strtoul(PQgetvalue(res, 0, 0), NULL, 10)) {
 		char why[256];
@@ -361,7 +369,7 @@ find_parent(Job *j)
 	}
 	/* A cluster brought back in time on the same timeline (a snapshot) would
 	 * hand out LSNs the parent has already seen. */
-	if (pg_lsn_parse(&now_lsn, PQgetvalue(res, 0, 2)) == 0 && now_lsn < j->parent->stop_lsn) {
+	if (now_lsn != 0 && now_lsn < j->parent->stop_lsn) {
 		char why[256];
 		snprintf(why, sizeof(why), "The cluster's WAL position %s is behind the end of the latest set, %s: it "
 		         "was brought back in time.", PQgetvalue(res, 0, 2), j->parent->set_id);
@@ -371,9 +379,14 @@ find_parent(Job *j)
 	/* Of the parent's files only what copy_item asks is kept, compact: the
 	 * parent and the new set are in memory together. */
 	j->parent_files = manifest_lookup_take(j->parent);
-	j->now_lsn = now_lsn;
+	/* begun from the metadata's row: what the manifest says must agree */
+	if (j->early.started &&
+	    (j->early.wo.from_lsn != j->parent->start_lsn || j->early.wo.from_timeline != j->parent->timeline ||
+	     j->early.wo.seg_size != j->parent->wal_seg_size))
+		wal_early_clear(&j->early);
 out:
 	if (rc < 0) {
+		wal_early_clear(&j->early);
 		manifest_free(j->parent);
 		j->parent = NULL;
 	}
@@ -494,25 +507,36 @@ wal_early_run(WalEarly *e, const WalBlocksOpts *wo)
 	}
 }
 
-/* With the parent known, before this backup starts: read ahead to what the server has written. */
+/*
+ * With the parent known from the metadata (latest), before this backup
+ * starts: read ahead to what the server has written (now_lsn).  The segment
+ * size is pg_control's; find_parent drops the reader should the parent's
+ * manifest disagree with the row.
+ */
 static void
-wal_early_begin(Job *j)
+wal_early_begin(Job *j, const MetaSet *latest, uint64_t now_lsn)
 {
+	PgControl ctl;
+	uint64_t from_lsn = 0;
 	WalBlocksOpts wo = {
 		.archive = j->archive ? j->archive : j->storage,
 		.system_id = j->cluster.system_id,
 		.pgdata = j->cluster.pgdata,
-		.seg_size = j->parent->wal_seg_size,
-		.from_timeline = j->parent->timeline,
-		.from_lsn = j->parent->start_lsn,
-		.ahead_lsn = j->now_lsn,
+		.from_timeline = (uint32_t)latest->timeline,
+		.ahead_lsn = now_lsn,
 		.to_lsn_cb = wal_early_wait_start,
 	};
 
-	if ((j->o->detect && strcmp(j->o->detect, "scan") == 0) || j->parent->start_lsn > j->now_lsn ||
-	    (j->o->detect == NULL && (j->now_lsn - j->parent->start_lsn) * 2 > j->parent->size_bytes) ||
-	    !pg_wal_seg_size_valid(j->parent->wal_seg_size))
+	if ((j->o->detect && strcmp(j->o->detect, "scan") == 0) || latest->start_lsn == NULL ||
+	    pg_lsn_parse(&from_lsn, latest->start_lsn) < 0 || pg_control_read(&ctl, j->cluster.pgdata) < 0) {
+		err_clear();
 		return;
+	}
+	if (from_lsn > now_lsn || !pg_wal_seg_size_valid(ctl.xlog_seg_size) ||
+	    (j->o->detect == NULL && (now_lsn - from_lsn) * 2 > (uint64_t)latest->size_bytes))
+		return;
+	wo.from_lsn = from_lsn;
+	wo.seg_size = ctl.xlog_seg_size;
 	wal_early_run(&j->early, &wo);
 }
 
@@ -1255,11 +1279,8 @@ prepare(BackupJob *bj)
 	j->m = manifest_new();
 	if ((rc = load_databases(j)) < 0)
 		return rc;
-	if (j->o->mode && strcmp(j->o->mode, "incremental") == 0) {
-		if ((rc = find_parent(j)) < 0)
-			return rc;
-		wal_early_begin(j);
-	}
+	if (j->o->mode && strcmp(j->o->mode, "incremental") == 0 && (rc = find_parent(j)) < 0)
+		return rc;
 	bj->prepared = true;
 	return 0;
 }

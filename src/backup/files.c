@@ -456,7 +456,6 @@ parent_parts(const ManifestFile *pf, const char *parent_id, ManifestPart **out, 
 	*n = 1;
 }
 
-/* The incremental's object, opened at its first page. */
 /*
  * The pages an incremental stores of one file, as a framed container: up to
  * COPY_CHUNK_BYTES of pages gathered in a pool slot (a), compressed into one
