@@ -652,6 +652,19 @@ changed_blocks(Job *j, WalBlocks **out, WalEarly *early)
 	return 0;
 }
 
+/* What every copy of the job shares: where to, how, with how many workers. */
+static void
+copy_ctx_of_job(CopyCtx *ctx, const Job *j)
+{
+	ctx->storage = j->storage;
+	ctx->set_dir = j->set_dir;
+	ctx->pgdata = j->cluster.pgdata;
+	ctx->compress = j->compress;
+	ctx->level = j->level;
+	ctx->checksum = j->checksum;
+	ctx->jobs = j->o->jobs > 0 ? (j->o->jobs > POOL_JOBS_MAX ? POOL_JOBS_MAX : j->o->jobs) : pool_default_jobs();
+}
+
 /* One copy of the data: the pool's payload. */
 typedef struct CopyRun {
 	Job *j;
@@ -763,16 +776,10 @@ copy_data(Job *j)
 		wal_early_clear(&j->early);
 		return rc;
 	}
-	ctx.storage = j->storage;
-	ctx.set_dir = j->set_dir;
-	ctx.pgdata = j->cluster.pgdata;
-	ctx.compress = j->compress;
-	ctx.level = j->level;
-	ctx.checksum = j->checksum;
+	copy_ctx_of_job(&ctx, j);
 	ctx.start_lsn = j->m->start_lsn;
 	ctx.verify_checksums = j->m->data_checksums != 0;
 	ctx.hints_unlogged = j->m->data_checksums == 0 && !j->wal_log_hints;
-	ctx.jobs = j->o->jobs > 0 ? (j->o->jobs > POOL_JOBS_MAX ? POOL_JOBS_MAX : j->o->jobs) : pool_default_jobs();
 	ctx.max_rate = j->o->max_rate;
 	ctx.progress_cb = j->o->progress_cb;
 	ctx.payload = j->o->payload;
@@ -965,13 +972,7 @@ wal_from_pg_wal(Job *j, const char *name, uint64_t seg, const char *dst, IoConta
 		err_clear();
 		goto out;
 	}
-	ctx.storage = j->storage;
-	ctx.set_dir = j->set_dir;
-	ctx.pgdata = j->cluster.pgdata;
-	ctx.compress = j->compress;
-	ctx.level = j->level;
-	ctx.checksum = j->checksum;
-	ctx.jobs = j->o->jobs > 0 ? (j->o->jobs > POOL_JOBS_MAX ? POOL_JOBS_MAX : j->o->jobs) : pool_default_jobs();
+	copy_ctx_of_job(&ctx, j);
 	f.path = rel;
 	f.kind = MF_FILE;
 	if ((rc = copy_ctx_prepare(&ctx)) < 0)
