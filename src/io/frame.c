@@ -74,6 +74,11 @@ struct IoFrameCodec {
 	ZSTD_CCtx *zc;
 	ZSTD_DCtx *zd;
 	LZ4F_dctx *ld;
+	/* the frame of the last all-zero chunk encoded, for zero_len bytes: a WAL
+	 * segment's unused tail, a relation's empty pages are encoded once */
+	uint8_t *zero_frame;
+	size_t zero_frame_len;
+	size_t zero_len;
 };
 
 int
@@ -110,11 +115,45 @@ io_frame_codec_free(IoFrameCodec *fc)
 	ZSTD_freeCCtx(fc->zc);
 	ZSTD_freeDCtx(fc->zd);
 	LZ4F_freeDecompressionContext(fc->ld);
+	free(fc->zero_frame);
 	free(fc);
 }
 
+/* All bytes zero?  (Data stops it at its first bytes: a page starts with its LSN.) */
+static bool
+all_zero(const uint8_t *p, size_t len)
+{
+	return len > 0 && p[0] == 0 && memcmp(p, p + 1, len - 1) == 0;
+}
+
+static int frame_encode(IoFrameCodec *fc, uint8_t *dst, size_t cap, size_t *out_len, const uint8_t *src,
+                        size_t len);
+
 int
 io_frame_encode(IoFrameCodec *fc, uint8_t *dst, size_t cap, size_t *out_len, const uint8_t *src, size_t len)
+{
+	int rc;
+
+	if (fc->c == IO_COMPRESS_NONE || src == NULL || !all_zero(src, len))
+		return frame_encode(fc, dst, cap, out_len, src, len);
+	/* the same input, the same parameters: the same frame, byte for byte */
+	if (fc->zero_frame != NULL && fc->zero_len == len && fc->zero_frame_len <= cap) {
+		memcpy(dst, fc->zero_frame, fc->zero_frame_len);
+		*out_len = fc->zero_frame_len;
+		return 0;
+	}
+	if ((rc = frame_encode(fc, dst, cap, out_len, src, len)) < 0)
+		return rc;
+	free(fc->zero_frame);
+	fc->zero_frame = xmalloc(*out_len);
+	memcpy(fc->zero_frame, dst, *out_len);
+	fc->zero_frame_len = *out_len;
+	fc->zero_len = len;
+	return 0;
+}
+
+static int
+frame_encode(IoFrameCodec *fc, uint8_t *dst, size_t cap, size_t *out_len, const uint8_t *src, size_t len)
 {
 	static const uint8_t empty[1];
 	size_t r;

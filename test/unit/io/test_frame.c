@@ -267,6 +267,54 @@ test_codec_round_trip(void **state)
 	}
 }
 
+/* An all-zero chunk is encoded once and its frame reused: the bytes a fresh
+ * codec gives for it, whatever came between; other lengths and data are
+ * encoded as ever. */
+static void
+test_codec_zero_chunks(void **state)
+{
+	(void)state;
+	for (size_t c_idx = 0; c_idx < N_COMPRESS; c_idx++) {
+		IoCompress c = all_compress[c_idx];
+		IoFrameCodec *fc = NULL, *fresh = NULL;
+		size_t cap = io_frame_bound(c, CHUNK);
+		uint8_t *zeros = xcalloc(1, CHUNK), *data = make_data(CHUNK, true, 3);
+		uint8_t *first = xmalloc(cap), *frame = xmalloc(cap), *back = xmalloc(CHUNK);
+		size_t first_len = 0, frame_len = 0;
+
+		assert_int_equal(io_frame_codec_new(&fc, c, 0), 0);
+		assert_int_equal(io_frame_codec_new(&fresh, c, 0), 0);
+		assert_int_equal(io_frame_encode(fc, first, cap, &first_len, zeros, CHUNK), 0);
+		for (int round = 0; round < 3; round++) {
+			/* data, a short zero chunk, then the whole zero chunk again */
+			assert_int_equal(io_frame_encode(fc, frame, cap, &frame_len, data, CHUNK), 0);
+			assert_int_equal(io_frame_decode(fc, c, back, CHUNK, frame, frame_len), 0);
+			assert_memory_equal(back, data, CHUNK);
+			if (round == 1) {
+				assert_int_equal(io_frame_encode(fc, frame, cap, &frame_len, zeros, 1000), 0);
+				assert_int_equal(io_frame_decode(fc, c, back, 1000, frame, frame_len), 0);
+				assert_memory_equal(back, zeros, 1000);
+			}
+			assert_int_equal(io_frame_encode(fc, frame, cap, &frame_len, zeros, CHUNK), 0);
+			assert_int_equal(frame_len, first_len);
+			assert_memory_equal(frame, first, first_len);
+		}
+		assert_int_equal(io_frame_encode(fresh, frame, cap, &frame_len, zeros, CHUNK), 0);
+		assert_int_equal(frame_len, first_len);
+		assert_memory_equal(frame, first, first_len);
+		memset(back, 0xff, CHUNK);
+		assert_int_equal(io_frame_decode(fc, c, back, CHUNK, first, first_len), 0);
+		assert_memory_equal(back, zeros, CHUNK);
+		io_frame_codec_free(fc);
+		io_frame_codec_free(fresh);
+		free(zeros);
+		free(data);
+		free(first);
+		free(frame);
+		free(back);
+	}
+}
+
 static void
 test_codec_bad_level(void **state)
 {
@@ -536,6 +584,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_codec_round_trip),
+		cmocka_unit_test(test_codec_zero_chunks),
 		cmocka_unit_test(test_codec_bad_level),
 		cmocka_unit_test(test_framed_round_trip),
 		cmocka_unit_test(test_stream_container_not_split),
