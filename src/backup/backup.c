@@ -456,6 +456,17 @@ wal_opts(const Job *j)
 	return wo;
 }
 
+/* Is reading the WAL from from_lsn to to_lsn ahead of the walk worth it?  Not
+ * with --detect scan, and without --detect only for WAL of at most half the
+ * parent's size (the walk's figures decide again in changed_blocks). */
+static bool
+wal_early_worth(const Job *j, uint64_t from_lsn, uint64_t to_lsn, uint64_t parent_size)
+{
+	if (j->o->detect && strcmp(j->o->detect, "scan") == 0)
+		return false;
+	return from_lsn <= to_lsn && (j->o->detect != NULL || (to_lsn - from_lsn) * 2 <= parent_size);
+}
+
 static bool
 wal_early_stopped(void *payload)
 {
@@ -527,14 +538,12 @@ wal_early_begin(Job *j, const MetaSet *latest, uint64_t now_lsn)
 		.to_lsn_cb = wal_early_wait_start,
 	};
 
-	if ((j->o->detect && strcmp(j->o->detect, "scan") == 0) || latest->start_lsn == NULL ||
-	    pg_lsn_parse(&from_lsn, latest->start_lsn) < 0 || pg_control_read(&ctl, j->cluster.pgdata) < 0) {
+	if (latest->start_lsn == NULL || pg_lsn_parse(&from_lsn, latest->start_lsn) < 0 ||
+	    !wal_early_worth(j, from_lsn, now_lsn, (uint64_t)latest->size_bytes) ||
+	    pg_control_read(&ctl, j->cluster.pgdata) < 0 || !pg_wal_seg_size_valid(ctl.xlog_seg_size)) {
 		err_clear();
 		return;
 	}
-	if (from_lsn > now_lsn || !pg_wal_seg_size_valid(ctl.xlog_seg_size) ||
-	    (j->o->detect == NULL && (now_lsn - from_lsn) * 2 > (uint64_t)latest->size_bytes))
-		return;
 	wo.from_lsn = from_lsn;
 	wo.seg_size = ctl.xlog_seg_size;
 	wal_early_run(&j->early, &wo);
@@ -545,7 +554,6 @@ wal_early_begin(Job *j, const MetaSet *latest, uint64_t now_lsn)
 static void
 wal_early_start(Job *j, WalEarly *e)
 {
-	const char *detect = j->o->detect ? j->o->detect : "wal";
 	WalBlocksOpts wo;
 
 	if (e->started) {
@@ -557,8 +565,7 @@ wal_early_start(Job *j, WalEarly *e)
 		pthread_mutex_unlock(&e->mu);
 		return;
 	}
-	if (strcmp(detect, "scan") == 0 || j->parent->start_lsn > j->m->start_lsn ||
-	    (j->o->detect == NULL && (j->m->start_lsn - j->parent->start_lsn) * 2 > j->parent->size_bytes))
+	if (!wal_early_worth(j, j->parent->start_lsn, j->m->start_lsn, j->parent->size_bytes))
 		return;
 	wo = wal_opts(j);
 	wal_early_run(e, &wo);
@@ -944,7 +951,7 @@ wal_copy_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
  * are compressed by the backup's workers, as a data file's.
  */
 static int
-wal_from_pg_wal(Job *j, const char *name, uint64_t seg, const char *dst, IoContainerInfo *out)
+wal_from_pg_wal(Job *j, CopyCtx *ctx, const char *name, uint64_t seg, const char *dst, IoContainerInfo *out)
 {
 	char *path = xasprintf("%s/pg_wal/%s", j->cluster.pgdata, name);
 	char *ready = xasprintf("%s/pg_wal/archive_status/%s.ready", j->cluster.pgdata, name);
@@ -953,9 +960,8 @@ wal_from_pg_wal(Job *j, const char *name, uint64_t seg, const char *dst, IoConta
 	uint8_t header[64];
 	struct stat before, after;
 	PgWalLongHeader hdr;
-	CopyCtx ctx = {0};
 	ManifestFile f = {0};
-	WalCopy wc = {&ctx, &f, path, dst};
+	WalCopy wc = {ctx, &f, path, dst};
 	PoolOpts po = {0};
 	int fd = -1, rc = 0;
 	ssize_t n;
@@ -972,17 +978,20 @@ wal_from_pg_wal(Job *j, const char *name, uint64_t seg, const char *dst, IoConta
 		err_clear();
 		goto out;
 	}
-	copy_ctx_of_job(&ctx, j);
+	/* the workers' codecs are made for the first segment, kept for the next */
+	if (ctx->jobs == 0) {
+		copy_ctx_of_job(ctx, j);
+		if ((rc = copy_ctx_prepare(ctx)) < 0)
+			goto out;
+	}
 	f.path = rel;
 	f.kind = MF_FILE;
-	if ((rc = copy_ctx_prepare(&ctx)) < 0)
-		goto out;
-	po.jobs = ctx.jobs;
+	po.jobs = ctx->jobs;
 	po.n_items = 1;
 	po.item = wal_copy_item;
 	po.payload = &wc;
 	po.slot_bytes = copy_slot_bytes();
-	po.n_slots = COPY_SLOTS(ctx.jobs);
+	po.n_slots = COPY_SLOTS(ctx->jobs);
 	if ((rc = pool_run(&po)) < 0)
 		goto out;
 	if (f.vanished || f.size != j->m->wal_seg_size || stat(path, &after) < 0 || after.st_ino != before.st_ino ||
@@ -997,7 +1006,6 @@ wal_from_pg_wal(Job *j, const char *name, uint64_t seg, const char *dst, IoConta
 	out->compress = j->compress;
 	rc = 1;
 out:
-	copy_ctx_release(&ctx);
 	if (fd >= 0)
 		close(fd);
 	free(path);
@@ -1019,6 +1027,7 @@ collect_wal(Job *j, size_t *from_pg_wal)
 	uint64_t first = pg_wal_segno(j->m->start_lsn, seg_size);
 	uint64_t last = pg_wal_segno(j->m->stop_lsn - 1, seg_size);
 	int timeout_s = j->o->archive_timeout_s > 0 ? j->o->archive_timeout_s : 60;
+	CopyCtx ctx = {0};        /* for the segments in pg_wal: prepared at the first */
 	int rc = 0;
 
 	for (uint64_t seg = first; seg <= last; seg++) {
@@ -1035,7 +1044,7 @@ collect_wal(Job *j, size_t *from_pg_wal)
 		 * pg_wal (its .ready may follow the switch by a moment under load),
 		 * or the archive has it (pg_wal may have recycled it long ago) */
 		for (;;) {
-			if ((rc = wal_from_pg_wal(j, name, seg, dst, &ci)) != 0)
+			if ((rc = wal_from_pg_wal(j, &ctx, name, seg, dst, &ci)) != 0)
 				break;
 			if ((rc = storage_info(archive, src, &info)) < 0 || info.exists)
 				break;
@@ -1060,9 +1069,10 @@ collect_wal(Job *j, size_t *from_pg_wal)
 		free(src);
 		free(dst);
 		if (rc < 0)
-			return rc;
+			break;
 	}
-	return 0;
+	copy_ctx_release(&ctx);
+	return rc;
 }
 
 static void

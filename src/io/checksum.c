@@ -15,8 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- checksums of either kind ---- */
-
 static const struct {
 	const char *name;
 	const char *title;
