@@ -33,7 +33,8 @@ struct Pool {
 	pthread_cond_t exit_cv;    /* a worker ended: pool_run's thread waits on it alone */
 	PoolTask *head;            /* queued tasks, FIFO */
 	PoolTask *tail;
-	size_t next_item;
+	size_t next_item;          /* items [next_item, end_item) are not started yet */
+	size_t end_item;
 	int owners;                /* item functions running */
 	int jobs;
 	int workers;               /* worker threads not yet ended */
@@ -230,8 +231,9 @@ worker_main(void *arg)
 			run_one(p);
 			continue;
 		}
-		if (!p->stopping && p->next_item < p->o->n_items) {
-			size_t item_idx = p->next_item++;
+		if (!p->stopping && p->next_item < p->end_item) {
+			/* both_ends: all but worker 0 take the small items from the back */
+			size_t item_idx = p->o->both_ends && w->idx > 0 ? --p->end_item : p->next_item++;
 			int rc;
 
 			p->owners++;
@@ -243,7 +245,7 @@ worker_main(void *arg)
 			if (rc < 0)
 				record_failure(p, rc);
 			/* only the last owner wakes the idle workers: they are waiting to exit */
-			if (p->owners == 0 && (p->stopping || p->next_item >= p->o->n_items))
+			if (p->owners == 0 && (p->stopping || p->next_item >= p->end_item))
 				pthread_cond_broadcast(&p->cv);
 			continue;
 		}
@@ -285,6 +287,7 @@ pool_run(const PoolOpts *o)
 	ASSERT(o->item != NULL);
 	p.o = o;
 	p.jobs = jobs;
+	p.end_item = o->n_items;
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.cv, NULL);
 	pthread_cond_init(&p.exit_cv, NULL);

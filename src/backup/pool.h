@@ -1,9 +1,9 @@
 /*
  * pool.h - the worker pool that backup and restore run their files on.
  *
- * pool_run starts `jobs` threads which take items (files) in order; the
- * worker that takes an item "owns" it and runs the item function, ordinary
- * sequential code.  An owner may hand pieces of its item (chunks) to the
+ * pool_run starts `jobs` threads which take items (files) in order, or from
+ * both ends (PoolOpts.both_ends); the worker that takes an item "owns" it
+ * and runs the item function, ordinary sequential code.  An owner may hand pieces of its item (chunks) to the
  * pool as tasks and wait for them: while it waits, and whenever a worker
  * has no item, it runs queued tasks, so one large file keeps every thread
  * busy while its owner consumes the results in order.
@@ -74,6 +74,10 @@ typedef struct PoolOpts {
 	void *payload;
 	size_t slot_bytes;         /* 0: no slots */
 	size_t n_slots;            /* at most this many slots are allocated */
+	/* Items are in descending order of size: worker 0 takes them from the
+	 * front, the others from the back.  A restore's large files are bound by
+	 * the device and its small ones by the CPU: this runs both at once. */
+	bool both_ends;
 } PoolOpts;
 
 /* The default for --jobs: the online CPUs, 1..POOL_JOBS_MAX. */

@@ -313,8 +313,9 @@ write_file(Layout *l, Pool *p, const ManifestFile *f)
 		/* a file of several chunks is decoded by every worker; a small one by its owner */
 		if (f->size > COPY_CHUNK_BYTES)
 			rc = files_restore_framed(p, l->codecs, l->storage, object, fd, dest, f->size, &f->sum);
-		else
-			rc = files_restore_to_fd(l->storage, object, fd, dest, f->size, &f->sum);
+		else if ((rc = files_restore_to_fd(l->storage, object, fd, dest, f->size, &f->sum)) == 0)
+			/* its writeback begins now, while the workers go on: the sync at the end finds less to do */
+			(void)sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
 	}
 	if (rc == 0 && fchmod(fd, f->mode ? f->mode & 0777 : 0600) < 0)
 		rc = err_errno(errno, "could not change mode of \"%s\"", dest);
@@ -356,7 +357,10 @@ lay_down_tick(void *payload)
 	return 0;
 }
 
-/* Largest first, so that the last file to finish is a small one. */
+/* Largest first, so that the last file to finish is a small one; with
+ * both_ends, all workers but one start from the smallest: the large files'
+ * direct writes keep the device busy while the small ones, bound by the CPU
+ * (decoding, buffered writes, a file's system calls), are laid down. */
 typedef struct SizedItem {
 	uint64_t size;
 	size_t file_idx;
@@ -406,6 +410,7 @@ lay_down_files(Layout *l)
 	po.payload = l;
 	po.slot_bytes = copy_slot_bytes();
 	po.n_slots = COPY_SLOTS(l->jobs);
+	po.both_ends = true;
 	if (l->o->progress_cb) {
 		po.tick = lay_down_tick;
 		l->last_progress_ms = time_now_ms();

@@ -7,8 +7,8 @@
  * rounds of the polynomial.  test_walread checks it against PostgreSQL (WAL
  * record CRCs) and test_pg against pg_control.  A byte-wise table runs at
  * several hundred MB/s; on x86-64 with SSE 4.2 the crc32 instruction does
- * the same work several times faster (incrementals read all the WAL since
- * their parent).
+ * the same work many times faster, in three streams at once (every stored
+ * file's checksum; incrementals read all the WAL since their parent).
  */
 #include "common/crc32c.h"
 
@@ -70,12 +70,33 @@ pg_crc32c_update_table(uint32_t crc, const void *data, size_t len)
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <nmmintrin.h>
+#include <pthread.h>
 #include <string.h>
 
-/* SSE 4.2's crc32 instruction computes the same CRC-32C, 8 bytes a step:
- * WAL records are read from the archive at memory speed, not ~500 MB/s. */
+/*
+ * SSE 4.2's crc32 instruction computes the same CRC-32C, 8 bytes a step.
+ * One step waits for the previous one (3 cycles of latency), but the CPU
+ * starts one every cycle: three independent streams run at three times the
+ * speed.  A block of 3 x n bytes is summed as three streams of n bytes, the
+ * first from the register, the other two from zero, and joined by linearity:
+ *
+ *     reg(A B C) = shift_n(shift_n(reg(A)) ^ reg0(B)) ^ reg0(C)
+ *
+ * where shift_n(x) is the register after n zero bytes fed from x.  shift_n
+ * is linear in x: it is four lookups in a table of the images of the 32
+ * bits, built once from the one-stream sum over zeros.
+ */
+enum { CRC_LONG = 8192, CRC_SHORT = 256 };
+
+typedef struct CrcShift {
+	uint32_t t[4][256];
+} CrcShift;
+
+static CrcShift crc_shift_long, crc_shift_short;
+static pthread_once_t crc_shift_once = PTHREAD_ONCE_INIT;
+
 __attribute__((target("sse4.2"))) static uint32_t
-crc32c_sse42_update(uint32_t crc, const uint8_t *p, size_t len)
+crc32c_sse42_one(uint32_t crc, const uint8_t *p, size_t len)
 {
 	uint64_t c = crc;
 
@@ -90,6 +111,79 @@ crc32c_sse42_update(uint32_t crc, const uint8_t *p, size_t len)
 	while (len-- > 0)
 		crc = _mm_crc32_u8(crc, *p++);
 	return crc;
+}
+
+static void
+crc_shift_build(CrcShift *s, size_t n)
+{
+	static const uint8_t zeros[CRC_LONG];
+	uint32_t image[32];
+
+	for (int bit = 0; bit < 32; bit++)
+		image[bit] = crc32c_sse42_one(1u << bit, zeros, n);
+	for (int byte = 0; byte < 4; byte++)
+		for (uint32_t v = 0; v < 256; v++) {
+			uint32_t x = 0;
+
+			for (int bit = 0; bit < 8; bit++)
+				if (v & (1u << bit))
+					x ^= image[8 * byte + bit];
+			s->t[byte][v] = x;
+		}
+}
+
+static void
+crc_shift_init(void)
+{
+	crc_shift_build(&crc_shift_long, CRC_LONG);
+	crc_shift_build(&crc_shift_short, CRC_SHORT);
+}
+
+static inline uint32_t
+crc_shift(const CrcShift *s, uint32_t x)
+{
+	return s->t[0][x & 0xFFu] ^ s->t[1][(x >> 8) & 0xFFu] ^ s->t[2][(x >> 16) & 0xFFu] ^ s->t[3][x >> 24];
+}
+
+/* Blocks of 3 x n bytes while they last: the rest is the caller's. */
+__attribute__((target("sse4.2"))) static uint32_t
+crc32c_sse42_three(uint32_t crc, const uint8_t **pp, size_t *plen, size_t n, const CrcShift *s)
+{
+	const uint8_t *p = *pp;
+	size_t len = *plen;
+
+	while (len >= 3 * n) {
+		uint64_t c0 = crc, c1 = 0, c2 = 0;
+		const uint8_t *end = p + n;
+
+		do {
+			uint64_t v0, v1, v2;
+			memcpy(&v0, p, 8);
+			memcpy(&v1, p + n, 8);
+			memcpy(&v2, p + 2 * n, 8);
+			c0 = _mm_crc32_u64(c0, v0);
+			c1 = _mm_crc32_u64(c1, v1);
+			c2 = _mm_crc32_u64(c2, v2);
+			p += 8;
+		} while (p < end);
+		crc = crc_shift(s, crc_shift(s, (uint32_t)c0) ^ (uint32_t)c1) ^ (uint32_t)c2;
+		p += 2 * n;
+		len -= 3 * n;
+	}
+	*pp = p;
+	*plen = len;
+	return crc;
+}
+
+static uint32_t
+crc32c_sse42_update(uint32_t crc, const uint8_t *p, size_t len)
+{
+	if (len >= 3 * CRC_SHORT) {
+		pthread_once(&crc_shift_once, crc_shift_init);
+		crc = crc32c_sse42_three(crc, &p, &len, CRC_LONG, &crc_shift_long);
+		crc = crc32c_sse42_three(crc, &p, &len, CRC_SHORT, &crc_shift_short);
+	}
+	return crc32c_sse42_one(crc, p, len);
 }
 
 uint32_t

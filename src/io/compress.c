@@ -25,6 +25,9 @@
 #define ZSTD_LEVEL_MAX 19
 #define ZSTD_WINDOW_LOG_MAX 23
 #define LZ4_CHUNK_BYTES (64 * 1024)
+/* A decompressing reader's input buffer: under glibc's mmap threshold (128
+ * KiB, main.c), as a restore opens a stream for each of thousands of files. */
+#define DECODE_IN_BYTES (64 * 1024)
 
 int
 io_compress_parse(IoCompress *out, const char *name)
@@ -479,11 +482,13 @@ io_decompress_reader_new(IoReader **out, IoReader *next, IoCompress c)
 		/* Refuse frames that would need more than the bounded window. */
 		r = ZSTD_DCtx_setParameter(d->zstd, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX);
 		ASSERT(!ZSTD_isError(r));
-		d->in_cap = ZSTD_DStreamInSize();
+		/* not ZSTD_DStreamInSize(), a block and 3 bytes: above the mmap
+		 * threshold; zstd takes its input in pieces of any size */
+		d->in_cap = DECODE_IN_BYTES;
 	} else {
 		r = LZ4F_createDecompressionContext(&d->lz4, LZ4F_VERSION);
 		ASSERT(!LZ4F_isError(r));
-		d->in_cap = LZ4_CHUNK_BYTES;
+		d->in_cap = DECODE_IN_BYTES;
 	}
 	d->in = xmalloc(d->in_cap);
 	*out = io_reader_new(&decompress_reader_ops, d);

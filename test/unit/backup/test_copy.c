@@ -678,6 +678,9 @@ typedef struct CountRun {
 	int fail_item;
 	_Atomic int ran;
 	_Atomic int items;
+	bool both_ends;
+	_Atomic int times[64];     /* how many times each item ran */
+	_Atomic int worker_of[64]; /* the worker that owned it, plus one */
 } CountRun;
 
 /* An owner with 16 tasks, 3 in flight at most, each taken back in order. */
@@ -690,8 +693,11 @@ count_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
 	size_t next_submit = 0, next_done = 0;
 	int rc = 0;
 
-	(void)worker_idx;
 	atomic_fetch_add(&run->items, 1);
+	if (item_idx < 64) {
+		atomic_fetch_add(&run->times[item_idx], 1);
+		atomic_store(&run->worker_of[item_idx], worker_idx + 1);
+	}
 	for (;;) {
 		while (rc == 0 && next_submit < 16 && next_submit - next_done < 3) {
 			PoolSlot *slot = pool_slot_take(p, next_submit == next_done);
@@ -731,6 +737,7 @@ run_count(int jobs, size_t n_items, CountRun *run)
 	po.payload = run;
 	po.slot_bytes = 16;
 	po.n_slots = (size_t)jobs + 1;   /* fewer than the owners could hold: they wait for slots */
+	po.both_ends = run->both_ends;
 	return pool_run(&po);
 }
 
@@ -742,11 +749,43 @@ test_pool_all_tasks_run(void **state)
 
 	(void)state;
 	for (size_t jobs_idx = 0; jobs_idx < sizeof(jobs) / sizeof(jobs[0]); jobs_idx++) {
-		CountRun run = {-1, 0, 0};
+		CountRun run = {.fail_item = -1};
 
 		assert_int_equal(run_count(jobs[jobs_idx], 40, &run), 0);
 		assert_int_equal(atomic_load(&run.ran), 40 * 16);
 		assert_int_equal(atomic_load(&run.items), 40);
+	}
+}
+
+/*
+ * Items from both ends (a restore's order): each runs exactly once; worker 0
+ * takes them from the front, the others from the back.
+ */
+static void
+test_pool_both_ends(void **state)
+{
+	static const int jobs[] = {1, 2, 3, 8};
+
+	(void)state;
+	for (size_t jobs_idx = 0; jobs_idx < sizeof(jobs) / sizeof(jobs[0]); jobs_idx++) {
+		CountRun run = {.fail_item = -1, .both_ends = true};
+
+		assert_int_equal(run_count(jobs[jobs_idx], 40, &run), 0);
+		assert_int_equal(atomic_load(&run.ran), 40 * 16);
+		assert_int_equal(atomic_load(&run.items), 40);
+		for (int item_idx = 0; item_idx < 40; item_idx++)
+			assert_int_equal(atomic_load(&run.times[item_idx]), 1);
+		/* worker 0's items are a prefix, the others' the rest */
+		{
+			int k = 0;
+
+			while (k < 40 && atomic_load(&run.worker_of[k]) == 1)
+				k++;
+			for (int item_idx = k; item_idx < 40; item_idx++)
+				assert_true(atomic_load(&run.worker_of[item_idx]) > 1);
+			if (jobs[jobs_idx] == 1)
+				assert_int_equal(k, 40);
+		}
 	}
 }
 
@@ -759,7 +798,7 @@ test_pool_task_error(void **state)
 {
 	(void)state;
 	for (int jobs = 1; jobs <= 4; jobs *= 2) {
-		CountRun run = {3, 0, 0};
+		CountRun run = {.fail_item = 3};
 
 		err_clear();
 		assert_int_equal(run_count(jobs, 200, &run), ERR_IO);
@@ -776,6 +815,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pool_all_tasks_run),
 		cmocka_unit_test(test_pool_task_error),
+		cmocka_unit_test(test_pool_both_ends),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_files, setup, teardown),

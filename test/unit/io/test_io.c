@@ -1024,7 +1024,8 @@ test_sha256_vectors(void **state)
 }
 
 /* CRC-32C: the published check value and RFC 3720's vectors; the SSE4.2 and
- * table versions agree at every alignment and length; a sum goes on in pieces. */
+ * table versions agree at every alignment and length, in one stream and in
+ * three; a sum goes on in pieces. */
 static uint32_t
 crc_of(const void *buf, size_t len)
 {
@@ -1065,6 +1066,27 @@ test_crc32c(void **state)
 			assert_int_equal(whole, pg_crc32c_update(pg_crc32c_update(PG_CRC32C_INIT, buf + off, cut),
 			                                         buf + off + cut, len - cut));
 		}
+	{
+		/* lengths about the three-stream blocks (3 x 256, 3 x 8192 bytes) and beyond */
+		static const size_t lens[] = {767, 768, 769, 3 * 256 + 7, 2 * 768 + 1, 24575, 24576, 24577,
+		                              24576 + 768, 24576 + 769 + 5, 2 * 24576 + 3 * 768 + 77};
+		size_t big_len = 2 * 24576 + 3 * 768 + 77 + 8;
+		uint8_t *big = malloc(big_len);
+
+		assert_non_null(big);
+		fill_random(big, big_len, &seed);
+		for (size_t off = 0; off < 8; off++)
+			for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+				size_t len = lens[i];
+				uint32_t whole = pg_crc32c_update(PG_CRC32C_INIT, big + off, len);
+
+				assert_int_equal(whole, pg_crc32c_update_table(PG_CRC32C_INIT, big + off, len));
+				for (size_t cut = 1; cut < len; cut += len / 5 + 1)
+					assert_int_equal(whole, pg_crc32c_update(pg_crc32c_update(PG_CRC32C_INIT, big + off, cut),
+					                                         big + off + cut, len - cut));
+			}
+		free(big);
+	}
 
 	/* as a checksum: 4 bytes big-endian, the rest zero; its hex is the usual one */
 	h = io_hasher_new(IO_CHECKSUM_CRC32C);
