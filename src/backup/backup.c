@@ -895,6 +895,9 @@ out:
 	return rc;
 }
 
+/* About 3 MiB of manifest text kept in memory until the set is finished. */
+#define RENDER_AHEAD_MAX_FILES 20000
+
 static int
 stop_backup(Job *j)
 {
@@ -904,11 +907,21 @@ stop_backup(Job *j)
 	/* With the server's clock, rounded up to the second: a recovery target time
 	 * at or after it is past the set's consistency point.  clock_timestamp() is
 	 * evaluated for the row pg_backup_stop returned, so after it. */
-	if ((rc = pg_conn_query(j->conn, &res,
-	                        "SELECT lsn::text, labelfile, "
-	                        "to_char(date_trunc('second', clock_timestamp() AT TIME ZONE 'UTC') "
-	                        "+ interval '1 second', 'YYYY-MM-DD HH24:MI:SS') || '+00' "
-	                        "FROM pg_backup_stop(false)", 0, NULL)) < 0) {
+	static const char sql[] = "SELECT lsn::text, labelfile, "
+	                          "to_char(date_trunc('second', clock_timestamp() AT TIME ZONE 'UTC') "
+	                          "+ interval '1 second', 'YYYY-MM-DD HH24:MI:SS') || '+00' "
+	                          "FROM pg_backup_stop(false)";
+
+	if ((rc = pg_conn_send(j->conn, sql)) < 0) {
+		err_prefix("could not stop the backup");
+		return rc;
+	}
+	/* The files are final: their part of the manifest is written while the
+	 * server ends the backup (its WAL switch takes tens of milliseconds).
+	 * Not for very many files, whose text is streamed at the end instead. */
+	if (j->m->n_files <= RENDER_AHEAD_MAX_FILES)
+		manifest_files_render(j->m);
+	if ((rc = pg_conn_receive(j->conn, &res, sql)) < 0) {
 		err_prefix("could not stop the backup");
 		return rc;
 	}

@@ -55,6 +55,9 @@ manifest_free(Manifest *m)
 	free(m->db_ctype);
 	free(m->db_locale_provider);
 	free(m->db_icu_locale);
+	if (m->files_text)
+		buf_free(m->files_text);
+	free(m->files_text);
 	for (size_t i = 0; i < m->n_dbs; i++)
 		free(m->dbs[i].name);
 	free(m->dbs);
@@ -408,6 +411,62 @@ parse_sum(IoChecksum *out, const JsonValue *o)
 	return io_checksum_unhex(out, IO_CHECKSUM_SHA256, sha) < 0 ? -1 : 0;
 }
 
+/* The "files" array's members, each on a line of its own. */
+static void
+write_files(JsonWriter *w, const Manifest *m, TextOut *t)
+{
+	Buf *out = t->out;
+
+	for (size_t i = 0; i < m->n_files; i++) {
+		const ManifestFile *f = &m->files[i];
+		if (f->vanished)
+			continue;
+		buf_puts(out, "\n");
+		json_object_begin(w);
+		json_kv_string(w, "path", f->path);
+		json_kv_string(w, "kind", kind_names[f->kind]);
+		json_kv_uint(w, "mode", f->mode);
+		if (f->kind == MF_FILE || f->kind == MF_SPARSE) {
+			json_kv_uint(w, "size", f->size);
+			json_kv_int(w, "mtime", f->mtime);
+		}
+		if (f->kind == MF_FILE) {
+			json_kv_uint(w, "stored_size", f->stored_size);
+			write_sum(w, &f->sum);
+			if (f->page_errors)
+				json_kv_uint(w, "page_errors", f->page_errors);
+			write_bundle(w, f);
+		}
+		if (f->kind == MF_LINK)
+			json_kv_string(w, "target", f->link_target);
+		if (f->kind == MF_INCR) {
+			char *r = ranges_format(&f->blocks);
+			json_kv_uint(w, "size", f->size);
+			json_kv_int(w, "mtime", f->mtime);
+			json_kv_string(w, "blocks", r);
+			free(r);
+			if (f->blocks.n) {
+				json_kv_uint(w, "stored_size", f->stored_size);
+				write_sum(w, &f->sum);
+				write_bundle(w, f);
+			}
+			json_key(w, "parts");
+			json_array_begin(w);
+			for (size_t k = 0; k < f->n_parts; k++) {
+				r = ranges_format(&f->parts[k].blocks);
+				json_object_begin(w);
+				json_kv_string(w, "set", f->parts[k].set_id);
+				json_kv_string(w, "blocks", r);
+				json_object_end(w);
+				free(r);
+			}
+			json_array_end(w);
+		}
+		json_object_end(w);
+		text_flush(t, false);
+	}
+}
+
 static void
 serialize(const Manifest *m, TextOut *t)
 {
@@ -488,53 +547,13 @@ serialize(const Manifest *m, TextOut *t)
 	w.pretty = false; /* one line per file keeps big manifests compact */
 	json_key(&w, "files");
 	json_array_begin(&w);
-	for (size_t i = 0; i < m->n_files; i++) {
-		const ManifestFile *f = &m->files[i];
-		if (f->vanished)
-			continue;
-		buf_puts(out, "\n");
-		json_object_begin(&w);
-		json_kv_string(&w, "path", f->path);
-		json_kv_string(&w, "kind", kind_names[f->kind]);
-		json_kv_uint(&w, "mode", f->mode);
-		if (f->kind == MF_FILE || f->kind == MF_SPARSE) {
-			json_kv_uint(&w, "size", f->size);
-			json_kv_int(&w, "mtime", f->mtime);
-		}
-		if (f->kind == MF_FILE) {
-			json_kv_uint(&w, "stored_size", f->stored_size);
-			write_sum(&w, &f->sum);
-			if (f->page_errors)
-				json_kv_uint(&w, "page_errors", f->page_errors);
-			write_bundle(&w, f);
-		}
-		if (f->kind == MF_LINK)
-			json_kv_string(&w, "target", f->link_target);
-		if (f->kind == MF_INCR) {
-			char *r = ranges_format(&f->blocks);
-			json_kv_uint(&w, "size", f->size);
-			json_kv_int(&w, "mtime", f->mtime);
-			json_kv_string(&w, "blocks", r);
-			free(r);
-			if (f->blocks.n) {
-				json_kv_uint(&w, "stored_size", f->stored_size);
-				write_sum(&w, &f->sum);
-				write_bundle(&w, f);
-			}
-			json_key(&w, "parts");
-			json_array_begin(&w);
-			for (size_t k = 0; k < f->n_parts; k++) {
-				r = ranges_format(&f->parts[k].blocks);
-				json_object_begin(&w);
-				json_kv_string(&w, "set", f->parts[k].set_id);
-				json_kv_string(&w, "blocks", r);
-				json_object_end(&w);
-				free(r);
-			}
-			json_array_end(&w);
-		}
-		json_object_end(&w);
+	if (m->files_text != NULL && m->files_text_n == m->n_files) {
+		/* rendered ahead (manifest_files_render), byte for byte what the loop writes */
+		buf_append(out, m->files_text->data, m->files_text->len);
+		w.need_comma[w.depth] = m->files_text->len > 0;
 		text_flush(t, false);
+	} else {
+		write_files(&w, m, t);
 	}
 	json_array_end(&w);
 	json_key(&w, "wal");
@@ -567,6 +586,22 @@ serialize(const Manifest *m, TextOut *t)
 	io_hex(hex, sum, sizeof(sum));
 	buf_printf(out, CHECKSUM_KEY ": \"%s\"\n}\n", hex);
 	text_flush(t, true);
+}
+
+void
+manifest_files_render(Manifest *m)
+{
+	JsonWriter w;
+	TextOut t = {NULL, NULL, NULL, 0};
+
+	if (m->files_text == NULL)
+		m->files_text = xcalloc(1, sizeof(*m->files_text)); /* all zero: BUF_INIT */
+	buf_reset(m->files_text);
+	t.out = m->files_text;
+	json_writer_init(&w, m->files_text, false);
+	w.depth = 1; /* inside the array, as serialize writes it */
+	write_files(&w, m, &t);
+	m->files_text_n = m->n_files;
 }
 
 void

@@ -138,6 +138,9 @@ typedef struct Manifest {
 	char *db_ctype;
 	char *db_locale_provider;/* PostgreSQL 15+: "c" (libc) or "i" (ICU); NULL before */
 	char *db_icu_locale;
+
+	Buf *files_text;         /* manifest_files_render's, or NULL */
+	size_t files_text_n;     /* n_files when it was rendered */
 } Manifest;
 
 /* Is m a logical set's manifest? */
@@ -177,6 +180,13 @@ void manifest_lookup_free(ManifestLookup *l);
 
 /* Serialize with the trailing checksum. */
 void manifest_to_json(const Manifest *m, Buf *out);
+/*
+ * Render the "files" array now, for a later manifest_store or
+ * manifest_to_json to copy (a backup does it while pg_backup_stop runs).
+ * The caller changes no file entry after it; adding one makes the rendering
+ * stale, and it is then not used.
+ */
+void manifest_files_render(Manifest *m);
 /* Parse and check the checksum: ERR_CORRUPT "manifest checksum mismatch". */
 int manifest_parse(Manifest **out, const char *text, size_t len);
 

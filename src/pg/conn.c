@@ -143,6 +143,37 @@ pg_conn_query(PgConn *c, PGresult **out, const char *sql, int nparams, const cha
 }
 
 int
+pg_conn_send(PgConn *c, const char *sql)
+{
+	if (PQsendQueryParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0) == 1)
+		return 0;
+	return result_error(c, NULL, sql);
+}
+
+int
+pg_conn_receive(PgConn *c, PGresult **out, const char *sql)
+{
+	PGresult *res = NULL, *next;
+	ExecStatusType st;
+	int rc;
+
+	/* the last result is the statement's (or its error); then NULL */
+	while ((next = PQgetResult(c->conn)) != NULL) {
+		PQclear(res);
+		res = next;
+	}
+	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	*out = NULL;
+	if (st != PGRES_TUPLES_OK && st != PGRES_COMMAND_OK) {
+		rc = result_error(c, res, sql);
+		PQclear(res);
+		return rc;
+	}
+	*out = res;
+	return 0;
+}
+
+int
 pg_conn_exec(PgConn *c, const char *sql)
 {
 	PGresult *res;

@@ -21,6 +21,12 @@ void pg_conn_free(PgConn *c);
 int pg_conn_exec(PgConn *c, const char *sql);
 /* Run a query with text parameters; *out is the caller's (PQclear). */
 int pg_conn_query(PgConn *c, PGresult **out, const char *sql, int nparams, const char *const *params);
+/* The same in two halves, for work of the caller's while the server runs it:
+ * pg_conn_send sends (an error: the connection's), pg_conn_receive waits
+ * for the result, as pg_conn_query returns it.  Nothing else is sent on the
+ * connection between them. */
+int pg_conn_send(PgConn *c, const char *sql);
+int pg_conn_receive(PgConn *c, PGresult **out, const char *sql);
 /* First column of the only row as a malloc'd string (NULL for SQL NULL);
  * ERR_NOT_FOUND when no row. */
 int pg_conn_query_value(PgConn *c, char **out, const char *sql, int nparams, const char *const *params);

@@ -272,6 +272,52 @@ test_incr_round_trip(void **state)
 	manifest_free(m);
 }
 
+/*
+ * The files rendered ahead (as a backup does during pg_backup_stop): the
+ * manifest's text is byte for byte the same, for no file and for several; a
+ * file added after the rendering makes it stale, and it is not used.
+ */
+static void
+test_files_render_ahead(void **state)
+{
+	for (int pass = 0; pass < 2; pass++) {
+		Manifest *m = pass == 0 ? base_manifest(FULL_ID, "full", NULL) : sample_incr();
+		Buf plain = BUF_INIT, ahead = BUF_INIT;
+
+		(void)state;
+		if (pass == 0)
+			assert_int_equal(m->n_files, 0);
+		manifest_to_json(m, &plain);
+		manifest_files_render(m);
+		assert_non_null(m->files_text);
+		manifest_to_json(m, &ahead);
+		assert_string_equal(ahead.data, plain.data);
+
+		/* a file added after: the rendering is stale and ignored */
+		manifest_add_file(m, "base/16384/99999", MF_DIR)->mode = 0700;
+		buf_reset(&plain);
+		buf_reset(&ahead);
+		manifest_to_json(m, &ahead);
+		assert_non_null(strstr(ahead.data, "base/16384/99999"));
+		buf_free(m->files_text); /* without it: the same text */
+		free(m->files_text);
+		m->files_text = NULL;
+		manifest_to_json(m, &plain);
+		assert_string_equal(ahead.data, plain.data);
+		/* and it parses back */
+		{
+			Manifest *back = NULL;
+
+			assert_int_equal(manifest_parse(&back, ahead.data, ahead.len), 0);
+			assert_int_equal(back->n_files, m->n_files);
+			manifest_free(back);
+		}
+		buf_free(&plain);
+		buf_free(&ahead);
+		manifest_free(m);
+	}
+}
+
 static void
 test_full_has_no_parent_or_removed(void **state)
 {
@@ -1043,6 +1089,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_incr_round_trip),
 		cmocka_unit_test(test_full_has_no_parent_or_removed),
+		cmocka_unit_test(test_files_render_ahead),
 		cmocka_unit_test(test_find_file),
 		cmocka_unit_test(test_find_file_many),
 		cmocka_unit_test(test_lookup_take),
