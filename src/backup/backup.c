@@ -402,12 +402,13 @@ start_backup(Job *j)
 	const char *params[1];
 	char *label = xasprintf("tenback %s", j->row.id);
 	PGresult *res = NULL;
-	char *ts = NULL;
 	int rc;
 
 	params[0] = label;
+	/* the settings with it: one round trip */
 	if ((rc = pg_conn_query(j->conn, &res,
-	                        "SELECT lsn::text, substr(pg_walfile_name(lsn), 1, 8) "
+	                        "SELECT lsn::text, substr(pg_walfile_name(lsn), 1, 8), "
+	                        "current_setting('data_checksums'), current_setting('wal_log_hints') "
 	                        "FROM pg_backup_start($1, true) AS lsn", 1, params)) < 0) {
 		err_prefix("could not start the backup");
 		goto out;
@@ -419,18 +420,11 @@ start_backup(Job *j)
 	free(j->row.start_lsn);
 	j->row.start_lsn = xstrdup(PQgetvalue(res, 0, 0));
 	j->row.timeline = j->m->timeline;
-	if ((rc = pg_conn_query_value(j->conn, &ts, "SELECT current_setting('data_checksums')", 0, NULL)) < 0)
-		goto out;
-	j->m->data_checksums = strcmp(ts, "on") == 0;
-	free(ts);
-	ts = NULL;
-	if ((rc = pg_conn_query_value(j->conn, &ts, "SELECT current_setting('wal_log_hints')", 0, NULL)) < 0)
-		goto out;
-	j->wal_log_hints = strcmp(ts, "on") == 0;
+	j->m->data_checksums = strcmp(PQgetvalue(res, 0, 2), "on") == 0;
+	j->wal_log_hints = strcmp(PQgetvalue(res, 0, 3), "on") == 0;
 out:
 	PQclear(res);
 	free(label);
-	free(ts);
 	return rc;
 }
 
