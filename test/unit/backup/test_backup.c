@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define SHA_A "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 #define SHA_B "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
@@ -730,6 +731,127 @@ test_files_relation_name(void **state)
 	check_not_rel("99999999999999999999");
 }
 
+static void
+put_file(const char *dir, const char *name, size_t size)
+{
+	char *path = path_join(dir, name);
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	for (size_t i = 0; i < size; i++)
+		fputc('x', f);
+	assert_int_equal(fclose(f), 0);
+	free(path);
+}
+
+static const ManifestFile *
+scanned(Manifest *m, const char *path)
+{
+	for (size_t i = 0; i < m->n_files; i++)
+		if (strcmp(m->files[i].path, path) == 0)
+			return &m->files[i];
+	return NULL;
+}
+
+/*
+ * The walk of a data directory: a database's files with their sizes, sparse
+ * outside the tenant; an unlogged relation by its init fork only; temporary
+ * files, postmaster.pid and pg_internal.init left out; a directory inside a
+ * database's is listed; pg_wal's contents are not.
+ */
+static void
+test_files_scan(void **state)
+{
+	char tmpl[] = "/tmp/tenback-test-scan-XXXXXX";
+	char *d;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmpl));
+	for (int pass = 0; pass < 2; pass++) {
+		const char *dirs[] = {"base", "base/1", "base/5", "base/5/pgsql_tmp", "base/5/sub", "global", "pg_wal", NULL};
+		Manifest *m = manifest_new();
+		ScanOpts o = {tmpl, pass == 0};
+		const ManifestFile *f;
+
+		for (int i = 0; pass == 0 && dirs[i]; i++) {
+			d = path_join(tmpl, dirs[i]);
+			assert_int_equal(mkdir(d, 0700), 0);
+			free(d);
+		}
+		if (pass == 0) {
+			d = path_join(tmpl, "base/5");
+			put_file(d, "1259", 16384);
+			put_file(d, "1259_fsm", 24576);
+			put_file(d, "1259.1", 8192);
+			put_file(d, "7000", 8192);      /* unlogged: 7000_init exists */
+			put_file(d, "7000_fsm", 8192);
+			put_file(d, "7000_init", 0);
+			put_file(d, "t3_7001", 8192);   /* a temporary relation */
+			put_file(d, "pg_internal.init", 100);
+			put_file(d, "PG_VERSION", 3);
+			free(d);
+			d = path_join(tmpl, "base/1");
+			put_file(d, "1259", 8192);
+			free(d);
+			d = path_join(tmpl, "pg_wal");
+			put_file(d, "000000010000000000000001", 64);
+			free(d);
+			d = path_join(tmpl, "global");
+			put_file(d, "pg_control", 8192);
+			free(d);
+			put_file(tmpl, "postmaster.pid", 10);
+			put_file(tmpl, "PG_VERSION", 3);
+		}
+		/* pass 1: only database 1 is the tenant's */
+		if (pass == 1) {
+			manifest_add_db(m, 1, "one", true);
+			manifest_add_db(m, 5, "five", false);
+		}
+		if (files_scan(m, &o) != 0)
+			fail_msg("files_scan: %s", err_message());
+		assert_non_null(f = scanned(m, "base/5/1259"));
+		assert_int_equal(f->kind, pass == 0 ? MF_FILE : MF_SPARSE);
+		assert_int_equal(f->size, 16384);
+		assert_non_null(f = scanned(m, "base/5/1259_fsm"));
+		assert_int_equal(f->size, 24576);
+		assert_non_null(f = scanned(m, "base/5/1259.1"));
+		assert_int_equal(f->size, 8192);
+		assert_non_null(f = scanned(m, "base/5/7000_init"));
+		assert_null(scanned(m, "base/5/7000"));
+		assert_null(scanned(m, "base/5/7000_fsm"));
+		assert_null(scanned(m, "base/5/t3_7001"));
+		assert_null(scanned(m, "base/5/pg_internal.init"));
+		assert_null(scanned(m, "base/5/pgsql_tmp"));
+		assert_non_null(f = scanned(m, "base/5/sub"));
+		assert_int_equal(f->kind, MF_DIR);
+		assert_non_null(f = scanned(m, "base/5/PG_VERSION"));
+		assert_int_equal(f->kind, MF_FILE);
+		assert_non_null(f = scanned(m, "base/1/1259"));
+		assert_int_equal(f->kind, MF_FILE);
+		assert_non_null(scanned(m, "pg_wal"));
+		assert_null(scanned(m, "pg_wal/000000010000000000000001"));
+		assert_null(scanned(m, "postmaster.pid"));
+		assert_non_null(scanned(m, "PG_VERSION"));
+		manifest_free(m);
+	}
+	/* a database directory that cannot be read: the walk fails, naming it */
+	{
+		Manifest *m = manifest_new();
+		ScanOpts o = {tmpl, true};
+
+		d = path_join(tmpl, "base/5");
+		assert_int_equal(chmod(d, 0), 0);
+		if (geteuid() != 0) { /* root reads it anyway */
+			assert_true(files_scan(m, &o) < 0);
+			assert_non_null(strstr(err_message(), "base/5"));
+		}
+		assert_int_equal(chmod(d, 0700), 0);
+		free(d);
+		manifest_free(m);
+	}
+	nftw(tmpl, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 int
 main(void)
 {
@@ -745,6 +867,7 @@ main(void)
 		cmocka_unit_test(test_manifest_paths),
 		cmocka_unit_test(test_manifest_store_load),
 		cmocka_unit_test(test_files_relation_name),
+		cmocka_unit_test(test_files_scan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
