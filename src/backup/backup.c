@@ -67,6 +67,24 @@ typedef struct WalEarly {
 	ErrSaved *err;
 } WalEarly;
 
+/*
+ * An incremental's parent manifest, loaded on a thread of its own: started
+ * by find_parent, whose verdicts come from the parent's metadata row, and
+ * joined after pg_backup_start (parent_join), which checks the manifest
+ * against the row and the server.  Loading 8,000 entries and waiting for
+ * pg_backup_start's checkpoint then take the time of the longer one.
+ */
+typedef struct ParentLoad {
+	pthread_t thread;
+	bool started;
+	Storage *storage;
+	char *dir;
+	Manifest *m;
+	ManifestLookup *files;
+	int rc;
+	ErrSaved *err;
+} ParentLoad;
+
 typedef struct Job {
 	const BackupOpts *o;
 	Meta *meta;
@@ -91,6 +109,9 @@ typedef struct Job {
 	char *pg_dump;            /* logical: the pg_dump of the server's major version */
 	char *pg_dump_version;
 	WalEarly early;           /* incremental: the WAL since the parent, read ahead */
+	char *parent_id;          /* incremental: the parent set's id (its metadata row) */
+	uint64_t parent_stop_lsn; /* and its stop LSN, from the row (0: unknown) */
+	ParentLoad parent_load;   /* its manifest, until parent_join */
 } Job;
 
 static void wal_early_begin(Job *j, const MetaSet *latest, uint64_t now_lsn);
@@ -115,7 +136,7 @@ new_set_id(Job *j, char **out)
 		MetaSet *sets = NULL;
 		size_t n = 0;
 		bool taken = false;
-		char *id = make_set_id(time(NULL), j->parent != NULL);
+		char *id = make_set_id(time(NULL), j->parent_id != NULL);
 		int rc = meta_set_list(j->meta, j->cluster.name, j->o->tenant, NULL, &sets, &n);
 
 		if (rc < 0) {
@@ -206,35 +227,37 @@ out:
 static int
 check_archiving(Job *j)
 {
-	char *mode = NULL, *cmd = NULL;
+	PGresult *res = NULL;
+	const char *mode, *cmd, *failed;
 	int rc;
 
-	if ((rc = pg_conn_query_value(j->conn, &mode, "SELECT current_setting('archive_mode')", 0, NULL)) < 0 ||
-	    (rc = pg_conn_query_value(j->conn, &cmd, "SELECT current_setting('archive_command')", 0, NULL)) < 0)
-		goto out;
+	/* the settings and a failure newer than the last success, in one round trip */
+	if ((rc = pg_conn_query(j->conn, &res,
+	                        "SELECT current_setting('archive_mode'), current_setting('archive_command'), "
+	                        "(SELECT coalesce(last_failed_wal, '') FROM pg_stat_archiver WHERE last_failed_time >"
+	                        " coalesce(last_archived_time, '-infinity'))", 0, NULL)) < 0)
+		return rc;
+	mode = PQgetvalue(res, 0, 0);
+	cmd = PQgetvalue(res, 0, 1);
 	if (strcmp(mode, "off") == 0 || strstr(cmd, "archive-push") == NULL) {
 		rc = err_set(ERR_INVALID, "WAL archiving of cluster \"%s\" does not go through tenback", j->cluster.name);
 		err_detail("archive_mode is \"%s\", archive_command is \"%s\".", mode, cmd);
 		err_hint("Set in postgresql.conf: archive_mode = on and archive_command = "
 		         "'tenback --home HOME archive-push --cluster %s %%p', then restart the server.",
 		         j->cluster.name);
-		goto out;
+		PQclear(res);
+		return rc;
 	}
-	free(mode);
-	mode = NULL;
-	/* Failing now (the last failure is newer than the last success)? Only a
-	 * warning here: PostgreSQL may not have retried since the cause was fixed;
-	 * the wait for the backup's WAL fails with the reason if it stays broken. */
-	if (pg_conn_query_value(j->conn, &mode,
-	                        "SELECT coalesce(last_failed_wal, '') FROM pg_stat_archiver WHERE last_failed_time >"
-	                        " coalesce(last_archived_time, '-infinity')", 0, NULL) == 0)
+	/* Failing now? Only a warning here: PostgreSQL may not have retried since
+	 * the cause was fixed; the wait for the backup's WAL fails with the reason
+	 * if it stays broken. */
+	if (!PQgetisnull(res, 0, 2)) {
+		failed = PQgetvalue(res, 0, 2);
 		log_warning("WAL archiving of cluster \"%s\" failed for %s (pg_stat_archiver); see the server log",
-		            j->cluster.name, mode);
-	rc = 0;
-out:
-	free(mode);
-	free(cmd);
-	return rc;
+		            j->cluster.name, failed);
+	}
+	PQclear(res);
+	return 0;
 }
 
 /* Which databases the set holds whole: the tenant, templates and postgres. */
@@ -291,10 +314,59 @@ same_storage(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
+static void
+parent_load_run(ParentLoad *pl)
+{
+	if ((pl->rc = manifest_load(&pl->m, pl->storage, pl->dir)) < 0) {
+		pl->err = err_save();
+		return;
+	}
+	/* Of the parent's files only what copy_item asks is kept, compact: the
+	 * parent and the new set are in memory together. */
+	pl->files = manifest_lookup_take(pl->m);
+}
+
+static void *
+parent_load_main(void *arg)
+{
+	pthread_setname_np(pthread_self(), "tb-parent");
+	parent_load_run(arg);
+	return NULL;
+}
+
+static void
+parent_load_clear(ParentLoad *pl)
+{
+	if (pl->started)
+		pthread_join(pl->thread, NULL);
+	manifest_free(pl->m);
+	manifest_lookup_free(pl->files);
+	err_saved_free(pl->err);
+	free(pl->dir);
+	memset(pl, 0, sizeof(*pl));
+}
+
+/* Load the manifest of the set in dir on a thread (here, if none starts); takes dir. */
+static void
+parent_load_start(Job *j, char *dir)
+{
+	ParentLoad *pl = &j->parent_load;
+
+	parent_load_clear(pl);
+	pl->storage = j->storage;
+	pl->dir = dir;
+	pl->started = pthread_create(&pl->thread, NULL, parent_load_main, pl) == 0;
+	if (!pl->started)
+		parent_load_run(pl);
+}
+
 /*
- * An incremental builds on the tenant's latest completed set in this storage,
- * of the same system and timeline; checked before anything is written.  A
- * chain never spans two storages: each restores from its own.
+ * An incremental builds on the tenant's latest completed physical set in
+ * this storage, of the same system and timeline; checked before anything is
+ * written, from the set's metadata row (the same system, the cluster's
+ * timeline, its WAL position not behind the set's end).  Its manifest loads
+ * meanwhile; parent_join checks it after pg_backup_start.  A chain never
+ * spans two storages: each restores from its own.
  */
 static int
 find_parent(Job *j)
@@ -304,7 +376,6 @@ find_parent(Job *j)
 	PGresult *res = NULL;
 	uint64_t now_lsn = 0;
 	const MetaSet *latest = NULL;
-	char *dir = NULL;
 	int rc;
 
 	if ((rc = meta_set_list(j->meta, j->cluster.name, j->o->tenant, "completed", &sets, &n)) < 0)
@@ -326,74 +397,120 @@ find_parent(Job *j)
 		rc = no_full(j, why);
 		goto out;
 	}
-	dir = latest->storage_path ? xstrdup(latest->storage_path)
-	                           : manifest_set_dir(j->cluster.system_id, j->o->tenant, latest->id);
-	if ((rc = pg_conn_query(j->conn, &res,
-	                        "SELECT timeline_id, current_setting('data_checksums'), pg_current_wal_lsn()::text"
-	                        " FROM pg_control_checkpoint()", 0, NULL)) < 0)
+	if ((rc = pg_conn_query(j->conn, &res, "SELECT timeline_id, pg_current_wal_lsn()::text FROM pg_control_checkpoint()",
+	                        0, NULL)) < 0)
 		goto out;
-	if (pg_lsn_parse(&now_lsn, PQgetvalue(res, 0, 2)) < 0) {
+	if (pg_lsn_parse(&now_lsn, PQgetvalue(res, 0, 1)) < 0) {
 		err_clear();
 		now_lsn = 0;
 	}
-	/* the WAL since the parent is read while its manifest loads and the rest runs */
-	wal_early_begin(j, latest, now_lsn);
-	if ((rc = manifest_load(&j->parent, j->storage, dir)) < 0) {
-		char why[1024];
-		if (err_class(rc) == ERR_CLASS_TRANSIENT) {
-			err_prefix("could not read the parent set %s", latest->id);
-			goto out; /* may work next time: not a missing full */
-		}
-		snprintf(why, sizeof(why), "The latest set, %s, cannot be read from the storage: %s", latest->id,
-		         err_message());
-		rc = no_full(j, why);
-		goto out;
+	free(j->parent_id);
+	j->parent_id = xstrdup(latest->id);
+	j->parent_stop_lsn = 0;
+	if (latest->stop_lsn && pg_lsn_parse(&j->parent_stop_lsn, latest->stop_lsn) < 0) {
+		err_clear();
+		j->parent_stop_lsn = 0;
 	}
-	if (strcmp(j->parent->system_id, j->cluster.system_id) != 0 ||
-	    j->parent->timeline != strtoul(PQgetvalue(res, 0, 0), NULL, 10)) {
+	if ((latest->system_id && strcmp(latest->system_id, j->cluster.system_id) != 0) ||
+	    (latest->timeline > 0 && (unsigned long)latest->timeline != strtoul(PQgetvalue(res, 0, 0), NULL, 10))) {
 		char why[256];
-		snprintf(why, sizeof(why), "The latest set, %s, is of timeline %u; the cluster is on timeline %s.",
-		         j->parent->set_id, j->parent->timeline, PQgetvalue(res, 0, 0));
-		rc = no_full(j, why);
-		goto out;
-	}
-	/* Unchanged pages come from the parent: they must carry checksums when the
-	 * cluster now verifies them (pg_checksums --enable rewrites every page
-	 * without a new LSN). */
-	if ((j->parent->data_checksums != 0) != (strcmp(PQgetvalue(res, 0, 1), "on") == 0)) {
-		char why[256];
-		snprintf(why, sizeof(why), "Data checksums were turned %s since the latest set, %s.",
-		         strcmp(PQgetvalue(res, 0, 1), "on") == 0 ? "on" : "off", j->parent->set_id);
+		snprintf(why, sizeof(why), "The latest set, %s, is of timeline %lld; the cluster is on timeline %s.",
+		         latest->id, (long long)latest->timeline, PQgetvalue(res, 0, 0));
 		rc = no_full(j, why);
 		goto out;
 	}
 	/* A cluster brought back in time on the same timeline (a snapshot) would
 	 * hand out LSNs the parent has already seen. */
-	if (now_lsn != 0 && now_lsn < j->parent->stop_lsn) {
+	if (now_lsn != 0 && now_lsn < j->parent_stop_lsn) {
 		char why[256];
 		snprintf(why, sizeof(why), "The cluster's WAL position %s is behind the end of the latest set, %s: it "
-		         "was brought back in time.", PQgetvalue(res, 0, 2), j->parent->set_id);
+		         "was brought back in time.", PQgetvalue(res, 0, 1), latest->id);
 		rc = no_full(j, why);
 		goto out;
 	}
-	/* Of the parent's files only what copy_item asks is kept, compact: the
-	 * parent and the new set are in memory together. */
-	j->parent_files = manifest_lookup_take(j->parent);
+	/* the WAL since the parent is read, and its manifest loaded, while the rest runs */
+	wal_early_begin(j, latest, now_lsn);
+	parent_load_start(j, latest->storage_path ? xstrdup(latest->storage_path)
+	                                          : manifest_set_dir(j->cluster.system_id, j->o->tenant, latest->id));
+out:
+	if (rc < 0) {
+		wal_early_clear(&j->early);
+		free(j->parent_id);
+		j->parent_id = NULL;
+	}
+	meta_set_array_free(sets, n);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * After pg_backup_start: the parent's manifest, as find_parent began to
+ * load it, checked against its row and against the server now.  Its
+ * failures are the ones find_parent would have had.
+ */
+static int
+parent_join(Job *j)
+{
+	ParentLoad *pl = &j->parent_load;
+	Manifest *p;
+	char why[1024];
+	int rc;
+
+	if (j->parent_id == NULL || j->parent != NULL)
+		return 0;
+	if (pl->started) {
+		pthread_join(pl->thread, NULL);
+		pl->started = false;
+	}
+	if (pl->m == NULL && pl->rc == 0)
+		return err_set(ERR_INTERNAL, "the parent set %s was not loaded", j->parent_id);
+	if (pl->rc < 0) {
+		rc = pl->rc;
+		err_restore(pl->err);
+		if (err_class(rc) == ERR_CLASS_TRANSIENT) {
+			err_prefix("could not read the parent set %s", j->parent_id);
+			return rc; /* may work next time: not a missing full */
+		}
+		snprintf(why, sizeof(why), "The latest set, %s, cannot be read from the storage: %s", j->parent_id,
+		         err_message());
+		return no_full(j, why);
+	}
+	p = pl->m;
+	if (strcmp(p->set_id, j->parent_id) != 0 || strcmp(p->system_id, j->cluster.system_id) != 0) {
+		snprintf(why, sizeof(why), "The manifest of the latest set, %s, names set %s of system %s.", j->parent_id,
+		         p->set_id, p->system_id);
+		return no_full(j, why);
+	}
+	if (p->timeline != j->m->timeline) {
+		snprintf(why, sizeof(why), "The latest set, %s, is of timeline %u; the cluster is on timeline %u.",
+		         p->set_id, p->timeline, j->m->timeline);
+		return no_full(j, why);
+	}
+	/* Unchanged pages come from the parent: they must carry checksums when the
+	 * cluster now verifies them (pg_checksums --enable rewrites every page
+	 * without a new LSN). */
+	if ((p->data_checksums != 0) != (j->m->data_checksums != 0)) {
+		snprintf(why, sizeof(why), "Data checksums were turned %s since the latest set, %s.",
+		         j->m->data_checksums ? "on" : "off", p->set_id);
+		return no_full(j, why);
+	}
+	if (j->m->start_lsn < p->stop_lsn) {
+		char lsn[32];
+		pg_lsn_format(lsn, j->m->start_lsn);
+		snprintf(why, sizeof(why), "The cluster's WAL position %s is behind the end of the latest set, %s: it "
+		         "was brought back in time.", lsn, p->set_id);
+		return no_full(j, why);
+	}
+	j->parent = p;
+	j->parent_files = pl->files;
+	pl->m = NULL;
+	pl->files = NULL;
 	/* begun from the metadata's row: what the manifest says must agree */
 	if (j->early.started &&
 	    (j->early.wo.from_lsn != j->parent->start_lsn || j->early.wo.from_timeline != j->parent->timeline ||
 	     j->early.wo.seg_size != j->parent->wal_seg_size))
 		wal_early_clear(&j->early);
-out:
-	if (rc < 0) {
-		wal_early_clear(&j->early);
-		manifest_free(j->parent);
-		j->parent = NULL;
-	}
-	meta_set_array_free(sets, n);
-	PQclear(res);
-	free(dir);
-	return rc;
+	return 0;
 }
 
 static int
@@ -1245,6 +1362,8 @@ backup_job_free(BackupJob *bj)
 		return;
 	j = &bj->job;
 	wal_early_clear(&j->early); /* before what its thread reads */
+	parent_load_clear(&j->parent_load);
+	free(j->parent_id);
 	pg_conn_free(j->conn); /* closing the session aborts a started backup on the server */
 	storage_free(j->storage);
 	storage_free(j->archive);
@@ -1273,6 +1392,9 @@ prepare(BackupJob *bj)
 	if (bj->prepared)
 		return 0;
 	wal_early_clear(&j->early);
+	parent_load_clear(&j->parent_load);
+	free(j->parent_id);
+	j->parent_id = NULL;
 	pg_conn_free(j->conn);
 	j->conn = NULL;
 	manifest_free(j->m);
@@ -1348,17 +1470,17 @@ step_check(BackupJob *bj)
 	}
 	if (j->storage_name)
 		job_log(j, "PostgreSQL %d, tenant \"%s\", %s backup, storage \"%s\" (%s)", pg_conn_server_version(j->conn),
-		        j->o->tenant, j->parent ? "incremental" : "full", j->storage_name, storage_uri(j->storage));
+		        j->o->tenant, j->parent_id ? "incremental" : "full", j->storage_name, storage_uri(j->storage));
 	else
 		job_log(j, "PostgreSQL %d, tenant \"%s\", %s backup, storage %s", pg_conn_server_version(j->conn),
-		        j->o->tenant, j->parent ? "incremental" : "full", storage_uri(j->storage));
+		        j->o->tenant, j->parent_id ? "incremental" : "full", storage_uri(j->storage));
 	if (j->o->max_rate) {
 		char rate[32];
 		size_format(rate, sizeof(rate), j->o->max_rate);
 		job_log(j, "rate limit: at most %s per second read from the data directory", rate);
 	}
-	if (j->parent)
-		job_log(j, "parent set %s (start LSN %s)", j->parent->set_id, j->parent->backup_label ? "known" : "?");
+	if (j->parent_id)
+		job_log(j, "parent set %s", j->parent_id);
 	return 0;
 }
 
@@ -1429,8 +1551,8 @@ step_data(BackupJob *bj)
 		return rc;
 	j->set_dir = manifest_set_dir(j->cluster.system_id, j->o->tenant, j->row.id);
 	time_format_utc(now, sizeof(now), time(NULL));
-	j->row.type = xstrdup(j->parent ? "incremental" : "full");
-	j->row.parent = j->parent ? xstrdup(j->parent->set_id) : NULL;
+	j->row.type = xstrdup(j->parent_id ? "incremental" : "full");
+	j->row.parent = j->parent_id ? xstrdup(j->parent_id) : NULL;
 	j->row.method = xstrdup(j->logical ? "logical" : "physical");
 	j->row.status = xstrdup("running");
 	j->row.pid = getpid();
@@ -1450,8 +1572,8 @@ step_data(BackupJob *bj)
 	j->m->set_id = xstrdup(j->row.id);
 	j->m->cluster = xstrdup(j->o->cluster);
 	j->m->tenant = xstrdup(j->o->tenant);
-	j->m->type = xstrdup(j->parent ? "incremental" : "full");
-	j->m->parent = j->parent ? xstrdup(j->parent->set_id) : NULL;
+	j->m->type = xstrdup(j->parent_id ? "incremental" : "full");
+	j->m->parent = j->parent_id ? xstrdup(j->parent_id) : NULL;
 	j->m->method = xstrdup(j->logical ? "logical" : "physical");
 	j->m->tenback_version = xstrdup(TENBACK_VERSION);
 	j->m->pg_version = (uint32_t)pg_conn_server_version(j->conn);
@@ -1492,6 +1614,9 @@ step_data(BackupJob *bj)
 
 	job_log(j, "backup set %s: pg_backup_start", j->row.id);
 	if ((rc = start_backup(j)) < 0)
+		return rc;
+	/* the parent's manifest, loaded while the server checkpointed */
+	if ((rc = parent_join(j)) < 0)
 		return rc;
 	if ((rc = copy_data(j)) < 0)
 		return rc;

@@ -2,7 +2,7 @@
 # Bad input gets a clear error (exit 1, "ERROR: ..." naming the problem) and leaves
 # nothing half-done (no set listed): unknown cluster, unknown tenant, PostgreSQL not
 # running, wrong --pgdata (another instance: system identifier mismatch), storage
-# not writable; usage errors exit 2; a non-empty restore target is refused without
+# not writable, WAL archiving not through tenback; usage errors exit 2; a non-empty restore target is refused without
 # --force.
 source "$(dirname "$0")/lib.sh"
 require_tenback
@@ -115,6 +115,36 @@ expect_error "backup to storage that became unwritable" 'permission denied|not w
 	backup --cluster other --tenant acct
 chown -R "$PG_USER:" "$T/st3"
 assert_eq "no set listed for the unwritable storage" 0 "$(set_count other)"
+
+# --- WAL archiving that does not go through tenback (archive_command is reloadable)
+saved_cmd=$(psql_q postgres "SHOW archive_command")
+psql_q postgres "ALTER SYSTEM SET archive_command = 'cp %p /nowhere/%f'"
+psql_q postgres "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+expect_error "archiving not through tenback" 'WAL archiving of cluster "src" does not go through tenback' \
+	backup --cluster src --tenant shop
+assert_contains "naming the archive_command" "$TB_ALL" 'archive_command is "cp %p /nowhere/%f"'
+assert_contains "with the setting to use" "$TB_ALL" "archive-push --cluster src"
+assert_eq "no set listed after the archiving error" 0 "$(set_count src)"
+# archiving that fails now: a warning only (the set's WAL comes from pg_wal; a wait
+# for the archive would fail with the reason)
+psql_q postgres "ALTER SYSTEM SET archive_command = '/bin/false archive-push %p'"
+psql_q postgres "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+psql_q postgres "SELECT pg_switch_wal()" >/dev/null
+for _ in $(seq 1 100); do
+	[[ $(psql_q postgres "SELECT failed_count > 0 FROM pg_stat_archiver") == t ]] && break
+	sleep 0.2
+done
+assert_eq "the archiver reports a failure" t "$(psql_q postgres "SELECT failed_count > 0 FROM pg_stat_archiver")"
+tb_run backup --cluster src --tenant shop --mode full
+assert_eq "a backup while archiving fails: exit 0" 0 "$TB_RC"
+assert_contains "a backup while archiving fails warns" "$TB_ERR" 'WARNING: WAL archiving of cluster "src" failed for 0000'
+tb_must "set delete of that set" set delete --cluster src --tenant shop --set "$(last_line "$TB_OUT")"
+psql_q postgres "ALTER SYSTEM RESET archive_command"
+psql_q postgres "SELECT pg_reload_conf()" >/dev/null
+sleep 1
+assert_eq "archive_command restored" "$saved_cmd" "$(psql_q postgres "SHOW archive_command")"
 
 # --- a good backup, then a non-empty restore target
 tb_must "a valid backup still works" backup --cluster src --tenant shop
