@@ -38,6 +38,12 @@ tb_fails "archive-push of different content under an existing name fails" nz arc
 assert_contains "the error names the segment" "$TB_ALL" "$seg"
 assert_contains "stderr has ERROR:" "$TB_ERR" "ERROR:"
 assert_eq "stored file unchanged by the refused push" "$before" "$(st_md5 "$stored")"
+# a prefix of the archived content (the same bytes, fewer of them): refused too
+head -c 8388608 "$wal/$seg" >"$T/bad/$seg"
+tb_fails "archive-push of a prefix of the archived segment fails" nz archive-push --cluster src "$T/bad/$seg"
+assert_contains "saying the content differs" "$TB_ERR" "already archived with different content"
+assert_contains "and how" "$TB_ERR" "the one a prefix of the other"
+assert_eq "stored file unchanged by the refused prefix" "$before" "$(st_md5 "$stored")"
 
 # archive-get: same bytes
 tb_ok "archive-get of an archived segment" archive-get --cluster src "$seg" "$T/w/got" || true
