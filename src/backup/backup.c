@@ -110,7 +110,6 @@ typedef struct Job {
 	char *pg_dump_version;
 	WalEarly early;           /* incremental: the WAL since the parent, read ahead */
 	char *parent_id;          /* incremental: the parent set's id (its metadata row) */
-	uint64_t parent_stop_lsn; /* and its stop LSN, from the row (0: unknown) */
 	ParentLoad parent_load;   /* its manifest, until parent_join */
 } Job;
 
@@ -334,11 +333,19 @@ parent_load_main(void *arg)
 	return NULL;
 }
 
+/* The load's end; its result stays in pl. */
 static void
-parent_load_clear(ParentLoad *pl)
+parent_load_wait(ParentLoad *pl)
 {
 	if (pl->started)
 		pthread_join(pl->thread, NULL);
+	pl->started = false;
+}
+
+static void
+parent_load_clear(ParentLoad *pl)
+{
+	parent_load_wait(pl);
 	manifest_free(pl->m);
 	manifest_lookup_free(pl->files);
 	err_saved_free(pl->err);
@@ -360,6 +367,27 @@ parent_load_start(Job *j, char *dir)
 		parent_load_run(pl);
 }
 
+/* The verdicts on a parent, worded once for the row's check and the manifest's. */
+static int
+other_timeline(Job *j, const char *set_id, long long set_timeline, const char *now_timeline)
+{
+	char why[256];
+
+	snprintf(why, sizeof(why), "The latest set, %s, is of timeline %lld; the cluster is on timeline %s.", set_id,
+	         set_timeline, now_timeline);
+	return no_full(j, why);
+}
+
+static int
+back_in_time(Job *j, const char *set_id, const char *now_lsn)
+{
+	char why[256];
+
+	snprintf(why, sizeof(why), "The cluster's WAL position %s is behind the end of the latest set, %s: it "
+	         "was brought back in time.", now_lsn, set_id);
+	return no_full(j, why);
+}
+
 /*
  * An incremental builds on the tenant's latest completed physical set in
  * this storage, of the same system and timeline; checked before anything is
@@ -374,7 +402,7 @@ find_parent(Job *j)
 	MetaSet *sets = NULL;
 	size_t n = 0;
 	PGresult *res = NULL;
-	uint64_t now_lsn = 0;
+	uint64_t now_lsn = 0, stop_lsn = 0;
 	const MetaSet *latest = NULL;
 	int rc;
 
@@ -404,30 +432,23 @@ find_parent(Job *j)
 		err_clear();
 		now_lsn = 0;
 	}
-	free(j->parent_id);
-	j->parent_id = xstrdup(latest->id);
-	j->parent_stop_lsn = 0;
-	if (latest->stop_lsn && pg_lsn_parse(&j->parent_stop_lsn, latest->stop_lsn) < 0) {
+	if (latest->stop_lsn == NULL || pg_lsn_parse(&stop_lsn, latest->stop_lsn) < 0) {
 		err_clear();
-		j->parent_stop_lsn = 0;
+		stop_lsn = 0; /* parent_join checks the manifest's */
 	}
 	if ((latest->system_id && strcmp(latest->system_id, j->cluster.system_id) != 0) ||
 	    (latest->timeline > 0 && (unsigned long)latest->timeline != strtoul(PQgetvalue(res, 0, 0), NULL, 10))) {
-		char why[256];
-		snprintf(why, sizeof(why), "The latest set, %s, is of timeline %lld; the cluster is on timeline %s.",
-		         latest->id, (long long)latest->timeline, PQgetvalue(res, 0, 0));
-		rc = no_full(j, why);
+		rc = other_timeline(j, latest->id, (long long)latest->timeline, PQgetvalue(res, 0, 0));
 		goto out;
 	}
 	/* A cluster brought back in time on the same timeline (a snapshot) would
 	 * hand out LSNs the parent has already seen. */
-	if (now_lsn != 0 && now_lsn < j->parent_stop_lsn) {
-		char why[256];
-		snprintf(why, sizeof(why), "The cluster's WAL position %s is behind the end of the latest set, %s: it "
-		         "was brought back in time.", PQgetvalue(res, 0, 1), latest->id);
-		rc = no_full(j, why);
+	if (now_lsn != 0 && now_lsn < stop_lsn) {
+		rc = back_in_time(j, latest->id, PQgetvalue(res, 0, 1));
 		goto out;
 	}
+	free(j->parent_id);
+	j->parent_id = xstrdup(latest->id);
 	/* the WAL since the parent is read, and its manifest loaded, while the rest runs */
 	wal_early_begin(j, latest, now_lsn);
 	parent_load_start(j, latest->storage_path ? xstrdup(latest->storage_path)
@@ -458,12 +479,7 @@ parent_join(Job *j)
 
 	if (j->parent_id == NULL || j->parent != NULL)
 		return 0;
-	if (pl->started) {
-		pthread_join(pl->thread, NULL);
-		pl->started = false;
-	}
-	if (pl->m == NULL && pl->rc == 0)
-		return err_set(ERR_INTERNAL, "the parent set %s was not loaded", j->parent_id);
+	parent_load_wait(pl);
 	if (pl->rc < 0) {
 		rc = pl->rc;
 		err_restore(pl->err);
@@ -482,9 +498,9 @@ parent_join(Job *j)
 		return no_full(j, why);
 	}
 	if (p->timeline != j->m->timeline) {
-		snprintf(why, sizeof(why), "The latest set, %s, is of timeline %u; the cluster is on timeline %u.",
-		         p->set_id, p->timeline, j->m->timeline);
-		return no_full(j, why);
+		char now[16];
+		snprintf(now, sizeof(now), "%u", j->m->timeline);
+		return other_timeline(j, p->set_id, p->timeline, now);
 	}
 	/* Unchanged pages come from the parent: they must carry checksums when the
 	 * cluster now verifies them (pg_checksums --enable rewrites every page
@@ -497,9 +513,7 @@ parent_join(Job *j)
 	if (j->m->start_lsn < p->stop_lsn) {
 		char lsn[32];
 		pg_lsn_format(lsn, j->m->start_lsn);
-		snprintf(why, sizeof(why), "The cluster's WAL position %s is behind the end of the latest set, %s: it "
-		         "was brought back in time.", lsn, p->set_id);
-		return no_full(j, why);
+		return back_in_time(j, p->set_id, lsn);
 	}
 	j->parent = p;
 	j->parent_files = pl->files;
