@@ -4,7 +4,8 @@
 #
 # Sets up (through test/it/lib.sh, so everything is stopped and removed at exit):
 #   - instance "src" (checksums on, WAL archived through tenback), databases shop
-#     (pgbench scale $BROWSER_SCALE, default 60: the data step of a backup lasts long enough to be seen live) and crm (small);
+#     (pgbench scale $BROWSER_SCALE, default 150: the data step of a backup lasts long enough to be seen live,
+#     about 2 s at 1 GB/s; at 60 it had become too short to sample once backups got faster) and crm (small);
 #   - role tb: what a backup needs (REPLICATION, pg_read_all_settings,
 #     pg_read_all_stats, EXECUTE on pg_backup_start/stop) but NOT pg_checkpoint, so
 #     that a full backup fails in "Start cluster compact if necessary" until the test
@@ -66,7 +67,7 @@ _pick PGP
 _pick HTTP
 _pick RESTORE_PORT
 
-SCALE=${BROWSER_SCALE:-60}
+SCALE=${BROWSER_SCALE:-150}
 log "instance src on port $PGP, daemon on $HTTP, restore port $RESTORE_PORT, pgbench scale $SCALE"
 pg_create src "$PGP" checksums=on
 psql_q postgres "CREATE DATABASE shop"
