@@ -83,6 +83,7 @@ typedef struct IncrCompare {
  * every worker busy on one file while its owner writes. */
 #define COPY_WINDOW(jobs) ((jobs) + 2)
 #define COPY_SLOTS(jobs) (2 * (size_t)(jobs) + 2)
+#define COPY_WINDOW_MAX COPY_WINDOW(POOL_JOBS_MAX)
 /* A slot holds one chunk and its frame, whichever the compression. */
 size_t copy_slot_bytes(void);
 
@@ -112,8 +113,11 @@ void copy_ctx_release(CopyCtx *ctx);
  */
 int files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f);
 /* The same from the file full into object (a WAL segment into the set's wal/);
- * its pages are checked when f->path names a relation file. */
-int files_copy_to(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const char *full, const char *object);
+ * its pages are checked when f->path names a relation file.  The bytes from
+ * zero_from on are stored as zeros, not read (UINT64_MAX: every byte read):
+ * a WAL segment's unused rest after its switch record. */
+int files_copy_to(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const char *full, const char *object,
+                  uint64_t zero_from);
 
 /*
  * Incremental copy of a relation file whose previous version is pf (an

@@ -37,8 +37,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define WINDOW_MAX COPY_WINDOW(POOL_JOBS_MAX)
-
 size_t
 copy_slot_bytes(void)
 {
@@ -138,6 +136,7 @@ typedef struct SourceFile {
 	int fd;
 	bool check;
 	uint32_t first_blk;      /* block number of the file's first page in its relation fork */
+	uint64_t zero_from;      /* zeros from here on, not read */
 } SourceFile;
 
 typedef struct CopyChunk {
@@ -156,12 +155,18 @@ backup_chunk_run(PoolTask *t, int worker_idx)
 {
 	CopyChunk *c = (CopyChunk *)t;
 	const SourceFile *src = c->src;
-	ssize_t n = files_read_at(src->fd, c->slot->a, c->want, (off_t)c->off);
+	size_t read_len = c->off >= src->zero_from ? 0
+	                  : src->zero_from - c->off < c->want ? (size_t)(src->zero_from - c->off) : c->want;
+	ssize_t n = read_len ? files_read_at(src->fd, c->slot->a, read_len, (off_t)c->off) : 0;
 
 	if (n < 0)
 		return err_errno(errno, "could not read file \"%s\"", src->full);
-	c->got = (size_t)n;
 	copy_read_done(src->ctx, (uint64_t)n);
+	c->got = (size_t)n;
+	if ((size_t)n == read_len && read_len < c->want) {
+		memset(c->slot->a + read_len, 0, c->want - read_len);
+		c->got = c->want;
+	}
 	c->bad_pages = 0;
 	c->frame_len = c->got;
 	if (src->check)
@@ -178,7 +183,7 @@ files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f)
 {
 	char *full = path_join(ctx->pgdata, f->path);
 	char *object = xasprintf("%s/data/%s", ctx->set_dir, f->path);
-	int rc = files_copy_to(ctx, p, worker_idx, f, full, object);
+	int rc = files_copy_to(ctx, p, worker_idx, f, full, object, UINT64_MAX);
 
 	free(full);
 	free(object);
@@ -186,16 +191,17 @@ files_copy(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f)
 }
 
 int
-files_copy_to(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const char *full, const char *object)
+files_copy_to(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const char *full, const char *object,
+              uint64_t zero_from)
 {
 	const char *base = strrchr(f->path, '/') ? strrchr(f->path, '/') + 1 : f->path;
 	IoWriter *sink = NULL;
 	IoFrameWriter *fw = NULL;
 	IoContainerInfo info;
 	StorageWriteOpts wopts = {.no_sync = true};
-	SourceFile src = {ctx, full, -1, false, 0};
-	CopyChunk ring[WINDOW_MAX];
-	size_t window = COPY_WINDOW(ctx->jobs) < WINDOW_MAX ? COPY_WINDOW(ctx->jobs) : WINDOW_MAX;
+	SourceFile src = {ctx, full, -1, false, 0, zero_from};
+	CopyChunk ring[COPY_WINDOW_MAX];
+	size_t window = COPY_WINDOW(ctx->jobs) < COPY_WINDOW_MAX ? COPY_WINDOW(ctx->jobs) : COPY_WINDOW_MAX;
 	size_t n_chunks, next_submit = 0, next_write = 0;
 	bool ended = false;       /* a short chunk: the file was truncated meanwhile */
 	struct stat st;
@@ -274,7 +280,8 @@ files_copy_to(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const char
 			c->slot = slot;
 			c->off = (uint64_t)next_submit * COPY_CHUNK_BYTES;
 			c->want = limit - c->off < COPY_CHUNK_BYTES ? (size_t)(limit - c->off) : COPY_CHUNK_BYTES;
-			posix_fadvise(src.fd, (off_t)c->off, (off_t)c->want, POSIX_FADV_WILLNEED);
+			if (c->off < zero_from)
+				posix_fadvise(src.fd, (off_t)c->off, (off_t)c->want, POSIX_FADV_WILLNEED);
 			pool_submit(p, &c->task);
 			next_submit++;
 		}
@@ -562,8 +569,8 @@ static int
 restore_frames(Pool *p, IoFrameReader *fr, TargetFile *dst, IoHasher *hasher, uint64_t *out_raw,
                bool *out_unsplittable)
 {
-	RestoreChunk ring[WINDOW_MAX];
-	size_t window = COPY_WINDOW(pool_jobs(p)) < WINDOW_MAX ? COPY_WINDOW(pool_jobs(p)) : WINDOW_MAX;
+	RestoreChunk ring[COPY_WINDOW_MAX];
+	size_t window = COPY_WINDOW(pool_jobs(p)) < COPY_WINDOW_MAX ? COPY_WINDOW(pool_jobs(p)) : COPY_WINDOW_MAX;
 	size_t next_submit = 0, next_done = 0;
 	uint64_t next_off = 0;
 	bool ended = false;

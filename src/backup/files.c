@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,41 @@ add_entry(Manifest *m, const char *rel, ManifestKind kind, const struct stat *st
 		f->size = (uint64_t)st->st_size;
 }
 
+/* The stat of names [from, to) of a directory, relative to its descriptor:
+ * st_errs[i] is 0, the errno, or -1 for a name not backed up. */
+typedef struct StatRun {
+	int dfd;
+	const StrList *names;
+	size_t from, to;
+	struct stat *st;
+	int *st_errs;
+} StatRun;
+
+static void
+stat_run(const StatRun *r)
+{
+	for (size_t i = r->from; i < r->to; i++) {
+		const char *name = r->names->items[i];
+
+		r->st_errs[i] = 0;
+		if (in_list(excluded_files, name) || is_temp_name(name) || str_starts_with(name, "pg_internal.init"))
+			r->st_errs[i] = -1;
+		else if (fstatat(r->dfd, name, &r->st[i], AT_SYMLINK_NOFOLLOW) < 0)
+			r->st_errs[i] = errno;
+	}
+}
+
+static void *
+stat_run_main(void *arg)
+{
+	stat_run(arg);
+	return NULL;
+}
+
+/* A directory this large is statted by two threads: the walk is system calls,
+ * and the second core is idle while it runs. */
+#define SCAN_SPLIT_NAMES 256
+
 /* A database directory: base/<oid> or pg_tblspc/<spc>/<version>/<oid>. */
 static int
 scan_db_dir(Manifest *m, const char *full, const char *rel, bool included)
@@ -154,6 +190,11 @@ scan_db_dir(Manifest *m, const char *full, const char *rel, bool included)
 	size_t n_unlogged = 0;
 	Buf crel = BUF_INIT;
 	size_t rel_len;
+	struct stat *sts;
+	int *st_errs;
+	StatRun halves[2];
+	pthread_t helper;
+	bool helped = false;
 	int dfd, rc;
 
 	if ((rc = list_dir(&names, full)) < 0)
@@ -173,21 +214,32 @@ scan_db_dir(Manifest *m, const char *full, const char *rel, bool included)
 			unlogged[n_unlogged++] = relnode;
 		}
 	}
+	sts = xmalloc((names.count ? names.count : 1) * sizeof(*sts));
+	st_errs = xmalloc((names.count ? names.count : 1) * sizeof(*st_errs));
+	halves[0] = (StatRun){dfd, &names, 0, names.count, sts, st_errs};
+	if (names.count >= SCAN_SPLIT_NAMES) {
+		halves[1] = halves[0];
+		halves[0].to = halves[1].from = names.count / 2;
+		helped = pthread_create(&helper, NULL, stat_run_main, &halves[1]) == 0;
+		if (!helped)
+			halves[0].to = names.count;
+	}
+	stat_run(&halves[0]);
+	if (helped)
+		pthread_join(helper, NULL);
 	buf_puts(&crel, rel);
 	buf_putc(&crel, '/');
 	rel_len = crel.len;
 	for (size_t i = 0; i < names.count; i++) {
 		const char *name = names.items[i];
-		struct stat st;
+		const struct stat *st_p = &sts[i];
 		uint32_t relnode;
 		int fork;
 
-		if (in_list(excluded_files, name) || is_temp_name(name) || str_starts_with(name, "pg_internal.init"))
-			continue;
-		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			if (errno != ENOENT) {
+		if (st_errs[i] != 0) {
+			if (st_errs[i] > 0 && st_errs[i] != ENOENT) {
 				char *cfull = path_join(full, name);
-				rc = err_errno(errno, "could not stat file \"%s\"", cfull);
+				rc = err_errno(st_errs[i], "could not stat file \"%s\"", cfull);
 				free(cfull);
 				break;
 			}
@@ -195,11 +247,11 @@ scan_db_dir(Manifest *m, const char *full, const char *rel, bool included)
 		}
 		crel.len = rel_len;
 		buf_puts(&crel, name);
-		if (S_ISDIR(st.st_mode)) {
-			add_entry(m, crel.data, MF_DIR, &st);
+		if (S_ISDIR(st_p->st_mode)) {
+			add_entry(m, crel.data, MF_DIR, st_p);
 			continue;
 		}
-		if (!S_ISREG(st.st_mode))
+		if (!S_ISREG(st_p->st_mode))
 			continue;
 		if (files_relation_name(name, &relnode, &fork, NULL)) {
 			bool skip = false;
@@ -207,14 +259,16 @@ scan_db_dir(Manifest *m, const char *full, const char *rel, bool included)
 			for (size_t k = 0; fork != FORK_INIT && k < n_unlogged && !skip; k++)
 				skip = unlogged[k] == relnode;
 			if (!skip)
-				add_entry(m, crel.data, included ? MF_FILE : MF_SPARSE, &st);
+				add_entry(m, crel.data, included ? MF_FILE : MF_SPARSE, st_p);
 		} else {
-			add_entry(m, crel.data, MF_FILE, &st);
+			add_entry(m, crel.data, MF_FILE, st_p);
 		}
 	}
 	close(dfd);
 	buf_free(&crel);
 	strlist_free(&names);
+	free(sts);
+	free(st_errs);
 	free(unlogged);
 	return rc;
 }
@@ -472,10 +526,22 @@ parent_parts(const ManifestFile *pf, const char *parent_id, ManifestPart **out, 
 
 /*
  * The pages an incremental stores of one file, as a framed container: up to
- * COPY_CHUNK_BYTES of pages gathered in a pool slot (a), compressed into one
- * frame (b) with the worker's codec, as a full backup's chunks are.  No
- * compression context is made per file, and a slot's memory is the pool's.
+ * COPY_CHUNK_BYTES of pages gathered in a pool slot (a) make one batch, which
+ * a task compresses into one frame (b) on any worker, as a full backup's
+ * chunks are.  The owner keeps reading while up to COPY_WINDOW batches are in
+ * flight and writes their frames in order, so the changed pages of one large
+ * file (an index whose pages compress slowly) are compressed by every worker,
+ * not by its owner alone.  No compression context is made per file, and the
+ * memory is the pool's slots.
  */
+typedef struct IncrBatch {
+	PoolTask task;            /* first: the task is the batch */
+	const CopyCtx *ctx;
+	PoolSlot *slot;           /* a: the pages, b: their frame */
+	size_t len;
+	size_t frame_len;
+} IncrBatch;
+
 typedef struct IncrOut {
 	CopyCtx *ctx;
 	Pool *pool;
@@ -487,27 +553,108 @@ typedef struct IncrOut {
 	uint32_t segno;
 	uint8_t *buf;             /* the worker's COPY_BUF_SIZE bytes */
 	IoFrameWriter *fw;        /* once a page is stored */
-	PoolSlot *slot;           /* held while fw is open */
-	size_t batch;             /* bytes of pages in slot->a */
+	PoolSlot *cur;            /* the batch being gathered */
+	size_t batch;             /* bytes of pages in cur->a */
+	size_t window;            /* batches in flight at most */
+	size_t next_submit, next_write;
+	IncrBatch *ring;          /* window batches, made with the frame writer */
 } IncrOut;
 
 static int
-incr_flush(IncrOut *o)
+incr_batch_run(PoolTask *t, int worker_idx)
 {
-	const CopyCtx *ctx = o->ctx;
-	size_t frame_len = o->batch;
-	int rc = 0;
+	IncrBatch *c = (IncrBatch *)t;
+
+	c->frame_len = c->len;
+	return io_frame_encode(c->ctx->codecs[worker_idx], c->slot->b, copy_slot_bytes(), &c->frame_len, c->slot->a,
+	                       c->len);
+}
+
+/* The oldest batch in flight: waited for, its frame written (unless write is
+ * false: winding down after an error), its slot given back. */
+static int
+incr_retire(IncrOut *o, bool write)
+{
+	IncrBatch *c = &o->ring[o->next_write % o->window];
+	int rc = pool_wait(o->pool, &c->task);
+
+	if (rc == 0 && write)
+		rc = io_frame_writer_put(o->fw, c->slot->a, c->len, c->slot->b, c->frame_len);
+	pool_slot_give(o->pool, c->slot);
+	o->next_write++;
+	return rc;
+}
+
+/* The gathered batch handed to the pool (without compression: written now,
+ * nothing is ever in flight then). */
+static int
+incr_submit(IncrOut *o)
+{
+	IncrBatch *c;
+	int rc;
 
 	if (o->batch == 0)
 		return 0;
-	if (ctx->compress != IO_COMPRESS_NONE)
-		rc = io_frame_encode(ctx->codecs[o->worker_idx], o->slot->b, copy_slot_bytes(), &frame_len, o->slot->a,
-		                     o->batch);
-	if (rc == 0)
-		rc = io_frame_writer_put(o->fw, o->slot->a, o->batch,
-		                         ctx->compress == IO_COMPRESS_NONE ? o->slot->a : o->slot->b, frame_len);
+	if (o->ctx->compress == IO_COMPRESS_NONE) {
+		rc = io_frame_writer_put(o->fw, o->cur->a, o->batch, o->cur->a, o->batch);
+		o->batch = 0;
+		return rc;
+	}
+	if (o->next_submit - o->next_write >= o->window && (rc = incr_retire(o, true)) < 0)
+		return rc;
+	c = &o->ring[o->next_submit % o->window];
+	memset(c, 0, sizeof(*c));
+	c->task.run = incr_batch_run;
+	c->ctx = o->ctx;
+	c->slot = o->cur;
+	c->len = o->batch;
+	o->cur = NULL;
 	o->batch = 0;
+	pool_submit(o->pool, &c->task);
+	o->next_submit++;
+	return 0;
+}
+
+/* A slot for the next batch: waiting only with nothing in flight (pool.h),
+ * else by retiring the oldest batch. */
+static int
+incr_take_slot(IncrOut *o)
+{
+	while (o->cur == NULL) {
+		bool idle = o->next_submit == o->next_write;
+		int rc;
+
+		if ((o->cur = pool_slot_take(o->pool, idle)) != NULL)
+			break;
+		if (idle)
+			return err_set(ERR_CANCELLED, "stopped after an error elsewhere");
+		if ((rc = incr_retire(o, true)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Every batch written, in order. */
+static int
+incr_flush(IncrOut *o)
+{
+	int rc = incr_submit(o);
+
+	while (rc == 0 && o->next_write < o->next_submit)
+		rc = incr_retire(o, true);
 	return rc;
+}
+
+/* After an error: every task waited for, every slot given back. */
+static void
+incr_wind_down(IncrOut *o)
+{
+	while (o->next_write < o->next_submit)
+		(void)incr_retire(o, false);
+	if (o->cur) {
+		pool_slot_give(o->pool, o->cur);
+		o->cur = NULL;
+	}
 }
 
 static int
@@ -519,16 +666,17 @@ incr_store(IncrOut *o, const uint8_t *page, uint32_t blk)
 		StorageWriteOpts wopts = {.no_sync = true};
 		IoWriter *sink = NULL;
 
-		if ((o->slot = pool_slot_take(o->pool, true)) == NULL)
-			return err_set(ERR_CANCELLED, "stopped after an error elsewhere");
 		if ((rc = storage_write_open(o->ctx->storage, &sink, o->object, &wopts)) < 0)
 			return rc;
 		if ((rc = io_frame_writer_new(&o->fw, sink, o->ctx->compress, o->ctx->checksum)) < 0)
 			return rc; /* the frame writer owns the sink even on failure */
+		o->ring = xcalloc(o->window, sizeof(*o->ring));
 	}
-	if (o->batch + PG_PAGE_SIZE > COPY_CHUNK_BYTES && (rc = incr_flush(o)) < 0)
+	if (o->batch + PG_PAGE_SIZE > COPY_CHUNK_BYTES && (rc = incr_submit(o)) < 0)
 		return rc;
-	memcpy(o->slot->a + o->batch, page, PG_PAGE_SIZE);
+	if (o->cur == NULL && (rc = incr_take_slot(o)) < 0)
+		return rc;
+	memcpy(o->cur->a + o->batch, page, PG_PAGE_SIZE);
 	o->batch += PG_PAGE_SIZE;
 	ranges_append(&o->f->blocks, blk);
 	return 0;
@@ -681,7 +829,7 @@ files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, c
 {
 	char *full = NULL, *object = NULL;
 	const char *base = strrchr(f->path, '/') + 1;
-	IncrOut out = {ctx, p, worker_idx, f, NULL, NULL, -1, 0, NULL, NULL, NULL, 0};
+	IncrOut out = {.ctx = ctx, .pool = p, .worker_idx = worker_idx, .f = f, .fd = -1};
 	IoContainerInfo info;
 	ManifestPart *pparts = NULL;
 	size_t n_pparts = 0;
@@ -691,6 +839,7 @@ files_copy_incremental(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, c
 	uint64_t done = 0;
 	int rc = 0;
 
+	out.window = COPY_WINDOW(ctx->jobs) < COPY_WINDOW_MAX ? COPY_WINDOW(ctx->jobs) : COPY_WINDOW_MAX;
 	files_relation_name(base, &relnode, &fork, &out.segno);
 	if (changed && ctx->compare == NULL && changed->n == 0 && f->size == pf->size && f->size % PG_PAGE_SIZE == 0) {
 		/* The WAL names no page of it and its length (the scan's, after the backup
@@ -769,9 +918,9 @@ out_copied:
 		ranges_free(&pparts[i].blocks);
 	}
 	free(pparts);
+	incr_wind_down(&out);
+	free(out.ring);
 	io_frame_writer_free(out.fw);
-	if (out.slot)
-		pool_slot_give(p, out.slot);
 	if (out.fd >= 0)
 		close(out.fd);
 	free(full);

@@ -259,48 +259,82 @@ typedef struct Source {
 	const char *pgdata;
 	uint32_t seg_size;
 	uint64_t from_archive, from_pg_wal;
+	/* the segment being read from pg_wal, piece by piece */
+	int fd;                   /* -1: none */
+	uint64_t segno;
+	dev_t dev;
+	ino_t ino;
+	uint64_t counted;         /* the last segment counted in from_* */
 } Source;
 
-/* The segment from pg_wal: true when read whole and still under its name
- * after the read (a segment recycled meanwhile is renamed: what was read
- * may be a mix, so it does not count). */
-static bool
-read_local(const char *path, uint8_t *buf, uint32_t seg_size)
+static void
+source_close(Source *s)
 {
-	struct stat before, after;
-	bool ok;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	ok = fstat(fd, &before) == 0 && files_read_at(fd, buf, seg_size, 0) == (ssize_t)seg_size &&
-	     stat(path, &after) == 0 && after.st_ino == before.st_ino && after.st_dev == before.st_dev;
-	close(fd);
-	return ok;
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
 }
 
-/* A whole segment from the data directory's pg_wal while the server keeps
- * it (no decompression, no second read), else from the archive; the
- * reader checks every record's CRC either way. */
+/*
+ * Bytes [from, to) of the segment open in pg_wal: true when read whole and the
+ * file is still under its name after the read.  A segment the server recycles
+ * is renamed first and rewritten later, so what was read before the name
+ * moved is the segment's; after, it may be a mix, and does not count.
+ */
+static bool
+read_local_range(Source *s, const char *path, uint8_t *buf, uint32_t from, uint32_t to)
+{
+	struct stat after;
+
+	return files_read_at(s->fd, buf + from, to - from, (off_t)from) == (ssize_t)(to - from) &&
+	       stat(path, &after) == 0 && after.st_ino == s->ino && after.st_dev == s->dev;
+}
+
+/*
+ * A segment from the data directory's pg_wal while the server keeps it (no
+ * decompression, and only as far as the reader goes: not the unused rest
+ * after a WAL switch), else whole from the archive; the reader checks every
+ * record's CRC either way.
+ */
 static int
-read_segment(uint8_t *buf, uint32_t timeline, uint64_t segno, void *payload)
+read_segment(uint8_t *buf, uint32_t timeline, uint64_t segno, uint32_t have, uint32_t want, uint32_t *out_have,
+             void *payload)
 {
 	Source *s = payload;
 	char name[32];
 	char *local;
-	int fd, rc;
+	struct stat st;
+	bool from_pg_wal = true;
+	int rc;
 
 	pg_wal_name(name, timeline, segno, s->seg_size);
 	local = xasprintf("%s/pg_wal/%s", s->pgdata, name);
-	if (read_local(local, buf, s->seg_size)) {
-		s->from_pg_wal++;
-		free(local);
-		return 0;
+	if (have == 0 || s->fd < 0 || s->segno != segno) {
+		/* a segment begun (again): from pg_wal if it is there */
+		source_close(s);
+		have = 0;
+		if ((s->fd = open(local, O_RDONLY | O_CLOEXEC)) >= 0) {
+			if (fstat(s->fd, &st) == 0) {
+				s->segno = segno;
+				s->dev = st.st_dev;
+				s->ino = st.st_ino;
+			} else {
+				source_close(s);
+			}
+		}
 	}
+	if (s->fd >= 0 && read_local_range(s, local, buf, have, want)) {
+		*out_have = want;
+		rc = 0;
+		goto out;
+	}
+	source_close(s);
+	*out_have = s->seg_size;
 	for (int attempt = 0; attempt < 2; attempt++) {
+		int fd;
+
 		rc = archive_read_segment(s->archive, s->system_id, s->seg_size, timeline, segno, buf);
-		if (rc == 0)
-			s->from_archive++;
+		from_pg_wal = false;
 		if (rc == 0 || err_code() != ERR_NOT_FOUND)
 			goto out;
 		/* Not archived (yet): the server still has it, unless the archiver
@@ -310,7 +344,7 @@ read_segment(uint8_t *buf, uint32_t timeline, uint64_t segno, void *payload)
 
 			close(fd);
 			if (done == (ssize_t)s->seg_size) {
-				s->from_pg_wal++;
+				from_pg_wal = true;
 				rc = 0;
 				goto out;
 			}
@@ -318,6 +352,13 @@ read_segment(uint8_t *buf, uint32_t timeline, uint64_t segno, void *payload)
 	}
 	rc = err_set(ERR_NOT_FOUND, "WAL segment %s is neither in the archive nor in pg_wal", name);
 out:
+	if (rc == 0 && segno != s->counted) {
+		s->counted = segno;
+		if (from_pg_wal)
+			s->from_pg_wal++;
+		else
+			s->from_archive++;
+	}
 	free(local);
 	return rc;
 }
@@ -378,7 +419,7 @@ int
 walblocks_collect(WalBlocks **out, char **out_reason, const WalBlocksOpts *o)
 {
 	WalBlocks *wb = xcalloc(1, sizeof(*wb));
-	Source src = {o->archive, o->system_id, o->pgdata, o->seg_size, 0, 0};
+	Source src = {o->archive, o->system_id, o->pgdata, o->seg_size, 0, 0, -1, 0, 0, 0, UINT64_MAX};
 	PgWalReader *rd = NULL;
 	PgWalRecord rec;
 	int64_t t0 = time_now_ms();
@@ -392,7 +433,7 @@ walblocks_collect(WalBlocks **out, char **out_reason, const WalBlocksOpts *o)
 	if (o->to_lsn_cb == NULL && (rc = walblocks_range_check(o->from_timeline, o->to_timeline, o->from_lsn, o->to_lsn,
 	                                                        out_reason)) <= 0)
 		goto out;
-	if ((rc = pg_walreader_new(&rd, o->seg_size, o->from_timeline, o->from_lsn, read_segment, &src)) < 0)
+	if ((rc = pg_walreader_new_ranged(&rd, o->seg_size, o->from_timeline, o->from_lsn, read_segment, &src)) < 0)
 		goto out;
 	for (;;) {
 		if (to_lsn == 0 && pg_walreader_end_lsn(rd) >= o->ahead_lsn &&
@@ -452,6 +493,7 @@ walblocks_collect(WalBlocks **out, char **out_reason, const WalBlocksOpts *o)
 	wb = NULL;
 	rc = 0;
 out:
+	source_close(&src);
 	pg_walreader_free(rd);
 	walblocks_free(wb);
 	return rc;

@@ -11,6 +11,7 @@
 
 #define PG_WAL_SEG_SIZE_DEFAULT (16u * 1024 * 1024)
 #define PG_WAL_NAME_LEN 24
+#define PG_WAL_PAGE_SIZE 8192u /* XLOG_BLCKSZ */
 
 /* "16/B374D848" -> LSN; ERR_INVALID on anything else. */
 int pg_lsn_parse(uint64_t *out, const char *text);

@@ -33,7 +33,7 @@
 #include "common/crc32c.h"
 #include "pg/wal.h"
 
-#define WAL_BLCKSZ 8192u
+#define WAL_BLCKSZ PG_WAL_PAGE_SIZE
 #define MAXALIGN8(x) (((x) + UINT64_C(7)) & ~UINT64_C(7))
 
 /* XLogPageHeaderData / XLogLongPageHeaderData. */
@@ -113,13 +113,14 @@
 struct PgWalReader {
 	uint32_t seg_size;
 	uint32_t timeline;
-	PgWalSegmentCb cb;
+	PgWalSegmentCb cb;        /* whole segments, or */
+	PgWalRangeCb range_cb;    /* pieces, as far as read */
 	void *payload;
 	uint64_t start_lsn;
 
-	uint8_t *seg;          /* seg_size bytes: segment seg_no when seg_loaded */
+	uint8_t *seg;          /* seg_size bytes: [0, seg_have) of segment seg_no */
 	uint64_t seg_no;
-	bool seg_loaded;
+	uint32_t seg_have;     /* 0: nothing loaded */
 	uint8_t *rec;          /* a record that spans pages, assembled */
 	size_t rec_cap;
 
@@ -184,28 +185,50 @@ invalid_record(PgWalReader *r, uint64_t lsn, const char *fmt, ...)
 	return end_wal(r, "invalid record at %s: %s", at, what);
 }
 
-/* 1: segment segno is in r->seg; 0: it is not in the archive (end); <0: error. */
+/* A ranged source is asked for pieces of a sixteenth of a segment, at most 1 MiB. */
+#define RANGE_READ_MAX (1024u * 1024)
+
+/* 1: bytes [0, need) of segment segno are in r->seg; 0: it is not in the
+ * archive (end); <0: error. */
 static int
-load_segment(PgWalReader *r, uint64_t segno)
+load_segment(PgWalReader *r, uint64_t segno, uint32_t need)
 {
 	char name[PG_WAL_NAME_LEN + 1];
+	uint32_t have = 0;
 	int rc;
 
-	if (r->seg_loaded && r->seg_no == segno)
+	if (r->seg_have > 0 && r->seg_no == segno && r->seg_have >= need)
 		return 1;
-	r->seg_loaded = false;
+	if (r->seg_have == 0 || r->seg_no != segno) {
+		r->seg_have = 0;
+		r->seg_no = segno;
+	}
 	pg_wal_name(name, r->timeline, segno, r->seg_size);
-	rc = r->cb(r->seg, r->timeline, segno, r->payload);
-	if (rc == ERR_NOT_FOUND)
+	if (r->range_cb) {
+		uint32_t piece = r->seg_size / 16 < RANGE_READ_MAX ? r->seg_size / 16 : RANGE_READ_MAX;
+		uint32_t want = (need + piece - 1) / piece * piece;
+
+		if (want > r->seg_size)
+			want = r->seg_size;
+		rc = r->range_cb(r->seg, r->timeline, segno, r->seg_have, want, &have, r->payload);
+		if (rc == 0 && (have < want || have > r->seg_size))
+			return err_set(ERR_INTERNAL, "WAL source gave %u bytes of segment %s, %u wanted", have, name, want);
+	} else {
+		rc = r->cb(r->seg, r->timeline, segno, r->payload);
+		have = r->seg_size;
+	}
+	if (rc == ERR_NOT_FOUND) {
+		r->seg_have = 0;
 		return end_wal(r, "segment %s is not in the archive", name);
+	}
 	if (rc < 0) {
+		r->seg_have = 0; /* what the buffer holds is not known */
 		err_prefix("while reading WAL segment %s", name);
 		return rc;
 	}
 	if (rc > 0)
 		return err_set(ERR_INTERNAL, "WAL segment callback returned %d for segment %s", rc, name);
-	r->seg_loaded = true;
-	r->seg_no = segno;
+	r->seg_have = have;
 	return 1;
 }
 
@@ -287,7 +310,7 @@ get_page(PgWalReader *r, uint64_t page_lsn, uint64_t rec_lsn, const uint8_t **ou
 	const uint8_t *page;
 	int rc;
 
-	if ((rc = load_segment(r, page_lsn / r->seg_size)) <= 0)
+	if ((rc = load_segment(r, page_lsn / r->seg_size, (uint32_t)(page_lsn % r->seg_size) + WAL_BLCKSZ)) <= 0)
 		return rc;
 	page = r->seg + page_lsn % r->seg_size;
 	if (!page_valid(r, page_lsn, page, rec_lsn))
@@ -697,22 +720,43 @@ seg_buffer_new(uint32_t seg_size)
 	return p;
 }
 
+static PgWalReader *
+reader_new(uint32_t seg_size, uint32_t timeline, uint64_t start_lsn, bool whole, void *payload)
+{
+	PgWalReader *r;
+
+	ASSERT(pg_wal_seg_size_valid(seg_size));
+	r = xcalloc(1, sizeof(*r));
+	r->seg_size = seg_size;
+	r->timeline = timeline;
+	r->payload = payload;
+	r->start_lsn = start_lsn;
+	/* pieces: only what is read is touched, in small pages (a huge page
+	 * would be cleared whole for the first piece in it) */
+	r->seg = whole ? seg_buffer_new(seg_size) : xmalloc(seg_size);
+	r->pos = start_lsn - start_lsn % seg_size;
+	return r;
+}
+
+int
+pg_walreader_new_ranged(PgWalReader **out, uint32_t seg_size, uint32_t timeline, uint64_t start_lsn,
+	PgWalRangeCb cb, void *payload)
+{
+	ASSERT(cb != NULL);
+	*out = reader_new(seg_size, timeline, start_lsn, false, payload);
+	(*out)->range_cb = cb;
+	return 0;
+}
+
 int
 pg_walreader_new(PgWalReader **out, uint32_t seg_size, uint32_t timeline, uint64_t start_lsn,
 	PgWalSegmentCb cb, void *payload)
 {
 	PgWalReader *r;
 
-	ASSERT(pg_wal_seg_size_valid(seg_size));
 	ASSERT(cb != NULL);
-	r = xcalloc(1, sizeof(*r));
-	r->seg_size = seg_size;
-	r->timeline = timeline;
+	r = reader_new(seg_size, timeline, start_lsn, true, payload);
 	r->cb = cb;
-	r->payload = payload;
-	r->start_lsn = start_lsn;
-	r->seg = seg_buffer_new(seg_size);
-	r->pos = start_lsn - start_lsn % seg_size;
 	*out = r;
 	return 0;
 }
@@ -746,9 +790,19 @@ pg_walreader_end_lsn(const PgWalReader *r)
 void
 pg_walreader_resume(PgWalReader *r)
 {
+	uint64_t page = r->pos - r->pos % WAL_BLCKSZ;
+
 	r->ended = false;
 	r->reason[0] = '\0';
-	r->seg_loaded = false;
+	/* What lies before the page the end is on was read whole and stays; the
+	 * rest was read before the server wrote it (a whole-segment source: all
+	 * of it again). */
+	if (r->range_cb && r->seg_have > 0 && r->seg_no == page / r->seg_size) {
+		if (r->seg_have > page % r->seg_size)
+			r->seg_have = (uint32_t)(page % r->seg_size);
+	} else {
+		r->seg_have = 0;
+	}
 }
 
 const char *

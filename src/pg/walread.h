@@ -56,6 +56,15 @@ typedef struct PgWalRecord {
  * (with the thread's error record set, see common/error.h). */
 typedef int (*PgWalSegmentCb)(uint8_t *buf, uint32_t timeline, uint64_t segno, void *payload);
 
+/* Supplies segments in pieces, as the reader reaches them: bytes [0, have) of
+ * segment segno are in buf already (have 0: none); make at least [0, want) valid
+ * (have < want <= seg_size, want a multiple of the WAL page size) and set
+ * *out_have to how much of buf now is (want <= *out_have <= seg_size: a source
+ * that has only whole segments fills all of buf).  Returns as PgWalSegmentCb.
+ * After an XLOG_SWITCH record the rest of its segment is never asked for. */
+typedef int (*PgWalRangeCb)(uint8_t *buf, uint32_t timeline, uint64_t segno, uint32_t have, uint32_t want,
+                            uint32_t *out_have, void *payload);
+
 /* Start at the first record that begins at or after start_lsn (the reader begins at
  * the start of start_lsn's segment, skips a continuation from the previous segment,
  * and skips records before start_lsn).  seg_size must be valid
@@ -64,6 +73,10 @@ typedef int (*PgWalSegmentCb)(uint8_t *buf, uint32_t timeline, uint64_t segno, v
  * pg_walreader_free(). */
 int pg_walreader_new(PgWalReader **out, uint32_t seg_size, uint32_t timeline, uint64_t start_lsn,
                      PgWalSegmentCb cb, void *payload);
+/* The same with a source of pieces (PgWalRangeCb): what a segment holds after
+ * its last record, or after a switch, is not read. */
+int pg_walreader_new_ranged(PgWalReader **out, uint32_t seg_size, uint32_t timeline, uint64_t start_lsn,
+                            PgWalRangeCb cb, void *payload);
 /* 1: *out holds the next record; 0: end of the WAL available (the next segment is
  * not in the archive, or the next record is invalid: zeroed tail, bad xl_prev, bad
  * CRC, page address mismatch — the normal end of WAL); <0: an error reading
@@ -84,7 +97,8 @@ int pg_walreader_next(PgWalReader *r, PgWalRecord *out);
 uint64_t pg_walreader_end_lsn(const PgWalReader *r);
 /* After pg_walreader_next() returned 0 at the end of the WAL written so far
  * (read while the server writes on): forget that end and read on from
- * pg_walreader_end_lsn(), the segment it is in read again. */
+ * pg_walreader_end_lsn(), the segment it is in read again (with a source of
+ * pieces, from the page that end is on). */
 void pg_walreader_resume(PgWalReader *r);
 /* Borrowed until pg_walreader_free(); "" until pg_walreader_next() returned 0. */
 const char *pg_walreader_end_reason(const PgWalReader *r);

@@ -792,6 +792,16 @@ test_files_scan(void **state)
 			free(d);
 			d = path_join(tmpl, "base/1");
 			put_file(d, "1259", 8192);
+			/* a directory large enough to be statted by two threads */
+			for (int i = 0; i < 600; i++) {
+				char name[32];
+
+				snprintf(name, sizeof(name), "%d", 20000 + i);
+				put_file(d, name, (size_t)(i % 50));
+			}
+			put_file(d, "20100_init", 0); /* 20100 unlogged, its init fork in the other half */
+			put_file(d, "t5_20599", 10);  /* temporary, in the second half */
+			put_file(d, "pg_internal.init", 10);
 			free(d);
 			d = path_join(tmpl, "pg_wal");
 			put_file(d, "000000010000000000000001", 64);
@@ -828,6 +838,38 @@ test_files_scan(void **state)
 		assert_int_equal(f->kind, MF_FILE);
 		assert_non_null(f = scanned(m, "base/1/1259"));
 		assert_int_equal(f->kind, MF_FILE);
+		{
+			const char *prev = NULL;
+			size_t n_big = 0;
+
+			for (int i = 0; i < 600; i++) {
+				char path[64];
+
+				snprintf(path, sizeof(path), "base/1/%d", 20000 + i);
+				f = scanned(m, path);
+				if (i == 100) {
+					assert_null(f);
+					continue;
+				}
+				if (f == NULL)
+					fail_msg("%s is not in the walk", path);
+				assert_int_equal(f->size, (uint64_t)(i % 50));
+				assert_int_equal(f->kind, MF_FILE);
+			}
+			assert_non_null(scanned(m, "base/1/20100_init"));
+			assert_null(scanned(m, "base/1/t5_20599"));
+			assert_null(scanned(m, "base/1/pg_internal.init"));
+			/* in name order, as one thread lists them */
+			for (size_t i = 0; i < m->n_files; i++) {
+				if (strncmp(m->files[i].path, "base/1/", 7) != 0)
+					continue;
+				if (prev)
+					assert_true(strcmp(prev, m->files[i].path) < 0);
+				prev = m->files[i].path;
+				n_big++;
+			}
+			assert_int_equal(n_big, 1 + 599 + 1); /* 1259, the others but 20100, 20100_init */
+		}
 		assert_non_null(scanned(m, "pg_wal"));
 		assert_null(scanned(m, "pg_wal/000000010000000000000001"));
 		assert_null(scanned(m, "postmaster.pid"));

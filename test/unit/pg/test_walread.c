@@ -703,6 +703,93 @@ test_walread_resume_after_written_on(void **state)
 	}
 }
 
+/* A source of pieces over the test archive: what the reader asked for. */
+typedef struct RangeSource {
+	Archive a;
+	uint8_t *whole;               /* the segment as the archive has it */
+	uint32_t max_want[LAST_SEGNO + 2];
+	uint32_t first_have;          /* of the first call after resume_at is set */
+	bool resumed;
+	int calls_after_resume;
+} RangeSource;
+
+static int
+range_cb(uint8_t *buf, uint32_t timeline, uint64_t segno, uint32_t have, uint32_t want, uint32_t *out_have,
+	void *payload)
+{
+	RangeSource *s = payload;
+	int rc;
+
+	assert_true(have < want);
+	assert_true(want <= SEG_SIZE);
+	assert_int_equal(want % WAL_PAGE, 0);
+	if (s->resumed && s->calls_after_resume++ == 0)
+		s->first_have = have;
+	if ((rc = archive_cb(s->whole, timeline, segno, &s->a)) < 0)
+		return rc;
+	memcpy(buf + have, s->whole + have, want - have);
+	if (segno <= LAST_SEGNO + 1 && want > s->max_want[segno])
+		s->max_want[segno] = want;
+	*out_have = want;
+	return 0;
+}
+
+/*
+ * A source of pieces gives the records pg_waldump gives, is asked only as
+ * far as the reader goes (not for the segment's rest after the switch), and
+ * after a resume is asked again from the page the end was on, not from the
+ * segment's start.
+ */
+static void
+test_walread_ranged_reads_only_what_is_read(void **state)
+{
+	const Fixture *fx = *state;
+	RangeSource s;
+	PgWalReader *r = NULL;
+	PgWalRecord rec;
+	int first = -1, n = 0, rc;
+
+	memset(&s, 0, sizeof(s));
+	archive_init(&s.a);
+	s.whole = xmalloc(SEG_SIZE);
+	s.a.patch = patch_zero_from; /* written up to the restore point so far */
+	s.a.patch_lsn = LSN_RESTORE_POINT;
+	assert_int_equal(pg_walreader_new_ranged(&r, SEG_SIZE, TLI, (uint64_t) FIRST_SEGNO * SEG_SIZE, range_cb, &s),
+		0);
+	while ((rc = pg_walreader_next(r, &rec)) == 1) {
+		if (first < 0)
+			first = find_expected(fx, rec.lsn);
+		assert_record_matches(&rec, &fx->recs[first + n++]);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(first, 0);
+	assert_int_equal(pg_walreader_end_lsn(r), LSN_RESTORE_POINT);
+	/* the segments before were read whole, the last only to the end so far */
+	assert_int_equal(s.max_want[FIRST_SEGNO], SEG_SIZE);
+	assert_int_equal(s.max_want[FIRST_SEGNO + 1], SEG_SIZE);
+	assert_true(s.max_want[LAST_SEGNO] > seg_offset(LSN_RESTORE_POINT));
+	assert_true(s.max_want[LAST_SEGNO] < SEG_SIZE);
+
+	s.a.patch = NULL; /* written on */
+	s.resumed = true;
+	pg_walreader_resume(r);
+	while ((rc = pg_walreader_next(r, &rec)) == 1) {
+		assert_true(first + n < fx->n_recs);
+		assert_record_matches(&rec, &fx->recs[first + n++]);
+	}
+	assert_int_equal(rc, 0);
+	assert_int_equal(n, fx->n_recs);
+	/* read again from the page the end was on */
+	assert_int_equal(s.first_have, seg_offset(LSN_RESTORE_POINT) / WAL_PAGE * WAL_PAGE);
+	/* after the switch, the segment's rest was not asked for */
+	assert_true(s.max_want[LAST_SEGNO] > seg_offset(LSN_SWITCH));
+	assert_true(s.max_want[LAST_SEGNO] <= (seg_offset(LSN_SWITCH) / (SEG_SIZE / 16) + 1) * (SEG_SIZE / 16));
+	assert_int_equal(pg_walreader_end_lsn(r), (uint64_t) (LAST_SEGNO + 1) * SEG_SIZE);
+	assert_string_equal(pg_walreader_end_reason(r), "segment 00000001000000000000000C is not in the archive");
+	pg_walreader_free(r);
+	free(s.whole);
+}
+
 static void
 test_walread_bad_prev_link_ends_wal(void **state)
 {
@@ -1095,6 +1182,7 @@ main(void)
 		cmocka_unit_test(test_walread_corrupt_byte_ends_wal),
 		cmocka_unit_test(test_walread_zeroed_tail_ends_wal),
 		cmocka_unit_test(test_walread_resume_after_written_on),
+		cmocka_unit_test(test_walread_ranged_reads_only_what_is_read),
 		cmocka_unit_test(test_walread_bad_prev_link_ends_wal),
 		cmocka_unit_test(test_walread_recycled_segment_ends_wal),
 		cmocka_unit_test(test_walread_overwritten_contrecord),
