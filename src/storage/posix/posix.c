@@ -5,6 +5,11 @@
  * close fsyncs it (unless no_sync), renames it over the name and fsyncs the
  * directory.  A writer freed before a successful close unlinks the temp
  * file, so nothing half-written is ever visible under a real name.
+ *
+ * A no_sync writer's data are made durable later, all at once (posix_sync's
+ * syncfs): their writeback is started as they are written, every
+ * WRITEBACK_KICK bytes and at close, so that the syncfs finds them on their
+ * way to the device rather than all still to write.
  */
 #include "common/buf.h"
 #include "common/error.h"
@@ -79,7 +84,22 @@ typedef struct PosixWriter {
 	bool no_sync;
 	bool no_replace;
 	bool committed;
+	off_t written;            /* bytes written */
+	off_t kicked;             /* of those, handed to writeback (no_sync) */
 } PosixWriter;
+
+#define WRITEBACK_KICK (8 * 1024 * 1024)
+
+/* Start the writeback of what was written since the last kick (advisory:
+ * a file system without it, NFS, is synced by syncfs alone). */
+static void
+pw_kick(PosixWriter *w)
+{
+	if (w->no_sync && w->written > w->kicked) {
+		(void)sync_file_range(w->fd, w->kicked, w->written - w->kicked, SYNC_FILE_RANGE_WRITE);
+		w->kicked = w->written;
+	}
+}
 
 static int
 pw_write(void *impl, const void *buf, size_t len)
@@ -96,7 +116,10 @@ pw_write(void *impl, const void *buf, size_t len)
 		}
 		p += n;
 		len -= (size_t)n;
+		w->written += n;
 	}
+	if (w->written - w->kicked >= WRITEBACK_KICK)
+		pw_kick(w);
 	return 0;
 }
 
@@ -104,8 +127,10 @@ static int
 pw_close(void *impl)
 {
 	PosixWriter *w = impl;
-	int fd = w->fd;
+	int fd;
 
+	pw_kick(w);
+	fd = w->fd;
 	w->fd = -1;
 	if (!w->no_sync && fsync(fd) < 0) {
 		int e = errno;
