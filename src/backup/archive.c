@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/strutil.h"
 #include "pg/wal.h"
+#include "pg/walread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,49 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* A segment in pg_wal, read by the WAL reader in pieces. */
+static int
+wal_fd_range(uint8_t *buf, uint32_t timeline, uint64_t segno, uint32_t have, uint32_t want, uint32_t *out_have,
+             void *payload)
+{
+	const int *fd = payload;
+	ssize_t n = files_read_at(*fd, buf + have, want - have, (off_t)have);
+
+	(void)timeline;
+	(void)segno;
+	if (n < 0)
+		return err_errno(errno, "could not read WAL");
+	if ((size_t)n != want - have)
+		return err_set(ERR_CORRUPT, "WAL segment ends early");
+	*out_have = want;
+	return 0;
+}
+
+uint64_t
+wal_switch_end(int fd, uint32_t seg_size, uint32_t timeline, uint64_t seg, uint64_t from_lsn)
+{
+	PgWalReader *rd = NULL;
+	PgWalRecord rec;
+	uint64_t seg_start = seg * (uint64_t)seg_size, end = seg_size;
+	int rc;
+
+	if (from_lsn < seg_start || from_lsn >= seg_start + seg_size)
+		return seg_size;
+	(void)pg_walreader_new_ranged(&rd, seg_size, timeline, from_lsn, wal_fd_range, &fd);
+	while ((rc = pg_walreader_next(rd, &rec)) == 1 && rec.lsn < seg_start + seg_size) {
+		if (pg_wal_record_is_switch(&rec)) {
+			uint64_t rec_end = rec.lsn + rec.tot_len - seg_start;
+
+			end = (rec_end + PG_WAL_PAGE_SIZE - 1) / PG_WAL_PAGE_SIZE * PG_WAL_PAGE_SIZE;
+			break;
+		}
+	}
+	if (rc < 0)
+		err_clear();
+	pg_walreader_free(rd);
+	return end;
+}
+
 /*
  * The name is archived already: accepted only with the same content,
  * compared byte for byte with the stored object as it decodes (its own
@@ -33,7 +77,7 @@
  * cryptographic sum for this.
  */
 static int
-compare_archived(Storage *s, int fd, const char *path, const char *name, const char *object)
+compare_archived(Storage *s, int fd, const char *path, const char *name, const char *object, uint64_t zero_from)
 {
 	IoReader *src = NULL, *r = NULL;
 	uint8_t *stored = xmalloc(COPY_BUF_SIZE), *local = xmalloc(COPY_BUF_SIZE);
@@ -55,9 +99,16 @@ compare_archived(Storage *s, int fd, const char *path, const char *name, const c
 			break;
 		}
 		if (same) {
-			if ((got = files_read_at(fd, local, (size_t)n, (off_t)off)) < 0) {
+			/* the file's bytes, zeros from zero_from on (as archive-push stores them) */
+			size_t from_file = off >= zero_from ? 0 : zero_from - off < (uint64_t)n ? (size_t)(zero_from - off) : (size_t)n;
+
+			if ((got = from_file ? files_read_at(fd, local, from_file, (off_t)off) : 0) < 0) {
 				rc = err_errno(errno, "could not read WAL file \"%s\"", path);
 				goto out;
+			}
+			if ((size_t)got == from_file && from_file < (size_t)n) {
+				memset(local + from_file, 0, (size_t)n - from_file);
+				got = n;
 			}
 			/* the bytes both have; a length differs is seen at the end */
 			same = memcmp(stored, local, (size_t)got) == 0;
@@ -89,6 +140,24 @@ out:
 	return rc;
 }
 
+/* The same content, as this version stores it (zeros after a switch record)
+ * or whole (as earlier versions stored every segment). */
+static int
+compare_either(Storage *s, int fd, const char *path, const char *name, const char *object, uint64_t zero_from)
+{
+	int rc = compare_archived(s, fd, path, name, object, zero_from);
+
+	if (rc == ERR_EXISTS && zero_from != UINT64_MAX) {
+		ErrSaved *first = err_save();
+
+		err_clear();
+		if ((rc = compare_archived(s, fd, path, name, object, UINT64_MAX)) == ERR_EXISTS)
+			rc = err_restore(first);
+		err_saved_free(first);
+	}
+	return rc;
+}
+
 int
 archive_push(Meta *meta, const char *cluster, const char *path)
 {
@@ -101,6 +170,8 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 	IoCompress comp;
 	StorageInfo info;
 	PgWalFileKind kind;
+	uint64_t zero_from = UINT64_MAX, off = 0;
+	struct stat st;
 	int fd = -1;
 	ssize_t n;
 	int rc;
@@ -141,6 +212,19 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 			err_hint("Check --cluster in archive_command.");
 			goto out;
 		}
+		/* A segment switched early (pg_backup_start, pg_switch_wal, archive_timeout):
+		 * what follows its switch record is stored as zeros, neither read nor
+		 * compressed; it is often a recycled segment's old WAL. */
+		if (kind == PG_WAL_FILE_SEGMENT && fstat(fd, &st) == 0 && (uint64_t)st.st_size == hdr.seg_size) {
+			uint64_t segno = hdr.pageaddr / hdr.seg_size;
+			uint64_t end = wal_switch_end(fd, hdr.seg_size, hdr.timeline, segno, segno * hdr.seg_size);
+
+			if (end < hdr.seg_size) {
+				zero_from = end;
+				log_debug("WAL file \"%s\": its switch record ends at %" PRIu64 "; the rest is stored as zeros",
+				          name, end);
+			}
+		}
 	}
 	if ((rc = cluster_storage_open(meta, &c, NULL, &s)) < 0)
 		goto out;
@@ -148,7 +232,7 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 	if ((rc = storage_info(s, object, &info)) < 0)
 		goto out;
 	if (info.exists) {
-		rc = compare_archived(s, fd, path, name, object);
+		rc = compare_either(s, fd, path, name, object, zero_from);
 		goto out;
 	}
 	if ((rc = storage_write_open(s, &sink, object, &(StorageWriteOpts){.no_replace = true})) < 0)
@@ -160,19 +244,30 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 	sink = NULL;
 	if (rc < 0)
 		goto out;
-	while ((n = read(fd, buf, COPY_BUF_SIZE)) != 0) {
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = err_errno(errno, "could not read WAL file \"%s\"", path);
-			goto out;
+	for (;;) {
+		if (off >= zero_from) {
+			/* the rest after the switch record: zeros, to the segment's end */
+			n = (ssize_t)(st.st_size - (off_t)off < COPY_BUF_SIZE ? st.st_size - (off_t)off : COPY_BUF_SIZE);
+			if (n <= 0)
+				break;
+			memset(buf, 0, (size_t)n);
+		} else {
+			size_t want = zero_from - off < COPY_BUF_SIZE ? (size_t)(zero_from - off) : COPY_BUF_SIZE;
+
+			if ((n = files_read_at(fd, buf, want, (off_t)off)) < 0) {
+				rc = err_errno(errno, "could not read WAL file \"%s\"", path);
+				goto out;
+			}
+			if (n == 0)
+				break;
 		}
 		if ((rc = io_writer_write(w, buf, (size_t)n)) < 0)
 			goto out;
+		off += (uint64_t)n;
 	}
 	rc = io_writer_close(w);
 	if (rc == ERR_EXISTS) /* pushed meanwhile by another process: the same content is fine */
-		rc = compare_archived(s, fd, path, name, object);
+		rc = compare_either(s, fd, path, name, object, zero_from);
 out:
 	if (rc < 0)
 		err_prefix("could not archive \"%s\"", name);

@@ -24,7 +24,6 @@
 #include "common/strutil.h"
 #include "pg/control.h"
 #include "pg/wal.h"
-#include "pg/walread.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1078,59 +1077,6 @@ wal_copy_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
 
 	(void)item_idx;
 	return files_copy_to(wc->ctx, p, worker_idx, wc->f, wc->full, wc->object, wc->zero_from);
-}
-
-/* A segment in pg_wal, read by the WAL reader in pieces. */
-static int
-wal_fd_range(uint8_t *buf, uint32_t timeline, uint64_t segno, uint32_t have, uint32_t want, uint32_t *out_have,
-             void *payload)
-{
-	const int *fd = payload;
-	ssize_t n = files_read_at(*fd, buf + have, want - have, (off_t)have);
-
-	(void)timeline;
-	(void)segno;
-	if (n < 0)
-		return err_errno(errno, "could not read WAL");
-	if ((size_t)n != want - have)
-		return err_set(ERR_CORRUPT, "WAL segment ends early");
-	*out_have = want;
-	return 0;
-}
-
-/*
- * Where the WAL of the segment seg (open as fd) ends: the end of the
- * XLOG_SWITCH record that pg_backup_stop asked for after stop_lsn, rounded
- * up to its page.  Recovery never reads a segment past its switch record
- * (the next record is at the next segment's start), so the rest, often a
- * recycled segment's old WAL, need not be read or stored: it is stored as
- * zeros, as pg_clearxlogtail does for archives.  seg_size when no switch
- * record follows stop_lsn in the segment (a backup from a standby, a stop
- * that ended at a segment boundary).
- */
-static uint64_t
-wal_switch_end(int fd, uint32_t seg_size, uint32_t timeline, uint64_t seg, uint64_t stop_lsn)
-{
-	PgWalReader *rd = NULL;
-	PgWalRecord rec;
-	uint64_t seg_start = seg * (uint64_t)seg_size, end = seg_size;
-	int rc;
-
-	if (stop_lsn <= seg_start || stop_lsn >= seg_start + seg_size)
-		return seg_size;
-	(void)pg_walreader_new_ranged(&rd, seg_size, timeline, stop_lsn, wal_fd_range, &fd);
-	while ((rc = pg_walreader_next(rd, &rec)) == 1 && rec.lsn < seg_start + seg_size) {
-		if (pg_wal_record_is_switch(&rec)) {
-			uint64_t rec_end = rec.lsn + rec.tot_len - seg_start;
-
-			end = (rec_end + PG_WAL_PAGE_SIZE - 1) / PG_WAL_PAGE_SIZE * PG_WAL_PAGE_SIZE;
-			break;
-		}
-	}
-	if (rc < 0)
-		err_clear();
-	pg_walreader_free(rd);
-	return end;
 }
 
 /*

@@ -189,6 +189,16 @@ uint32_t files_check_pages(const CopyCtx *ctx, int fd, const char *path, uint8_t
 #include "meta/meta.h"
 #include "pg/conn.h"
 
+/*
+ * Where the WAL of segment seg (the file open as fd, seg_size bytes) ends for
+ * good: the end of the first XLOG_SWITCH record at or after from_lsn, rounded
+ * up to its WAL page; seg_size when there is none (the WAL runs to the
+ * segment's end, or does not read as WAL).  Recovery never reads a segment
+ * past its switch record (the next record is at the next segment's start), so
+ * the rest, often a recycled segment's old WAL, is stored as zeros, as
+ * pg_clearxlogtail does for archives.
+ */
+uint64_t wal_switch_end(int fd, uint32_t seg_size, uint32_t timeline, uint64_t seg, uint64_t from_lsn);
 /* Read archived WAL segment segno of timeline, whole, into buf (seg_size
  * bytes), checking its container; ERR_NOT_FOUND when not archived. */
 int archive_read_segment(Storage *s, const char *system_id, uint32_t seg_size, uint32_t timeline, uint64_t segno,

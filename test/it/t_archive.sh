@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # WAL archive: archive_command works (nothing failed); archive-push is idempotent for
 # identical content and refuses a different file under an existing name; archive-get
-# returns the same bytes, and fails for a missing segment or history file.
+# returns the same bytes, and fails for a missing segment or history file. A segment
+# switched early is stored with zeros after its switch record (recovery never reads
+# there): a recycled segment's old WAL in that rest is neither stored nor compared.
 # tb-storage: file s3
 source "$(dirname "$0")/lib.sh"
 require_tenback
@@ -33,7 +35,7 @@ assert_eq "stored file unchanged by the repeated push" "$before" "$(st_md5 "$sto
 # different content under the same name: refused
 install -d -o "$PG_USER" "$T/bad"
 cp "$wal/$seg" "$T/bad/$seg"; chown "$PG_USER:" "$T/bad/$seg"
-flip_byte "$T/bad/$seg" 1000000
+flip_byte "$T/bad/$seg" 100   # in the first record, before the segment's switch record
 tb_fails "archive-push of different content under an existing name fails" nz archive-push --cluster src "$T/bad/$seg"
 assert_contains "the error names the segment" "$TB_ALL" "$seg"
 assert_contains "stderr has ERROR:" "$TB_ERR" "ERROR:"
@@ -48,6 +50,29 @@ assert_eq "stored file unchanged by the refused prefix" "$before" "$(st_md5 "$st
 # archive-get: same bytes
 tb_ok "archive-get of an archived segment" archive-get --cluster src "$seg" "$T/w/got" || true
 assert_ok "archive-get returns the same bytes" cmp "$wal/$seg" "$T/w/got"
+
+# The segment was switched early (pg_switch_wal): its WAL ends far before 8 MiB. The
+# same segment with old WAL after its switch record (as a recycled segment has it) is
+# the same content to recovery: accepted, the stored object unchanged.
+cp "$wal/$seg" "$T/bad/$seg"
+head -c 1048576 /dev/urandom | dd of="$T/bad/$seg" bs=1M seek=8 conv=notrunc status=none
+tb_ok "archive-push of the segment with other bytes after its switch record succeeds" \
+	archive-push --cluster src "$T/bad/$seg" || true
+assert_eq "stored file unchanged by it" "$before" "$(st_md5 "$stored")"
+# Pushed first with such a rest (under a name not archived yet), it is stored with
+# zeros there: archive-get gives the WAL and zeros, neither the old bytes nor less.
+fresh=0000000100000000000000F0
+cp "$T/bad/$seg" "$T/bad/$fresh"; chown "$PG_USER:" "$T/bad/$fresh"
+tb_ok "archive-push of a switched segment with old bytes after its switch record" \
+	archive-push --cluster src "$T/bad/$fresh" || true
+tb_ok "archive-get of it" archive-get --cluster src "$fresh" "$T/w/fresh" || true
+assert_eq "its size is the segment's" "$(stat -c %s "$wal/$seg")" "$(stat -c %s "$T/w/fresh")"
+assert_ok "its WAL is the segment's (the first 1 MiB)" cmp -n 1048576 "$wal/$seg" "$T/w/fresh"
+assert_ok "the old bytes after the switch record are zeros" cmp -n 1048576 -i 8388608:0 "$T/w/fresh" /dev/zero
+assert_ok "and the rest to the end too" cmp "$wal/$seg" "$T/w/fresh"
+fresh_obj=$(st_keys "tenback/$(st_sysid)/archive" | grep -F "/$fresh" | head -n 1)
+log "stored as $fresh_obj ($(st_size "$fresh_obj") bytes; the same segment with 1 MiB of random bytes after its switch record)"
+assert_true "the old bytes were not stored (under 64 KiB)" test "$(st_size "$fresh_obj")" -lt 65536
 
 # missing segment / history file: non-zero, no file left
 tb_fails "archive-get of a missing segment fails" nz archive-get --cluster src 0000000100000000000000FE "$T/w/missing"
