@@ -55,6 +55,19 @@ wal_switch_end(int fd, uint32_t seg_size, uint32_t timeline, uint64_t seg, uint6
 
 	if (from_lsn < seg_start || from_lsn >= seg_start + seg_size)
 		return seg_size;
+	/* Written to its last page (its page address there is its own): the WAL
+	 * runs to the segment's end, as in most segments; not read again. */
+	{
+		uint8_t last[16];
+		uint64_t addr = 0;
+
+		if (files_read_at(fd, last, sizeof(last), (off_t)(seg_size - PG_WAL_PAGE_SIZE)) == (ssize_t)sizeof(last)) {
+			for (int i = 7; i >= 0; i--)
+				addr = addr << 8 | last[8 + i]; /* xlp_pageaddr, little-endian */
+			if (addr == seg_start + seg_size - PG_WAL_PAGE_SIZE)
+				return seg_size;
+		}
+	}
 	(void)pg_walreader_new_ranged(&rd, seg_size, timeline, from_lsn, wal_fd_range, &fd);
 	while ((rc = pg_walreader_next(rd, &rec)) == 1 && rec.lsn < seg_start + seg_size) {
 		if (pg_wal_record_is_switch(&rec)) {
