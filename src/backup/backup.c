@@ -1126,6 +1126,8 @@ wal_from_pg_wal(Job *j, CopyCtx *ctx, const char *name, uint64_t seg, const char
 	/* the segment pg_backup_stop switched: what follows its switch record is not read */
 	if (seg == pg_wal_segno(j->m->stop_lsn - 1, j->m->wal_seg_size))
 		wc.zero_from = wal_switch_end(fd, j->m->wal_seg_size, j->m->timeline, seg, j->m->stop_lsn);
+	if (wc.zero_from < j->m->wal_seg_size && (rc = copy_ctx_zero_frame(ctx)) < 0)
+		goto out;
 	f.path = rel;
 	f.kind = MF_FILE;
 	po.jobs = ctx->jobs;

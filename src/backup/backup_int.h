@@ -50,6 +50,10 @@ typedef struct CopyCtx {
 	struct Throttle *throttle; /* made by copy_ctx_prepare when max_rate is set */
 	IoFrameCodec *codecs[POOL_JOBS_MAX];
 	uint8_t *bufs[POOL_JOBS_MAX];   /* COPY_BUF_SIZE each, made by their worker on first use */
+	/* the frame of a chunk of COPY_CHUNK_BYTES zeros (copy_ctx_zero_frame), for
+	 * the zeros after a WAL switch: made once, not compressed again per chunk */
+	uint8_t *zero_frame;
+	size_t zero_frame_len;
 	_Atomic uint64_t bytes_done;
 	_Atomic uint64_t files_done;
 	/* optional: progress every ~500 ms, also inside a large file; called by files_progress only */
@@ -94,6 +98,8 @@ void files_progress(CopyCtx *ctx, bool force);
 /* Per-worker state of a copy: ctx->codecs for every worker (ERR_INVALID
  * for a bad level); copy_ctx_release frees codecs and buffers. */
 int copy_ctx_prepare(CopyCtx *ctx);
+/* Make ctx->zero_frame (after copy_ctx_prepare, before the pool runs). */
+int copy_ctx_zero_frame(CopyCtx *ctx);
 /* Count n bytes read from the data directory, and with a max_rate wait until
  * the reads so far fit it (any worker; the average since the first read is
  * kept at or below the rate, as pg_basebackup --max-rate does). */

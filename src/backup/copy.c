@@ -111,6 +111,26 @@ copy_ctx_prepare(CopyCtx *ctx)
 	return 0;
 }
 
+/* A chunk of zeros: read by every copy that stores zeros it did not read, never written. */
+static uint8_t zero_chunk[COPY_CHUNK_BYTES];
+
+int
+copy_ctx_zero_frame(CopyCtx *ctx)
+{
+	size_t cap = copy_slot_bytes();
+	int rc;
+
+	if (ctx->zero_frame || ctx->compress == IO_COMPRESS_NONE)
+		return 0;
+	ctx->zero_frame = xmalloc(cap);
+	if ((rc = io_frame_encode(ctx->codecs[0], ctx->zero_frame, cap, &ctx->zero_frame_len, zero_chunk,
+	                          COPY_CHUNK_BYTES)) < 0) {
+		free(ctx->zero_frame);
+		ctx->zero_frame = NULL;
+	}
+	return rc;
+}
+
 void
 copy_ctx_release(CopyCtx *ctx)
 {
@@ -119,6 +139,8 @@ copy_ctx_release(CopyCtx *ctx)
 		free(ctx->throttle);
 		ctx->throttle = NULL;
 	}
+	free(ctx->zero_frame);
+	ctx->zero_frame = NULL;
 	for (int worker_idx = 0; worker_idx < POOL_JOBS_MAX; worker_idx++) {
 		io_frame_codec_free(ctx->codecs[worker_idx]);
 		ctx->codecs[worker_idx] = NULL;
@@ -143,6 +165,8 @@ typedef struct CopyChunk {
 	PoolTask task;           /* first: the task is the chunk */
 	const SourceFile *src;
 	PoolSlot *slot;          /* a: the raw chunk, b: its frame */
+	const uint8_t *raw;      /* the raw chunk and its frame: in slot, or the shared zeros */
+	const uint8_t *frame;
 	uint64_t off;
 	size_t want;
 	size_t got;
@@ -157,8 +181,21 @@ backup_chunk_run(PoolTask *t, int worker_idx)
 	const SourceFile *src = c->src;
 	size_t read_len = c->off >= src->zero_from ? 0
 	                  : src->zero_from - c->off < c->want ? (size_t)(src->zero_from - c->off) : c->want;
-	ssize_t n = read_len ? files_read_at(src->fd, c->slot->a, read_len, (off_t)c->off) : 0;
+	ssize_t n;
 
+	c->raw = c->slot->a;
+	c->frame = src->ctx->compress == IO_COMPRESS_NONE ? c->slot->a : c->slot->b;
+	if (read_len == 0 && c->want == COPY_CHUNK_BYTES && !src->check &&
+	    (src->ctx->compress == IO_COMPRESS_NONE || src->ctx->zero_frame)) {
+		/* all zeros, not read: the frame made once */
+		c->raw = zero_chunk;
+		c->frame = src->ctx->compress == IO_COMPRESS_NONE ? zero_chunk : src->ctx->zero_frame;
+		c->got = c->want;
+		c->frame_len = src->ctx->compress == IO_COMPRESS_NONE ? c->want : src->ctx->zero_frame_len;
+		c->bad_pages = 0;
+		return 0;
+	}
+	n = read_len ? files_read_at(src->fd, c->slot->a, read_len, (off_t)c->off) : 0;
 	if (n < 0)
 		return err_errno(errno, "could not read file \"%s\"", src->full);
 	copy_read_done(src->ctx, (uint64_t)n);
@@ -254,8 +291,7 @@ files_copy_to(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const char
 		rc = backup_chunk_run(&c->task, worker_idx);
 		if (rc == 0 && c->got > 0) {
 			f->page_errors += c->bad_pages;
-			rc = io_frame_writer_put(fw, c->slot->a, c->got,
-			                         ctx->compress == IO_COMPRESS_NONE ? c->slot->a : c->slot->b, c->frame_len);
+			rc = io_frame_writer_put(fw, c->raw, c->got, c->frame, c->frame_len);
 			if (rc == 0)
 				atomic_fetch_add(&ctx->bytes_done, (uint64_t)c->got);
 		}
@@ -293,8 +329,7 @@ files_copy_to(CopyCtx *ctx, Pool *p, int worker_idx, ManifestFile *f, const char
 			rc = trc;
 		if (rc == 0 && !ended && c->got > 0) {
 			f->page_errors += c->bad_pages;
-			rc = io_frame_writer_put(fw, c->slot->a, c->got,
-			                         ctx->compress == IO_COMPRESS_NONE ? c->slot->a : c->slot->b, c->frame_len);
+			rc = io_frame_writer_put(fw, c->raw, c->got, c->frame, c->frame_len);
 			if (rc == 0)
 				atomic_fetch_add(&ctx->bytes_done, (uint64_t)c->got);
 		}

@@ -390,6 +390,130 @@ test_round_trip(void **state)
 	}
 }
 
+
+/* files_copy_to with zeros from zero_from on, as the set's stop WAL segment is copied. */
+typedef struct ZeroRun {
+	BackupRun *run;
+	const char *full;
+	const char *object;
+	uint64_t zero_from;
+} ZeroRun;
+
+static int
+zero_from_item(Pool *p, int worker_idx, size_t item_idx, void *payload)
+{
+	ZeroRun *zr = payload;
+
+	(void)item_idx;
+	return files_copy_to(zr->run->ctx, p, worker_idx, &zr->run->files[0], zr->full, zr->object, zr->zero_from);
+}
+
+/* Zeros from zero_from on (the rest of a switched WAL segment): the bytes
+ * after it are not read; the object restores to the bytes before it and
+ * zeros, the same object whatever the number of workers, and the frame of
+ * a whole zero chunk made once is the one a zero chunk read would get. */
+static void
+test_zero_from(void **state)
+{
+	static const IoCompress all_compress[] = {IO_COMPRESS_NONE, IO_COMPRESS_LZ4, IO_COMPRESS_ZSTD};
+	static const uint64_t zero_froms[] = {0, 1, CHUNK, CHUNK + 8192 + 24, 3 * CHUNK, 4 * CHUNK};
+	Fixture *fx = *state;
+	size_t len = 4 * CHUNK;
+	uint8_t *data = xmalloc(len), *want = xmalloc(len);
+	char *full = path_join(fx->pgdata, "base/1/seg");
+
+	fill_random(data, len, 77);
+	write_source(fx, "base/1/seg", data, len);
+	for (size_t c_idx = 0; c_idx < 3; c_idx++)
+	for (size_t z_idx = 0; z_idx < sizeof(zero_froms) / sizeof(zero_froms[0]); z_idx++) {
+		uint64_t zero_from = zero_froms[z_idx];
+		uint8_t *first_object = NULL;
+		size_t first_len = 0;
+		IoChecksum want_sum;
+
+		memcpy(want, data, len);
+		memset(want + zero_from, 0, len - zero_from);
+		sha_of(&want_sum, IO_CHECKSUM_CRC32C, want, len);
+		for (size_t jobs_idx = 0; jobs_idx < 2; jobs_idx++) {
+			CopyCtx ctx;
+			ManifestFile f = {0};
+			char rel[32], *object, *full_object, *dest = xasprintf("%s/restored", fx->root);
+			uint8_t *stored, *back;
+			size_t stored_len, back_len;
+			BackupRun run;
+			PoolOpts po = {0};
+
+			snprintf(rel, sizeof(rel), "base/1/z%zu_%zu_%zu", c_idx, z_idx, jobs_idx);
+			object = object_path(fx, rel);
+			full_object = object_full_path(fx, rel);
+			ctx_init(&ctx, fx, all_compress[c_idx], all_jobs[jobs_idx]);
+			ctx.verify_checksums = false;
+			assert_int_equal(copy_ctx_zero_frame(&ctx), 0);
+			assert_true(all_compress[c_idx] == IO_COMPRESS_NONE || ctx.zero_frame != NULL);
+			f.path = rel;
+			f.kind = MF_FILE;
+			run = (BackupRun){&ctx, &f, 0, 0};
+			po.jobs = ctx.jobs;
+			po.n_items = 1;
+			po.item = zero_from_item;
+			po.payload = &(ZeroRun){&run, full, object, zero_from};
+			po.slot_bytes = copy_slot_bytes();
+			po.n_slots = COPY_SLOTS(ctx.jobs);
+			if (pool_run(&po) != 0)
+				fail_msg("backup with zeros from %llu: %s", (unsigned long long)zero_from, err_message());
+			assert_int_equal(f.size, len);
+			assert_true(io_checksum_equal(&f.sum, &want_sum));
+			stored = read_whole(full_object, &stored_len);
+			assert_int_equal(f.stored_size, stored_len);
+			if (first_object == NULL) {
+				first_object = stored;
+				first_len = stored_len;
+			} else {
+				assert_int_equal(stored_len, first_len);
+				assert_memory_equal(stored, first_object, stored_len);
+				free(stored);
+			}
+			assert_int_equal(run_restore(fx, 2, object, dest, len, &want_sum), 0);
+			back = read_whole(dest, &back_len);
+			assert_int_equal(back_len, len);
+			assert_memory_equal(back, want, len);
+			free(back);
+			unlink(dest);
+			copy_ctx_release(&ctx);
+			assert_null(ctx.zero_frame);
+			free(object);
+			free(full_object);
+			free(dest);
+		}
+		/* the same object as the file of those bytes copied whole */
+		{
+			CopyCtx ctx;
+			ManifestFile f = {0};
+			uint8_t *stored;
+			size_t stored_len;
+			char *full_object;
+
+			write_source(fx, "base/1/segz", want, len);
+			ctx_init(&ctx, fx, all_compress[c_idx], 1);
+			ctx.verify_checksums = false;
+			f.path = "base/1/segz";
+			f.kind = MF_FILE;
+			assert_int_equal(run_backup(&ctx, &f, 1, 0), 0);
+			full_object = object_full_path(fx, "base/1/segz");
+			stored = read_whole(full_object, &stored_len);
+			assert_int_equal(stored_len, first_len);
+			assert_memory_equal(stored, first_object, stored_len);
+			free(stored);
+			free(full_object);
+			copy_ctx_release(&ctx);
+		}
+		free(first_object);
+	}
+	free(full);
+	free(data);
+	free(want);
+}
+
 /* Bad pages are counted the same by 1 and 4 workers (each chunk's pages are
  * checked by whoever compresses it); a bad page newer than the backup's
  * start is not counted (WAL replay rewrites it). */
@@ -818,6 +942,7 @@ main(void)
 		cmocka_unit_test(test_pool_both_ends),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_page_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_zero_from, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_vanished, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_reaches_caller, setup, teardown),
