@@ -223,19 +223,18 @@ out:
 	return rc;
 }
 
+/* The settings and a failure newer than the last success (check_archiving's). */
+#define ARCHIVING_SQL                                                                                    \
+	"SELECT current_setting('archive_mode'), current_setting('archive_command'), "                     \
+	"(SELECT coalesce(last_failed_wal, '') FROM pg_stat_archiver WHERE last_failed_time >"             \
+	" coalesce(last_archived_time, '-infinity'))"
+
 static int
-check_archiving(Job *j)
+check_archiving(Job *j, PGresult *res)
 {
-	PGresult *res = NULL;
 	const char *mode, *cmd, *failed;
 	int rc;
 
-	/* the settings and a failure newer than the last success, in one round trip */
-	if ((rc = pg_conn_query(j->conn, &res,
-	                        "SELECT current_setting('archive_mode'), current_setting('archive_command'), "
-	                        "(SELECT coalesce(last_failed_wal, '') FROM pg_stat_archiver WHERE last_failed_time >"
-	                        " coalesce(last_archived_time, '-infinity'))", 0, NULL)) < 0)
-		return rc;
 	mode = PQgetvalue(res, 0, 0);
 	cmd = PQgetvalue(res, 0, 1);
 	if (strcmp(mode, "off") == 0 || strstr(cmd, "archive-push") == NULL) {
@@ -244,7 +243,6 @@ check_archiving(Job *j)
 		err_hint("Set in postgresql.conf: archive_mode = on and archive_command = "
 		         "'tenback --home HOME archive-push --cluster %s %%p', then restart the server.",
 		         j->cluster.name);
-		PQclear(res);
 		return rc;
 	}
 	/* Failing now? Only a warning here: PostgreSQL may not have retried since
@@ -255,21 +253,24 @@ check_archiving(Job *j)
 		log_warning("WAL archiving of cluster \"%s\" failed for %s (pg_stat_archiver); see the server log",
 		            j->cluster.name, failed);
 	}
-	PQclear(res);
 	return 0;
 }
 
 /* Which databases the set holds whole: the tenant, templates and postgres. */
+#define DATABASES_SQL "SELECT oid, datname FROM pg_database ORDER BY oid"
+#define TABLESPACES_SQL                                                                                  \
+	"SELECT oid, spcname, pg_tablespace_location(oid) FROM pg_tablespace "                             \
+	"WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid"
+#define SUPERUSER_SQL "SELECT rolname FROM pg_roles WHERE oid = 10"
+
+/* From the results of DATABASES_SQL, TABLESPACES_SQL and SUPERUSER_SQL. */
 static int
-load_databases(Job *j)
+load_databases(Job *j, PGresult *res, PGresult *spc, PGresult *role)
 {
-	PGresult *res = NULL;
 	bool whole = strcmp(j->o->tenant, "*") == 0;
 	bool found = whole;
 	int rc;
 
-	if ((rc = pg_conn_query(j->conn, &res, "SELECT oid, datname FROM pg_database ORDER BY oid", 0, NULL)) < 0)
-		return rc;
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *name = PQgetvalue(res, i, 1);
 		bool is_tenant = !whole && strcmp(name, j->o->tenant) == 0;
@@ -279,21 +280,19 @@ load_databases(Job *j)
 		found = found || is_tenant;
 		manifest_add_db(j->m, (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10), name, inc);
 	}
-	PQclear(res);
 	if (!found) {
 		rc = err_set(ERR_NOT_FOUND, "tenant \"%s\" does not exist in cluster \"%s\"", j->o->tenant, j->cluster.name);
 		err_hint("\"tenback tenant list --cluster %s\" shows the tenants.", j->cluster.name);
 		return rc;
 	}
-	if ((rc = pg_conn_query(j->conn, &res,
-	                        "SELECT oid, spcname, pg_tablespace_location(oid) FROM pg_tablespace "
-	                        "WHERE spcname NOT IN ('pg_default', 'pg_global') ORDER BY oid", 0, NULL)) < 0)
-		return rc;
-	for (int i = 0; i < PQntuples(res); i++)
-		manifest_add_tablespace(j->m, (uint32_t)strtoul(PQgetvalue(res, i, 0), NULL, 10), PQgetvalue(res, i, 1),
-		                        PQgetvalue(res, i, 2));
-	PQclear(res);
-	return pg_conn_query_value(j->conn, &j->m->superuser, "SELECT rolname FROM pg_roles WHERE oid = 10", 0, NULL);
+	for (int i = 0; i < PQntuples(spc); i++)
+		manifest_add_tablespace(j->m, (uint32_t)strtoul(PQgetvalue(spc, i, 0), NULL, 10), PQgetvalue(spc, i, 1),
+		                        PQgetvalue(spc, i, 2));
+	if (PQntuples(role) < 1)
+		return err_set(ERR_NOT_FOUND, "query returned no rows");
+	free(j->m->superuser);
+	j->m->superuser = PQgetisnull(role, 0, 0) ? NULL : xstrdup(PQgetvalue(role, 0, 0));
+	return 0;
 }
 
 static int
@@ -396,12 +395,14 @@ back_in_time(Job *j, const char *set_id, const char *now_lsn)
  * meanwhile; parent_join checks it after pg_backup_start.  A chain never
  * spans two storages: each restores from its own.
  */
+#define NOW_SQL "SELECT timeline_id, pg_current_wal_lsn()::text FROM pg_control_checkpoint()"
+
+/* res: NOW_SQL's result. */
 static int
-find_parent(Job *j)
+find_parent(Job *j, PGresult *res)
 {
 	MetaSet *sets = NULL;
 	size_t n = 0;
-	PGresult *res = NULL;
 	uint64_t now_lsn = 0, stop_lsn = 0;
 	const MetaSet *latest = NULL;
 	int rc;
@@ -425,9 +426,6 @@ find_parent(Job *j)
 		rc = no_full(j, why);
 		goto out;
 	}
-	if ((rc = pg_conn_query(j->conn, &res, "SELECT timeline_id, pg_current_wal_lsn()::text FROM pg_control_checkpoint()",
-	                        0, NULL)) < 0)
-		goto out;
 	if (pg_lsn_parse(&now_lsn, PQgetvalue(res, 0, 1)) < 0) {
 		err_clear();
 		now_lsn = 0;
@@ -460,7 +458,6 @@ out:
 		j->parent_id = NULL;
 	}
 	meta_set_array_free(sets, n);
-	PQclear(res);
 	return rc;
 }
 
@@ -1434,15 +1431,49 @@ prepare(BackupJob *bj)
 	}
 	if ((rc = cluster_connect(&j->cluster, &j->conn)) < 0)
 		return rc;
-	if ((rc = check_archiving(j)) < 0)
-		return rc;
-	j->m = manifest_new();
-	if ((rc = load_databases(j)) < 0)
-		return rc;
-	if (j->o->mode && strcmp(j->o->mode, "incremental") == 0 && (rc = find_parent(j)) < 0)
-		return rc;
+	{
+		/* what the set needs from the server, in one round trip */
+		static const char *const sqls[] = {ARCHIVING_SQL, DATABASES_SQL, TABLESPACES_SQL, SUPERUSER_SQL, NOW_SQL};
+		bool incremental = j->o->mode && strcmp(j->o->mode, "incremental") == 0;
+		size_t n = sizeof(sqls) / sizeof(sqls[0]) - (incremental ? 0 : 1);
+		PGresult *res[sizeof(sqls) / sizeof(sqls[0])] = {0};
+
+		if ((rc = pg_conn_query_many(j->conn, res, sqls, n)) == 0 && (rc = check_archiving(j, res[0])) == 0) {
+			j->m = manifest_new();
+			if ((rc = load_databases(j, res[1], res[2], res[3])) == 0 && incremental)
+				rc = find_parent(j, res[4]);
+		}
+		for (size_t i = 0; i < n; i++)
+			PQclear(res[i]);
+		if (rc < 0)
+			return rc;
+	}
 	bj->prepared = true;
 	return 0;
+}
+
+/* The storage probes of a physical backup, on a thread while the server is asked. */
+typedef struct Probe {
+	pthread_t thread;
+	Storage *storage;
+	Storage *archive;         /* NULL: the archive is in storage */
+	int rc;
+	bool archive_failed;
+	ErrSaved *err;
+} Probe;
+
+static void *
+probe_main(void *arg)
+{
+	Probe *pr = arg;
+
+	pthread_setname_np(pthread_self(), "tb-probe");
+	pr->rc = storage_probe(pr->storage, "tenback");
+	if (pr->rc == 0 && pr->archive && (pr->rc = storage_probe(pr->archive, "tenback")) < 0)
+		pr->archive_failed = true;
+	if (pr->rc < 0)
+		pr->err = err_save();
+	return NULL;
 }
 
 /* Check if ready to data backup */
@@ -1450,6 +1481,8 @@ static int
 step_check(BackupJob *bj)
 {
 	Job *j = &bj->job;
+	Probe probe = {0};
+	bool probing = false;
 	int rc;
 
 	bj->prepared = false;
@@ -1459,14 +1492,22 @@ step_check(BackupJob *bj)
 		err_hint("When the upgrade is over, mark the cluster NORMAL again, then retry.");
 		return rc;
 	}
-	if ((rc = prepare(bj)) < 0)
-		return rc;
+	if (!j->logical) {
+		probe.storage = j->storage;
+		probe.archive = j->archive;
+		probing = pthread_create(&probe.thread, NULL, probe_main, &probe) == 0;
+	}
+	rc = prepare(bj);
+	if (probing)
+		pthread_join(probe.thread, NULL);
+	if (rc < 0)
+		goto out;
 	if (pg_conn_server_version(j->conn) / 10000 != j->cluster.pg_version / 10000) {
 		rc = err_set(ERR_UNSUPPORTED, "cluster \"%s\" is in upgrading state", j->cluster.name);
 		err_detail("It was registered with PostgreSQL %d and now runs %d.", j->cluster.pg_version / 10000,
 		           pg_conn_server_version(j->conn) / 10000);
 		err_hint("Register the upgraded instance again, then take a full backup.");
-		return rc;
+		goto out;
 	}
 	if (j->logical) {
 		int major = pg_conn_server_version(j->conn) / 10000;
@@ -1476,17 +1517,27 @@ step_check(BackupJob *bj)
 		j->pg_dump = j->pg_dump_version = NULL;
 		if ((rc = pgtool_find(&j->pg_dump, j->o->pg_bin, major, "pg_dump", &j->pg_dump_version)) < 0 ||
 		    (rc = storage_probe(j->storage, "tenback")) < 0)
-			return rc;
+			goto out;
 		job_log(j, "PostgreSQL %d, tenant \"%s\", logical full backup with %s, storage %s%s%s",
 		        pg_conn_server_version(j->conn), j->o->tenant, j->pg_dump, j->storage_name ? j->storage_name : "",
 		        j->storage_name ? " " : "", storage_uri(j->storage));
 		return 0;
 	}
-	if ((rc = storage_probe(j->storage, "tenback")) < 0)
-		return rc;
-	if (j->archive && (rc = storage_probe(j->archive, "tenback")) < 0) {
-		err_prefix("the WAL archive of cluster \"%s\"", j->cluster.name);
-		return rc;
+	if (probing && probe.rc < 0) {
+		/* the server's answers first, as without the thread */
+		rc = err_restore(probe.err);
+		if (probe.archive_failed)
+			err_prefix("the WAL archive of cluster \"%s\"", j->cluster.name);
+		goto out;
+	}
+	if (!probing) {
+		/* no thread: the probes here */
+		if ((rc = storage_probe(j->storage, "tenback")) < 0)
+			goto out;
+		if (j->archive && (rc = storage_probe(j->archive, "tenback")) < 0) {
+			err_prefix("the WAL archive of cluster \"%s\"", j->cluster.name);
+			goto out;
+		}
 	}
 	if (j->storage_name)
 		job_log(j, "PostgreSQL %d, tenant \"%s\", %s backup, storage \"%s\" (%s)", pg_conn_server_version(j->conn),
@@ -1501,7 +1552,10 @@ step_check(BackupJob *bj)
 	}
 	if (j->parent_id)
 		job_log(j, "parent set %s", j->parent_id);
-	return 0;
+	rc = 0;
+out:
+	err_saved_free(probe.err);
+	return rc;
 }
 
 /* Start cluster compact if necessary: the checkpoint, taken up front and visible. */

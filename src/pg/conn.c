@@ -174,6 +174,67 @@ pg_conn_receive(PgConn *c, PGresult **out, const char *sql)
 }
 
 int
+pg_conn_query_many(PgConn *c, PGresult **out, const char *const *sqls, size_t n)
+{
+	size_t sent = 0;
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		out[i] = NULL;
+	if (n == 0)
+		return 0;
+	if (PQenterPipelineMode(c->conn) != 1)
+		return result_error(c, NULL, sqls[0]);
+	for (; sent < n; sent++)
+		if (PQsendQueryParams(c->conn, sqls[sent], 0, NULL, NULL, NULL, NULL, 0) != 1) {
+			rc = result_error(c, NULL, sqls[sent]);
+			break;
+		}
+	if (rc == 0 && PQpipelineSync(c->conn) != 1)
+		rc = result_error(c, NULL, sqls[n - 1]);
+	if (rc < 0) {
+		/* nothing is read back: the connection is not used again */
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++) {
+		PGresult *res = PQgetResult(c->conn), *end;
+		ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+		if (res == NULL) {
+			/* the connection failed: no more results come */
+			if (rc == 0)
+				rc = result_error(c, NULL, sqls[i]);
+			break;
+		}
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+			out[i] = res;
+		} else {
+			if (rc == 0)
+				rc = result_error(c, res, sqls[i]);
+			PQclear(res);
+		}
+		/* each query's results end with a NULL */
+		while ((end = PQgetResult(c->conn)) != NULL)
+			PQclear(end);
+	}
+	if (PQstatus(c->conn) == CONNECTION_OK) {
+		PGresult *sync = PQgetResult(c->conn);
+
+		if (sync && PQresultStatus(sync) != PGRES_PIPELINE_SYNC && rc == 0)
+			rc = result_error(c, sync, sqls[n - 1]);
+		PQclear(sync);
+		if (PQexitPipelineMode(c->conn) != 1 && rc == 0)
+			rc = result_error(c, NULL, sqls[n - 1]);
+	}
+	if (rc < 0)
+		for (size_t i = 0; i < n; i++) {
+			PQclear(out[i]);
+			out[i] = NULL;
+		}
+	return rc;
+}
+
+int
 pg_conn_exec(PgConn *c, const char *sql)
 {
 	PGresult *res;

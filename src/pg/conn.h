@@ -27,6 +27,11 @@ int pg_conn_query(PgConn *c, PGresult **out, const char *sql, int nparams, const
  * connection between them. */
 int pg_conn_send(PgConn *c, const char *sql);
 int pg_conn_receive(PgConn *c, PGresult **out, const char *sql);
+/* n queries without parameters in one round trip (libpq's pipeline mode);
+ * out[i] is query i's result (the caller's to PQclear).  The first failure
+ * is returned as pg_conn_query returns it, with every out[i] NULL; the
+ * queries after a failed one do not run. */
+int pg_conn_query_many(PgConn *c, PGresult **out, const char *const *sqls, size_t n);
 /* First column of the only row as a malloc'd string (NULL for SQL NULL);
  * ERR_NOT_FOUND when no row. */
 int pg_conn_query_value(PgConn *c, char **out, const char *sql, int nparams, const char *const *params);
