@@ -91,7 +91,10 @@ buf_puts(Buf *b, const char *s)
 void
 buf_putc(Buf *b, char c)
 {
-	buf_append(b, &c, 1);
+	if (b->len + 2 > b->cap)
+		buf_reserve(b, 1);
+	b->data[b->len++] = c;
+	b->data[b->len] = '\0';
 }
 
 void

@@ -79,6 +79,23 @@ void json_array_end(JsonWriter *w) { close_container(w, ']'); }
 void
 json_escape(Buf *out, const char *s)
 {
+	size_t n = 0;
+
+	/* most strings need no escape (a manifest's paths): quoted in one copy */
+	while ((unsigned char)s[n] >= 0x20 && s[n] != '"' && s[n] != '\\')
+		n++;
+	if (s[n] == '\0') {
+		char *d;
+
+		buf_reserve(out, n + 2);
+		d = out->data + out->len;
+		d[0] = '"';
+		memcpy(d + 1, s, n);
+		d[n + 1] = '"';
+		out->len += n + 2;
+		out->data[out->len] = '\0';
+		return;
+	}
 	buf_putc(out, '"');
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		const unsigned char *run = p;
