@@ -215,7 +215,7 @@ purge_deferred() {
 }
 
 # measure NAME CMD...: run CMD as $PG_USER after settle; sets M_RC, M_SEC (wall
-# seconds), M_RSS (KiB: the largest resident set of any one process of the tree, GNU
+# seconds, to the millisecond: iowrap's START to END), M_RSS (KiB: the largest resident set of any one process of the tree, GNU
 # time's %M), M_RCHAR and M_RBYTES (/proc io rchar/read_bytes summed over the tree),
 # M_ERR (the last ERROR line). stdout in $LOG/NAME.out, stderr (timestamped) in $LOG/NAME.err
 measure() {
@@ -228,13 +228,19 @@ measure() {
 	M_SEC="" M_RSS=""
 	[[ -s $LOG/$name.time ]] && read -r M_SEC M_RSS < <(tail -n 1 "$LOG/$name.time")
 	[[ $M_SEC =~ ^[0-9.]+$ ]] || M_SEC=""
+	# the wall time to the millisecond, from iowrap's START and END (GNU time's %e has 10 ms steps,
+	# the size of a ratio's margin for a 0.1 s incremental); %e when they are missing
+	local wall
+	wall=$(awk '$1 == "START" { s = $2 } $1 == "END" { e = $2 } END { if (s != "" && e != "") printf "%.3f", e - s }' \
+		"$LOG/$name.err" 2>/dev/null || true)
+	[[ $wall =~ ^[0-9]+\.[0-9]+$ ]] && M_SEC=$wall
 	[[ $M_RSS =~ ^[0-9]+$ ]] || M_RSS=""
 	M_RCHAR=$(awk '$1 == "rchar:" { print $2 }' "$LOG/$name.io" 2>/dev/null || true)
 	M_RBYTES=$(awk '$1 == "read_bytes:" { print $2 }' "$LOG/$name.io" 2>/dev/null || true)
 	M_ERR=""
 	if [[ $M_RC -ne 0 ]]; then
-		M_ERR=$(cut -d' ' -f2- "$LOG/$name.err" | grep -E 'ERROR|FATAL|error' | tail -n 3 | tr '\n' ' ' || true)
-		[[ -n $M_ERR ]] || M_ERR=$(cut -d' ' -f2- "$LOG/$name.err" | tail -n 3 | tr '\n' ' ')
+		M_ERR=$(grep -v '^END ' "$LOG/$name.err" | cut -d' ' -f2- | grep -E 'ERROR|FATAL|error' | tail -n 3 | tr '\n' ' ' || true)
+		[[ -n $M_ERR ]] || M_ERR=$(grep -v '^END ' "$LOG/$name.err" | cut -d' ' -f2- | tail -n 3 | tr '\n' ' ')
 		note_error "$name: exit $M_RC: $M_ERR"
 	fi
 	printf '    %-44s %8ss  %6s MiB RSS%s\n' "$name" "$M_SEC" "$((M_RSS / 1024))" \
@@ -517,7 +523,7 @@ tb_restore() {  # tb_restore VARIANT REP SET CHECK_EXPECTED(or "")
 	# the phases, from the timestamps of its log lines: laying down the files (and sync)
 	# until "recovering (WAL replay ...", then its first recovery
 	local lay="" st=""
-	lay=$(awk 'NR == 1 { t0 = $2 } /INFO: recovering/ && !d { printf "%.2f\n", $1 - t0; d = 1 }' "$LOG/$name.err")
+	lay=$(awk 'NR == 1 { t0 = $2 } /INFO: recovering/ && !d { printf "%.3f\n", $1 - t0; d = 1 }' "$LOG/$name.err")
 	[[ $M_RC -eq 0 ]] && st=$(bytes "$dir")
 	record restore "$v" tenback "$rep" set="$set" workers="$W" jobs_passed="$TB_JOBS_RESTORE" \
 		laydown_seconds="${lay:-null}" restored_bytes="${st:-null}" includes_recovery=true

@@ -7,13 +7,16 @@
 # tree of CMD as long as each process waits for its own children (true of tenback,
 # pgBackRest and pg_basebackup; PostgreSQL server processes are not in that tree).
 # CMD's stderr lines go to ERRFILE, each prefixed by the wall-clock time it was read
-# (EPOCHREALTIME); the first line of ERRFILE is "START <time>". CMD's stdout and exit
-# status pass through.
+# (EPOCHREALTIME); the first line of ERRFILE is "START <time>", the last "END <time>"
+# (when CMD exited: the wall time in microseconds, where GNU time rounds to 10 ms).
+# CMD's stdout and exit status pass through.
 io=$1 err=$2 limit=$3
 shift 3
 printf 'START %s\n' "$EPOCHREALTIME" >"$err"
 timeout -k 10 "$limit" "$@" 2> >(while IFS= read -r line; do printf '%s %s\n' "$EPOCHREALTIME" "$line"; done >>"$err")
 rc=$?
+end=$EPOCHREALTIME
 wait $! 2>/dev/null   # the stderr reader (bash >= 5.1 can wait for a process substitution)
+printf 'END %s\n' "$end" >>"$err"
 cat "/proc/$$/io" >"$io"
 exit $rc
