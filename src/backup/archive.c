@@ -176,10 +176,14 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 {
 	MetaCluster c = {0};
 	Storage *s = NULL;
-	IoWriter *sink = NULL, *w = NULL;
+	IoWriter *sink = NULL;
+	IoFrameWriter *fw = NULL;
+	IoFrameCodec *codec = NULL;
+	IoContainerInfo written;
 	const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	char *object = NULL;
-	uint8_t *buf = NULL;
+	uint8_t *buf = NULL, *frame = NULL, *zero_frame = NULL;
+	size_t frame_cap, zero_frame_len = 0;
 	IoCompress comp;
 	StorageInfo info;
 	PgWalFileKind kind;
@@ -250,20 +254,27 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 	}
 	if ((rc = storage_write_open(s, &sink, object, &(StorageWriteOpts){.no_replace = true})) < 0)
 		goto out;
-	/* CRC-32C, as a set's files: a name archived again is compared byte for
-	 * byte (compare_archived), and a 16 MiB segment's SHA-256 was about a
-	 * tenth of the archiver's CPU */
-	rc = io_container_writer_new(&w, sink, comp, io_compress_default_level(comp), IO_CHECKSUM_CRC32C);
+	/* Frames of COPY_BUF_SIZE, as a set's files (any container reader reads
+	 * them as one stream): the zeros after a switch record are one frame made
+	 * once.  CRC-32C, as a set's files: a name archived again is compared
+	 * byte for byte (compare_archived), and a 16 MiB segment's SHA-256 was
+	 * about a tenth of the archiver's CPU. */
+	rc = io_frame_writer_new(&fw, sink, comp, IO_CHECKSUM_CRC32C);
 	sink = NULL;
-	if (rc < 0)
+	if (rc < 0 || (rc = io_frame_codec_new(&codec, comp, 0)) < 0)
 		goto out;
+	frame_cap = io_frame_bound(comp, COPY_BUF_SIZE);
+	frame = xmalloc(frame_cap);
 	for (;;) {
+		const uint8_t *raw = buf, *stored = frame;
+		size_t stored_len = 0;
+
 		if (off >= zero_from) {
 			/* the rest after the switch record: zeros, to the segment's end */
 			n = (ssize_t)(st.st_size - (off_t)off < COPY_BUF_SIZE ? st.st_size - (off_t)off : COPY_BUF_SIZE);
 			if (n <= 0)
 				break;
-			memset(buf, 0, (size_t)n);
+			raw = copy_zero_chunk();
 		} else {
 			size_t want = zero_from - off < COPY_BUF_SIZE ? (size_t)(zero_from - off) : COPY_BUF_SIZE;
 
@@ -274,21 +285,38 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 			if (n == 0)
 				break;
 		}
-		if ((rc = io_writer_write(w, buf, (size_t)n)) < 0)
+		if (comp == IO_COMPRESS_NONE) {
+			stored = raw;
+			stored_len = (size_t)n;
+		} else if (raw != buf && n == COPY_BUF_SIZE) {
+			if (zero_frame == NULL) {
+				zero_frame = xmalloc(frame_cap);
+				if ((rc = io_frame_encode(codec, zero_frame, frame_cap, &zero_frame_len, raw, (size_t)n)) < 0)
+					goto out;
+			}
+			stored = zero_frame;
+			stored_len = zero_frame_len;
+		} else if ((rc = io_frame_encode(codec, frame, frame_cap, &stored_len, raw, (size_t)n)) < 0) {
+			goto out;
+		}
+		if ((rc = io_frame_writer_put(fw, raw, (size_t)n, stored, stored_len)) < 0)
 			goto out;
 		off += (uint64_t)n;
 	}
-	rc = io_writer_close(w);
+	rc = io_frame_writer_close(fw, &written);
 	if (rc == ERR_EXISTS) /* pushed meanwhile by another process: the same content is fine */
 		rc = compare_either(s, fd, path, name, object, zero_from);
 out:
 	if (rc < 0)
 		err_prefix("could not archive \"%s\"", name);
-	io_writer_free(w);
+	io_frame_writer_free(fw);
+	io_frame_codec_free(codec);
 	io_writer_free(sink);
 	if (fd >= 0)
 		close(fd);
 	free(buf);
+	free(frame);
+	free(zero_frame);
 	free(object);
 	storage_free(s);
 	meta_cluster_clear(&c);

@@ -111,6 +111,7 @@ typedef struct Job {
 	WalEarly early;           /* incremental: the WAL since the parent, read ahead */
 	char *parent_id;          /* incremental: the parent set's id (its metadata row) */
 	ParentLoad parent_load;   /* its manifest, until parent_join */
+	CopyCtx wal_ctx;          /* the copy of the set's WAL from pg_wal: made while pg_backup_stop runs */
 } Job;
 
 static void wal_early_begin(Job *j, const MetaSet *latest, uint64_t now_lsn);
@@ -1043,6 +1044,16 @@ stop_backup(Job *j)
 	 * Not for very many files, whose text is streamed at the end instead. */
 	if (j->m->n_files <= RENDER_AHEAD_MAX_FILES)
 		manifest_files_render(j->m);
+	/* and the WAL copy's codecs and frame of zeros (an error is left to collect_wal);
+	 * made again for each attempt, whose set directory is its own */
+	copy_ctx_release(&j->wal_ctx);
+	memset(&j->wal_ctx, 0, sizeof(j->wal_ctx));
+	copy_ctx_of_job(&j->wal_ctx, j);
+	if (copy_ctx_prepare(&j->wal_ctx) < 0 || copy_ctx_zero_frame(&j->wal_ctx) < 0) {
+		err_clear();
+		copy_ctx_release(&j->wal_ctx);
+		memset(&j->wal_ctx, 0, sizeof(j->wal_ctx));
+	}
 	if ((rc = pg_conn_receive(j->conn, &res, sql)) < 0) {
 		err_prefix("could not stop the backup");
 		return rc;
@@ -1168,7 +1179,7 @@ collect_wal(Job *j, size_t *from_pg_wal)
 	uint64_t first = pg_wal_segno(j->m->start_lsn, seg_size);
 	uint64_t last = pg_wal_segno(j->m->stop_lsn - 1, seg_size);
 	int timeout_s = j->o->archive_timeout_s > 0 ? j->o->archive_timeout_s : 60;
-	CopyCtx ctx = {0};        /* for the segments in pg_wal: prepared at the first */
+	CopyCtx *ctx = &j->wal_ctx; /* for the segments in pg_wal: prepared during the stop, else at the first */
 	int rc = 0;
 
 	for (uint64_t seg = first; seg <= last; seg++) {
@@ -1184,8 +1195,8 @@ collect_wal(Job *j, size_t *from_pg_wal)
 		/* whichever comes first: PostgreSQL marks the segment finished in
 		 * pg_wal (its .ready may follow the switch by a moment under load),
 		 * or the archive has it (pg_wal may have recycled it long ago) */
-		for (;;) {
-			if ((rc = wal_from_pg_wal(j, &ctx, name, seg, dst, &ci)) != 0)
+		for (int attempt = 0;; attempt++) {
+			if ((rc = wal_from_pg_wal(j, ctx, name, seg, dst, &ci)) != 0)
 				break;
 			if ((rc = storage_info(archive, src, &info)) < 0 || info.exists)
 				break;
@@ -1195,7 +1206,8 @@ collect_wal(Job *j, size_t *from_pg_wal)
 				         "when archiving is slow.", j->cluster.name);
 				break;
 			}
-			usleep(100 * 1000);
+			/* 5, 10, 20, 40, 80 ms, then every 100 ms: a .ready is usually a moment late */
+			usleep((useconds_t)(attempt < 5 ? 5000 << attempt : 100000));
 		}
 		if (rc > 0) {
 			(*from_pg_wal)++;
@@ -1212,7 +1224,8 @@ collect_wal(Job *j, size_t *from_pg_wal)
 		if (rc < 0)
 			break;
 	}
-	copy_ctx_release(&ctx);
+	copy_ctx_release(ctx);
+	memset(ctx, 0, sizeof(*ctx));
 	return rc;
 }
 
@@ -1380,6 +1393,7 @@ backup_job_free(BackupJob *bj)
 	j = &bj->job;
 	wal_early_clear(&j->early); /* before what its thread reads */
 	parent_load_clear(&j->parent_load);
+	copy_ctx_release(&j->wal_ctx);
 	free(j->parent_id);
 	pg_conn_free(j->conn); /* closing the session aborts a started backup on the server */
 	storage_free(j->storage);

@@ -98,6 +98,8 @@ void files_progress(CopyCtx *ctx, bool force);
 /* Per-worker state of a copy: ctx->codecs for every worker (ERR_INVALID
  * for a bad level); copy_ctx_release frees codecs and buffers. */
 int copy_ctx_prepare(CopyCtx *ctx);
+/* COPY_CHUNK_BYTES zeros, shared and read-only. */
+const uint8_t *copy_zero_chunk(void);
 /* Make ctx->zero_frame (after copy_ctx_prepare, before the pool runs). */
 int copy_ctx_zero_frame(CopyCtx *ctx);
 /* Count n bytes read from the data directory, and with a max_rate wait until

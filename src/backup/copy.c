@@ -114,6 +114,12 @@ copy_ctx_prepare(CopyCtx *ctx)
 /* A chunk of zeros: read by every copy that stores zeros it did not read, never written. */
 static uint8_t zero_chunk[COPY_CHUNK_BYTES];
 
+const uint8_t *
+copy_zero_chunk(void)
+{
+	return zero_chunk;
+}
+
 int
 copy_ctx_zero_frame(CopyCtx *ctx)
 {
