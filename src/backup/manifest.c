@@ -198,9 +198,16 @@ manifest_find_file(Manifest *m, const char *path)
 
 	if (m->index == NULL) {
 		m->index = xmalloc((m->n_files + 1) * sizeof(*m->index));
-		for (size_t i = 0; i < m->n_files; i++)
+		bool sorted = true;
+
+		for (size_t i = 0; i < m->n_files; i++) {
 			m->index[i] = &m->files[i];
-		qsort(m->index, m->n_files, sizeof(*m->index), cmp_file_ptr);
+			if (sorted && i > 0 && strcmp(m->files[i - 1].path, m->files[i].path) > 0)
+				sorted = false;
+		}
+		/* a scan and a stored manifest list their files in order already */
+		if (!sorted)
+			qsort(m->index, m->n_files, sizeof(*m->index), cmp_file_ptr);
 	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -255,7 +262,12 @@ manifest_lookup_take(Manifest *m)
 		ranges_free(&f->blocks);
 	}
 	l->n_files = m->n_files;
-	qsort(l->files, l->n_files, sizeof(*l->files), cmp_lookup_file);
+	/* a stored manifest lists its files in order: checked, not sorted again */
+	for (size_t i = 1; i < l->n_files; i++)
+		if (strcmp(l->files[i - 1].path, l->files[i].path) > 0) {
+			qsort(l->files, l->n_files, sizeof(*l->files), cmp_lookup_file);
+			break;
+		}
 	l->path_chunks = m->path_chunks;
 	l->n_path_chunks = m->n_path_chunks;
 	l->part_sets = m->part_sets;

@@ -805,7 +805,8 @@ json_get(const JsonValue *obj, const char *key)
 	for (size_t i = 0; i < obj->count; i++) {
 		const char *k = obj->items[i]->key;
 
-		if (k[0] == key[0] && strcmp(k, key) == 0)
+		/* two characters before strcmp: a manifest entry's keys share first letters */
+		if (k[0] == key[0] && (key[0] == '\0' || (k[1] == key[1] && strcmp(k, key) == 0)))
 			return obj->items[i];
 	}
 	return NULL;
