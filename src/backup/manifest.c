@@ -185,6 +185,41 @@ manifest_file_add_part(ManifestFile *f, const char *set_id, BlockRanges *blocks)
 	f->n_parts++;
 }
 
+/*
+ * qsort for what is in order already but for a run at the end (a scan's
+ * files and a stored manifest's are in path order, but for global/pg_control,
+ * copied and listed last): in order, nothing; two runs, one merge; else qsort.
+ */
+static void
+sort_mostly_sorted(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	char *a = base, *tmp, *out;
+	size_t split = 0, i, j;
+
+	for (i = 1; i < n; i++)
+		if (cmp(a + (i - 1) * size, a + i * size) > 0) {
+			if (split) {
+				qsort(base, n, size, cmp);
+				return;
+			}
+			split = i;
+		}
+	if (split == 0)
+		return;
+	/* [0, split) and [split, n) are each in order: merged, the first run first on ties */
+	tmp = xmalloc(n * size);
+	out = tmp;
+	for (i = 0, j = split; i < split || j < n;) {
+		if (j >= n || (i < split && cmp(a + i * size, a + j * size) <= 0))
+			memcpy(out, a + i++ * size, size);
+		else
+			memcpy(out, a + j++ * size, size);
+		out += size;
+	}
+	memcpy(a, tmp, n * size);
+	free(tmp);
+}
+
 static int
 cmp_file_ptr(const void *a, const void *b)
 {
@@ -198,16 +233,9 @@ manifest_find_file(Manifest *m, const char *path)
 
 	if (m->index == NULL) {
 		m->index = xmalloc((m->n_files + 1) * sizeof(*m->index));
-		bool sorted = true;
-
-		for (size_t i = 0; i < m->n_files; i++) {
+		for (size_t i = 0; i < m->n_files; i++)
 			m->index[i] = &m->files[i];
-			if (sorted && i > 0 && strcmp(m->files[i - 1].path, m->files[i].path) > 0)
-				sorted = false;
-		}
-		/* a scan and a stored manifest list their files in order already */
-		if (!sorted)
-			qsort(m->index, m->n_files, sizeof(*m->index), cmp_file_ptr);
+		sort_mostly_sorted(m->index, m->n_files, sizeof(*m->index), cmp_file_ptr);
 	}
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -262,12 +290,7 @@ manifest_lookup_take(Manifest *m)
 		ranges_free(&f->blocks);
 	}
 	l->n_files = m->n_files;
-	/* a stored manifest lists its files in order: checked, not sorted again */
-	for (size_t i = 1; i < l->n_files; i++)
-		if (strcmp(l->files[i - 1].path, l->files[i].path) > 0) {
-			qsort(l->files, l->n_files, sizeof(*l->files), cmp_lookup_file);
-			break;
-		}
+	sort_mostly_sorted(l->files, l->n_files, sizeof(*l->files), cmp_lookup_file);
 	l->path_chunks = m->path_chunks;
 	l->n_path_chunks = m->n_path_chunks;
 	l->part_sets = m->part_sets;

@@ -374,20 +374,30 @@ test_find_file_many(void **state)
 	char path[64];
 
 	(void)state;
-	/* added out of order */
-	for (int i = 999; i >= 0; i--) {
-		snprintf(path, sizeof(path), "base/5/%d", (i * 7919) % 1000 + 10000);
-		manifest_add_file(m, path, MF_FILE);
+	/* added out of order, in order, in order but one at the end (a scan's
+	 * global/pg_control), and two runs (the halves swapped) */
+	for (int order = 0; order < 4; order++) {
+		if (order > 0)
+			m = manifest_new();
+		for (int i = 999; i >= 0; i--) {
+			int n = order == 0   ? (i * 7919) % 1000
+			        : order == 1 ? 999 - i
+			        : order == 2 ? (i == 0 ? 500 : 999 - i < 500 ? 999 - i : 1000 - i)
+			                     : (999 - i + 500) % 1000;
+			snprintf(path, sizeof(path), "base/5/%d", n + 10000);
+			manifest_add_file(m, path, MF_FILE);
+		}
+		for (int i = 10000; i < 11000; i++) {
+			snprintf(path, sizeof(path), "base/5/%d", i);
+			const ManifestFile *f = manifest_find_file(m, path);
+			assert_non_null(f);
+			assert_string_equal(f->path, path);
+		}
+		assert_null(manifest_find_file(m, "base/5/9999"));
+		assert_null(manifest_find_file(m, "base/5/11000"));
+		assert_null(manifest_find_file(m, "base/5/10500x"));
+		manifest_free(m);
 	}
-	for (int i = 10000; i < 11000; i++) {
-		snprintf(path, sizeof(path), "base/5/%d", i);
-		const ManifestFile *f = manifest_find_file(m, path);
-		assert_non_null(f);
-		assert_string_equal(f->path, path);
-	}
-	assert_null(manifest_find_file(m, "base/5/9999"));
-	assert_null(manifest_find_file(m, "base/5/11000"));
-	manifest_free(m);
 }
 
 /* Replace the first `from` after `anchor` by `to` and rewrite the trailing
