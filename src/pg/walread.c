@@ -721,7 +721,7 @@ seg_buffer_new(uint32_t seg_size)
 }
 
 static PgWalReader *
-reader_new(uint32_t seg_size, uint32_t timeline, uint64_t start_lsn, bool whole, void *payload)
+reader_new(uint32_t seg_size, uint32_t timeline, uint64_t start_lsn, void *payload)
 {
 	PgWalReader *r;
 
@@ -731,9 +731,10 @@ reader_new(uint32_t seg_size, uint32_t timeline, uint64_t start_lsn, bool whole,
 	r->timeline = timeline;
 	r->payload = payload;
 	r->start_lsn = start_lsn;
-	/* pieces: only what is read is touched, in small pages (a huge page
-	 * would be cleared whole for the first piece in it) */
-	r->seg = whole ? seg_buffer_new(seg_size) : xmalloc(seg_size);
+	/* in huge pages where the kernel gives them: a ranged reader's pieces
+	 * (up to 1 MiB) fill at least half of each 2 MiB page they start, which
+	 * costs less to clear whole than to fault in 4 KiB at a time */
+	r->seg = seg_buffer_new(seg_size);
 	r->pos = start_lsn - start_lsn % seg_size;
 	return r;
 }
@@ -743,7 +744,7 @@ pg_walreader_new_ranged(PgWalReader **out, uint32_t seg_size, uint32_t timeline,
 	PgWalRangeCb cb, void *payload)
 {
 	ASSERT(cb != NULL);
-	*out = reader_new(seg_size, timeline, start_lsn, false, payload);
+	*out = reader_new(seg_size, timeline, start_lsn, payload);
 	(*out)->range_cb = cb;
 	return 0;
 }
@@ -755,7 +756,7 @@ pg_walreader_new(PgWalReader **out, uint32_t seg_size, uint32_t timeline, uint64
 	PgWalReader *r;
 
 	ASSERT(cb != NULL);
-	r = reader_new(seg_size, timeline, start_lsn, true, payload);
+	r = reader_new(seg_size, timeline, start_lsn, payload);
 	r->cb = cb;
 	*out = r;
 	return 0;
