@@ -1696,7 +1696,7 @@ step_data(BackupJob *bj)
 		j->m->stop_time = xstrdup(stop);
 		if ((rc = meta_set_update(j->meta, &j->row)) < 0)
 			return rc;
-		return manifest_store_named(j->m, j->storage, j->set_dir, "manifest.partial");
+		return manifest_store_named(j->m, j->storage, j->set_dir, "manifest.partial", false);
 	}
 	j->m->wal_seg_size = ctl.xlog_seg_size;
 
@@ -1717,7 +1717,7 @@ step_data(BackupJob *bj)
 	/* kept in manifest.partial: a task resumed after a restart finishes with it */
 	if ((rc = meta_set_update(j->meta, &j->row)) < 0)
 		return rc;
-	return manifest_store_named(j->m, j->storage, j->set_dir, "manifest.partial");
+	return manifest_store_named(j->m, j->storage, j->set_dir, "manifest.partial", false);
 }
 
 /* After a restart: the set as step 2 left it. */

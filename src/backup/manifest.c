@@ -1134,11 +1134,11 @@ out:
 int
 manifest_store(const Manifest *m, Storage *s, const char *set_dir)
 {
-	return manifest_store_named(m, s, set_dir, "manifest");
+	return manifest_store_named(m, s, set_dir, "manifest", true);
 }
 
 int
-manifest_store_named(const Manifest *m, Storage *s, const char *set_dir, const char *name)
+manifest_store_named(const Manifest *m, Storage *s, const char *set_dir, const char *name, bool sync)
 {
 	char *path = path_join(set_dir, name);
 	IoWriter *w = NULL;
@@ -1146,7 +1146,7 @@ manifest_store_named(const Manifest *m, Storage *s, const char *set_dir, const c
 	TextOut t = {&text, io_sha256_new(), NULL, 0};
 	int rc;
 
-	if ((rc = storage_write_open(s, &w, path, NULL)) == 0) {
+	if ((rc = storage_write_open(s, &w, path, &(StorageWriteOpts){.no_sync = !sync})) == 0) {
 		t.sink = w;
 		serialize(m, &t);
 		if ((rc = t.rc) == 0)

@@ -199,8 +199,10 @@ int manifest_load(Manifest **out, Storage *s, const char *set_dir);
 /* Write <set_dir>/manifest atomically (fsync'd). */
 int manifest_store(const Manifest *m, Storage *s, const char *set_dir);
 /* The same under another name: "manifest.partial" holds a set between the
- * steps of a backup task; it never makes the set a backup. */
+ * steps of a backup task; it never makes the set a backup.  Without sync it
+ * is atomic but not fsync'd: a task resumed after the process died finds
+ * it; after a crash of the machine it may be gone, and the task says so. */
 int manifest_load_named(Manifest **out, Storage *s, const char *set_dir, const char *name);
-int manifest_store_named(const Manifest *m, Storage *s, const char *set_dir, const char *name);
+int manifest_store_named(const Manifest *m, Storage *s, const char *set_dir, const char *name, bool sync);
 
 #endif
