@@ -525,20 +525,34 @@ parent_join(Job *j)
 	return 0;
 }
 
+/* The settings with it: one round trip. */
+#define START_SQL                                                                                        \
+	"SELECT lsn::text, substr(pg_walfile_name(lsn), 1, 8), "                                           \
+	"current_setting('data_checksums'), current_setting('wal_log_hints') "                             \
+	"FROM pg_backup_start($1, true) AS lsn"
+
+/* pg_backup_start sent; start_backup_receive waits for it (the server
+ * checkpoints meanwhile).  Until then nothing else goes on the connection. */
 static int
-start_backup(Job *j)
+start_backup_send(Job *j)
 {
-	const char *params[1];
 	char *label = xasprintf("tenback %s", j->row.id);
+	const char *params[1] = {label};
+	int rc = pg_conn_send_params(j->conn, START_SQL, 1, params);
+
+	free(label);
+	if (rc < 0)
+		err_prefix("could not start the backup");
+	return rc;
+}
+
+static int
+start_backup_receive(Job *j)
+{
 	PGresult *res = NULL;
 	int rc;
 
-	params[0] = label;
-	/* the settings with it: one round trip */
-	if ((rc = pg_conn_query(j->conn, &res,
-	                        "SELECT lsn::text, substr(pg_walfile_name(lsn), 1, 8), "
-	                        "current_setting('data_checksums'), current_setting('wal_log_hints') "
-	                        "FROM pg_backup_start($1, true) AS lsn", 1, params)) < 0) {
+	if ((rc = pg_conn_receive(j->conn, &res, START_SQL)) < 0) {
 		err_prefix("could not start the backup");
 		goto out;
 	}
@@ -553,7 +567,6 @@ start_backup(Job *j)
 	j->wal_log_hints = strcmp(PQgetvalue(res, 0, 3), "on") == 0;
 out:
 	PQclear(res);
-	free(label);
 	return rc;
 }
 
@@ -1609,6 +1622,7 @@ step_data(BackupJob *bj)
 	Job *j = &bj->job;
 	PgControl ctl;
 	char now[40];
+	bool start_sent = false;
 	int rc;
 
 	/* A previous attempt's set is dropped: its backup session is gone. */
@@ -1628,8 +1642,6 @@ step_data(BackupJob *bj)
 	if (bj->last_ok != 0 && bj->last_ok != 1)
 		bj->prepared = false;
 	if ((rc = prepare(bj)) < 0)
-		return rc;
-	if ((rc = clean_leftovers(j, false)) < 0)
 		return rc;
 	if (!j->logical && (rc = pg_control_read(&ctl, j->cluster.pgdata)) < 0)
 		return rc;
@@ -1653,8 +1665,23 @@ step_data(BackupJob *bj)
 	}
 	j->row.start_time = xstrdup(now);
 	j->row.system_id = xstrdup(j->cluster.system_id);
-	if ((rc = meta_set_insert(j->meta, &j->row)) < 0)
+	if (!j->logical) {
+		/* the server checkpoints while the leftovers go and the row is written */
+		job_log(j, "backup set %s: pg_backup_start", j->row.id);
+		if ((rc = start_backup_send(j)) < 0)
+			return rc;
+		start_sent = true;
+	}
+	if ((rc = clean_leftovers(j, false)) < 0 || (rc = meta_set_insert(j->meta, &j->row)) < 0) {
+		if (start_sent) {
+			/* its answer read (the connection stays usable); a started backup ends with the session */
+			ErrSaved *e = err_save();
+			(void)start_backup_receive(j);
+			rc = err_restore(e);
+			err_saved_free(e);
+		}
 		return rc;
+	}
 	j->row_inserted = true;
 
 	j->m->set_id = xstrdup(j->row.id);
@@ -1700,8 +1727,7 @@ step_data(BackupJob *bj)
 	}
 	j->m->wal_seg_size = ctl.xlog_seg_size;
 
-	job_log(j, "backup set %s: pg_backup_start", j->row.id);
-	if ((rc = start_backup(j)) < 0)
+	if ((rc = start_backup_receive(j)) < 0)
 		return rc;
 	/* the parent's manifest, loaded while the server checkpointed */
 	if ((rc = parent_join(j)) < 0)

@@ -145,7 +145,13 @@ pg_conn_query(PgConn *c, PGresult **out, const char *sql, int nparams, const cha
 int
 pg_conn_send(PgConn *c, const char *sql)
 {
-	if (PQsendQueryParams(c->conn, sql, 0, NULL, NULL, NULL, NULL, 0) == 1)
+	return pg_conn_send_params(c, sql, 0, NULL);
+}
+
+int
+pg_conn_send_params(PgConn *c, const char *sql, int nparams, const char *const *params)
+{
+	if (PQsendQueryParams(c->conn, sql, nparams, NULL, params, NULL, NULL, 0) == 1)
 		return 0;
 	return result_error(c, NULL, sql);
 }

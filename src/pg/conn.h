@@ -26,6 +26,7 @@ int pg_conn_query(PgConn *c, PGresult **out, const char *sql, int nparams, const
  * for the result, as pg_conn_query returns it.  Nothing else is sent on the
  * connection between them. */
 int pg_conn_send(PgConn *c, const char *sql);
+int pg_conn_send_params(PgConn *c, const char *sql, int nparams, const char *const *params);
 int pg_conn_receive(PgConn *c, PGresult **out, const char *sql);
 /* n queries without parameters in one round trip (libpq's pipeline mode);
  * out[i] is query i's result (the caller's to PQclear).  The first failure
