@@ -189,6 +189,25 @@ sha_recorded(const IoChecksum *sum)
 	return memcmp(sum->bytes, zero, IO_CHECKSUM_MAX_LEN) != 0;
 }
 
+/* The stored object (stored_size bytes, so the entry says): the first one
+ * seen is kept in *first, every later one must equal it. */
+static void
+same_as_first(uint8_t **first, size_t *first_len, const char *full_object, uint64_t stored_size)
+{
+	size_t stored_len;
+	uint8_t *stored = read_whole(full_object, &stored_len);
+
+	assert_int_equal(stored_size, stored_len);
+	if (*first == NULL) {
+		*first = stored;
+		*first_len = stored_len;
+		return;
+	}
+	assert_int_equal(stored_len, *first_len);
+	assert_memory_equal(stored, *first, stored_len);
+	free(stored);
+}
+
 /* ---- running copies through a pool ---- */
 
 typedef struct BackupRun {
@@ -342,8 +361,8 @@ test_round_trip(void **state)
 			char *object = object_path(fx, rel), *full_object = object_full_path(fx, rel);
 			char *dest = xasprintf("%s/restored", fx->root);
 			IoContainerInfo info;
-			uint8_t *stored, *back;
-			size_t stored_len, back_len;
+			uint8_t *back;
+			size_t back_len;
 
 			ctx_init(&ctx, fx, all_compress[c_idx], jobs);
 			/* random data is no page: each would be re-read and fail */
@@ -357,16 +376,7 @@ test_round_trip(void **state)
 			assert_int_equal(f.page_errors, 0);
 			assert_int_equal(atomic_load(&ctx.bytes_done), len);
 			/* the same object whatever the number of workers */
-			stored = read_whole(full_object, &stored_len);
-			assert_int_equal(f.stored_size, stored_len);
-			if (first_object == NULL) {
-				first_object = stored;
-				first_len = stored_len;
-			} else {
-				assert_int_equal(stored_len, first_len);
-				assert_memory_equal(stored, first_object, stored_len);
-				free(stored);
-			}
+			same_as_first(&first_object, &first_len, full_object, f.stored_size);
 			/* the stream reader (every version's) reads it */
 			assert_int_equal(files_read_object(fx->s, object, -1, NULL, &info), 0);
 			assert_int_equal(info.raw_size, len);
@@ -438,8 +448,8 @@ test_zero_from(void **state)
 			CopyCtx ctx;
 			ManifestFile f = {0};
 			char rel[32], *object, *full_object, *dest = xasprintf("%s/restored", fx->root);
-			uint8_t *stored, *back;
-			size_t stored_len, back_len;
+			uint8_t *back;
+			size_t back_len;
 			BackupRun run;
 			PoolOpts po = {0};
 
@@ -463,16 +473,7 @@ test_zero_from(void **state)
 				fail_msg("backup with zeros from %llu: %s", (unsigned long long)zero_from, err_message());
 			assert_int_equal(f.size, len);
 			assert_true(io_checksum_equal(&f.sum, &want_sum));
-			stored = read_whole(full_object, &stored_len);
-			assert_int_equal(f.stored_size, stored_len);
-			if (first_object == NULL) {
-				first_object = stored;
-				first_len = stored_len;
-			} else {
-				assert_int_equal(stored_len, first_len);
-				assert_memory_equal(stored, first_object, stored_len);
-				free(stored);
-			}
+			same_as_first(&first_object, &first_len, full_object, f.stored_size);
 			assert_int_equal(run_restore(fx, 2, object, dest, len, &want_sum), 0);
 			back = read_whole(dest, &back_len);
 			assert_int_equal(back_len, len);
