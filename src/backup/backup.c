@@ -1736,6 +1736,11 @@ step_data(BackupJob *bj)
 		return rc;
 	if ((rc = stop_backup(j)) < 0)
 		return rc;
+	/* The session is done with: it ends (and its backend exits) while the WAL
+	 * is copied, not at the end.  A step run again connects again. */
+	pg_conn_free(j->conn);
+	j->conn = NULL;
+	bj->prepared = false;
 	free(j->m->stop_time);
 	j->m->stop_time = xstrdup(j->stop_time);
 	if (!bj->resumable)
