@@ -208,7 +208,7 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 		rc = err_errno(errno, "could not open WAL file \"%s\"", path);
 		goto out;
 	}
-	buf = xmalloc(COPY_BUF_SIZE);
+	buf = xmalloc(COPY_CHUNK_BYTES);
 	if (kind == PG_WAL_FILE_SEGMENT || kind == PG_WAL_FILE_PARTIAL) {
 		PgWalLongHeader hdr;
 		char sysid[32];
@@ -254,7 +254,7 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 	}
 	if ((rc = storage_write_open(s, &sink, object, &(StorageWriteOpts){.no_replace = true})) < 0)
 		goto out;
-	/* Frames of COPY_BUF_SIZE, as a set's files (any container reader reads
+	/* Frames of COPY_CHUNK_BYTES (whole pages), as a set's files (any container reader reads
 	 * them as one stream): the zeros after a switch record are one frame made
 	 * once.  CRC-32C, as a set's files: a name archived again is compared
 	 * byte for byte (compare_archived), and a 16 MiB segment's SHA-256 was
@@ -263,7 +263,7 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 	sink = NULL;
 	if (rc < 0 || (rc = io_frame_codec_new(&codec, comp, 0)) < 0)
 		goto out;
-	frame_cap = io_frame_bound(comp, COPY_BUF_SIZE);
+	frame_cap = io_frame_bound(comp, COPY_CHUNK_BYTES);
 	frame = xmalloc(frame_cap);
 	for (;;) {
 		const uint8_t *raw = buf, *stored = frame;
@@ -271,12 +271,12 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 
 		if (off >= zero_from) {
 			/* the rest after the switch record: zeros, to the segment's end */
-			n = (ssize_t)(st.st_size - (off_t)off < COPY_BUF_SIZE ? st.st_size - (off_t)off : COPY_BUF_SIZE);
+			n = (ssize_t)(st.st_size - (off_t)off < COPY_CHUNK_BYTES ? st.st_size - (off_t)off : COPY_CHUNK_BYTES);
 			if (n <= 0)
 				break;
 			raw = copy_zero_chunk();
 		} else {
-			size_t want = zero_from - off < COPY_BUF_SIZE ? (size_t)(zero_from - off) : COPY_BUF_SIZE;
+			size_t want = zero_from - off < COPY_CHUNK_BYTES ? (size_t)(zero_from - off) : COPY_CHUNK_BYTES;
 
 			if ((n = files_read_at(fd, buf, want, (off_t)off)) < 0) {
 				rc = err_errno(errno, "could not read WAL file \"%s\"", path);
@@ -288,12 +288,9 @@ archive_push(Meta *meta, const char *cluster, const char *path)
 		if (comp == IO_COMPRESS_NONE) {
 			stored = raw;
 			stored_len = (size_t)n;
-		} else if (raw != buf && n == COPY_BUF_SIZE) {
-			if (zero_frame == NULL) {
-				zero_frame = xmalloc(frame_cap);
-				if ((rc = io_frame_encode(codec, zero_frame, frame_cap, &zero_frame_len, raw, (size_t)n)) < 0)
-					goto out;
-			}
+		} else if (raw != buf && n == COPY_CHUNK_BYTES) {
+			if (zero_frame == NULL && (rc = copy_zero_frame(codec, comp, &zero_frame, &zero_frame_len)) < 0)
+				goto out;
 			stored = zero_frame;
 			stored_len = zero_frame_len;
 		} else if ((rc = io_frame_encode(codec, frame, frame_cap, &stored_len, raw, (size_t)n)) < 0) {

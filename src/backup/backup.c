@@ -1031,6 +1031,14 @@ out:
 	return rc;
 }
 
+/* The WAL copy's context unmade: jobs 0 again (wal_from_pg_wal makes it then). */
+static void
+wal_ctx_clear(Job *j)
+{
+	copy_ctx_release(&j->wal_ctx);
+	memset(&j->wal_ctx, 0, sizeof(j->wal_ctx));
+}
+
 /* About 3 MiB of manifest text kept in memory until the set is finished. */
 #define RENDER_AHEAD_MAX_FILES 20000
 
@@ -1059,13 +1067,11 @@ stop_backup(Job *j)
 		manifest_files_render(j->m);
 	/* and the WAL copy's codecs and frame of zeros (an error is left to collect_wal);
 	 * made again for each attempt, whose set directory is its own */
-	copy_ctx_release(&j->wal_ctx);
-	memset(&j->wal_ctx, 0, sizeof(j->wal_ctx));
+	wal_ctx_clear(j);
 	copy_ctx_of_job(&j->wal_ctx, j);
 	if (copy_ctx_prepare(&j->wal_ctx) < 0 || copy_ctx_zero_frame(&j->wal_ctx) < 0) {
 		err_clear();
-		copy_ctx_release(&j->wal_ctx);
-		memset(&j->wal_ctx, 0, sizeof(j->wal_ctx));
+		wal_ctx_clear(j);
 	}
 	if ((rc = pg_conn_receive(j->conn, &res, sql)) < 0) {
 		err_prefix("could not stop the backup");
@@ -1237,8 +1243,7 @@ collect_wal(Job *j, size_t *from_pg_wal)
 		if (rc < 0)
 			break;
 	}
-	copy_ctx_release(ctx);
-	memset(ctx, 0, sizeof(*ctx));
+	wal_ctx_clear(j);
 	return rc;
 }
 
@@ -1523,6 +1528,8 @@ step_check(BackupJob *bj)
 		probe.storage = j->storage;
 		probe.archive = j->archive;
 		probing = pthread_create(&probe.thread, NULL, probe_main, &probe) == 0;
+		if (!probing)
+			(void)probe_main(&probe); /* no thread: here, first */
 	}
 	rc = prepare(bj);
 	if (probing)
@@ -1550,21 +1557,12 @@ step_check(BackupJob *bj)
 		        j->storage_name ? " " : "", storage_uri(j->storage));
 		return 0;
 	}
-	if (probing && probe.rc < 0) {
-		/* the server's answers first, as without the thread */
+	if (probe.rc < 0) {
+		/* the server's answers first */
 		rc = err_restore(probe.err);
 		if (probe.archive_failed)
 			err_prefix("the WAL archive of cluster \"%s\"", j->cluster.name);
 		goto out;
-	}
-	if (!probing) {
-		/* no thread: the probes here */
-		if ((rc = storage_probe(j->storage, "tenback")) < 0)
-			goto out;
-		if (j->archive && (rc = storage_probe(j->archive, "tenback")) < 0) {
-			err_prefix("the WAL archive of cluster \"%s\"", j->cluster.name);
-			goto out;
-		}
 	}
 	if (j->storage_name)
 		job_log(j, "PostgreSQL %d, tenant \"%s\", %s backup, storage \"%s\" (%s)", pg_conn_server_version(j->conn),

@@ -100,6 +100,8 @@ void files_progress(CopyCtx *ctx, bool force);
 int copy_ctx_prepare(CopyCtx *ctx);
 /* COPY_CHUNK_BYTES zeros, shared and read-only. */
 const uint8_t *copy_zero_chunk(void);
+/* Their frame made with fc (of compression c) into *out (malloc'd). */
+int copy_zero_frame(IoFrameCodec *fc, IoCompress c, uint8_t **out, size_t *out_len);
 /* Make ctx->zero_frame (after copy_ctx_prepare, before the pool runs). */
 int copy_ctx_zero_frame(CopyCtx *ctx);
 /* Count n bytes read from the data directory, and with a max_rate wait until

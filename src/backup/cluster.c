@@ -42,6 +42,28 @@ server_system_id(PgConn *conn, char **out)
 	return pg_conn_query_value(conn, out, "SELECT system_identifier::text FROM pg_control_system()", 0, NULL);
 }
 
+/* pg_is_in_recovery() ("t" or "f") and the system identifier, in one round trip. */
+static int
+server_identity(PgConn *conn, char **out_recovery, char **out_sysid)
+{
+	static const char *const sqls[] = {"SELECT pg_is_in_recovery()",
+	                                   "SELECT system_identifier::text FROM pg_control_system()"};
+	PGresult *res[2];
+	int rc;
+
+	if ((rc = pg_conn_query_many(conn, res, sqls, 2)) < 0)
+		return rc;
+	if (PQntuples(res[0]) < 1 || PQntuples(res[1]) < 1) {
+		rc = err_set(ERR_NOT_FOUND, "query returned no rows");
+	} else {
+		*out_recovery = xstrdup(PQgetvalue(res[0], 0, 0));
+		*out_sysid = xstrdup(PQgetvalue(res[1], 0, 0));
+	}
+	PQclear(res[0]);
+	PQclear(res[1]);
+	return rc;
+}
+
 static int
 check_pgdata(const char *pgdata, const char *server_sysid)
 {
@@ -84,25 +106,8 @@ cluster_connect(const MetaCluster *c, PgConn **out)
 	}
 	if ((rc = check_version(conn)) < 0)
 		goto out;
-	{
-		/* one round trip: a standby is refused first, then another instance */
-		static const char *const sqls[] = {"SELECT pg_is_in_recovery()",
-		                                   "SELECT system_identifier::text FROM pg_control_system()"};
-		PGresult *res[2];
-
-		if ((rc = pg_conn_query_many(conn, res, sqls, 2)) < 0)
-			goto out;
-		if (PQntuples(res[0]) < 1 || PQntuples(res[1]) < 1) {
-			rc = err_set(ERR_NOT_FOUND, "query returned no rows");
-		} else {
-			recovery = xstrdup(PQgetvalue(res[0], 0, 0));
-			sysid = xstrdup(PQgetvalue(res[1], 0, 0));
-		}
-		PQclear(res[0]);
-		PQclear(res[1]);
-		if (rc < 0)
-			goto out;
-	}
+	if ((rc = server_identity(conn, &recovery, &sysid)) < 0)
+		goto out;
 	if (strcmp(recovery, "t") == 0) {
 		rc = err_set(ERR_UNSUPPORTED, "cluster \"%s\" is a standby; backups are taken from the primary", c->name);
 		goto out;
@@ -137,14 +142,12 @@ cluster_connect_logical(const MetaCluster *c, PgConn **out)
 		err_prefix("cluster \"%s\"", c->name);
 		return rc;
 	}
-	if ((rc = pg_conn_query_value(conn, &recovery, "SELECT pg_is_in_recovery()", 0, NULL)) < 0)
+	if ((rc = server_identity(conn, &recovery, &sysid)) < 0)
 		goto out;
 	if (strcmp(recovery, "t") == 0) {
 		rc = err_set(ERR_UNSUPPORTED, "cluster \"%s\" is a standby; backups are taken from the primary", c->name);
 		goto out;
 	}
-	if ((rc = server_system_id(conn, &sysid)) < 0)
-		goto out;
 	if (strcmp(sysid, c->system_id) != 0) {
 		rc = err_set(ERR_INVALID, "cluster \"%s\" now answers with another system identifier", c->name);
 		err_detail("Registered %s, the server says %s.", c->system_id, sysid);

@@ -121,20 +121,25 @@ copy_zero_chunk(void)
 }
 
 int
-copy_ctx_zero_frame(CopyCtx *ctx)
+copy_zero_frame(IoFrameCodec *fc, IoCompress c, uint8_t **out, size_t *out_len)
 {
-	size_t cap = copy_slot_bytes();
+	size_t cap = io_frame_bound(c, COPY_CHUNK_BYTES);
 	int rc;
 
-	if (ctx->zero_frame || ctx->compress == IO_COMPRESS_NONE)
-		return 0;
-	ctx->zero_frame = xmalloc(cap);
-	if ((rc = io_frame_encode(ctx->codecs[0], ctx->zero_frame, cap, &ctx->zero_frame_len, zero_chunk,
-	                          COPY_CHUNK_BYTES)) < 0) {
-		free(ctx->zero_frame);
-		ctx->zero_frame = NULL;
+	*out = xmalloc(cap);
+	if ((rc = io_frame_encode(fc, *out, cap, out_len, zero_chunk, COPY_CHUNK_BYTES)) < 0) {
+		free(*out);
+		*out = NULL;
 	}
 	return rc;
+}
+
+int
+copy_ctx_zero_frame(CopyCtx *ctx)
+{
+	if (ctx->zero_frame || ctx->compress == IO_COMPRESS_NONE)
+		return 0;
+	return copy_zero_frame(ctx->codecs[0], ctx->compress, &ctx->zero_frame, &ctx->zero_frame_len);
 }
 
 void
